@@ -1,0 +1,73 @@
+/// One charge with its customer's methods and their ledgers: the single-charge form the daemon,
+/// `relancectl plan` and the tests drive. Its mutations are the planner's state transitions.
+package struct ChargeBook: Sendable, Hashable {
+    package var state: ChargeState
+    package var methods: [MethodState]
+    /// Per method, its attempts in time order.
+    package var ledgers: [[LedgerEntry]]
+
+    /// A charge whose original payment failed at `failedAt` on method `method` with `decline`.
+    package init(id: String, amount: Int64, failedAt: Int64, methods: [MethodState], method: Int, decline: Decline, segment: Int = 0, zone: Int = 0, history: [[LedgerEntry]]? = nil) {
+        precondition(!methods.isEmpty && methods.count <= Int(UInt8.max) && method < methods.count)
+        self.state = ChargeState(
+            idHash: ChargeState.hash(id: id), amount: amount, firstFailedAt: failedAt,
+            methodCount: UInt8(methods.count), segment: UInt16(segment), zone: UInt16(zone),
+            currentMethod: UInt8(method), lastClass: decline.declineClass, lastFlags: decline.flags
+        )
+        self.methods = methods
+        self.ledgers = history ?? Array(repeating: [], count: methods.count)
+        apply(decline, method: method, at: failedAt, reattempt: false)
+    }
+
+    /// Plans the next step.
+    package func plan(with planner: Planner, now: Int64) -> Decision {
+        var flat: [LedgerEntry] = []
+        var methods = self.methods
+        for i in methods.indices {
+            methods[i].ledgerStart = UInt32(flat.count)
+            methods[i].ledgerCount = UInt16(clamping: ledgers[i].count)
+            flat.append(contentsOf: ledgers[i].suffix(Int(UInt16.max)))
+        }
+        return planner.plan(state, methods: methods, ledger: flat, now: now)
+    }
+
+    /// Records a declined retry on `method` at `time`.
+    package mutating func recordDecline(_ decline: Decline, method: Int, at time: Int64) {
+        state.attemptsOnMethod = method == Int(state.currentMethod) ? state.attemptsOnMethod &+ 1 : 1
+        state.attempts &+= 1
+        state.lastAttemptAt = time
+        state.currentMethod = UInt8(method)
+        state.lastClass = decline.declineClass
+        state.lastFlags = decline.flags
+        apply(decline, method: method, at: time, reattempt: true)
+    }
+
+    /// Records a successful retry (the charge is recovered).
+    package mutating func recordSuccess(method: Int, at time: Int64) {
+        state.attempts &+= 1
+        state.lastAttemptAt = time
+        state.currentMethod = UInt8(method)
+        methods[method].lastSuccessAt = time
+        ledgers[method].append(LedgerEntry(time: time, amount: state.amount, flags: .reattempt))
+    }
+
+    /// The customer updated a method (new card data, new authorization): it becomes usable again.
+    package mutating func methodUpdated(_ method: Int, expiryYear: Int = 0, expiryMonth: Int = 0) {
+        methods[method].flags.remove(.unusable)
+        if methods[method].forbids != .consentRevoked { methods[method].forbids = .none }
+        if expiryYear > 0 { methods[method].expiry = UInt16(expiryYear * 12 + expiryMonth - 1) }
+    }
+
+    mutating func apply(_ decline: Decline, method: Int, at time: Int64, reattempt: Bool) {
+        var flags: LedgerEntry.Flags = .declined
+        if reattempt { flags.insert(.reattempt) }
+        ledgers[method].append(LedgerEntry(
+            time: time, amount: state.amount, flags: flags, merchantAdviceCode: decline.merchantAdviceCode,
+            forbids: decline.forbids, visaCategory: decline.visaCategory
+        ))
+        if decline.forbids != .none { methods[method].forbids = decline.forbids }
+        if decline.declineClass == .useAnotherMethod || decline.flags.contains(.dataQuality) {
+            methods[method].flags.insert(.unusable)
+        }
+    }
+}

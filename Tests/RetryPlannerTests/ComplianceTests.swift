@@ -1,0 +1,149 @@
+import RetryPlanner
+import Testing
+
+/// Each network rule, with the exact time it allows.
+@Suite("Network rules")
+struct ComplianceTests {
+    let t0 = utc(2026, 11, 23, 10)
+
+    /// `count` earlier attempts on the credential (from other charges), `spacing` apart from `first`.
+    func history(count: Int, first: Int64, spacing: Int64, amount: Int64 = 4_900, flags: LedgerEntry.Flags = [.declined, .reattempt]) -> [LedgerEntry] {
+        (0..<count).map { LedgerEntry(time: first + Int64($0) * spacing, amount: amount, flags: flags) }
+    }
+
+    @Test func visaFifteenReattemptsInThirtyDays() {
+        let planner = Planner(policy: plainPolicy())
+        let past = history(count: 15, first: t0 - 20 * day, spacing: hour)
+        let d = book([card(.visa)], doNotHonor, start: t0, history: [past]).plan(with: planner, now: t0)
+        // The oldest of the 15 leaves the window 30 days after it: t0 + 10 d.
+        #expect(d.kind == .attempt && d.at == t0 + 10 * day && d.rule == .visaReattemptLimit)
+        #expect(d.adjustments.contains(.compliance))
+        // Fourteen leave room: the ladder's +1 d stands.
+        let fewer = book([card(.visa)], doNotHonor, start: t0, history: [Array(past.dropFirst())]).plan(with: planner, now: t0)
+        #expect(fewer.at == t0 + day && fewer.rule == .none)
+    }
+
+    @Test func visaLimitIsASetting() {
+        var policy = plainPolicy()
+        policy.rules.visaReattemptLimit = 20
+        let past = history(count: 15, first: t0 - 20 * day, spacing: hour)
+        let d = book([card(.visa)], doNotHonor, start: t0, history: [past]).plan(with: Planner(policy: policy), now: t0)
+        #expect(d.at == t0 + day)
+    }
+
+    @Test func visaLimitAppliesToOtherBrandsUnlessDisabled() {
+        let past = history(count: 15, first: t0 - 20 * day, spacing: hour)
+        #expect(book([card(.amex)], doNotHonor, start: t0, history: [past]).plan(with: Planner(policy: plainPolicy()), now: t0).at == t0 + 10 * day)
+        var policy = plainPolicy()
+        policy.rules.visaLimitForOtherNetworks = false
+        #expect(book([card(.amex)], doNotHonor, start: t0, history: [past]).plan(with: Planner(policy: policy), now: t0).at == t0 + day)
+    }
+
+    @Test func mastercardTenDeclinesInTwentyFourHours() {
+        let planner = Planner(policy: plainPolicy { $0.classes[.retryLater]!.ladder = [hour] })
+        // Nine declines from t0 - 20 h, plus the original at t0: ten in 24 h.
+        let past = history(count: 9, first: t0 - 20 * hour, spacing: 60)
+        let d = book([card(.mastercard)], doNotHonor, start: t0, history: [past]).plan(with: planner, now: t0)
+        #expect(d.at == t0 + 4 * hour && d.rule == .mastercardDailyDeclines)
+        // Approved attempts do not count as declines.
+        let approved = history(count: 9, first: t0 - 20 * hour, spacing: 60, flags: [.reattempt])
+        #expect(book([card(.mastercard)], doNotHonor, start: t0, history: [approved]).plan(with: planner, now: t0).at == t0 + hour)
+    }
+
+    @Test func mastercardThirtyFiveSameAmountInThirtyDays() {
+        let planner = Planner(policy: plainPolicy())
+        let past = history(count: 34, first: t0 - 20 * day, spacing: 14 * hour)
+        let d = book([card(.mastercard)], doNotHonor, start: t0, history: [past]).plan(with: planner, now: t0)
+        #expect(d.at == t0 + 10 * day && d.rule == .mastercardSameAmount)
+        // Another amount on the same card does not count.
+        let other = history(count: 34, first: t0 - 20 * day, spacing: 14 * hour, amount: 1_000)
+        #expect(book([card(.mastercard)], doNotHonor, start: t0, history: [other]).plan(with: planner, now: t0).at == t0 + day)
+    }
+
+    static let macTable: [(String, Int64)] = [
+        ("02", 259_200), ("24", 3_600), ("25", 86_400), ("26", 172_800), ("27", 345_600),
+        ("28", 518_400), ("29", 691_200), ("30", 864_000),
+    ]
+
+    @Test("Mastercard advice waits are honoured exactly", arguments: macTable)
+    func macWaits(mac: String, wait: Int64) {
+        let planner = Planner(policy: plainPolicy { $0.classes[.retryLater]!.ladder = [60] })
+        let decline = classify(RawDecline(declineCode: "do_not_honor", networkAdviceCode: mac))
+        let d = book([card(.mastercard)], decline, start: t0).plan(with: planner, now: t0)
+        #expect(d.kind == .attempt && d.at == t0 + max(60, wait))
+        #expect(d.rule == (wait > 60 ? .mastercardAdviceWait : .none))
+    }
+
+    @Test func macWaitsAreSettings() {
+        var policy = plainPolicy { $0.classes[.retryLater]!.ladder = [60] }
+        policy.rules.mac02Wait = 96 * hour
+        let decline = classify(RawDecline(declineCode: "do_not_honor", networkAdviceCode: "02"))
+        #expect(book([card(.mastercard)], decline, start: t0).plan(with: Planner(policy: policy), now: t0).at == t0 + 96 * hour)
+    }
+
+    @Test func mac03NeverAgainOnThatCard() {
+        let planner = Planner(policy: plainPolicy())
+        let decline = classify(RawDecline(declineCode: "do_not_honor", networkAdviceCode: "03"))
+        let alone = book([card(.mastercard)], decline, start: t0).plan(with: planner, now: t0)
+        #expect(alone.kind == .waitForCustomer && alone.rule == .mastercardDoNotRetry)
+        let steps = planner.simulate(book([card(.mastercard), card(.visa)], decline, start: t0), start: t0) { _, _ in doNotHonor }
+        #expect(steps.allSatisfy { $0.decision.kind != .attempt || $0.decision.method == 1 })
+    }
+
+    @Test func forbiddenCredentialInTheLedgerIsNeverUsedEvenIfTheMethodLooksAlive() {
+        // Another charge saw a category 1 decline on this card: the ledger alone forbids it.
+        let planner = Planner(policy: plainPolicy())
+        let past = [LedgerEntry(time: t0 - day, amount: 100, flags: .declined, forbids: .visaCategory1, visaCategory: 1)]
+        let d = book([card(.visa), card(.mastercard)], doNotHonor, start: t0, history: [past, []]).plan(with: planner, now: t0)
+        #expect(d.kind == .attempt && d.method == 1 && d.adjustments.contains(.skippedForbidden) && d.rule == .visaCategory1)
+    }
+
+    @Test func achReinitiatesAtMostTwice() {
+        let planner = Planner(policy: plainPolicy())
+        let r01 = classify(RawDecline(achReturnCode: "R01"), .achDebit)
+        let (attempts, end) = schedule(planner, book([MethodState(network: .none, rail: .achDebit)], r01, start: t0), start: t0, decline: r01)
+        #expect(attempts.map(\.at) == [t0 + day, t0 + 3 * day])
+        #expect(end.kind == .waitForCustomer && end.rule == .achReinitiationLimit)
+    }
+
+    @Test func achOnlyWithin180Days() {
+        let planner = Planner(policy: plainPolicy {
+            $0.classes[.retryLater]!.ladder = [100 * day]
+            $0.maxSpan = 400 * day
+        })
+        let r09 = classify(RawDecline(achReturnCode: "R09"), .achDebit)
+        let (attempts, end) = schedule(planner, book([MethodState(network: .none, rail: .achDebit)], r09, start: t0), start: t0, decline: r09)
+        #expect(attempts.map(\.at) == [t0 + 100 * day])
+        // The 180-day window closed: this account is done; the customer may give another method.
+        #expect(end.kind == .waitForCustomer && end.reason == .forbiddenByRule && end.rule == .achReinitiationLimit)
+    }
+
+    @Test func achRevokedAuthorizationStops() {
+        let planner = Planner(policy: plainPolicy())
+        let r07 = classify(RawDecline(achReturnCode: "R07"), .achDebit)
+        let d = book([MethodState(network: .none, rail: .achDebit), card(.visa)], r07, start: t0).plan(with: planner, now: t0)
+        #expect(d.kind == .stop && d.reason == .consentRevoked)
+    }
+
+    @Test func sepaAtMostTwiceWithin42Days() {
+        let planner = Planner(policy: plainPolicy())
+        let am04 = classify(RawDecline(sepaReasonCode: "AM04"), .sepaDebit)
+        let (attempts, end) = schedule(planner, book([MethodState(network: .none, rail: .sepaDebit)], am04, start: t0), start: t0, decline: am04)
+        #expect(attempts.count == 2)
+        #expect(end.rule == .sepaRetryLimit)
+        let slow = Planner(policy: plainPolicy {
+            $0.classes[.retryLater]!.ladder = [30 * day]
+            $0.maxSpan = 100 * day
+        })
+        let (slowAttempts, slowEnd) = schedule(slow, book([MethodState(network: .none, rail: .sepaDebit)], am04, start: t0), start: t0, decline: am04)
+        #expect(slowAttempts.map(\.at) == [t0 + 30 * day])
+        #expect(slowEnd.kind == .waitForCustomer && slowEnd.rule == .sepaRetryLimit)
+    }
+
+    @Test func sepaClosedAccountIsNotRetried() {
+        let planner = Planner(policy: plainPolicy())
+        let ac04 = classify(RawDecline(sepaReasonCode: "AC04"), .sepaDebit)
+        let d = book([MethodState(network: .none, rail: .sepaDebit)], ac04, start: t0).plan(with: planner, now: t0)
+        #expect(d.kind == .waitForCustomer && d.rule == .sepaNotRetryable)
+    }
+}

@@ -1,0 +1,188 @@
+import RelanceConfig
+import RetryPlanner
+import Testing
+
+/// Whole schedules under the standard ladder, spelled out.
+@Suite("Schedules")
+struct ScheduleTests {
+    let start = utc(2026, 11, 23, 10)
+
+    @Test func softDeclineFollowsTheLadderThenStopsAtMaxAttempts() {
+        let planner = Planner(policy: plainPolicy())
+        let (attempts, end) = schedule(planner, book([card(.visa, default: true)], insufficientFunds, start: start), start: start, decline: insufficientFunds)
+        // Ladder 1d, 2d, 3d, 3d, 4d, 5d, then 5d repeating; 8 retries.
+        #expect(attempts.map(\.at) == [
+            utc(2026, 11, 24, 10), utc(2026, 11, 26, 10), utc(2026, 11, 29, 10), utc(2026, 12, 2, 10),
+            utc(2026, 12, 6, 10), utc(2026, 12, 11, 10), utc(2026, 12, 16, 10), utc(2026, 12, 21, 10),
+        ])
+        #expect(attempts.allSatisfy { $0.method == 0 && $0.rule == .none })
+        #expect(end.kind == .stop && end.reason == .maxAttempts)
+    }
+
+    @Test func maxSpanStopsBeforeMaxAttempts() {
+        let planner = Planner(policy: plainPolicy { $0.maxSpan = 7 * day })
+        let (attempts, end) = schedule(planner, book([card(.visa)], doNotHonor, start: start), start: start, decline: doNotHonor)
+        #expect(attempts.map(\.at) == [utc(2026, 11, 24, 10), utc(2026, 11, 26, 10), utc(2026, 11, 29, 10)])
+        #expect(end.kind == .stop && end.reason == .maxSpan)
+    }
+
+    @Test func insufficientFundsAlignsToPaydayWithinTheMaximumDelay() {
+        let planner = Planner(policy: plainPolicy {
+            $0.calendar.payday.daysOfMonth = PaydayRule.days([1, 15])
+            $0.calendar.payday.lastBusinessDay = true
+            $0.calendar.payday.maxDelay = 4 * day
+        })
+        let (attempts, _) = schedule(planner, book([card(.visa)], insufficientFunds, start: start), start: start, decline: insufficientFunds)
+        // +1d = Nov 24 (next payday Nov 30 is 6 days away: not aligned); +2d = Nov 26 → Nov 30 07:00,
+        // the last business day of November; +3d = Dec 3 07:00 (Dec 15 too far).
+        #expect(attempts.prefix(3).map(\.at) == [utc(2026, 11, 24, 10), utc(2026, 11, 30, 7), utc(2026, 12, 3, 7)])
+        #expect(attempts[1].adjustments.contains(.payday))
+        // A soft decline that is not insufficient funds is never aligned.
+        let other = schedule(planner, book([card(.visa)], doNotHonor, start: start), start: start, decline: doNotHonor)
+        #expect(other.attempts[1].at == utc(2026, 11, 26, 10))
+    }
+
+    @Test func weeklyPaydayAndLastDayOfMonthClamp() {
+        let friday = plainPolicy {
+            $0.calendar.payday.weekdays = 1 << 5
+            $0.calendar.payday.maxDelay = 7 * day
+        }
+        let (attempts, _) = schedule(Planner(policy: friday), book([card(.visa)], insufficientFunds, start: start), start: start, decline: insufficientFunds)
+        // Nov 24 (Tue) → Friday Nov 27 07:00.
+        #expect(attempts[0].at == utc(2026, 11, 27, 7))
+        // Day 31 in a 30-day month means its last day: Nov 30.
+        let thirtyFirst = plainPolicy {
+            $0.calendar.payday.daysOfMonth = PaydayRule.days([31])
+            $0.calendar.payday.maxDelay = 7 * day
+        }
+        let clamped = schedule(Planner(policy: thirtyFirst), book([card(.visa)], insufficientFunds, start: start), start: start, decline: insufficientFunds)
+        #expect(clamped.attempts[0].at == utc(2026, 11, 30, 7))
+    }
+
+    @Test func quietHoursInTheCustomersZone() throws {
+        let zones = try SystemZones.table(["Europe/Paris"])
+        let planner = Planner(policy: plainPolicy { $0.calendar.quietHours = TimeWindow(start: 22 * 60, end: 7 * 60) }, zones: zones)
+        // 21:30Z is 22:30 in Paris (UTC+1 in November): quiet until 07:00 local = 06:00Z.
+        let late = utc(2026, 11, 23, 21, 30)
+        let (attempts, _) = schedule(planner, book([card(.visa)], doNotHonor, start: late), start: late, decline: doNotHonor)
+        #expect(attempts[0].at == utc(2026, 11, 25, 6))
+        #expect(attempts[0].adjustments.contains(.quietHours))
+    }
+
+    @Test func quietHoursAcrossDaylightSavingTime() throws {
+        let zones = try SystemZones.table(["America/New_York"])
+        let planner = Planner(policy: plainPolicy { $0.calendar.quietHours = TimeWindow(start: 0, end: 8 * 60) }, zones: zones)
+        // Failure Sat 2026-03-07 05:00Z (00:00 EST). +1d = Sun 05:00Z, still 00:00 EST (the switch is at
+        // 07:00Z), inside quiet hours until 08:00 local, which is EDT by then: 12:00Z, not 13:00Z.
+        let s = utc(2026, 3, 7, 5)
+        let (attempts, _) = schedule(planner, book([card(.visa)], doNotHonor, start: s), start: s, decline: doNotHonor)
+        #expect(attempts[0].at == utc(2026, 3, 8, 12))
+    }
+
+    @Test func preferredHoursAndWeekends() {
+        let preferred = Planner(policy: plainPolicy { $0.calendar.preferredHours = TimeWindow(start: 9 * 60, end: 18 * 60) })
+        let evening = utc(2026, 11, 23, 20)
+        #expect(schedule(preferred, book([card(.visa)], doNotHonor, start: evening), start: evening, decline: doNotHonor).attempts[0].at == utc(2026, 11, 25, 9))
+
+        let skip = Planner(policy: plainPolicy { $0.calendar.weekend = .skip })
+        let friday = utc(2026, 11, 27, 10)
+        let moved = schedule(skip, book([card(.visa)], doNotHonor, start: friday), start: friday, decline: doNotHonor).attempts[0]
+        #expect(moved.at == utc(2026, 11, 30, 0))
+        #expect(moved.adjustments.contains(.weekend))
+
+        let sunday = Planner(policy: plainPolicy { $0.calendar.weekend = .skipSunday })
+        #expect(schedule(sunday, book([card(.visa)], doNotHonor, start: friday), start: friday, decline: doNotHonor).attempts[0].at == utc(2026, 11, 28, 10))
+    }
+
+    @Test func jitterIsDeterministicAndBounded() {
+        var policy = plainPolicy()
+        policy.segments[0].calendar.jitter = 1_800
+        let planner = Planner(policy: policy)
+        var offsets = Set<Int64>()
+        for i in 0..<200 {
+            let b = book([card(.visa)], doNotHonor, start: start, id: "ch_\(i)")
+            let first = b.plan(with: planner, now: start)
+            #expect(first == b.plan(with: planner, now: start))
+            let offset = first.at - (start + day)
+            #expect((0...1_800).contains(offset))
+            offsets.insert(offset)
+        }
+        #expect(offsets.count > 150)
+    }
+
+    @Test func softDeclinesRotateAfterTwoOnOneMethod() {
+        let planner = Planner(policy: plainPolicy())
+        let (attempts, _) = schedule(planner, book([card(.visa, default: true), card(.mastercard)], doNotHonor, start: start), start: start, decline: doNotHonor)
+        #expect(attempts.map(\.method) == [0, 1, 1, 0, 0, 1, 1, 0])
+    }
+
+    @Test func methodOrderIsDefaultThenMostRecentSuccess() {
+        let planner = Planner(policy: plainPolicy())
+        let expired = classify(RawDecline(code: "expired_card", declineCode: "expired_card"))
+        let methods = [card(.visa), card(.mastercard, success: start - 90 * day), card(.amex, default: true), card(.visa, success: start - 10 * day)]
+        // The original failed on method 0 with an expired card: rotate to the default (2) first.
+        let b = book(methods, expired, start: start)
+        let first = b.plan(with: planner, now: start)
+        #expect(first.kind == .attempt && first.method == 2 && first.at == start + hour)
+        var next = b
+        next.recordDecline(classify(RawDecline(declineCode: "stolen_card")), method: 2, at: first.at)
+        // Then the most recent success (3), then 1; never the dead ones.
+        let second = next.plan(with: planner, now: first.at)
+        #expect(second.method == 3)
+    }
+
+    @Test func expiredMethodsAreSkipped() {
+        let planner = Planner(policy: plainPolicy())
+        let b = book([card(.visa, default: true), card(.visa, expiry: (2025, 6)), card(.mastercard)], doNotHonor, start: start)
+        let steps = planner.simulate(b, start: start) { _, _ in doNotHonor }
+        #expect(steps.allSatisfy { $0.decision.kind != .attempt || $0.decision.method != 1 })
+    }
+
+    @Test func hardDeclineWithoutAnotherMethodWaitsForTheCustomer() {
+        let planner = Planner(policy: plainPolicy())
+        let stolen = classify(RawDecline(declineCode: "stolen_card", networkDeclineCode: "43"))
+        let d = book([card(.visa)], stolen, start: start).plan(with: planner, now: start)
+        #expect(d.kind == .waitForCustomer && d.reason == .noUsableMethod && d.rule == .visaCategory1)
+        // With a second card it rotates at the never-retry ladder's first step (1 h).
+        let e = book([card(.visa), card(.amex)], stolen, start: start).plan(with: planner, now: start)
+        #expect(e.kind == .attempt && e.method == 1 && e.at == start + hour && e.adjustments.contains(.rotated))
+    }
+
+    @Test func authenticationRequiredWaitsForTheCustomerOrRotates() {
+        let planner = Planner(policy: plainPolicy())
+        let auth = classify(RawDecline(code: "authentication_required", declineCode: "authentication_required"))
+        let d = book([card(.visa)], auth, start: start).plan(with: planner, now: start)
+        #expect(d.kind == .waitForCustomer && d.reason == .customerAction)
+        let e = book([card(.visa), card(.mastercard)], auth, start: start).plan(with: planner, now: start)
+        #expect(e.kind == .attempt && e.method == 1)
+    }
+
+    @Test func consentRevokedStopsEveryMethod() {
+        let planner = Planner(policy: plainPolicy())
+        for raw in [RawDecline(declineCode: "revocation_of_authorization"), RawDecline(networkDeclineCode: "R1"), RawDecline(networkAdviceCode: "21")] {
+            let d = book([card(.visa), card(.mastercard), card(.amex)], classify(raw), start: start).plan(with: planner, now: start)
+            #expect(d.kind == .stop && d.reason == .consentRevoked && d.rule == .consentRevoked)
+        }
+        // Revoked on another method of the customer (e.g. a SEPA mandate refused) stops this charge too.
+        var b = book([card(.visa), MethodState(network: .none, rail: .sepaDebit)], doNotHonor, start: start)
+        b.methods[1].forbids = .consentRevoked
+        #expect(b.plan(with: planner, now: start).kind == .stop)
+    }
+
+    @Test func lateReplanningCatchesUpWithoutGoingBackInTime() {
+        let planner = Planner(policy: plainPolicy())
+        let b = book([card(.visa)], doNotHonor, start: start)
+        let later = start + 5 * day
+        let d = b.plan(with: planner, now: later)
+        #expect(d.at == later + 1 && d.adjustments.contains(.catchUp))
+    }
+
+    @Test func explanationsNameWhatActed() throws {
+        let zones = try SystemZones.table(["Europe/Paris"])
+        let planner = Planner(policy: .standard, zones: zones)
+        let mac = classify(RawDecline(declineCode: "do_not_honor", networkAdviceCode: "02"))
+        let steps = planner.simulate(book([card(.mastercard)], mac, start: start), start: start) { _, _ in mac }
+        #expect(steps[0].explanation.contains("deferred by mastercard_advice_wait"))
+        #expect(steps.last!.explanation.hasPrefix("stop:"))
+    }
+}
