@@ -113,6 +113,21 @@ package struct ZoneView {
         return i == Int(first[zone]) ? Int64(initial[zone]) : Int64(offsets[i - 1])
     }
 
+    /// As ``instant(zone:local:)`` when the offset is probably `hint` (the offset a moment ago):
+    /// one lookup when no transition is within two days, the full answer otherwise.
+    @inline(__always)
+    package func instant(zone: Int, local: Int64, hint: Int64) -> Int64 {
+        let t = local - hint
+        let i = firstAfter(zone: zone, t)
+        let start = Int(first[zone])
+        let end = start + Int(count[zone])
+        let offset = i == start ? Int64(initial[zone]) : Int64(offsets[i - 1])
+        if offset == hint && (i == end || times[i] - t > 2 * 86_400) && (i == start || t - times[i - 1] > 2 * 86_400) {
+            return t
+        }
+        return instant(zone: zone, local: local)
+    }
+
     /// The instant at which zone `zone` shows local wall time `local` (seconds since 1970-01-01T00:00 local):
     /// once → that instant; twice (fall back) → the earlier; never (spring forward) → the end of the gap.
     @inline(__always)

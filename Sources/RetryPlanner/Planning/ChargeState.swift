@@ -99,13 +99,6 @@ package struct MethodState: Sendable, Hashable {
         self.ledgerCount = ledgerCount
     }
 
-    /// Whether the method has expired by the (UTC) month of epoch second `t`.
-    @inline(__always)
-    func isExpired(at t: Int64) -> Bool {
-        guard expiry != 0 else { return false }
-        let (y, m, _) = Civil.date(days: Civil.floorDiv(t, Civil.secondsPerDay))
-        return Int(expiry) < y * 12 + m - 1
-    }
 }
 
 /// One attempt on a credential, as the compliance ledger counts it: 16 bytes.

@@ -15,6 +15,7 @@ package enum Jitter {
     package static func offset(idHash: UInt64, attempt: UInt8, range: Int64) -> Int64 {
         guard range > 0 else { return 0 }
         let r = mix(idHash ^ (UInt64(attempt) &* 0x2545_f491_4f6c_dd1d))
-        return Int64(r % UInt64(range + 1))
+        // Lemire's multiply-shift maps r onto 0...range without a division.
+        return Int64(r.multipliedFullWidth(by: UInt64(range) + 1).high)
     }
 }

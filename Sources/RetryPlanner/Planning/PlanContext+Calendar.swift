@@ -6,26 +6,27 @@ extension PlanContext {
         if calendar.weekend == .allow && calendar.quietHours == nil && calendar.preferredHours == nil { return start }
         var t = start
         for _ in 0..<8 {
-            let local = t + zones.offset(zone: zone, at: t)
+            let offset = zones.offset(zone: zone, at: t)
+            let local = t + offset
             let day = Civil.floorDiv(local, Civil.secondsPerDay)
             let minute = Int((local - day * Civil.secondsPerDay) / 60)
             if calendar.weekend != .allow {
                 let weekday = Civil.weekday(days: day)
                 if (calendar.weekend == .skip && weekday >= 6) || (calendar.weekend == .skipSunday && weekday == 7) {
-                    t = max(zones.instant(zone: zone, local: (day + Int64(8 - weekday)) * Civil.secondsPerDay) + spread, t + 1)
+                    t = max(zones.instant(zone: zone, local: (day + Int64(8 - weekday)) * Civil.secondsPerDay, hint: offset) + spread, t + 1)
                     adjustments.insert(.weekend)
                     continue
                 }
             }
             if let quiet = calendar.quietHours, quiet.contains(minute) {
                 let endDay = quiet.start < quiet.end || minute < Int(quiet.end) ? day : day + 1
-                t = max(zones.instant(zone: zone, local: endDay * Civil.secondsPerDay + Int64(quiet.end) * 60) + spread, t + 1)
+                t = max(zones.instant(zone: zone, local: endDay * Civil.secondsPerDay + Int64(quiet.end) * 60, hint: offset) + spread, t + 1)
                 adjustments.insert(.quietHours)
                 continue
             }
             if let preferred = calendar.preferredHours, !preferred.contains(minute) {
                 let startDay = minute < Int(preferred.start) ? day : day + 1
-                t = max(zones.instant(zone: zone, local: startDay * Civil.secondsPerDay + Int64(preferred.start) * 60) + spread, t + 1)
+                t = max(zones.instant(zone: zone, local: startDay * Civil.secondsPerDay + Int64(preferred.start) * 60, hint: offset) + spread, t + 1)
                 adjustments.insert(.preferredHours)
                 continue
             }
@@ -38,7 +39,8 @@ extension PlanContext {
     /// rule's maximum delay; otherwise `t`.
     @inline(__always)
     func nextPayday(from t: Int64, zone: Int, rule: PaydayRule, spread: Int64) -> Int64 {
-        let local = t + zones.offset(zone: zone, at: t)
+        let offset = zones.offset(zone: zone, at: t)
+        let local = t + offset
         let day = Civil.floorDiv(local, Civil.secondsPerDay)
         var (y, m, d) = Civil.date(days: day)
         var daysInMonth = Civil.daysInMonth(year: y, month: m)
@@ -52,7 +54,7 @@ extension PlanContext {
                 || (rule.weekdays & (1 << UInt8(weekday))) != 0
                 || dd == lastBusiness
             if isPayday {
-                let target = zones.instant(zone: zone, local: dd * Civil.secondsPerDay + Int64(rule.minuteOfDay) * 60) + spread
+                let target = zones.instant(zone: zone, local: dd * Civil.secondsPerDay + Int64(rule.minuteOfDay) * 60, hint: offset) + spread
                 if target <= t { return t }
                 return target - t <= rule.maxDelay ? target : t
             }

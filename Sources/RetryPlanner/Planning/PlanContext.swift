@@ -12,27 +12,37 @@ struct PlanContext {
 
     /// Plans the next step for one charge. Pure: the same inputs give the same decision.
     func decide(_ c: ChargeState, now: Int64) -> Decision {
-        let seg = segments[Int(c.segment)]
-        let cr = seg.classes[Int(c.lastClass.rawValue)]
+        decide(c, now: now, month: PlanContext.monthIndex(now))
+    }
+
+    /// `year * 12 + month - 1` of epoch second `t` (UTC), the unit of ``MethodState/expiry``.
+    static func monthIndex(_ t: Int64) -> Int {
+        let (y, m, _) = Civil.date(days: Civil.floorDiv(t, Civil.secondsPerDay))
+        return y * 12 + m - 1
+    }
+
+    /// As ``decide(_:now:)``, with the month of `now` already computed (the batch form computes it once).
+    @inline(__always)
+    func decide(_ c: ChargeState, now: Int64, month: Int) -> Decision {
+        // Read the segment in place: copying it would cost more than the decision.
+        let seg = UnsafePointer(segments.baseAddress!) + Int(c.segment)
+        let cr = seg.pointee.classes[Int(c.lastClass.rawValue)]
         let mStart = Int(c.methodsStart)
         let mCount = min(Int(c.methodCount), PlanContext.maxMethods)
 
         // Consent revoked, on any of the customer's methods, stops the customer.
         if c.lastClass == .consentRevoked { return .stop(.consentRevoked, rule: .consentRevoked, now: now) }
-        for i in 0..<mCount where methods[mStart + i].forbids == .consentRevoked {
-            return .stop(.consentRevoked, rule: .consentRevoked, now: now)
-        }
-        if !cr.enabled { return .stop(.classNotRetried, now: now) }
-        let spanEnd = c.firstFailedAt + seg.maxSpan
-        if now >= spanEnd { return .stop(.maxSpan, now: now) }
-        if Int(c.attempts) >= Int(min(seg.maxAttempts, cr.maxAttempts)) { return .stop(.maxAttempts, now: now) }
-
-        // Usable methods, default first, then most recent success, then stored order.
+        // Usable methods, default first, then most recent success, then stored order
+        // (and consent revoked on any other method of the customer stops the customer).
         var order = InlineArray<8, UInt8>(repeating: 0)
         var n = 0
         for i in 0..<mCount {
             let m = methods[mStart + i]
-            if m.forbids != .none || m.flags.contains(.unusable) || m.isExpired(at: now) { continue }
+            if m.forbids != .none {
+                if m.forbids == .consentRevoked { return .stop(.consentRevoked, rule: .consentRevoked, now: now) }
+                continue
+            }
+            if m.flags.contains(.unusable) || (m.expiry != 0 && Int(m.expiry) < month) { continue }
             var j = n
             while j > 0 && PlanContext.prefers(m, over: methods[mStart + Int(order[j - 1])]) {
                 order[j] = order[j - 1]
@@ -41,6 +51,10 @@ struct PlanContext {
             order[j] = UInt8(i)
             n += 1
         }
+        if !cr.enabled { return .stop(.classNotRetried, now: now) }
+        let spanEnd = c.firstFailedAt + seg.pointee.maxSpan
+        if now >= spanEnd { return .stop(.maxSpan, now: now) }
+        if Int(c.attempts) >= Int(min(seg.pointee.maxAttempts, cr.maxAttempts)) { return .stop(.maxAttempts, now: now) }
         let current = Int(c.currentMethod)
         var currentPos = -1
         for p in 0..<n where Int(order[p]) == current { currentPos = p }
@@ -74,14 +88,14 @@ struct PlanContext {
             t = now + 1
             adjustments.insert(.catchUp)
         }
-        let jitter = Jitter.offset(idHash: c.idHash, attempt: c.attempts, range: seg.calendar.jitter)
+        let jitter = Jitter.offset(idHash: c.idHash, attempt: c.attempts, range: seg.pointee.calendar.jitter)
         if jitter > 0 {
             t += jitter
             adjustments.insert(.jitter)
         }
         let zone = Int(c.zone)
-        if cr.alignToPayday && c.lastFlags.contains(.insufficientFunds) && seg.calendar.payday.isEnabled {
-            let aligned = nextPayday(from: t, zone: zone, rule: seg.calendar.payday, spread: jitter)
+        if cr.alignToPayday && c.lastFlags.contains(.insufficientFunds) && seg.pointee.calendar.payday.isEnabled {
+            let aligned = nextPayday(from: t, zone: zone, rule: seg.pointee.calendar.payday, spread: jitter)
             if aligned > t {
                 t = aligned
                 adjustments.insert(.payday)
@@ -120,7 +134,7 @@ struct PlanContext {
         if rule == .none { rule = skipped }
 
         // Local-time windows only move the time later, which keeps every rolling-window rule satisfied.
-        guard let final = applyCalendar(t, zone: zone, calendar: seg.calendar, spread: jitter, adjustments: &adjustments) else {
+        guard let final = applyCalendar(t, zone: zone, calendar: seg.pointee.calendar, spread: jitter, adjustments: &adjustments) else {
             return .stop(.calendarUnsatisfiable, now: now)
         }
         if final > deadline {

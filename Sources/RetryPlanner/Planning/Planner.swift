@@ -30,9 +30,10 @@ package struct Planner: Sendable {
         ledger: UnsafeBufferPointer<LedgerEntry>, now: Int64, into decisions: UnsafeMutableBufferPointer<Decision>
     ) {
         precondition(decisions.count >= charges.count, "decision buffer too small")
+        let month = PlanContext.monthIndex(now)
         withContext(methods: methods, ledger: ledger) { context in
             for i in 0..<charges.count {
-                decisions[i] = context.decide(charges[i], now: now)
+                decisions[i] = context.decide(charges[i], now: now, month: month)
             }
         }
     }
