@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // The pure planner: standard library only, no I/O, no clock reads, no logging.
@@ -28,7 +29,7 @@ let package = Package(
         ),
         .target(
             name: "RelanceConfig",
-            dependencies: ["RetryPlanner"],
+            dependencies: ["RetryPlanner", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         // A seeded synthetic population for the planner benchmark (shared by relancectl and Benchmarks/).

@@ -9,7 +9,7 @@
 package enum Civil {
     package static let secondsPerDay: Int64 = 86_400
 
-    /// Floor division (rounds toward negative infinity). `b` must not be zero.
+    /// Floor division (rounds toward negative infinity). `b` must not be zero (nor `a == .min` with `b == -1`).
     @inline(__always)
     package static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let q = a / b
@@ -64,7 +64,7 @@ package enum Civil {
     /// ISO weekday of a day number: 1 = Monday ... 7 = Sunday. (1970-01-01 was a Thursday.)
     @inline(__always)
     package static func weekday(days: Int64) -> Int {
-        Int(floorMod(days + 3, 7)) + 1
+        Int((floorMod(days, 7) + 3) % 7) + 1
     }
 
     @inline(__always)

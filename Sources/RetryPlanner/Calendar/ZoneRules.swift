@@ -4,7 +4,7 @@ package struct ZoneError: Error, Sendable, CustomStringConvertible {
 }
 
 /// UTC-offset rules of one time zone, read once (at config time) from TZif bytes (RFC 8536 / RFC 9636,
-/// versions 1-4).
+/// versions 1-4). Standard library only: the caller reads the file.
 ///
 /// The rules are flattened into a sorted table of transition instants, each with the UTC offset in effect
 /// from that instant on, plus the offset in effect before the first transition. Transitions that do not
@@ -148,7 +148,7 @@ package struct ZoneRules: Sendable, Equatable {
                 if lastT < endOfRange {
                     let year = Civil.date(days: Civil.floorDiv(lastT, Civil.secondsPerDay)).year
                     let firstYear = max(year - 2, Self.firstGeneratedYear)
-                    let events = footer.events(fromYear: firstYear, throughYear: Self.lastGeneratedYear)
+                    let events = try footer.events(fromYear: firstYear, throughYear: Self.lastGeneratedYear)
                     // The footer governs instants at and after the last explicit transition (as glibc does);
                     // for consistent files this is the same offset as the transition's own type.
                     var state = footer.offsetBefore(events)
@@ -166,7 +166,7 @@ package struct ZoneRules: Sendable, Equatable {
                 }
             } else {
                 // No transitions: the footer describes all of time.
-                let events = footer.events(fromYear: Self.firstGeneratedYear, throughYear: Self.lastGeneratedYear)
+                let events = try footer.events(fromYear: Self.firstGeneratedYear, throughYear: Self.lastGeneratedYear)
                 initial = footer.offsetBefore(events)
                 for e in events {
                     times.append(e.instant)
@@ -274,7 +274,7 @@ private struct ByteReader {
 }
 
 private struct TZifHeader {
-    var version: UInt8          // 0 for version 1, otherwise the ASCII digit ("2", "3", "4", ...)
+    var version: UInt8          // 0 for version 1, otherwise the ASCII digit "2", "3" or "4"
     var isutcnt: Int64
     var isstdcnt: Int64
     var leapcnt: Int64
@@ -293,10 +293,10 @@ private struct TZifHeader {
             throw ZoneError.at(start, "bad magic in the \(block) header (expected \"TZif\")")
         }
         let version = try r.u8()
-        // Version 1 is NUL; later versions are ASCII digits. Versions beyond 4 keep the same layout
-        // (RFC 9636 requires readers to accept them), so any digit from "2" up is accepted.
-        guard version == 0 || (version >= 0x32 && version <= 0x39) else {
-            throw ZoneError.at(start + 4, "unsupported TZif version byte \(version)")
+        // Version 1 is NUL; versions 2, 3 and 4 are the ASCII digits. Anything else is refused rather than
+        // guessed at.
+        guard version == 0 || (version >= 0x32 && version <= 0x34) else {
+            throw ZoneError.at(start + 4, "unsupported TZif version byte \(version) in the \(block) header (versions 1-4 are supported)")
         }
         try r.skip(15, what: "reserved header bytes")
         var h = TZifHeader(version: version, isutcnt: 0, isstdcnt: 0, leapcnt: 0, timecnt: 0, typecnt: 0, charcnt: 0, offset: start)
@@ -414,6 +414,8 @@ struct PosixTZ: Equatable {
         var end: Rule
     }
 
+    /// The TZ string itself (for messages).
+    var source: String
     /// UTC offset of standard time, seconds east of Greenwich.
     var stdOffset: Int32
     var dst: DST?
@@ -426,10 +428,11 @@ struct PosixTZ: Equatable {
     /// Parses a footer TZ string. Returns nil for the empty string (no rule for the future).
     static func parse(_ s: [UInt8]) throws(ZoneError) -> PosixTZ? {
         if s.isEmpty { return nil }
+        let source = String(decoding: s, as: UTF8.self)
         var p = PosixParser(s: s)
         try p.name("standard time")
         let std = -(try p.hms(maxHours: 24, what: "standard time offset"))
-        if p.atEnd { return PosixTZ(stdOffset: std, dst: nil) }
+        if p.atEnd { return PosixTZ(source: source, stdOffset: std, dst: nil) }
         try p.name("daylight saving time")
         var dstOffset = std + 3_600
         if let c = p.peek(), c != UInt8(ascii: ",") {
@@ -448,7 +451,7 @@ struct PosixTZ: Equatable {
             end = try p.rule("DST end")
             guard p.atEnd else { throw p.error("unexpected characters after the DST end rule") }
         }
-        return PosixTZ(stdOffset: std, dst: DST(offset: dstOffset, start: start, end: end))
+        return PosixTZ(source: source, stdOffset: std, dst: DST(offset: dstOffset, start: start, end: end))
     }
 
     /// Day number (days since 1970-01-01) of a rule date in `year`.
@@ -468,8 +471,14 @@ struct PosixTZ: Equatable {
         }
     }
 
-    /// DST start/end instants for the given years, sorted by instant (ties keep year order, start before end).
-    func events(fromYear first: Int, throughYear last: Int) -> [Event] {
+    /// DST start/end instants for the given years, sorted by instant (ties keep year order, and a year's start
+    /// comes before its end).
+    ///
+    /// Throws when the periods overlap (a DST start following a DST start, e.g. "EST5EDT4,0/0,J365/35" whose
+    /// DST would end after the next one began): such strings have no agreed meaning (glibc, tzcode and a
+    /// chronological reading all differ). Coinciding end and start instants, as in the RFC 8536 permanent-DST
+    /// form "EST5EDT4,0/0,J365/25", are fine.
+    func events(fromYear first: Int, throughYear last: Int) throws(ZoneError) -> [Event] {
         guard let dst, first <= last else { return [] }
         var keyed: [(instant: Int64, seq: Int, offset: Int32)] = []
         keyed.reserveCapacity(2 * (last - first + 1))
@@ -482,9 +491,13 @@ struct PosixTZ: Equatable {
             seq += 2
         }
         keyed.sort { ($0.instant, $0.seq) < ($1.instant, $1.seq) }
+        // Even seq = start, odd = end: they must alternate.
+        for k in 1..<keyed.count where keyed[k].seq % 2 == keyed[k - 1].seq % 2 {
+            let year = first + keyed[k].seq / 2
+            throw ZoneError(description: "POSIX TZ string \"\(source)\" gives overlapping daylight saving periods around \(year)")
+        }
         return keyed.map { Event(instant: $0.instant, offset: $0.offset) }
     }
-
     /// Offset in effect before the first of `events` (the opposite of what the first event switches to).
     func offsetBefore(_ events: [Event]) -> Int32 {
         guard let dst, let firstEvent = events.first else { return stdOffset }
