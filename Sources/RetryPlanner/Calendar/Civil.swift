@@ -12,6 +12,8 @@ package enum Civil {
     /// Floor division (rounds toward negative infinity). `b` must not be zero (nor `a == .min` with `b == -1`).
     @inline(__always)
     package static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        // The planner's case (a ≥ 0, b > 0, b a constant) is one multiply-shift.
+        if a >= 0 && b > 0 { return a / b }
         let q = a / b
         // Truncating division rounded toward zero; step down when the exact quotient was negative
         // and not an integer.
@@ -21,6 +23,7 @@ package enum Civil {
     /// Floor modulo matching `floorDiv`: the result has the sign of `b` (0 ..< b for b > 0).
     @inline(__always)
     static func floorMod(_ a: Int64, _ b: Int64) -> Int64 {
+        if a >= 0 && b > 0 { return a % b }
         let r = a % b
         return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r
     }
