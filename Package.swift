@@ -58,5 +58,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "RelanceConfigTests",
+            dependencies: ["RelanceConfig", "RetryPlanner"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -22,8 +22,23 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .customLong("method"), help: "A stored method, brand:last4[:YYYY-MM][:default] (brands: visa, mastercard, amex, discover, sepa, ach). Repeat for several; the first fails originally.")
     var methods: [String] = ["visa:4242:2028-12:default"]
 
-    @Option(help: "Customer's IANA time zone.")
-    var zone: String = "Europe/Paris"
+    @Option(help: "Read the policy from this retry.toml (default: the embedded defaults).")
+    var config: String?
+
+    @Option(help: "Customer's IANA time zone (default: Europe/Paris, or the config's time_zone).")
+    var zone: String?
+
+    @Option(help: "Currency (ISO 4217), for segment matching.")
+    var currency: String = "EUR"
+
+    @Option(help: "Customer tier, for segment matching.")
+    var tier: String = ""
+
+    @Option(help: "Customer tag, for segment matching (repeatable).")
+    var tag: [String] = []
+
+    @Option(help: "Customer country (ISO 3166), for segment matching.")
+    var country: String = ""
 
     @Option(help: "Time of the original failure, ISO 8601 UTC (2026-11-23T10:00:00Z) or epoch seconds.")
     var start: String = "2026-11-23T10:00:00Z"
@@ -38,8 +53,10 @@ struct PlanCommand: ParsableCommand {
     var succeedAt: Int?
 
     func run() throws {
+        let settings = try config.map { try loadOrExit($0).settings } ?? Settings()
+        let zone = self.zone ?? (config == nil ? "Europe/Paris" : settings.defaultTimeZone)
         let zones = try SystemZones.table([zone])
-        let planner = Planner(policy: .standard, zones: zones)
+        let planner = Planner(policy: settings.policy, zones: zones)
         guard let startTime = Timestamp.parse(start) else {
             throw ValidationError("--start: expected ISO 8601 UTC (2026-11-23T10:00:00Z) or epoch seconds, got \"\(start)\"")
         }
@@ -47,13 +64,15 @@ struct PlanCommand: ParsableCommand {
         let rail = parsed[0].state.rail
         let raw = RawDecline.from(decline: decline, networkCode: networkCode, adviceCode: adviceCode, rail: rail)
         let normalized = DeclineTaxonomy.classify(raw, rail: rail)
+        let attributes = ChargeAttributes(amount: amount, currency: currency, tier: tier, tags: Set(tag), rail: rail, country: country)
+        let segment = settings.policy.segmentIndex(for: attributes) ?? settings.policy.segments.count - 1
         let book = ChargeBook(
             id: charge, amount: amount, failedAt: startTime, methods: parsed.map(\.state), method: 0,
-            decline: normalized, zone: 0
+            decline: normalized, segment: segment, zone: 0
         )
         let names = parsed.map(\.label)
         print("decline: \(decline)\(networkCode.map { " network \($0)" } ?? "")\(adviceCode.map { " advice \($0)" } ?? "") → class \(normalized.declineClass.key), Visa category \(normalized.visaCategory)\(normalized.merchantAdviceCode > 0 ? ", MAC \(normalized.merchantAdviceCode)" : "")\(normalized.forbids != .none ? ", forbids \(normalized.forbids.key)" : "")")
-        print("segment: \(planner.policy.segments[0].name), zone \(zone), original failure \(Timestamp.format(startTime, zone: 0, zones: zones)) on \(names[0])")
+        print("segment: \(planner.policy.segments[segment].name), zone \(zone), original failure \(Timestamp.format(startTime, zone: 0, zones: zones)) on \(names[0])")
         let steps = planner.simulate(book, start: startTime, methodNames: names) { attempt, _ in
             attempt == succeedAt ? nil : normalized
         }

@@ -4,7 +4,7 @@ import ArgumentParser
 struct Relancectl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relancectl",
-        abstract: "Relance admin tool: explain a retry plan, benchmark the planner.",
-        subcommands: [PlanCommand.self, BenchCommand.self]
+        abstract: "Relance admin tool: check a config, explain a retry plan, benchmark the planner.",
+        subcommands: [CheckConfigCommand.self, ConfigDiffCommand.self, PlanCommand.self, BenchCommand.self]
     )
 }

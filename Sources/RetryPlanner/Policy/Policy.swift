@@ -52,7 +52,7 @@ package struct Policy: Sendable, Hashable {
     /// | check first | 6 h, 1 d | 3 | no |
     /// | consent revoked | stop | | |
     ///
-    /// At most ten retries over at most 30 days, quiet hours 22:00-07:00, paydays on the 1st, 15th and
+    /// At most eight retries over at most 30 days, quiet hours 22:00-07:00, paydays on the 1st, 15th and
     /// last business day (Stripe: 8 tries in 2 weeks; Paddle: 7 in 30 days; Adyen: up to a month).
     package static let standard: Policy = {
         var calendar = CalendarRules()
@@ -66,7 +66,7 @@ package struct Policy: Sendable, Hashable {
             .neverRetry: ClassPolicy(ladder: [3_600, 2 * day], maxAttempts: 3, rotate: true),
             .checkFirst: ClassPolicy(ladder: [6 * 3_600, day], maxAttempts: 3),
         ]
-        let segment = SegmentPolicy(name: "default", classes: classes, maxAttempts: 10, maxSpan: 30 * day, calendar: calendar)
+        let segment = SegmentPolicy(name: "default", classes: classes, maxAttempts: 8, maxSpan: 30 * day, calendar: calendar)
         return Policy(segments: [segment])
     }()
 }

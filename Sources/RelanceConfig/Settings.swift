@@ -1,0 +1,89 @@
+package import RetryPlanner
+
+/// `[daemon]`: where state lives and how the daemon runs.
+package struct DaemonSettings: Sendable, Hashable {
+    package var stateDir = "./var/state"
+    package var spoolDir = "./var/spool"
+    package var statusSocket = "./var/run/relanced.sock"
+    /// Group owning the status socket (mode 0660); empty = the daemon's own group.
+    package var statusSocketGroup = ""
+    /// Optional TCP address for Prometheus (`127.0.0.1:9464`); empty = off.
+    package var metricsListen = ""
+    package var pollInterval: Int64 = 30
+    package var workers = 4
+    /// Virtual time runs this many times faster than wall time (demos, staging). 1 = real time.
+    package var timeScale = 1
+    /// Events per spool file, and the longest an event waits for its file (milliseconds).
+    package var spoolBatchEvents = 100
+    package var spoolBatchMilliseconds = 200
+    /// Stop taking new work when the spool's file system has less free space than this (bytes).
+    package var spoolMinFreeBytes = 64 * 1_048_576
+    package var logLevel = "info"
+
+    package init() {}
+}
+
+/// `[provider]`: which payment provider, and how hard to push it.
+package struct ProviderSettings: Sendable, Hashable {
+    package enum Kind: String, Sendable, CaseIterable { case sandbox, stripe }
+    package var kind: Kind = .sandbox
+    package var apiBase = "https://api.stripe.com"
+    /// A path, or a systemd credential name (looked up in `$CREDENTIALS_DIRECTORY`). Never the key itself.
+    package var apiKeyFile = ""
+    package var requestsPerSecond = 25
+    package var connectTimeout: Int64 = 5
+    package var requestTimeout: Int64 = 30
+    package var maxResponseBytes = 8 * 1_048_576
+
+    package init() {}
+}
+
+/// `[sandbox]`: the embedded, seeded provider.
+package struct SandboxSettings: Sendable, Hashable {
+    package var seed = 42
+    package var customers = 2_000
+    /// New failed charges per virtual day.
+    package var failuresPerDay = 400
+    /// Share (percent) of charges paid or voided out of band while retries are pending.
+    package var outOfBandPercent = 4
+
+    package init() {}
+}
+
+/// One reminder level for customer communications (`relance.notice.due`).
+package struct NoticeLevel: Sendable, Hashable {
+    package var name: String
+    /// Due this long after the original failure, while the charge is still unpaid.
+    package var after: Int64
+    package var tone: String
+    package var channel: String
+
+    package init(name: String, after: Int64, tone: String, channel: String) {
+        self.name = name
+        self.after = after
+        self.tone = tone
+        self.channel = channel
+    }
+}
+
+/// Everything `retry.toml` configures: an immutable snapshot, swapped whole on reload.
+package struct Settings: Sendable, Hashable {
+    package var daemon = DaemonSettings()
+    package var provider = ProviderSettings()
+    package var sandbox = SandboxSettings()
+    /// The zone of customers whose provider data has none.
+    package var defaultTimeZone = "UTC"
+    package var notices: [NoticeLevel] = Settings.defaultNotices
+    package var policy: Policy = .standard
+
+    package init() {}
+
+    /// The reminder levels of the French practice the product follows: a friendly reminder, a
+    /// second reminder, a firm one, a formal notice ("mise en demeure"), then collections.
+    package static let defaultNotices: [NoticeLevel] = [
+        NoticeLevel(name: "reminder", after: 86_400, tone: "friendly", channel: "email"),
+        NoticeLevel(name: "second_reminder", after: 7 * 86_400, tone: "helpful", channel: "email"),
+        NoticeLevel(name: "firm_reminder", after: 15 * 86_400, tone: "firm", channel: "email"),
+        NoticeLevel(name: "formal_notice", after: 25 * 86_400, tone: "formal", channel: "letter"),
+    ]
+}

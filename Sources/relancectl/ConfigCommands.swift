@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import RelanceConfig
+
+/// The config file the daemon reads when none is given.
+let defaultConfigPath = "/etc/relance/retry.toml"
+
+/// Prints to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Loads a config or prints every error and exits non-zero.
+func loadOrExit(_ path: String) throws -> ConfigSnapshot {
+    do {
+        return try ConfigLoader.load(path: path)
+    } catch {
+        printError(error.description)
+        throw ExitCode(1)
+    }
+}
+
+/// `relancectl check-config [FILE]`: validate and summarize the compiled policy.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate retry.toml and print the compiled policy; on errors print all of them and exit 1."
+    )
+
+    @Argument(help: "The file to check.")
+    var file: String = defaultConfigPath
+
+    func run() throws {
+        print(ConfigSummary.render(try loadOrExit(file)))
+    }
+}
+
+/// `relancectl config-diff OLD NEW`: what would change in behaviour if NEW replaced OLD.
+struct ConfigDiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config-diff",
+        abstract: "Show what would change in behaviour (segments, ladders, limits) if NEW replaced OLD."
+    )
+
+    @Argument(help: "The running configuration.") var old: String
+    @Argument(help: "The candidate configuration.") var new: String
+
+    func run() throws {
+        let a = try loadOrExit(old)
+        let b = try loadOrExit(new)
+        let lines = ConfigSummary.diff(old: a, new: b)
+        if lines.isEmpty {
+            print("no change in behaviour")
+        } else {
+            lines.forEach { print($0) }
+        }
+    }
+}
