@@ -38,12 +38,19 @@ let package = Package(
             dependencies: ["RetryPlanner"],
             swiftSettings: strict
         ),
+        // Random and mutated retry.toml inputs for the loader (relancectl fuzz, tests).
+        .target(
+            name: "ConfigFuzz",
+            dependencies: ["RelanceConfig"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "relancectl",
             dependencies: [
                 "RetryPlanner",
                 "RelanceConfig",
                 "PlannerWorkload",
+                "ConfigFuzz",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -60,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelanceConfigTests",
-            dependencies: ["RelanceConfig", "RetryPlanner"],
+            dependencies: ["RelanceConfig", "RetryPlanner", "ConfigFuzz"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),

@@ -26,6 +26,9 @@ indirect enum TOMLNode: Sendable {
 
     /// Parses TOML text. A syntax error carries the parser's line and column.
     static func parse(_ text: String, file: String) -> Result<TOMLNode, ConfigIssue> {
+        if let problem = TOMLSyntax.check(text) {
+            return .failure(ConfigIssue(file: file, path: "", line: problem.line, column: problem.column, message: "TOML syntax error: \(problem.message)"))
+        }
         do {
             let table = try TOMLTable(string: text)
             return .success(convert(table))

@@ -5,6 +5,6 @@ struct Relancectl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relancectl",
         abstract: "Relance admin tool: check a config, explain a retry plan, benchmark the planner.",
-        subcommands: [CheckConfigCommand.self, ConfigDiffCommand.self, PlanCommand.self, BenchCommand.self]
+        subcommands: [CheckConfigCommand.self, ConfigDiffCommand.self, PlanCommand.self, BenchCommand.self, FuzzCommand.self]
     )
 }
