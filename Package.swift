@@ -14,12 +14,17 @@ let package = Package(
         .library(name: "RetryPlanner", targets: ["RetryPlanner"]),
         .library(name: "PlannerWorkload", targets: ["PlannerWorkload"]),
         .library(name: "RelanceConfig", targets: ["RelanceConfig"]),
+        .executable(name: "relanced", targets: ["relanced"]),
         .executable(name: "relancectl", targets: ["relancectl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // The pure planner: standard library only, no I/O, no clock reads, no logging.
@@ -36,6 +41,44 @@ let package = Package(
         .target(
             name: "PlannerWorkload",
             dependencies: ["RetryPlanner"],
+            swiftSettings: strict
+        ),
+        // Durable state: SQLite (WAL) with the outbox of events.
+        .target(
+            name: "Store",
+            dependencies: ["RetryPlanner", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // Atomic event files (Maildir-style spool).
+        .target(
+            name: "Spool",
+            swiftSettings: strict
+        ),
+        // Payment providers: the protocol and the embedded sandbox.
+        .target(
+            name: "Providers",
+            dependencies: ["RetryPlanner", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // The daemon's services: poller, dispatcher, spool writer.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "RetryPlanner", "RelanceConfig", "Store", "Spool", "Providers",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "relanced",
+            dependencies: [
+                "Daemon", "RelanceConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // Random and mutated retry.toml inputs for the loader (relancectl fuzz, tests).

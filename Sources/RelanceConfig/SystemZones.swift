@@ -32,3 +32,25 @@ package enum SystemZones {
         return ZoneTable(zones)
     }
 }
+
+extension SystemZones {
+    /// Every zone of the tz database (TZif files; `posix/` and `right/` copies skipped), UTC first.
+    /// Read once at start: the planner then needs no file access for any customer's zone.
+    package static func all() -> ZoneTable {
+        var zones: [ZoneRules] = [.utc]
+        let root = directory
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return ZoneTable(zones) }
+        var names: [String] = []
+        while let path = walker.nextObject() as? String {
+            if path.hasPrefix("posix") || path.hasPrefix("right") || path.hasPrefix("Etc/UTC") || path == "UTC" { continue }
+            guard let first = path.first, first.isUppercase else { continue }
+            names.append(path)
+        }
+        for name in names.sorted() {
+            guard let data = FileManager.default.contents(atPath: root + "/" + name), data.count > 44,
+                  data.prefix(4) == Data("TZif".utf8), let zone = try? ZoneRules(name: name, tzif: [UInt8](data)) else { continue }
+            zones.append(zone)
+        }
+        return ZoneTable(zones)
+    }
+}

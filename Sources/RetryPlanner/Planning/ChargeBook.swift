@@ -6,6 +6,13 @@ package struct ChargeBook: Sendable, Hashable {
     /// Per method, its attempts in time order.
     package var ledgers: [[LedgerEntry]]
 
+    /// A book from stored state.
+    package init(state: ChargeState, methods: [MethodState], ledgers: [[LedgerEntry]]) {
+        self.state = state
+        self.methods = methods
+        self.ledgers = ledgers
+    }
+
     /// A charge whose original payment failed at `failedAt` on method `method` with `decline`.
     package init(id: String, amount: Int64, failedAt: Int64, methods: [MethodState], method: Int, decline: Decline, segment: Int = 0, zone: Int = 0, history: [[LedgerEntry]]? = nil) {
         precondition(!methods.isEmpty && methods.count <= Int(UInt8.max) && method < methods.count)

@@ -47,7 +47,7 @@ package enum DeclineClass: UInt8, Sendable, CaseIterable, Hashable {
 }
 
 /// The payment rail a stored method runs on.
-package enum Rail: UInt8, Sendable, CaseIterable, Hashable {
+package enum Rail: UInt8, Sendable, CaseIterable, Hashable, Codable {
     case card = 0
     case achDebit = 1
     case sepaDebit = 2

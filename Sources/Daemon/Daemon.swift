@@ -1,0 +1,124 @@
+import Foundation
+import GRDB
+package import Logging
+import Providers
+package import RelanceConfig
+import RetryPlanner
+import ServiceLifecycle
+import Spool
+import Store
+
+/// The assembled daemon: state, provider, clock, services.
+package final class Daemon: Sendable {
+    package let engine: Engine
+    let index: DueIndex
+    let spool: SpoolWriter
+    let logger: Logger
+    let lockFD: Int32
+
+    init(engine: Engine, index: DueIndex, spool: SpoolWriter, logger: Logger, lockFD: Int32) {
+        self.engine = engine
+        self.index = index
+        self.spool = spool
+        self.logger = logger
+        self.lockFD = lockFD
+    }
+
+    /// Opens the state (one daemon per state directory), the provider and the spool, and rebuilds the due index.
+    package static func open(settings: Settings, configDigest: String, logger: Logger) async throws -> Daemon {
+        let d = settings.daemon
+        for dir in [d.stateDir, d.spoolDir, (d.statusSocket as NSString).deletingLastPathComponent] where !dir.isEmpty {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        let lockPath = d.stateDir + "/relanced.lock"
+        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            throw DaemonError("another relanced holds \(lockPath): two daemons never share a state directory")
+        }
+        let store = try Store(path: d.stateDir + "/relance.sqlite")
+        let provider: any PaymentProvider
+        switch settings.provider.kind {
+        case .sandbox:
+            let s = settings.sandbox
+            provider = try Sandbox(path: d.stateDir + "/sandbox.sqlite", population: SandboxPopulation(
+                seed: s.seed, customers: s.customers, failuresPerDay: s.failuresPerDay, outOfBandPercent: s.outOfBandPercent))
+        case .stripe:
+            throw DaemonError("provider kind \"stripe\" is not available in this build yet; use \"sandbox\"")
+        }
+        // The clock continues from the stored virtual time; it never rewinds.
+        let stored = try await store.read { db in try Store.meta(db, "clock.virtual").flatMap(Int64.init) }
+        let wall = Int64(Date().timeIntervalSince1970)
+        let start = d.timeScale == 1 ? max(stored ?? wall, wall) : (stored ?? wall)
+        let clock = VirtualClock(scale: d.timeScale, startingAt: start)
+        let started = Date()
+        let zones = SystemZones.all()
+        let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
+        let index = DueIndex()
+        let due = try await store.read { db in
+            try Row.fetchAll(db, sql: "SELECT rowid, coalesce(wake_at, 0) AS wake FROM charges WHERE wake_at IS NOT NULL OR state = 'in_flight'")
+                .map { ($0["rowid"] as Int64, $0["wake"] as Int64) }
+        }
+        index.push(contentsOf: due)
+        let spool = try SpoolWriter(directory: d.spoolDir)
+        logger.info("ready", metadata: [
+            "config.digest": "\(configDigest)", "provider": "\(provider.name)", "due.backlog": "\(due.count)",
+            "zones": "\(zones.count)", "time.scale": "\(d.timeScale)", "virtual.time": "\(rfc3339(clock.now()))",
+            "startup.seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+        ])
+        return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd)
+    }
+
+    /// Runs the services until SIGTERM/SIGINT (or `runFor` seconds), then drains gracefully.
+    package func run(runFor: Double?) async throws {
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: SpoolService(engine: engine, writer: spool, logger: logger)),
+            .init(service: ClockKeeperService(engine: engine, index: index, logger: logger)),
+            .init(service: PollerService(engine: engine, index: index, logger: logger)),
+            .init(service: DispatcherService(engine: engine, index: index, logger: logger)),
+        ]
+        var config = ServiceGroupConfiguration(services: services, logger: logger)
+        config.gracefulShutdownSignals = [.sigterm, .sigint]
+        let group = ServiceGroup(configuration: config)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            if let runFor {
+                tasks.addTask {
+                    try? await Task.sleep(for: .milliseconds(Int64(runFor * 1_000)))
+                    await group.triggerGracefulShutdown()
+                }
+            }
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// Recovered amount and rate, from the store.
+    package func summary() async throws -> String {
+        try await engine.store.read { db in
+            let states = try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM charges GROUP BY state")
+            var byState: [String: Int] = [:]
+            for row in states { byState[row["state"]] = row["n"] }
+            let total = byState.values.reduce(0, +)
+            let recovered = byState["recovered"] ?? 0
+            let amounts = try Row.fetchAll(db, sql: "SELECT currency, sum(amount) AS a, count(*) AS n FROM charges WHERE state = 'recovered' GROUP BY currency ORDER BY currency")
+            let failed = try Row.fetchAll(db, sql: "SELECT currency, sum(amount) AS a FROM charges GROUP BY currency ORDER BY currency")
+            var failedBy: [String: Int64] = [:]
+            for row in failed { failedBy[row["currency"]] = row["a"] }
+            let money = amounts.map { row -> String in
+                let c: String = row["currency"]
+                let a: Int64 = row["a"]
+                let of = failedBy[c] ?? 0
+                return "\(c) \(Self.money(a)) of \(Self.money(of)) (\(of > 0 ? Int(Double(a) * 100 / Double(of)) : 0)%)"
+            }.joined(separator: ", ")
+            let rate = total > 0 ? Double(recovered) * 100 / Double(total) : 0
+            let closedOrOpen = ["scheduled", "in_flight", "waiting", "exhausted", "closed"].map { "\($0)=\(byState[$0] ?? 0)" }.joined(separator: " ")
+            return "summary: charges=\(total) recovered=\(recovered) (\(String(format: "%.1f", rate))%) \(closedOrOpen)\nrecovered amount: \(money.isEmpty ? "none" : money)"
+        }
+    }
+
+    static func money(_ minor: Int64) -> String { String(format: "%.2f", Double(minor) / 100) }
+}
+
+package struct DaemonError: Error, CustomStringConvertible {
+    package let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import GRDB
+import Logging
+import Providers
+import RetryPlanner
+import Store
+
+/// A reserved attempt: durable before the provider hears of it.
+struct AttemptTicket: Sendable {
+    var charge: String
+    var customer: String
+    var number: Int
+    var key: String
+    var method: MethodRecord
+    var amount: Int64
+    var currency: String
+    var reservedAt: Int64
+    /// Resuming an attempt left in flight by a crash: replay the same key, no new guard.
+    var resumed: Bool
+}
+
+extension Engine {
+    /// Handles whatever is due for a charge: notices, the end of a wait, an attempt (reserve →
+    /// guard → pay → record → re-plan), or the resumption of an attempt left in flight.
+    /// Returns when the charge next needs waking.
+    package func wake(_ rowid: Int64) async -> Int64? {
+        let now = clock.now()
+        let phase1: (ticket: AttemptTicket?, wake: Int64?)
+        do {
+            phase1 = try await store.write { [self] db -> (AttemptTicket?, Int64?) in
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM charges WHERE rowid = ?", arguments: [rowid]) else { return (nil, nil) }
+                var rec = ChargeRecord(row: row)
+                guard rec.state.isOpen else { return (nil, nil) }
+                let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
+                try emitNotices(db, &rec, now: now)
+                var ticket: AttemptTicket? = nil
+                let methods = try ChargeRecord.methods(db, customer: rec.customer)
+                switch rec.state {
+                case .waiting where now >= rec.firstFailedAt + segment.maxSpan:
+                    _ = try replan(db, &rec, methods: methods, now: now)
+                case .scheduled where (rec.nextAt ?? .max) <= now:
+                    ticket = try reserve(db, &rec, methods: methods, now: now)
+                case .inFlight:
+                    ticket = try resumeTicket(db, rec, methods: methods)
+                default:
+                    break
+                }
+                let wake = wakeTime(rec, segment: segment)
+                try save(db, rec, wake: ticket == nil ? wake : nil)
+                return (ticket, wake)
+            }
+        } catch {
+            logger.error("store error while waking a charge", metadata: ["charge.rowid": "\(rowid)", "error": "\(error)"])
+            return clock.virtual(afterWall: 1)
+        }
+        guard let ticket = phase1.ticket else { return phase1.wake }
+        return await perform(ticket, rowid: rowid)
+    }
+
+    func emitNotices(_ db: Database, _ rec: inout ChargeRecord, now: Int64) throws {
+        let levels = settings.notices
+        while rec.nextNotice < levels.count && rec.firstFailedAt + levels[rec.nextNotice].after <= now {
+            let level = levels[rec.nextNotice]
+            let index = rec.nextNotice + 1, dueAt = rec.firstFailedAt + level.after
+            try events.append(db, .noticeDue, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
+                var n = JSONWriter()
+                n.string("level", level.name)
+                n.int("index", Int64(index))
+                n.string("tone", level.tone)
+                n.string("channel", level.channel)
+                n.string("due_at", rfc3339(dueAt))
+                d.object("notice", n)
+            }
+            rec.nextNotice += 1
+        }
+    }
+
+    /// Reserve: attempt row, ledger increment and idempotency key, in one transaction.
+    func reserve(_ db: Database, _ rec: inout ChargeRecord, methods: [MethodRecord], now: Int64) throws -> AttemptTicket? {
+        guard let m = rec.nextMethod, m < methods.count else { return nil }
+        let number = rec.attempts + 1
+        let key = "rl_\(rec.id)_\(number)"
+        try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, ?, ?, ?, ?, 'reserved')",
+                       arguments: [rec.id, number, key, methods[m].token, now])
+        try recordLedger(db, method: methods[m], time: now, amount: rec.amount, decline: nil, reattempt: true, key: key)
+        rec.state = .inFlight
+        return AttemptTicket(charge: rec.id, customer: rec.customer, number: number, key: key, method: methods[m],
+                             amount: rec.amount, currency: rec.currency, reservedAt: now, resumed: false)
+    }
+
+    func resumeTicket(_ db: Database, _ rec: ChargeRecord, methods: [MethodRecord]) throws -> AttemptTicket? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM attempts WHERE charge = ? AND state = 'reserved' ORDER BY number DESC LIMIT 1", arguments: [rec.id]) else {
+            return nil
+        }
+        let token: String = row["method"]
+        guard let method = methods.first(where: { $0.token == token }) else { return nil }
+        return AttemptTicket(charge: rec.id, customer: rec.customer, number: row["number"], key: row["key"], method: method,
+                             amount: rec.amount, currency: rec.currency, reservedAt: row["reserved_at"], resumed: true)
+    }
+
+    /// Guard, pay, record. A provider error leaves the attempt reserved, to be resumed with the same key.
+    func perform(_ ticket: AttemptTicket, rowid: Int64) async -> Int64? {
+        let now = clock.now()
+        do {
+            if !ticket.resumed {
+                let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: now)
+                if status != .open {
+                    return await record(ticket, outcome: .closed(status), rowid: rowid)
+                }
+            }
+            let outcome = try await provider.pay(
+                charge: ticket.charge, customer: ticket.customer, method: ticket.method.token, amount: ticket.amount,
+                currency: ticket.currency, idempotencyKey: ticket.key, now: now
+            )
+            return await record(ticket, outcome: outcome, rowid: rowid)
+        } catch {
+            count { $0.providerErrors += 1 }
+            logger.warning("provider call failed; the attempt stays reserved and is resumed with the same key", metadata: [
+                "charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)", "error": "\(error)",
+            ])
+            if error.kind == .unauthorized { pausedReason.withLock { $0 = "provider rejected the credentials: \(error.message)" } }
+            let wait = error.retryAfter ?? 5
+            return clock.virtual(afterWall: wait)
+        }
+    }
+
+    /// Record the outcome, re-plan, in one transaction; returns the next wake.
+    func record(_ ticket: AttemptTicket, outcome: PayOutcome, rowid: Int64) async -> Int64? {
+        let now = clock.now()
+        do {
+            return try await store.write { [self] db -> Int64? in
+                guard var rec = try ChargeRecord.fetch(db, id: ticket.charge), rec.state == .inFlight else { return nil }
+                let state = try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = ?", arguments: [ticket.key])
+                guard state == "reserved" else { return nil }
+                var methods = try ChargeRecord.methods(db, customer: rec.customer)
+                let methodIndex = methods.firstIndex { $0.token == ticket.method.token } ?? 0
+                switch outcome {
+                case .succeeded(let paymentId):
+                    try db.execute(sql: "UPDATE attempts SET state = 'succeeded', outcome = ?, finished_at = ? WHERE key = ?", arguments: [paymentId, now, ticket.key])
+                    try db.execute(sql: "UPDATE methods SET last_success_at = ? WHERE token = ?", arguments: [ticket.reservedAt, ticket.method.token])
+                    rec.attempts = ticket.number
+                    rec.lastAttemptAt = ticket.reservedAt
+                    rec.currentMethod = methodIndex
+                    rec.state = .recovered
+                    rec.nextAt = nil
+                    try events.append(db, .attemptSucceeded, charge: &rec, at: now, attempt: ticket.number, method: ticket.method) { d in
+                        d.string("payment", paymentId)
+                    }
+                    let amount = rec.amount, firstFailedAt = rec.firstFailedAt
+                    try events.append(db, .chargeRecovered, charge: &rec, at: now, attempt: ticket.number, method: ticket.method) { d in
+                        d.int("recovered_amount", amount)
+                        d.string("first_failed_at", rfc3339(firstFailedAt))
+                    }
+                    count { $0.recovered += 1; $0.attempts += 1 }
+                    try save(db, rec, wake: nil)
+                    return nil
+                case .declined(let raw):
+                    let decline = DeclineTaxonomy.classify(raw, rail: ticket.method.rail)
+                    try db.execute(sql: "UPDATE attempts SET state = 'declined', outcome = ?, finished_at = ? WHERE key = ?",
+                                   arguments: [raw.declineCode ?? raw.code ?? raw.achReturnCode ?? raw.sepaReasonCode ?? "declined", now, ticket.key])
+                    let flags: LedgerEntry.Flags = [.reattempt, .declined]
+                    try db.execute(sql: "UPDATE ledger SET flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?",
+                                   arguments: [Int(flags.rawValue), Int(decline.merchantAdviceCode), Int(decline.forbids.rawValue), Int(decline.visaCategory), ticket.key])
+                    try markMethod(db, method: ticket.method, decline: decline)
+                    rec.attemptsOnMethod = methodIndex == rec.currentMethod ? rec.attemptsOnMethod + 1 : 1
+                    rec.attempts = ticket.number
+                    rec.lastAttemptAt = ticket.reservedAt
+                    rec.currentMethod = methodIndex
+                    rec.lastClass = decline.declineClass
+                    rec.lastFlags = decline.flags
+                    rec.decline = String(decoding: try JSONEncoder().encode(raw), as: UTF8.self)
+                    try events.append(db, .attemptFailed, charge: &rec, at: now, attempt: ticket.number, method: ticket.method, decline: raw, declineClass: decline.declineClass)
+                    count { $0.declined += 1; $0.attempts += 1 }
+                    methods = try ChargeRecord.methods(db, customer: rec.customer)
+                    let wake = try replan(db, &rec, methods: methods, now: now)
+                    try save(db, rec, wake: wake)
+                    return wake
+                case .closed(let status):
+                    // Nothing was charged: the attempt never reached the issuer, so it leaves the ledger.
+                    try db.execute(sql: "UPDATE attempts SET state = 'closed', outcome = ?, finished_at = ? WHERE key = ?", arguments: [status.rawValue, now, ticket.key])
+                    try db.execute(sql: "DELETE FROM ledger WHERE attempt_key = ?", arguments: [ticket.key])
+                    rec.state = .closed
+                    rec.nextAt = nil
+                    rec.reason = status.rawValue
+                    try events.append(db, .chargeClosed, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
+                        d.string("status", status.rawValue)
+                    }
+                    count { $0.closed += 1 }
+                    try save(db, rec, wake: nil)
+                    return nil
+                }
+            }
+        } catch {
+            logger.error("store error while recording an outcome; the attempt is resumed with the same key", metadata: [
+                "charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)", "error": "\(error)",
+            ])
+            return clock.virtual(afterWall: 1)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import GRDB
+package import Logging
+package import Providers
+package import RelanceConfig
+package import RetryPlanner
+package import Store
+package import Synchronization
+
+/// Counters for the progress line and the final summary.
+package struct EngineStats: Sendable {
+    package var ingested = 0
+    package var attempts = 0
+    package var recovered = 0
+    package var declined = 0
+    package var closed = 0
+    package var exhausted = 0
+    package var waiting = 0
+    package var providerErrors = 0
+}
+
+/// The charge state machine over the store: ingest, plan, reserve, guard, pay, record, re-plan.
+/// Every state change and its events are written in one transaction.
+package final class Engine: Sendable {
+    package let store: Store
+    package let provider: any PaymentProvider
+    package let clock: VirtualClock
+    package let settings: Settings
+    let planner: Planner
+    let zoneIndex: [String: Int]
+    let defaultZone: Int
+    let logger: Logger
+    let events: EventBuilder
+    package let stats = Mutex(EngineStats())
+    /// Why new work is paused (spool disk full, provider credentials rejected), or nil.
+    package let pausedReason = Mutex<String?>(nil)
+
+    package init(store: Store, provider: any PaymentProvider, clock: VirtualClock, settings: Settings, zones: ZoneTable, logger: Logger) {
+        self.store = store
+        self.provider = provider
+        self.clock = clock
+        self.settings = settings
+        self.planner = Planner(policy: settings.policy, zones: zones)
+        var index: [String: Int] = [:]
+        for (i, name) in zones.names.enumerated() { index[name] = i }
+        self.zoneIndex = index
+        self.defaultZone = index[settings.defaultTimeZone] ?? 0
+        self.logger = logger
+        self.events = EventBuilder(source: "relance://\(ProcessInfo.processInfo.hostName)/relanced")
+    }
+
+    package var isPaused: Bool { pausedReason.withLock { $0 != nil } }
+
+    func count(_ update: (inout EngineStats) -> Void) { stats.withLock { update(&$0) } }
+
+    // MARK: Ingest
+
+    /// Stores new failures (idempotent: a failure seen twice is stored once), plans each, and
+    /// returns the due entries (rowid, wake time). The cursor is saved in the same transaction.
+    package func ingest(_ charges: [FailedCharge], cursor: String?) async throws -> [(Int64, Int64)] {
+        let now = clock.now()
+        let (due, added) = try await store.write { [self] db in
+            var due: [(Int64, Int64)] = []
+            var added = 0
+            for fc in charges {
+                if try Int.fetchOne(db, sql: "SELECT 1 FROM charges WHERE id = ?", arguments: [fc.id]) != nil { continue }
+                try self.upsertCustomer(db, fc)
+                let methods = try ChargeRecord.methods(db, customer: fc.customer.id)
+                guard !methods.isEmpty else { continue }
+                let m = methods.firstIndex { $0.token == fc.methodToken } ?? 0
+                let decline = DeclineTaxonomy.classify(fc.decline, rail: methods[m].rail)
+                let attributes = ChargeAttributes(
+                    amount: fc.amount, currency: fc.currency, tier: fc.customer.tier, tags: Set(fc.customer.tags),
+                    rail: methods[m].rail, country: fc.customer.country
+                )
+                let segment = self.planner.policy.segmentIndex(for: attributes) ?? (self.planner.policy.segments.count - 1)
+                let json = String(decoding: try JSONEncoder().encode(fc.decline), as: UTF8.self)
+                try db.execute(sql: """
+                    INSERT INTO charges(id, customer, amount, currency, state, segment, zone, first_failed_at, current_method,
+                        last_class, last_flags, decline)
+                    VALUES (?, ?, ?, ?, 'scheduled', ?, 0, ?, ?, ?, ?, ?)
+                    """, arguments: [fc.id, fc.customer.id, fc.amount, fc.currency, segment, fc.failedAt, m,
+                                     Int(decline.declineClass.rawValue), Int(decline.flags.rawValue), json])
+                try self.recordLedger(db, method: methods[m], time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil)
+                var rec = try ChargeRecord.fetch(db, id: fc.id)!
+                try self.events.append(db, .chargeIngested, charge: &rec, at: now, method: methods[m], decline: fc.decline, declineClass: decline.declineClass)
+                let refreshed = try ChargeRecord.methods(db, customer: fc.customer.id)
+                let wake = try self.replan(db, &rec, methods: refreshed, now: now)
+                try self.save(db, rec, wake: wake)
+                if let wake, let rowid = try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = ?", arguments: [fc.id]) {
+                    due.append((rowid, wake))
+                }
+                added += 1
+            }
+            if let cursor { try Store.setMeta(db, "poll.cursor", cursor) }
+            return (due, added)
+        }
+        count { $0.ingested += added }
+        return due
+    }
+
+    func upsertCustomer(_ db: Database, _ fc: FailedCharge) throws {
+        let c = fc.customer
+        try db.execute(sql: """
+            INSERT INTO customers(id, zone, tier, tags, country) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, tier = excluded.tier, tags = excluded.tags, country = excluded.country
+            """, arguments: [c.id, c.zone, c.tier, c.tags.joined(separator: ","), c.country])
+        for (i, m) in fc.methods.enumerated() {
+            // New card data (another expiry) makes an unusable method usable again; rule-forbidden stays forbidden.
+            try db.execute(sql: """
+                INSERT INTO methods(token, customer, idx, brand, last4, exp_year, exp_month, rail, is_default, credential)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(token) DO UPDATE SET idx = excluded.idx, is_default = excluded.is_default,
+                    unusable = CASE WHEN exp_year != excluded.exp_year OR exp_month != excluded.exp_month THEN 0 ELSE unusable END,
+                    exp_year = excluded.exp_year, exp_month = excluded.exp_month, brand = excluded.brand, last4 = excluded.last4
+                """, arguments: [m.token, c.id, i, m.brand, m.last4, m.expYear, m.expMonth, Int(m.rail.rawValue), m.isDefault ? 1 : 0, m.credential])
+        }
+    }
+
+    /// Adds an attempt to the compliance ledger and marks the method when the decline forbids it.
+    func recordLedger(_ db: Database, method: MethodRecord, time: Int64, amount: Int64, decline: Decline?, reattempt: Bool, key: String?) throws {
+        var flags: LedgerEntry.Flags = []
+        if reattempt { flags.insert(.reattempt) }
+        if decline != nil { flags.insert(.declined) }
+        try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, mac, forbids, visa_category, attempt_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [method.credential, time, amount, Int(flags.rawValue), Int(decline?.merchantAdviceCode ?? 0),
+                                   Int(decline?.forbids.rawValue ?? 0), Int(decline?.visaCategory ?? 0), key])
+        try markMethod(db, method: method, decline: decline)
+    }
+
+    func markMethod(_ db: Database, method: MethodRecord, decline: Decline?) throws {
+        guard let decline else { return }
+        if decline.forbids != .none {
+            try db.execute(sql: "UPDATE methods SET forbids = ? WHERE token = ?", arguments: [Int(decline.forbids.rawValue), method.token])
+        }
+        if decline.declineClass == .useAnotherMethod || decline.flags.contains(.dataQuality) {
+            try db.execute(sql: "UPDATE methods SET unusable = 1 WHERE token = ?", arguments: [method.token])
+        }
+    }
+
+    // MARK: Planning
+
+    func zone(_ db: Database, customer: String) throws -> Int {
+        let name = try String.fetchOne(db, sql: "SELECT zone FROM customers WHERE id = ?", arguments: [customer]) ?? ""
+        return zoneIndex[name] ?? defaultZone
+    }
+
+    /// Plans the charge's next step, writes its events, and returns when it next needs waking.
+    func replan(_ db: Database, _ rec: inout ChargeRecord, methods: [MethodRecord], now: Int64) throws -> Int64? {
+        var book = try rec.book(db, methods: methods, now: now)
+        book.state.zone = UInt16(try zone(db, customer: rec.customer))
+        let decision = book.plan(with: planner, now: now)
+        let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
+        let previous = rec.state
+        switch decision.kind {
+        case .attempt:
+            rec.state = .scheduled
+            rec.nextAt = decision.at
+            rec.nextMethod = Int(decision.method)
+            let explanation = decision.explain(book: book, planner: planner, methodNames: methods.map { "\($0.brand) •\($0.last4)" })
+            try events.append(db, .attemptScheduled, charge: &rec, at: now, attempt: rec.attempts + 1, method: methods[Int(decision.method)]) { d in
+                d.string("scheduled_at", rfc3339(decision.at))
+                d.string("reason", explanation)
+                if decision.rule != .none { d.string("rule", decision.rule.key) }
+            }
+        case .waitForCustomer:
+            rec.state = .waiting
+            rec.nextAt = nil
+            if previous != .waiting || rec.attempts == 0 {
+                count { $0.waiting += 1 }
+                let action = rec.lastClass == .customerMustAct ? "authenticate_or_update" : "add_payment_method"
+                try events.append(db, .customerActionRequired, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
+                    d.string("action", action)
+                    d.string("reason", decision.reason.key)
+                    if decision.rule != .none { d.string("rule", decision.rule.key) }
+                }
+            }
+        case .stop:
+            rec.state = .exhausted
+            rec.nextAt = nil
+            rec.reason = decision.reason.key
+            count { $0.exhausted += 1 }
+            try events.append(db, .chargeExhausted, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
+                d.string("reason", decision.reason.key)
+                if decision.rule != .none { d.string("rule", decision.rule.key) }
+                d.string("end_action", segment.endAction)
+            }
+        }
+        return wakeTime(rec, segment: segment)
+    }
+
+    /// The earliest of: the next attempt, the next notice, the end of the span (to exhaust a waiting charge).
+    func wakeTime(_ rec: ChargeRecord, segment: SegmentPolicy) -> Int64? {
+        guard rec.state.isOpen else { return nil }
+        var wake: Int64 = .max
+        if rec.state == .scheduled, let next = rec.nextAt { wake = min(wake, next) }
+        if rec.state == .inFlight { wake = min(wake, clock.now()) }
+        if rec.nextNotice < settings.notices.count { wake = min(wake, rec.firstFailedAt + settings.notices[rec.nextNotice].after) }
+        if rec.state == .waiting { wake = min(wake, rec.firstFailedAt + segment.maxSpan) }
+        return wake == .max ? nil : wake
+    }
+
+    func save(_ db: Database, _ rec: ChargeRecord, wake: Int64?) throws {
+        try db.execute(sql: """
+            UPDATE charges SET state = ?, last_attempt_at = ?, attempts = ?, current_method = ?, attempts_on_method = ?,
+                last_class = ?, last_flags = ?, decline = ?, next_at = ?, next_method = ?, next_notice = ?, wake_at = ?,
+                events = ?, reason = ?
+            WHERE id = ?
+            """, arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
+                             Int(rec.lastClass.rawValue), Int(rec.lastFlags.rawValue), rec.decline, rec.nextAt, rec.nextMethod,
+                             rec.nextNotice, wake, rec.events, rec.reason, rec.id])
+    }
+}

@@ -1,0 +1,70 @@
+import RetryPlanner
+
+/// A small, fast JSON object writer for events (the spool's hot path).
+struct JSONWriter {
+    private(set) var text = "{"
+    private var first = true
+
+    static func escape(_ s: String, into out: inout String) {
+        out.append("\"")
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out.append("\\\"")
+            case "\\": out.append("\\\\")
+            case "\n": out.append("\\n")
+            case "\r": out.append("\\r")
+            case "\t": out.append("\\t")
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        out.append("\"")
+    }
+
+    private mutating func key(_ k: String) {
+        if !first { text.append(",") }
+        first = false
+        Self.escape(k, into: &text)
+        text.append(":")
+    }
+
+    mutating func string(_ k: String, _ v: String?) {
+        guard let v else { return }
+        key(k)
+        Self.escape(v, into: &text)
+    }
+
+    mutating func int(_ k: String, _ v: Int64?) {
+        guard let v else { return }
+        key(k)
+        text.append(String(v))
+    }
+
+    mutating func bool(_ k: String, _ v: Bool) {
+        key(k)
+        text.append(v ? "true" : "false")
+    }
+
+    /// A nested object (already rendered).
+    mutating func object(_ k: String, _ v: JSONWriter?) {
+        guard let v else { return }
+        key(k)
+        text.append(v.finished)
+    }
+
+    var finished: String { text + "}" }
+}
+
+/// RFC 3339 UTC time of an epoch second.
+func rfc3339(_ t: Int64) -> String {
+    let day = Civil.floorDiv(t, 86_400)
+    let (y, m, d) = Civil.date(days: day)
+    let sod = t - day * 86_400
+    func p(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(y)-\(p(Int64(m)))-\(p(Int64(d)))T\(p(sod / 3_600)):\(p(sod % 3_600 / 60)):\(p(sod % 60))Z"
+}

@@ -1,0 +1,274 @@
+import AsyncAlgorithms
+import Foundation
+import GRDB
+package import Logging
+package import Providers
+import RetryPlanner
+package import ServiceLifecycle
+package import Spool
+package import Store
+import Synchronization
+
+/// The spool's blocking work (SQLite, write, fsync) runs here, off the cooperative thread pool.
+let spoolQueue = DispatchQueue(label: "relance.spool")
+
+/// Runs blocking work on `queue` and waits for it; not interrupted by task cancellation, so a
+/// shutdown flush always completes.
+func offload<T: Sendable>(_ queue: DispatchQueue, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        queue.async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+/// Sleeps `seconds` of wall time; returns false when cancelled (shutdown).
+func pause(_ seconds: Double) async -> Bool {
+    do {
+        try await Task.sleep(for: .milliseconds(Int64(max(1, seconds * 1_000))))
+        return true
+    } catch {
+        return false
+    }
+}
+
+/// Asks the provider for new failures with a persisted cursor, stores and plans them.
+package struct PollerService: Service {
+    let engine: Engine
+    let index: DueIndex
+    let logger: Logger
+    let pageSize = 500
+
+    package init(engine: Engine, index: DueIndex, logger: Logger) {
+        self.engine = engine
+        self.index = index
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var backoff = 1.0
+            while !Task.isCancelled {
+                if engine.isPaused {
+                    if await pause(0.5) { continue } else { return }
+                }
+                do {
+                    let cursor = try await engine.store.read { db in try Store.meta(db, "poll.cursor") }
+                    let (charges, next) = try await engine.provider.failures(after: cursor, limit: pageSize, now: engine.clock.now())
+                    if !charges.isEmpty {
+                        let due = try await engine.ingest(charges, cursor: next)
+                        index.push(contentsOf: due)
+                        logger.debug("ingested failures", metadata: ["count": "\(charges.count)"])
+                    }
+                    backoff = 1
+                    if charges.count == pageSize { continue }
+                } catch {
+                    logger.error("polling failed", metadata: ["error": "\(error)", "retry.in": "\(backoff)s"])
+                    if !(await pause(backoff)) { return }
+                    backoff = min(backoff * 2, 60)
+                    continue
+                }
+                // poll_interval is virtual time (the provider's clock), at least 0.1 s of wall time apart.
+                let wall = max(0.1, Double(engine.settings.daemon.pollInterval) / engine.clock.scale)
+                if !(await pause(wall)) { return }
+            }
+        }
+    }
+}
+
+/// Hands due charges to a bounded pool of workers, rate-limited for the provider.
+package struct DispatcherService: Service {
+    let engine: Engine
+    let index: DueIndex
+    let logger: Logger
+    let limiter: TokenBucket
+    let busy = BusySet()
+
+    package init(engine: Engine, index: DueIndex, logger: Logger) {
+        self.engine = engine
+        self.index = index
+        self.logger = logger
+        self.limiter = TokenBucket(rate: Double(engine.settings.provider.requestsPerSecond))
+    }
+
+    package func run() async throws {
+        let channel = AsyncChannel<Int64>()
+        let workers = engine.settings.daemon.workers
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<workers {
+                group.addTask { [self] in
+                    for await rowid in channel {
+                        if engine.provider.isRateLimited { await limiter.acquire() }
+                        let next = await engine.wake(rowid)
+                        busy.remove(rowid)
+                        if let next { index.push(rowid, at: next) }
+                    }
+                }
+            }
+            await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    if engine.isPaused {
+                        if await pause(0.2) { continue } else { break }
+                    }
+                    let due = index.popDue(now: engine.clock.now(), limit: 256)
+                    if due.isEmpty {
+                        let wait = index.nextTime.map { engine.clock.wallSeconds(until: $0) } ?? 0.05
+                        if !(await pause(min(0.05, max(0.001, wait)))) { break }
+                        continue
+                    }
+                    for entry in due {
+                        let fresh = busy.insert(entry.id)
+                        if fresh { await channel.send(entry.id) }
+                    }
+                }
+            }
+            // Graceful shutdown: stop handing out work; workers finish the attempts they hold.
+            channel.finish()
+        }
+    }
+}
+
+/// A token bucket: `acquire` waits until a request may go.
+package final class TokenBucket: Sendable {
+    struct State { var tokens: Double; var last: Double }
+    let rate: Double
+    let state: Mutex<State>
+
+    init(rate: Double) {
+        self.rate = max(rate, 0.001)
+        self.state = Mutex(State(tokens: max(1, rate), last: VirtualClock.wallNow()))
+    }
+
+    func acquire() async {
+        while true {
+            let wait: Double = state.withLock { s in
+                let now = VirtualClock.wallNow()
+                s.tokens = min(max(1, rate), s.tokens + (now - s.last) * rate)
+                s.last = now
+                if s.tokens >= 1 {
+                    s.tokens -= 1
+                    return 0
+                }
+                return (1 - s.tokens) / rate
+            }
+            if wait == 0 { return }
+            if !(await pause(wait)) { return }
+        }
+    }
+}
+
+/// Drains the outbox into the spool in batches; a full disk pauses new work until space returns.
+package struct SpoolService: Service {
+    let engine: Engine
+    let writer: SpoolWriter
+    let logger: Logger
+
+    package init(engine: Engine, writer: SpoolWriter, logger: Logger) {
+        self.engine = engine
+        self.writer = writer
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        let interval = Double(engine.settings.daemon.spoolBatchMilliseconds) / 1_000
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let wrote = await drainOnce()
+                if wrote == 0, !(await pause(interval)) { break }
+            }
+        }
+        // Flush what is left before exiting (blocking calls: the task is already cancelled).
+        var attempts = 0
+        while attempts < 30 {
+            let n = await drainOnce()
+            if n > 0 { continue }
+            let store = engine.store
+            let left = (try? await offload(spoolQueue) { try store.readNow { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0 } }) ?? 0
+            if left == 0 { break }
+            attempts += 1
+        }
+    }
+
+    /// Writes one batch; returns the number of events written (0 when idle or blocked).
+    func drainOnce() async -> Int {
+        let limit = engine.settings.daemon.spoolBatchEvents
+        let minFree = Int64(engine.settings.daemon.spoolMinFreeBytes)
+        let store = engine.store, writer = self.writer
+        do {
+            let written = try await offload(spoolQueue) { () -> Int in
+                let rows = try store.readNow { db in
+                    try Row.fetchAll(db, sql: "SELECT seq, json FROM outbox ORDER BY seq LIMIT ?", arguments: [limit]).map { ($0["seq"] as Int64, $0["json"] as String) }
+                }
+                guard let first = rows.first, let last = rows.last else { return 0 }
+                if writer.freeBytes() < minFree {
+                    throw SpoolError(code: .noSpace, path: writer.directory, errno: ENOSPC)
+                }
+                try writer.write(name: "\(Self.pad(first.0))-\(Self.pad(last.0)).jsonl", lines: rows.map(\.1))
+                try store.writeNow { db in try db.execute(sql: "DELETE FROM outbox WHERE seq <= ?", arguments: [last.0]) }
+                return rows.count
+            }
+            if written > 0, engine.pausedReason.withLock({ $0?.hasPrefix("spool") ?? false }) {
+                engine.pausedReason.withLock { $0 = nil }
+                logger.notice("spool writable again; resuming")
+            }
+            return written
+        } catch let error as SpoolError {
+            let reason = "spool: \(error.description)"
+            let changed = engine.pausedReason.withLock { r -> Bool in
+                defer { r = reason }
+                return r != reason
+            }
+            if changed { logger.error("spool write failed; new work paused, state kept, retrying", metadata: ["error": "\(error.description)"]) }
+            _ = await pause(1)
+            return 0
+        } catch {
+            logger.error("outbox read failed", metadata: ["error": "\(error)"])
+            _ = await pause(1)
+            return 0
+        }
+    }
+
+    static func pad(_ v: Int64) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: max(0, 16 - s.count)) + s
+    }
+}
+
+/// Persists the virtual clock and logs progress every few seconds.
+package struct ClockKeeperService: Service {
+    let engine: Engine
+    let index: DueIndex
+    let logger: Logger
+
+    package init(engine: Engine, index: DueIndex, logger: Logger) {
+        self.engine = engine
+        self.index = index
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var ticks = 0
+            while !Task.isCancelled {
+                if !(await pause(1)) { break }
+                let now = engine.clock.now()
+                _ = try? await engine.store.write { db in try Store.setMeta(db, "clock.virtual", String(now)) }
+                ticks += 1
+                if ticks % 5 == 0 {
+                    let s = engine.stats.withLock { $0 }
+                    logger.info("progress", metadata: [
+                        "virtual.time": "\(rfc3339(now))", "ingested": "\(s.ingested)", "attempts": "\(s.attempts)",
+                        "recovered": "\(s.recovered)", "exhausted": "\(s.exhausted)", "closed": "\(s.closed)", "due.backlog": "\(index.count)",
+                    ])
+                }
+            }
+        }
+        let now = engine.clock.now()
+        _ = try? engine.store.writeNow { db in try Store.setMeta(db, "clock.virtual", String(now)) }
+    }
+}
+
+/// Charges being handled by a worker: a charge is never handled by two workers at once.
+final class BusySet: Sendable {
+    let set = Mutex<Set<Int64>>([])
+    func insert(_ id: Int64) -> Bool { set.withLock { $0.insert(id).inserted } }
+    func remove(_ id: Int64) { set.withLock { _ = $0.remove(id) } }
+}

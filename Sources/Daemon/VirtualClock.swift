@@ -1,0 +1,46 @@
+import Foundation
+package import Synchronization
+
+/// The daemon's one clock: epoch seconds that run `scale` times faster than wall time.
+///
+/// Its anchor is kept with the state (see ``Engine``), so a restart continues virtual time instead
+/// of rewinding it; planner, dispatcher, events and status all read this clock.
+package final class VirtualClock: Sendable {
+    struct Anchor {
+        var wall: Double
+        var virtual: Double
+    }
+
+    package let scale: Double
+    private let anchor: Mutex<Anchor>
+
+    /// Starts at `virtual` (epoch seconds) now.
+    package init(scale: Int, startingAt virtual: Int64) {
+        self.scale = Double(max(1, scale))
+        self.anchor = Mutex(Anchor(wall: Self.wallNow(), virtual: Double(virtual)))
+    }
+
+    static func wallNow() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Virtual epoch seconds now.
+    package func now() -> Int64 { Int64(preciseNow()) }
+
+    package func preciseNow() -> Double {
+        let a = anchor.withLock { $0 }
+        return a.virtual + (Self.wallNow() - a.wall) * scale
+    }
+
+    /// Wall-clock seconds until virtual time `t` (0 if past).
+    package func wallSeconds(until t: Int64) -> Double {
+        max(0, (Double(t) - preciseNow()) / scale)
+    }
+
+    /// The virtual time `seconds` of wall time from now.
+    package func virtual(afterWall seconds: Double) -> Int64 {
+        Int64(preciseNow() + seconds * scale)
+    }
+}

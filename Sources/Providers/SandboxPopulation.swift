@@ -1,0 +1,169 @@
+package import RetryPlanner
+
+/// The sandbox's seeded world: customers, their methods, and a stream of failed charges.
+/// Everything is a pure function of the seed and an index, so nothing needs storing.
+package struct SandboxPopulation: Sendable {
+    package let seed: UInt64
+    package let customers: Int
+    package let failuresPerDay: Int
+    package let outOfBandPercent: Int
+
+    package init(seed: Int, customers: Int, failuresPerDay: Int, outOfBandPercent: Int) {
+        self.seed = UInt64(seed)
+        self.customers = max(1, customers)
+        self.failuresPerDay = failuresPerDay
+        self.outOfBandPercent = outOfBandPercent
+    }
+
+    struct Rng {
+        var s: UInt64
+        init(_ a: UInt64, _ b: UInt64, _ c: UInt64 = 0) { s = Jitter.mix(a ^ Jitter.mix(b &+ 0x51ed) ^ (c &* 0x9e37_79b9)) }
+        mutating func next() -> UInt64 { s &+= 0x9e37_79b9_7f4a_7c15; return Jitter.mix(s) }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
+        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    }
+
+    static let zones = ["Europe/Paris", "Europe/Berlin", "Europe/London", "Europe/Madrid", "America/New_York", "America/Chicago",
+                        "America/Los_Angeles", "America/Sao_Paulo", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney", "UTC"]
+    static let countries = ["FR", "DE", "GB", "ES", "US", "US", "US", "BR", "JP", "IN", "AU", "NL"]
+
+    package func customer(_ k: Int) -> (info: CustomerInfo, methods: [StoredMethod]) {
+        var r = Rng(seed, UInt64(k), 1)
+        let z = r.below(Self.zones.count)
+        let tier = ["free", "pro", "pro", "gold"][r.below(4)]
+        let tags = r.below(10) == 0 ? ["vip"] : []
+        let info = CustomerInfo(id: "cus_sbx_\(k)", zone: Self.zones[z], tier: tier, tags: tags, country: Self.countries[z])
+        let count = 1 + [0, 0, 0, 1, 1, 2, 3][r.below(7)]
+        var methods: [StoredMethod] = []
+        for m in 0..<count {
+            let kind = r.below(100)
+            let europe = ["FR", "DE", "ES", "NL"].contains(info.country)
+            let (brand, rail): (String, Rail) =
+                kind < 48 ? ("visa", .card) : kind < 82 ? ("mastercard", .card) : kind < 90 ? ("amex", .card)
+                : europe ? ("sepa_debit", .sepaDebit) : info.country == "US" ? ("ach_debit", .achDebit) : ("visa", .card)
+            let last4 = String(1000 + r.below(9000))
+            let expYear = rail == .card ? 2025 + r.below(6) : 0
+            methods.append(StoredMethod(
+                token: "pm_sbx_\(k)_\(m)", brand: brand, last4: last4, expYear: expYear, expMonth: rail == .card ? 1 + r.below(12) : 0,
+                rail: rail, isDefault: m == 0, fingerprint: "fp_sbx_\(k)_\(m)"
+            ))
+        }
+        return (info, methods)
+    }
+
+    /// Whether a method works at all (a bad one almost never approves).
+    func healthy(customer k: Int, method m: Int) -> Bool {
+        var r = Rng(seed, UInt64(k), 100 + UInt64(m))
+        return r.below(100) < 75
+    }
+
+    /// Epoch second at which charge `i` fails, counted from the sandbox's epoch.
+    package func failedAt(_ i: Int, epoch: Int64) -> Int64 {
+        guard failuresPerDay > 0 else { return .max }
+        return epoch + Int64(i) * 86_400 / Int64(failuresPerDay)
+    }
+
+    /// How many charges have failed by `now`.
+    package func count(at now: Int64, epoch: Int64) -> Int {
+        guard failuresPerDay > 0, now >= epoch else { return 0 }
+        return Int((now - epoch) * Int64(failuresPerDay) / 86_400) + 1
+    }
+
+    static let cardDeclines: [(Int, RawDecline)] = [
+        (36, RawDecline(code: "card_declined", declineCode: "insufficient_funds", networkDeclineCode: "51")),
+        (24, RawDecline(code: "card_declined", declineCode: "do_not_honor", networkDeclineCode: "05")),
+        (8, RawDecline(code: "card_declined", declineCode: "generic_decline", networkDeclineCode: "01")),
+        (6, RawDecline(code: "card_declined", declineCode: "try_again_later", networkDeclineCode: "91")),
+        (7, RawDecline(code: "expired_card", declineCode: "expired_card", networkDeclineCode: "54")),
+        (6, RawDecline(code: "authentication_required", declineCode: "authentication_required", networkDeclineCode: "1A")),
+        (3, RawDecline(code: "incorrect_cvc", declineCode: "incorrect_cvc", networkDeclineCode: "N7")),
+        (3, RawDecline(code: "card_declined", declineCode: "stolen_card", networkDeclineCode: "43")),
+        (3, RawDecline(code: "card_declined", declineCode: "lost_card", networkDeclineCode: "41")),
+        (2, RawDecline(code: "card_declined", declineCode: "card_velocity_exceeded", networkDeclineCode: "65")),
+        (1, RawDecline(code: "card_declined", declineCode: "revocation_of_authorization", networkDeclineCode: "R1")),
+        (1, RawDecline(code: "card_declined", declineCode: "duplicate_transaction")),
+    ]
+
+    static func draw(_ r: inout Rng, method: StoredMethod, at t: Int64) -> RawDecline {
+        switch method.rail {
+        case .achDebit:
+            return RawDecline(achReturnCode: ["R01", "R01", "R01", "R09", "R03", "R10"][r.below(6)])
+        case .sepaDebit:
+            return RawDecline(sepaReasonCode: ["AM04", "AM04", "AM04", "MS03", "AC04", "MS02"][r.below(6)])
+        case .card:
+            let (y, m, _) = Civil.date(days: Civil.floorDiv(t, 86_400))
+            if method.expYear * 12 + method.expMonth < y * 12 + m {
+                return RawDecline(code: "expired_card", declineCode: "expired_card", networkDeclineCode: "54")
+            }
+            var w = r.below(cardDeclines.reduce(0) { $0 + $1.0 })
+            var chosen = cardDeclines[0].1
+            for (weight, decline) in cardDeclines {
+                if w < weight { chosen = decline; break }
+                w -= weight
+            }
+            if method.brand == "mastercard" && chosen.declineCode == "do_not_honor" && r.below(3) == 0 {
+                chosen.networkAdviceCode = ["02", "24", "25", "26"][r.below(4)]
+            }
+            return chosen
+        }
+    }
+
+    /// Charge `i` of the stream, and when (if ever) it is settled out of band.
+    package func charge(_ i: Int, epoch: Int64) -> (charge: FailedCharge, outOfBand: (status: ChargeStatus, at: Int64)?) {
+        var r = Rng(seed, UInt64(i), 2)
+        let k = r.below(customers)
+        let (info, methods) = customer(k)
+        let amounts: [Int64] = [499, 900, 1_290, 1_900, 2_900, 4_900, 9_900, 19_900, 49_000]
+        let amount = amounts[r.below(amounts.count)]
+        let currency = ["FR", "DE", "ES", "NL"].contains(info.country) ? "EUR" : info.country == "GB" ? "GBP" : info.country == "JP" ? "JPY" : "USD"
+        let at = failedAt(i, epoch: epoch)
+        let decline = Self.draw(&r, method: methods[0], at: at)
+        var outOfBand: (ChargeStatus, Int64)? = nil
+        if r.below(100) < outOfBandPercent {
+            let status: ChargeStatus = [.paid, .paid, .void, .customerCancelled][r.below(4)]
+            outOfBand = (status, at + 3_600 + Int64(r.below(20 * 86_400)))
+        }
+        let charge = FailedCharge(
+            id: "in_sbx_\(i)", customer: info, amount: amount, currency: currency, failedAt: at,
+            decline: decline, methodToken: methods[0].token, methods: methods
+        )
+        return (charge, outOfBand)
+    }
+
+    /// Whether attempt `number` of charge `i` with `method` at `t` succeeds, and its decline if not.
+    /// Issuers respond to timing (funds return around paydays) and method choice.
+    func outcome(_ i: Int, number: Int, method token: String, at t: Int64, epoch: Int64) -> RawDecline? {
+        let (charge, _) = self.charge(i, epoch: epoch)
+        guard let m = charge.methods.firstIndex(where: { $0.token == token }) else {
+            return RawDecline(code: "resource_missing", declineCode: "invalid_account")
+        }
+        let method = charge.methods[m]
+        let k = Int(token.split(separator: "_")[2]) ?? 0
+        var r = Rng(seed, UInt64(i) &* 1_000 &+ UInt64(number), 3 + UInt64(m))
+        let original = charge.decline.declineCode ?? charge.decline.achReturnCode ?? charge.decline.sepaReasonCode ?? ""
+        let (y, mo, d) = Civil.date(days: Civil.floorDiv(t, 86_400))
+        if method.rail == .card && method.expYear * 12 + method.expMonth < y * 12 + mo {
+            return RawDecline(code: "expired_card", declineCode: "expired_card", networkDeclineCode: "54")
+        }
+        var p: Double
+        if m == 0 {
+            switch original {
+            case "insufficient_funds", "R01", "R09", "AM04":
+                let last = Civil.daysInMonth(year: y, month: mo)
+                let nearPayday = [1, 2, 3, 15, 16, 17].contains(d) || d >= last - 1
+                p = nearPayday ? 0.55 : 0.12
+            case "do_not_honor", "generic_decline", "MS03": p = 0.28
+            case "try_again_later", "card_velocity_exceeded": p = 0.4
+            case "authentication_required", "incorrect_cvc": p = 0.03
+            case "expired_card", "stolen_card", "lost_card", "revocation_of_authorization", "R03", "R10", "AC04", "MS02": p = 0
+            default: p = 0.2
+            }
+        } else {
+            p = 0.6
+        }
+        if !healthy(customer: k, method: m) { p *= 0.1 }
+        if r.unit() < p { return nil }
+        if m == 0 && !original.isEmpty { return charge.decline }
+        return Self.draw(&r, method: method, at: t)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+package import GRDB
+package import RetryPlanner
+
+/// Durable state: SQLite in WAL mode, every state change in one transaction with its events.
+///
+/// The SQL stays portable (no SQLite-only features beyond upserts) so a PostgreSQL backend can
+/// follow; the claim on a charge is explicit in its `state` column (`in_flight` while an attempt is
+/// reserved).
+package final class Store: Sendable {
+    package let pool: DatabasePool
+    package let path: String
+
+    package init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE customers (
+                    id TEXT PRIMARY KEY, zone TEXT NOT NULL, tier TEXT NOT NULL, tags TEXT NOT NULL, country TEXT NOT NULL);
+                CREATE TABLE methods (
+                    token TEXT PRIMARY KEY, customer TEXT NOT NULL, idx INTEGER NOT NULL, brand TEXT NOT NULL, last4 TEXT NOT NULL,
+                    exp_year INTEGER NOT NULL, exp_month INTEGER NOT NULL, rail INTEGER NOT NULL, is_default INTEGER NOT NULL,
+                    credential TEXT NOT NULL, last_success_at INTEGER NOT NULL DEFAULT 0, forbids INTEGER NOT NULL DEFAULT 0,
+                    unusable INTEGER NOT NULL DEFAULT 0);
+                CREATE INDEX methods_customer ON methods(customer, idx);
+                CREATE TABLE charges (
+                    id TEXT PRIMARY KEY, customer TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL,
+                    state TEXT NOT NULL, segment INTEGER NOT NULL, zone INTEGER NOT NULL,
+                    first_failed_at INTEGER NOT NULL, last_attempt_at INTEGER NOT NULL DEFAULT 0,
+                    attempts INTEGER NOT NULL DEFAULT 0, current_method INTEGER NOT NULL, attempts_on_method INTEGER NOT NULL DEFAULT 1,
+                    last_class INTEGER NOT NULL, last_flags INTEGER NOT NULL, decline TEXT NOT NULL,
+                    next_at INTEGER, next_method INTEGER, next_notice INTEGER NOT NULL DEFAULT 0, wake_at INTEGER,
+                    events INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '');
+                CREATE INDEX charges_wake ON charges(wake_at) WHERE wake_at IS NOT NULL;
+                CREATE INDEX charges_state ON charges(state);
+                CREATE TABLE attempts (
+                    charge TEXT NOT NULL, number INTEGER NOT NULL, key TEXT NOT NULL UNIQUE, method TEXT NOT NULL,
+                    reserved_at INTEGER NOT NULL, state TEXT NOT NULL, outcome TEXT, finished_at INTEGER,
+                    PRIMARY KEY (charge, number));
+                CREATE INDEX attempts_state ON attempts(state);
+                CREATE TABLE ledger (
+                    credential TEXT NOT NULL, time INTEGER NOT NULL, amount INTEGER NOT NULL, flags INTEGER NOT NULL,
+                    mac INTEGER NOT NULL DEFAULT 0, forbids INTEGER NOT NULL DEFAULT 0, visa_category INTEGER NOT NULL DEFAULT 0,
+                    attempt_key TEXT);
+                CREATE INDEX ledger_credential ON ledger(credential, time);
+                CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, json TEXT NOT NULL);
+                """)
+        }
+        return m
+    }
+
+    /// Runs `body` in one write transaction, off the cooperative thread pool.
+    package func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.write(body)
+    }
+
+    /// Blocking write, for shutdown paths that must finish even when the task is cancelled.
+    package func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write(body)
+    }
+
+    package func readNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+
+    package func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    // MARK: Meta
+
+    package static func meta(_ db: Database, _ key: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+    }
+
+    package static func setMeta(_ db: Database, _ key: String, _ value: String) throws {
+        try db.execute(sql: "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", arguments: [key, value])
+    }
+}
