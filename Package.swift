@@ -40,7 +40,7 @@ let package = Package(
         // A seeded synthetic population for the planner benchmark (shared by relancectl and Benchmarks/).
         .target(
             name: "PlannerWorkload",
-            dependencies: ["RetryPlanner"],
+            dependencies: ["RetryPlanner", "RelanceConfig"],
             swiftSettings: strict
         ),
         // Durable state: SQLite (WAL) with the outbox of events.

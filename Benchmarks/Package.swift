@@ -9,7 +9,7 @@ let package = Package(
     dependencies: [
         .package(name: "Relance", path: ".."),
         // The malloc-interposer backend counts allocations with no system jemalloc; only that trait
-        // (not the default RuntimeInterposer one, whose package is not available here).
+        // (not the default RuntimeInterposer one, whose package the local mirror does not have).
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [

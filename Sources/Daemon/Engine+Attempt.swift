@@ -39,7 +39,14 @@ extension Engine {
                 case .waiting where now >= rec.firstFailedAt + segment.maxSpan:
                     _ = try replan(db, &rec, methods: methods, now: now)
                 case .scheduled where (rec.nextAt ?? .max) <= now:
-                    ticket = try reserve(db, &rec, methods: methods, now: now)
+                    // The plan is older than this moment: re-check the method against the rules now.
+                    let book = try rec.book(db, methods: methods, now: now)
+                    if let m = rec.nextMethod, let rule = book.recheck(with: planner, method: m, at: now) {
+                        logger.debug("planned attempt no longer allowed; re-planning", metadata: ["charge.id": "\(rec.id)", "rule": "\(rule.key)"])
+                        _ = try replan(db, &rec, methods: methods, now: now)
+                    } else {
+                        ticket = try reserve(db, &rec, methods: methods, now: now)
+                    }
                 case .inFlight:
                     ticket = try resumeTicket(db, rec, methods: methods)
                 default:

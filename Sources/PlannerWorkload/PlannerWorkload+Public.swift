@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import RelanceConfig
 import RetryPlanner
 
 /// A `public` face of ``PlannerWorkload`` for the separate `Benchmarks/` package, which cannot see
@@ -24,9 +25,9 @@ public final class PlannerBenchmarkWorkload {
     /// the system's tz database (`$TZDIR`, else `/usr/share/zoneinfo`), as `relancectl bench planner` does.
     public init(charges: Int, seed: UInt64) throws {
         precondition(charges > 0, "charges must be positive")
-        var zones: [ZoneRules] = []
-        for name in PlannerWorkload.zoneNames { zones.append(try Self.loadZone(name)) }
-        workload = PlannerWorkload.make(charges: charges, seed: seed, zones: ZoneTable(zones))
+        let zones: ZoneTable
+        do { zones = try SystemZones.table(PlannerWorkload.zoneNames) } catch { throw LoadError(description: error.description) }
+        workload = PlannerWorkload.make(charges: charges, seed: seed, zones: zones)
         decisions = .allocate(capacity: charges)
         decisions.initialize(repeating: Decision(at: 0, kind: .stop))
     }
@@ -50,19 +51,4 @@ public final class PlannerBenchmarkWorkload {
 
     /// Bytes of planner state per charge (`ChargeState`), as `relancectl bench planner` prints.
     public static var planningStateBytesPerCharge: Int { MemoryLayout<ChargeState>.stride }
-
-    /// The zone loader of `RelanceConfig.SystemZones`, which this target does not depend on.
-    private static func loadZone(_ name: String) throws(LoadError) -> ZoneRules {
-        if name == "UTC" || name == "Etc/UTC" { return .utc }
-        let directory = ProcessInfo.processInfo.environment["TZDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/share/zoneinfo"
-        let path = directory + "/" + name
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw LoadError(description: "unknown time zone \"\(name)\" (no file \(path))")
-        }
-        do {
-            return try ZoneRules(name: name, tzif: [UInt8](data))
-        } catch {
-            throw LoadError(description: "time zone \"\(name)\": \(error.description)")
-        }
-    }
 }

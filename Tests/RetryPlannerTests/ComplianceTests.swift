@@ -147,3 +147,36 @@ struct ComplianceTests {
         #expect(d.kind == .waitForCustomer && d.rule == .sepaNotRetryable)
     }
 }
+
+@Suite("Re-check at attempt time")
+struct RecheckTests {
+    let t0 = utc(2026, 11, 23, 10)
+
+    @Test func aCardKilledByAnotherChargeIsRefusedAtAttemptTime() {
+        let planner = Planner(policy: plainPolicy())
+        var b = book([card(.visa), card(.mastercard)], doNotHonor, start: t0)
+        let d = b.plan(with: planner, now: t0)
+        #expect(d.kind == .attempt && d.method == 0)
+        #expect(b.recheck(with: planner, method: 0, at: d.at) == nil)
+        // Meanwhile another charge of the customer saw "stolen card" on method 0.
+        b.ledgers[0].append(LedgerEntry(time: t0 + hour, amount: 100, flags: [.declined, .reattempt], forbids: .visaCategory1, visaCategory: 1))
+        #expect(b.recheck(with: planner, method: 0, at: d.at) == .visaCategory1)
+        // Re-planning moves to the other card.
+        #expect(b.plan(with: planner, now: d.at).method == 1)
+    }
+
+    @Test func rollingCountersConsumedMeanwhileDeferTheAttempt() {
+        let planner = Planner(policy: plainPolicy())
+        var b = book([card(.visa)], doNotHonor, start: t0)
+        let d = b.plan(with: planner, now: t0)
+        for k in 0..<15 { b.ledgers[0].append(LedgerEntry(time: t0 + Int64(k) * 60, amount: 100, flags: [.declined, .reattempt])) }
+        #expect(b.recheck(with: planner, method: 0, at: d.at) == .visaReattemptLimit)
+    }
+
+    @Test func consentRevokedOnAnotherMethodStopsTheAttempt() {
+        let planner = Planner(policy: plainPolicy())
+        var b = book([card(.visa), MethodState(network: .none, rail: .sepaDebit)], doNotHonor, start: t0)
+        b.methods[1].forbids = .consentRevoked
+        #expect(b.recheck(with: planner, method: 0, at: t0 + day) == .consentRevoked)
+    }
+}

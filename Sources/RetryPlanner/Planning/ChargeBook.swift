@@ -28,6 +28,12 @@ package struct ChargeBook: Sendable, Hashable {
 
     /// Plans the next step.
     package func plan(with planner: Planner, now: Int64) -> Decision {
+        let (methods, flat) = flattened()
+        return planner.plan(state, methods: methods, ledger: flat, now: now)
+    }
+
+    /// The methods pointing into one contiguous ledger, as the planner reads them.
+    func flattened() -> ([MethodState], [LedgerEntry]) {
         var flat: [LedgerEntry] = []
         var methods = self.methods
         for i in methods.indices {
@@ -35,7 +41,7 @@ package struct ChargeBook: Sendable, Hashable {
             methods[i].ledgerCount = UInt16(clamping: ledgers[i].count)
             flat.append(contentsOf: ledgers[i].suffix(Int(UInt16.max)))
         }
-        return planner.plan(state, methods: methods, ledger: flat, now: now)
+        return (methods, flat)
     }
 
     /// Records a declined retry on `method` at `time`.

@@ -53,3 +53,41 @@ package struct Planner: Sendable {
         }
     }
 }
+
+extension Planner {
+    /// Re-checks, at the moment of the attempt, that `method` may still be used at `time`: plans are
+    /// made earlier, and meanwhile another charge may have used the card (rolling counters), seen a
+    /// hard decline on it, or seen the customer revoke consent. Returns nil when the attempt may go,
+    /// or the rule that now forbids it (the caller re-plans).
+    package func recheck(_ charge: ChargeState, methods: [MethodState], ledger: [LedgerEntry], method: Int, at time: Int64) -> Rule? {
+        methods.withUnsafeBufferPointer { m in
+            ledger.withUnsafeBufferPointer { l in
+                withContext(methods: m, ledger: l) { $0.recheck(charge, method: method, at: time) }
+            }
+        }
+    }
+}
+
+extension PlanContext {
+    func recheck(_ c: ChargeState, method index: Int, at t: Int64) -> Rule? {
+        let start = Int(c.methodsStart)
+        guard index < Int(c.methodCount) else { return .credentialUnusable }
+        if c.lastClass == .consentRevoked { return .consentRevoked }
+        for i in 0..<Int(c.methodCount) where methods[start + i].forbids == .consentRevoked { return .consentRevoked }
+        let m = methods[start + index]
+        if m.forbids != .none { return m.forbids }
+        if m.flags.contains(.unusable) || (m.expiry != 0 && Int(m.expiry) < PlanContext.monthIndex(t)) { return .credentialUnusable }
+        let check = compliance(m, charge: c, at: t)
+        if check.earliest > t { return check.rule == .none ? .credentialUnusable : check.rule }
+        if t > check.deadline { return m.rail == .achDebit ? .achReinitiationLimit : .sepaRetryLimit }
+        return nil
+    }
+}
+
+extension ChargeBook {
+    /// ``Planner/recheck(_:methods:ledger:method:at:)`` for this book.
+    package func recheck(with planner: Planner, method: Int, at time: Int64) -> Rule? {
+        let (methods, flat) = flattened()
+        return planner.recheck(state, methods: methods, ledger: flat, method: method, at: time)
+    }
+}
