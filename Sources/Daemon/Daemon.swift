@@ -55,7 +55,7 @@ package final class Daemon: Sendable {
         let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
         let index = DueIndex()
         let due = try await store.read { db in
-            try Row.fetchAll(db, sql: "SELECT rowid, coalesce(wake_at, 0) AS wake FROM charges WHERE wake_at IS NOT NULL OR state = 'in_flight'")
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT rowid, coalesce(wake_at, 0) AS wake FROM charges WHERE wake_at IS NOT NULL OR state = 'in_flight'"))
                 .map { ($0["rowid"] as Int64, $0["wake"] as Int64) }
         }
         index.push(contentsOf: due)
@@ -94,13 +94,13 @@ package final class Daemon: Sendable {
     /// Recovered amount and rate, from the store.
     package func summary() async throws -> String {
         try await engine.store.read { db in
-            let states = try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM charges GROUP BY state")
+            let states = try Row.fetchAll(db.cachedStatement(sql: "SELECT state, count(*) AS n FROM charges GROUP BY state"))
             var byState: [String: Int] = [:]
             for row in states { byState[row["state"]] = row["n"] }
             let total = byState.values.reduce(0, +)
             let recovered = byState["recovered"] ?? 0
-            let amounts = try Row.fetchAll(db, sql: "SELECT currency, sum(amount) AS a, count(*) AS n FROM charges WHERE state = 'recovered' GROUP BY currency ORDER BY currency")
-            let failed = try Row.fetchAll(db, sql: "SELECT currency, sum(amount) AS a FROM charges GROUP BY currency ORDER BY currency")
+            let amounts = try Row.fetchAll(db.cachedStatement(sql: "SELECT currency, sum(amount) AS a, count(*) AS n FROM charges WHERE state = 'recovered' GROUP BY currency ORDER BY currency"))
+            let failed = try Row.fetchAll(db.cachedStatement(sql: "SELECT currency, sum(amount) AS a FROM charges GROUP BY currency ORDER BY currency"))
             var failedBy: [String: Int64] = [:]
             for row in failed { failedBy[row["currency"]] = row["a"] }
             let money = amounts.map { row -> String in

@@ -28,7 +28,7 @@ extension Engine {
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
         do {
             phase1 = try await store.write { [self] db -> (AttemptTicket?, Int64?) in
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM charges WHERE rowid = ?", arguments: [rowid]) else { return (nil, nil) }
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM charges WHERE rowid = ?"), arguments: [rowid]) else { return (nil, nil) }
                 var rec = ChargeRecord(row: row)
                 guard rec.state.isOpen else { return (nil, nil) }
                 let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
@@ -87,7 +87,7 @@ extension Engine {
         guard let m = rec.nextMethod, m < methods.count else { return nil }
         let number = rec.attempts + 1
         let key = "rl_\(rec.id)_\(number)"
-        try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, ?, ?, ?, ?, 'reserved')",
+        try db.cachedStatement(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, ?, ?, ?, ?, 'reserved')").execute(
                        arguments: [rec.id, number, key, methods[m].token, now])
         try recordLedger(db, method: methods[m], time: now, amount: rec.amount, decline: nil, reattempt: true, key: key)
         rec.state = .inFlight
@@ -96,7 +96,7 @@ extension Engine {
     }
 
     func resumeTicket(_ db: Database, _ rec: ChargeRecord, methods: [MethodRecord]) throws -> AttemptTicket? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM attempts WHERE charge = ? AND state = 'reserved' ORDER BY number DESC LIMIT 1", arguments: [rec.id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM attempts WHERE charge = ? AND state = 'reserved' ORDER BY number DESC LIMIT 1"), arguments: [rec.id]) else {
             return nil
         }
         let token: String = row["method"]
@@ -137,14 +137,14 @@ extension Engine {
         do {
             return try await store.write { [self] db -> Int64? in
                 guard var rec = try ChargeRecord.fetch(db, id: ticket.charge), rec.state == .inFlight else { return nil }
-                let state = try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = ?", arguments: [ticket.key])
+                let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM attempts WHERE key = ?"), arguments: [ticket.key])
                 guard state == "reserved" else { return nil }
                 var methods = try ChargeRecord.methods(db, customer: rec.customer)
                 let methodIndex = methods.firstIndex { $0.token == ticket.method.token } ?? 0
                 switch outcome {
                 case .succeeded(let paymentId):
-                    try db.execute(sql: "UPDATE attempts SET state = 'succeeded', outcome = ?, finished_at = ? WHERE key = ?", arguments: [paymentId, now, ticket.key])
-                    try db.execute(sql: "UPDATE methods SET last_success_at = ? WHERE token = ?", arguments: [ticket.reservedAt, ticket.method.token])
+                    try db.cachedStatement(sql: "UPDATE attempts SET state = 'succeeded', outcome = ?, finished_at = ? WHERE key = ?").execute(arguments: [paymentId, now, ticket.key])
+                    try db.cachedStatement(sql: "UPDATE methods SET last_success_at = ? WHERE token = ?").execute(arguments: [ticket.reservedAt, ticket.method.token])
                     rec.attempts = ticket.number
                     rec.lastAttemptAt = ticket.reservedAt
                     rec.currentMethod = methodIndex
@@ -163,10 +163,10 @@ extension Engine {
                     return nil
                 case .declined(let raw):
                     let decline = DeclineTaxonomy.classify(raw, rail: ticket.method.rail)
-                    try db.execute(sql: "UPDATE attempts SET state = 'declined', outcome = ?, finished_at = ? WHERE key = ?",
+                    try db.cachedStatement(sql: "UPDATE attempts SET state = 'declined', outcome = ?, finished_at = ? WHERE key = ?").execute(
                                    arguments: [raw.declineCode ?? raw.code ?? raw.achReturnCode ?? raw.sepaReasonCode ?? "declined", now, ticket.key])
                     let flags: LedgerEntry.Flags = [.reattempt, .declined]
-                    try db.execute(sql: "UPDATE ledger SET flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?",
+                    try db.cachedStatement(sql: "UPDATE ledger SET flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?").execute(
                                    arguments: [Int(flags.rawValue), Int(decline.merchantAdviceCode), Int(decline.forbids.rawValue), Int(decline.visaCategory), ticket.key])
                     try markMethod(db, method: ticket.method, decline: decline)
                     rec.attemptsOnMethod = methodIndex == rec.currentMethod ? rec.attemptsOnMethod + 1 : 1
@@ -184,8 +184,8 @@ extension Engine {
                     return wake
                 case .closed(let status):
                     // Nothing was charged: the attempt never reached the issuer, so it leaves the ledger.
-                    try db.execute(sql: "UPDATE attempts SET state = 'closed', outcome = ?, finished_at = ? WHERE key = ?", arguments: [status.rawValue, now, ticket.key])
-                    try db.execute(sql: "DELETE FROM ledger WHERE attempt_key = ?", arguments: [ticket.key])
+                    try db.cachedStatement(sql: "UPDATE attempts SET state = 'closed', outcome = ?, finished_at = ? WHERE key = ?").execute(arguments: [status.rawValue, now, ticket.key])
+                    try db.cachedStatement(sql: "DELETE FROM ledger WHERE attempt_key = ?").execute(arguments: [ticket.key])
                     rec.state = .closed
                     rec.nextAt = nil
                     rec.reason = status.rawValue

@@ -63,7 +63,7 @@ package final class Engine: Sendable {
             var due: [(Int64, Int64)] = []
             var added = 0
             for fc in charges {
-                if try Int.fetchOne(db, sql: "SELECT 1 FROM charges WHERE id = ?", arguments: [fc.id]) != nil { continue }
+                if try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM charges WHERE id = ?"), arguments: [fc.id]) != nil { continue }
                 try self.upsertCustomer(db, fc)
                 let methods = try ChargeRecord.methods(db, customer: fc.customer.id)
                 guard !methods.isEmpty else { continue }
@@ -75,11 +75,11 @@ package final class Engine: Sendable {
                 )
                 let segment = self.planner.policy.segmentIndex(for: attributes) ?? (self.planner.policy.segments.count - 1)
                 let json = String(decoding: try JSONEncoder().encode(fc.decline), as: UTF8.self)
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO charges(id, customer, amount, currency, state, segment, zone, first_failed_at, current_method,
                         last_class, last_flags, decline)
                     VALUES (?, ?, ?, ?, 'scheduled', ?, 0, ?, ?, ?, ?, ?)
-                    """, arguments: [fc.id, fc.customer.id, fc.amount, fc.currency, segment, fc.failedAt, m,
+                    """).execute(arguments: [fc.id, fc.customer.id, fc.amount, fc.currency, segment, fc.failedAt, m,
                                      Int(decline.declineClass.rawValue), Int(decline.flags.rawValue), json])
                 try self.recordLedger(db, method: methods[m], time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil)
                 var rec = try ChargeRecord.fetch(db, id: fc.id)!
@@ -87,7 +87,7 @@ package final class Engine: Sendable {
                 let refreshed = try ChargeRecord.methods(db, customer: fc.customer.id)
                 let wake = try self.replan(db, &rec, methods: refreshed, now: now)
                 try self.save(db, rec, wake: wake)
-                if let wake, let rowid = try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = ?", arguments: [fc.id]) {
+                if let wake, let rowid = try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE id = ?"), arguments: [fc.id]) {
                     due.append((rowid, wake))
                 }
                 added += 1
@@ -101,19 +101,19 @@ package final class Engine: Sendable {
 
     func upsertCustomer(_ db: Database, _ fc: FailedCharge) throws {
         let c = fc.customer
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO customers(id, zone, tier, tags, country) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, tier = excluded.tier, tags = excluded.tags, country = excluded.country
-            """, arguments: [c.id, c.zone, c.tier, c.tags.joined(separator: ","), c.country])
+            """).execute(arguments: [c.id, c.zone, c.tier, c.tags.joined(separator: ","), c.country])
         for (i, m) in fc.methods.enumerated() {
             // New card data (another expiry) makes an unusable method usable again; rule-forbidden stays forbidden.
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO methods(token, customer, idx, brand, last4, exp_year, exp_month, rail, is_default, credential)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(token) DO UPDATE SET idx = excluded.idx, is_default = excluded.is_default,
                     unusable = CASE WHEN exp_year != excluded.exp_year OR exp_month != excluded.exp_month THEN 0 ELSE unusable END,
                     exp_year = excluded.exp_year, exp_month = excluded.exp_month, brand = excluded.brand, last4 = excluded.last4
-                """, arguments: [m.token, c.id, i, m.brand, m.last4, m.expYear, m.expMonth, Int(m.rail.rawValue), m.isDefault ? 1 : 0, m.credential])
+                """).execute(arguments: [m.token, c.id, i, m.brand, m.last4, m.expYear, m.expMonth, Int(m.rail.rawValue), m.isDefault ? 1 : 0, m.credential])
         }
     }
 
@@ -122,7 +122,7 @@ package final class Engine: Sendable {
         var flags: LedgerEntry.Flags = []
         if reattempt { flags.insert(.reattempt) }
         if decline != nil { flags.insert(.declined) }
-        try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, mac, forbids, visa_category, attempt_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        try db.cachedStatement(sql: "INSERT INTO ledger(credential, time, amount, flags, mac, forbids, visa_category, attempt_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").execute(
                        arguments: [method.credential, time, amount, Int(flags.rawValue), Int(decline?.merchantAdviceCode ?? 0),
                                    Int(decline?.forbids.rawValue ?? 0), Int(decline?.visaCategory ?? 0), key])
         try markMethod(db, method: method, decline: decline)
@@ -131,17 +131,17 @@ package final class Engine: Sendable {
     func markMethod(_ db: Database, method: MethodRecord, decline: Decline?) throws {
         guard let decline else { return }
         if decline.forbids != .none {
-            try db.execute(sql: "UPDATE methods SET forbids = ? WHERE token = ?", arguments: [Int(decline.forbids.rawValue), method.token])
+            try db.cachedStatement(sql: "UPDATE methods SET forbids = ? WHERE token = ?").execute(arguments: [Int(decline.forbids.rawValue), method.token])
         }
         if decline.declineClass == .useAnotherMethod || decline.flags.contains(.dataQuality) {
-            try db.execute(sql: "UPDATE methods SET unusable = 1 WHERE token = ?", arguments: [method.token])
+            try db.cachedStatement(sql: "UPDATE methods SET unusable = 1 WHERE token = ?").execute(arguments: [method.token])
         }
     }
 
     // MARK: Planning
 
     func zone(_ db: Database, customer: String) throws -> Int {
-        let name = try String.fetchOne(db, sql: "SELECT zone FROM customers WHERE id = ?", arguments: [customer]) ?? ""
+        let name = try String.fetchOne(db.cachedStatement(sql: "SELECT zone FROM customers WHERE id = ?"), arguments: [customer]) ?? ""
         return zoneIndex[name] ?? defaultZone
     }
 
@@ -201,12 +201,12 @@ package final class Engine: Sendable {
     }
 
     func save(_ db: Database, _ rec: ChargeRecord, wake: Int64?) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE charges SET state = ?, last_attempt_at = ?, attempts = ?, current_method = ?, attempts_on_method = ?,
                 last_class = ?, last_flags = ?, decline = ?, next_at = ?, next_method = ?, next_notice = ?, wake_at = ?,
                 events = ?, reason = ?
             WHERE id = ?
-            """, arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
+            """).execute(arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
                              Int(rec.lastClass.rawValue), Int(rec.lastFlags.rawValue), rec.decline, rec.nextAt, rec.nextMethod,
                              rec.nextNotice, wake, rec.events, rec.reason, rec.id])
     }

@@ -68,6 +68,6 @@ struct EventBuilder {
         event.string("subject", charge.id)
         event.string("datacontenttype", "application/json")
         event.object("data", data)
-        try db.execute(sql: "INSERT INTO outbox(id, json) VALUES (?, ?)", arguments: [id, event.finished])
+        try db.cachedStatement(sql: "INSERT INTO outbox(id, json) VALUES (?, ?)").execute(arguments: [id, event.finished])
     }
 }

@@ -181,7 +181,7 @@ package struct SpoolService: Service {
             let n = await drainOnce()
             if n > 0 { continue }
             let store = engine.store
-            let left = (try? await offload(spoolQueue) { try store.readNow { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0 } }) ?? 0
+            let left = (try? await offload(spoolQueue) { try store.readNow { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox")) ?? 0 } }) ?? 0
             if left == 0 { break }
             attempts += 1
         }
@@ -195,14 +195,14 @@ package struct SpoolService: Service {
         do {
             let written = try await offload(spoolQueue) { () -> Int in
                 let rows = try store.readNow { db in
-                    try Row.fetchAll(db, sql: "SELECT seq, json FROM outbox ORDER BY seq LIMIT ?", arguments: [limit]).map { ($0["seq"] as Int64, $0["json"] as String) }
+                    try Row.fetchAll(db.cachedStatement(sql: "SELECT seq, json FROM outbox ORDER BY seq LIMIT ?"), arguments: [limit]).map { ($0["seq"] as Int64, $0["json"] as String) }
                 }
                 guard let first = rows.first, let last = rows.last else { return 0 }
                 if writer.freeBytes() < minFree {
                     throw SpoolError(code: .noSpace, path: writer.directory, errno: ENOSPC)
                 }
                 try writer.write(name: "\(Self.pad(first.0))-\(Self.pad(last.0)).jsonl", lines: rows.map(\.1))
-                try store.writeNow { db in try db.execute(sql: "DELETE FROM outbox WHERE seq <= ?", arguments: [last.0]) }
+                try store.writeNow { db in try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq <= ?").execute(arguments: [last.0]) }
                 return rows.count
             }
             if written > 0, engine.pausedReason.withLock({ $0?.hasPrefix("spool") ?? false }) {

@@ -38,8 +38,8 @@ package final class Sandbox: PaymentProvider {
     func epoch(now: Int64) async throws -> Int64 {
         if let e = cachedEpoch.withLock({ $0 }) { return e }
         let e = try await db.write { db in
-            if let value = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'"), let e = Int64(value) { return e }
-            try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('epoch', ?)", arguments: [String(now)])
+            if let value = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'epoch'")), let e = Int64(value) { return e }
+            try db.cachedStatement(sql: "INSERT INTO meta(key, value) VALUES ('epoch', ?)").execute(arguments: [String(now)])
             return now
         }
         cachedEpoch.withLock { $0 = e }
@@ -63,7 +63,7 @@ package final class Sandbox: PaymentProvider {
 
     func settled(_ charge: String) async throws -> Bool {
         try await db.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM payments WHERE charge = ? AND outcome = 'succeeded'", arguments: [charge]) ?? 0
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM payments WHERE charge = ? AND outcome = 'succeeded'"), arguments: [charge]) ?? 0
         } > 0
     }
 
@@ -87,19 +87,19 @@ package final class Sandbox: PaymentProvider {
             let epoch = try await self.epoch(now: now)
             return try await db.write { db -> PayOutcome in
                 // A replayed key returns the first outcome.
-                if let row = try Row.fetchOne(db, sql: "SELECT outcome, decline FROM payments WHERE key = ?", arguments: [key]) {
-                    try db.execute(sql: "UPDATE payments SET replays = replays + 1 WHERE key = ?", arguments: [key])
+                if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT outcome, decline FROM payments WHERE key = ?"), arguments: [key]) {
+                    try db.cachedStatement(sql: "UPDATE payments SET replays = replays + 1 WHERE key = ?").execute(arguments: [key])
                     return try Self.decode(row, key: key)
                 }
-                if let reason = try String.fetchOne(db, sql: "SELECT reason FROM refused WHERE key = ?", arguments: [key]) {
+                if let reason = try String.fetchOne(db.cachedStatement(sql: "SELECT reason FROM refused WHERE key = ?"), arguments: [key]) {
                     return .closed(ChargeStatus(rawValue: reason) ?? .void)
                 }
                 // A closed charge is never charged.
-                let paid = try Int.fetchOne(db, sql: "SELECT count(*) FROM payments WHERE charge = ? AND outcome = 'succeeded'", arguments: [charge]) ?? 0
+                let paid = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM payments WHERE charge = ? AND outcome = 'succeeded'"), arguments: [charge]) ?? 0
                 var closed: ChargeStatus? = paid > 0 ? .paid : nil
                 if closed == nil, let oob = population.charge(i, epoch: epoch).outOfBand, oob.at <= now { closed = oob.status }
                 if let closed {
-                    try db.execute(sql: "INSERT INTO refused(key, charge, reason, at) VALUES (?, ?, ?, ?)", arguments: [key, charge, closed.rawValue, now])
+                    try db.cachedStatement(sql: "INSERT INTO refused(key, charge, reason, at) VALUES (?, ?, ?, ?)").execute(arguments: [key, charge, closed.rawValue, now])
                     return .closed(closed)
                 }
                 let decline = population.outcome(i, number: number, method: method, at: now, epoch: epoch)
@@ -143,12 +143,12 @@ package final class Sandbox: PaymentProvider {
     package func audit() async throws -> Audit {
         try await db.read { db in
             var a = Audit()
-            a.payments = try Int.fetchOne(db, sql: "SELECT count(*) FROM payments") ?? 0
-            a.successes = try Int.fetchOne(db, sql: "SELECT count(*) FROM payments WHERE outcome = 'succeeded'") ?? 0
-            a.replays = try Int.fetchOne(db, sql: "SELECT coalesce(sum(replays), 0) FROM payments") ?? 0
-            a.refusedClosed = try Int.fetchOne(db, sql: "SELECT count(*) FROM refused") ?? 0
-            a.doubleCharges = try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT charge FROM payments WHERE outcome = 'succeeded' GROUP BY charge HAVING count(*) > 1)") ?? 0
-            a.duplicateAttempts = try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT charge, number FROM payments GROUP BY charge, number HAVING count(*) > 1)") ?? 0
+            a.payments = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM payments")) ?? 0
+            a.successes = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM payments WHERE outcome = 'succeeded'")) ?? 0
+            a.replays = try Int.fetchOne(db.cachedStatement(sql: "SELECT coalesce(sum(replays), 0) FROM payments")) ?? 0
+            a.refusedClosed = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM refused")) ?? 0
+            a.doubleCharges = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM (SELECT charge FROM payments WHERE outcome = 'succeeded' GROUP BY charge HAVING count(*) > 1)")) ?? 0
+            a.duplicateAttempts = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM (SELECT charge, number FROM payments GROUP BY charge, number HAVING count(*) > 1)")) ?? 0
             return a
         }
     }

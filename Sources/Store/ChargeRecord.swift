@@ -105,16 +105,16 @@ package struct ChargeRecord: Sendable {
     }
 
     package static func fetch(_ db: Database, id: String) throws -> ChargeRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM charges WHERE id = ?", arguments: [id]).map(ChargeRecord.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM charges WHERE id = ?"), arguments: [id]).map(ChargeRecord.init(row:))
     }
 
     package static func methods(_ db: Database, customer: String) throws -> [MethodRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM methods WHERE customer = ? ORDER BY idx", arguments: [customer]).map(MethodRecord.init(row:))
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM methods WHERE customer = ? ORDER BY idx"), arguments: [customer]).map(MethodRecord.init(row:))
     }
 
     /// The compliance ledger of a credential since `since`, oldest first.
     package static func ledger(_ db: Database, credential: String, since: Int64) throws -> [LedgerEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM ledger WHERE credential = ? AND time >= ? ORDER BY time, rowid", arguments: [credential, since]).map { row in
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ledger WHERE credential = ? AND time >= ? ORDER BY time, rowid"), arguments: [credential, since]).map { row in
             LedgerEntry(
                 time: row["time"], amount: row["amount"], flags: LedgerEntry.Flags(rawValue: UInt8(row["flags"] as Int)),
                 merchantAdviceCode: UInt8(row["mac"] as Int), forbids: Rule(rawValue: UInt8(row["forbids"] as Int)) ?? .none,
