@@ -109,6 +109,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "DaemonTests",
+            dependencies: ["Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner",
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "RelanceConfigTests",
             dependencies: ["RelanceConfig", "RetryPlanner", "ConfigFuzz"],
             resources: [.copy("Fixtures")],

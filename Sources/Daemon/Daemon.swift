@@ -111,7 +111,9 @@ package final class Daemon: Sendable {
             }.joined(separator: ", ")
             let rate = total > 0 ? Double(recovered) * 100 / Double(total) : 0
             let closedOrOpen = ["scheduled", "in_flight", "waiting", "exhausted", "closed"].map { "\($0)=\(byState[$0] ?? 0)" }.joined(separator: " ")
-            return "summary: charges=\(total) recovered=\(recovered) (\(String(format: "%.1f", rate))%) \(closedOrOpen)\nrecovered amount: \(money.isEmpty ? "none" : money)"
+            let lag = self.engine.lags.percentiles()
+            let lagLine = "dispatch lag: attempts=\(lag.count) p50=\(String(format: "%.1f", lag.p50))ms p99=\(String(format: "%.1f", lag.p99))ms max=\(String(format: "%.1f", lag.max))ms"
+            return "summary: charges=\(total) recovered=\(recovered) (\(String(format: "%.1f", rate))%) \(closedOrOpen)\nrecovered amount: \(money.isEmpty ? "none" : money)\n\(lagLine)"
         }
     }
 

@@ -23,7 +23,7 @@ extension Engine {
     /// Handles whatever is due for a charge: notices, the end of a wait, an attempt (reserve →
     /// guard → pay → record → re-plan), or the resumption of an attempt left in flight.
     /// Returns when the charge next needs waking.
-    package func wake(_ rowid: Int64) async -> Int64? {
+    package func wake(_ rowid: Int64, dueAt: Int64? = nil) async -> Int64? {
         let now = clock.now()
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
         do {
@@ -61,6 +61,10 @@ extension Engine {
             return clock.virtual(afterWall: 1)
         }
         guard let ticket = phase1.ticket else { return phase1.wake }
+        if let dueAt, !ticket.resumed {
+            // Dispatch lag: from the attempt's due time to its request, in wall seconds.
+            lags.record(max(0, (clock.preciseNow() - Double(dueAt)) / clock.scale))
+        }
         return await perform(ticket, rowid: rowid)
     }
 

@@ -32,6 +32,8 @@ package final class Engine: Sendable {
     let logger: Logger
     let events: EventBuilder
     package let stats = Mutex(EngineStats())
+    /// Dispatch lag samples (wall seconds from due time to request).
+    package let lags = LagSamples()
     /// Why new work is paused (spool disk full, provider credentials rejected), or nil.
     package let pausedReason = Mutex<String?>(nil)
 
@@ -209,5 +211,36 @@ package final class Engine: Sendable {
             """).execute(arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
                              Int(rec.lastClass.rawValue), Int(rec.lastFlags.rawValue), rec.decline, rec.nextAt, rec.nextMethod,
                              rec.nextNotice, wake, rec.events, rec.reason, rec.id])
+    }
+}
+
+/// A bounded reservoir of dispatch-lag samples, for percentiles in the summary (and later the metrics).
+package final class LagSamples: Sendable {
+    struct State {
+        var samples: [Double] = []
+        var seen = 0
+    }
+    let state = Mutex(State())
+    static let capacity = 100_000
+
+    func record(_ seconds: Double) {
+        state.withLock { s in
+            s.seen += 1
+            if s.samples.count < Self.capacity {
+                s.samples.append(seconds)
+            } else {
+                // Reservoir sampling keeps a uniform sample of everything seen.
+                let j = Int.random(in: 0..<s.seen)
+                if j < Self.capacity { s.samples[j] = seconds }
+            }
+        }
+    }
+
+    /// (count, p50, p99, max) in milliseconds.
+    package func percentiles() -> (count: Int, p50: Double, p99: Double, max: Double) {
+        let (sorted, seen) = state.withLock { ($0.samples.sorted(), $0.seen) }
+        guard !sorted.isEmpty else { return (0, 0, 0, 0) }
+        func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * q))] * 1_000 }
+        return (seen, at(0.5), at(0.99), sorted.last! * 1_000)
     }
 }

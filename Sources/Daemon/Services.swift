@@ -90,14 +90,14 @@ package struct DispatcherService: Service {
     }
 
     package func run() async throws {
-        let channel = AsyncChannel<Int64>()
+        let channel = AsyncChannel<(Int64, Int64)>()
         let workers = engine.settings.daemon.workers
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
                 group.addTask { [self] in
-                    for await rowid in channel {
+                    for await (rowid, dueAt) in channel {
                         if engine.provider.isRateLimited { await limiter.acquire() }
-                        let next = await engine.wake(rowid)
+                        let next = await engine.wake(rowid, dueAt: dueAt)
                         busy.remove(rowid)
                         if let next { index.push(rowid, at: next) }
                     }
@@ -116,7 +116,7 @@ package struct DispatcherService: Service {
                     }
                     for entry in due {
                         let fresh = busy.insert(entry.id)
-                        if fresh { await channel.send(entry.id) }
+                        if fresh { await channel.send((entry.id, entry.at)) }
                     }
                 }
             }

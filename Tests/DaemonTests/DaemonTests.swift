@@ -1,0 +1,162 @@
+import Daemon
+import Foundation
+import GRDB
+import Logging
+import Providers
+import RelanceConfig
+import RetryPlanner
+import Spool
+import Store
+import Testing
+
+func temporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("relance-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// An engine over a fresh store and sandbox in a temporary directory.
+func makeEngine(_ dir: String, outOfBand: Int = 0, start: Int64 = 1_795_000_000) throws -> (Engine, Sandbox) {
+    var settings = Settings()
+    settings.daemon.stateDir = dir
+    let store = try Store(path: dir + "/relance.sqlite")
+    let sandbox = try Sandbox(path: dir + "/sandbox.sqlite", population: SandboxPopulation(seed: 3, customers: 50, failuresPerDay: 200, outOfBandPercent: outOfBand))
+    let clock = VirtualClock(scale: 1_000_000, startingAt: start)
+    let engine = Engine(store: store, provider: sandbox, clock: clock, settings: settings, zones: try SystemZones.table(["UTC", "Europe/Paris"]), logger: Logger(label: "test"))
+    return (engine, sandbox)
+}
+
+@Suite("Spool")
+struct SpoolTests {
+    @Test func batchesAppearWholeInNew() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spool = try SpoolWriter(directory: dir + "/spool")
+        try spool.write(name: "0001-0002.jsonl", lines: ["{\"a\":1}", "{\"b\":2}"])
+        #expect(try String(contentsOfFile: dir + "/spool/new/0001-0002.jsonl", encoding: .utf8) == "{\"a\":1}\n{\"b\":2}\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/spool/tmp").isEmpty)
+        // Rewriting a batch after a crash replaces it: same name, same content, no duplicate file.
+        try spool.write(name: "0001-0002.jsonl", lines: ["{\"a\":1}", "{\"b\":2}"])
+        #expect(spool.pendingFiles() == 1)
+    }
+
+    @Test func unwritableSpoolIsAClearError() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spool = try SpoolWriter(directory: dir + "/spool")
+        chmod(dir + "/spool/tmp", 0o500)
+        defer { chmod(dir + "/spool/tmp", 0o750) }
+        if getuid() == 0 { return } // root ignores permissions
+        #expect(throws: SpoolError.self) { try spool.write(name: "x.jsonl", lines: ["{}"]) }
+    }
+}
+
+@Suite("Engine")
+struct EngineTests {
+    @Test func ingestIsIdempotent() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, sandbox) = try makeEngine(dir)
+        let t0 = engine.clock.now()
+        _ = try await sandbox.failures(after: nil, limit: 0, now: t0)
+        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 20, now: t0 + 86_400)
+        #expect(charges.count == 20)
+        let first = try await engine.ingest(charges, cursor: cursor)
+        let again = try await engine.ingest(charges, cursor: cursor)
+        #expect(again.isEmpty)
+        let (stored, events) = try await engine.store.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM charges") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE json LIKE '%relance.charge.ingested%'") ?? 0)
+        }
+        #expect(stored == 20 && events == 20)
+        #expect(first.count <= 20)
+    }
+
+    @Test func everyExecutedAttemptIsRecordedOnce() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, sandbox) = try makeEngine(dir)
+        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 30, now: engine.clock.now())
+        let due = try await engine.ingest(charges, cursor: cursor)
+        // Run virtual time forward (scale 1e6: a month is a few seconds) and wake everything due.
+        var pending = due
+        var rounds = 0
+        while !pending.isEmpty && rounds < 2_000 {
+            rounds += 1
+            let now = engine.clock.now()
+            var next: [(Int64, Int64)] = []
+            for (rowid, at) in pending {
+                if at <= now {
+                    if let wake = await engine.wake(rowid, dueAt: at) { next.append((rowid, wake)) }
+                } else {
+                    next.append((rowid, at))
+                }
+            }
+            pending = next
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let audit = try await sandbox.audit()
+        #expect(audit.doubleCharges == 0 && audit.duplicateAttempts == 0)
+        #expect(audit.payments > 0)
+        let (recorded, reserved) = try await engine.store.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts WHERE state IN ('succeeded', 'declined')") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts WHERE state = 'reserved'") ?? 0)
+        }
+        #expect(recorded == audit.payments)
+        #expect(reserved == 0)
+    }
+
+    @Test func anAttemptLeftInFlightIsReplayedWithItsKeyAndRecordedOnce() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, sandbox) = try makeEngine(dir)
+        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 1, now: engine.clock.now())
+        _ = try await engine.ingest(charges, cursor: cursor)
+        let charge = charges[0]
+        let method = charge.methods[0].token
+        let key = "rl_\(charge.id)_1"
+        // The crash: the attempt was reserved and the provider executed it, but the outcome was never recorded.
+        let now = engine.clock.now()
+        let first = try await sandbox.pay(charge: charge.id, customer: charge.customer.id, method: method, amount: charge.amount,
+                                          currency: charge.currency, idempotencyKey: key, now: now)
+        try await engine.store.write { db in
+            try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, 1, ?, ?, ?, 'reserved')",
+                           arguments: [charge.id, key, method, now])
+            try db.execute(sql: "UPDATE charges SET state = 'in_flight' WHERE id = ?", arguments: [charge.id])
+        }
+        let rowid = try await engine.store.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = ?", arguments: [charge.id])! }
+        _ = await engine.wake(rowid)
+        let audit = try await sandbox.audit()
+        #expect(audit.payments == 1 && audit.replays == 1 && audit.duplicateAttempts == 0)
+        let state = try await engine.store.read { db in try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = ?", arguments: [key]) }
+        switch first {
+        case .succeeded: #expect(state == "succeeded")
+        case .declined: #expect(state == "declined")
+        case .closed: #expect(state == "closed")
+        }
+        // Waking again does nothing more.
+        _ = await engine.wake(rowid)
+        #expect(try await sandbox.audit().replays == 1)
+    }
+
+    @Test func chargesClosedElsewhereAreNeverCharged() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, sandbox) = try makeEngine(dir, outOfBand: 100)
+        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 10, now: engine.clock.now())
+        _ = try await engine.ingest(charges, cursor: cursor)
+        // Wait until every out-of-band settlement (at most 21 days later) has happened.
+        try await Task.sleep(for: .seconds(2))
+        let rows = try await engine.store.read { db in try Int64.fetchAll(db, sql: "SELECT rowid FROM charges") }
+        for rowid in rows { _ = await engine.wake(rowid, dueAt: nil) }
+        try await engine.store.write { db in try db.execute(sql: "UPDATE charges SET next_at = 0 WHERE state = 'scheduled'") }
+        for rowid in rows { _ = await engine.wake(rowid, dueAt: nil) }
+        let audit = try await sandbox.audit()
+        #expect(audit.successes == 0)
+        let (closed, events) = try await engine.store.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM charges WHERE state = 'closed'") ?? 0,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE json LIKE '%relance.charge.closed%'") ?? 0)
+        }
+        #expect(closed > 0 && closed == events)
+    }
+}
