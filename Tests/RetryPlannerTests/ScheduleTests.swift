@@ -186,3 +186,23 @@ struct ScheduleTests {
         #expect(steps.last!.explanation.hasPrefix("stop:"))
     }
 }
+
+@Suite("Payday arithmetic")
+struct PaydayArithmeticTests {
+    @Test func lastBusinessDayWithoutDivisionMatchesTheCalendar() {
+        var checked = 0
+        for year in 1990...2100 {
+            for month in 1...12 {
+                let dim = Civil.daysInMonth(year: year, month: month)
+                let expected = Civil.lastBusinessDay(year: year, month: month)
+                for d in 1...dim {
+                    let days = Civil.days(year: year, month: month, day: d)
+                    let fast = PlanContext.isLastBusinessDay(day: d, weekday: Civil.weekday(days: days), daysInMonth: dim)
+                    #expect(fast == (days == expected), "\(year)-\(month)-\(d)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 40_000)
+    }
+}

@@ -35,6 +35,14 @@ extension PlanContext {
         return nil
     }
 
+    /// Whether day `day` (weekday 1-7) is its month's last Monday-to-Friday day: a weekday with only
+    /// weekend days after it in the month.
+    @inline(__always)
+    package static func isLastBusinessDay(day: Int, weekday: Int, daysInMonth: Int) -> Bool {
+        guard weekday <= 5 else { return false }
+        return day == daysInMonth || (weekday == 5 && day >= daysInMonth - 2)
+    }
+
     /// The next payday at or after `t` (at the rule's local time of day), if it falls within the
     /// rule's maximum delay; otherwise `t`.
     @inline(__always)
@@ -45,14 +53,13 @@ extension PlanContext {
         var (y, m, d) = Civil.date(days: day)
         var daysInMonth = Civil.daysInMonth(year: y, month: m)
         var weekday = Civil.weekday(days: day)
-        var lastBusiness = rule.lastBusinessDay ? Civil.lastBusinessDay(year: y, month: m) : -1
         let maxDays = Int((rule.maxDelay + Civil.secondsPerDay - 1) / Civil.secondsPerDay)
         for k in 0...maxDays {
             let dd = day + Int64(k)
             let isPayday = (rule.daysOfMonth & (1 << UInt32(d))) != 0
                 || (d == daysInMonth && (rule.daysOfMonth >> UInt32(daysInMonth + 1)) != 0)
                 || (rule.weekdays & (1 << UInt8(weekday))) != 0
-                || dd == lastBusiness
+                || (rule.lastBusinessDay && PlanContext.isLastBusinessDay(day: d, weekday: weekday, daysInMonth: daysInMonth))
             if isPayday {
                 let target = zones.instant(zone: zone, local: dd * Civil.secondsPerDay + Int64(rule.minuteOfDay) * 60, hint: offset) + spread
                 if target <= t { return t }
@@ -68,7 +75,6 @@ extension PlanContext {
                     y += 1
                 }
                 daysInMonth = Civil.daysInMonth(year: y, month: m)
-                if rule.lastBusinessDay { lastBusiness = Civil.lastBusinessDay(year: y, month: m) }
             }
         }
         return t

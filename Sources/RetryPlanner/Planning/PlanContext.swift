@@ -1,5 +1,5 @@
 /// Borrowed, reference-free views of everything a decision reads. The planner's inner loop.
-struct PlanContext {
+package struct PlanContext {
     let segments: UnsafeBufferPointer<SegmentRules>
     let steps: UnsafeBufferPointer<Int64>
     let rules: CompiledRules
