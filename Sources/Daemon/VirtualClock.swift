@@ -34,6 +34,11 @@ package final class VirtualClock: Sendable {
         return a.virtual + (Self.wallNow() - a.wall) * scale
     }
 
+    /// Moves virtual time to `t` (tests drive time this way; the daemon never rewinds it).
+    package func set(_ t: Int64) {
+        anchor.withLock { $0 = Anchor(wall: Self.wallNow(), virtual: Double(t)) }
+    }
+
     /// Wall-clock seconds until virtual time `t` (0 if past).
     package func wallSeconds(until t: Int64) -> Double {
         max(0, (Double(t) - preciseNow()) / scale)
