@@ -39,6 +39,13 @@ extension Engine {
                 case .waiting where now >= rec.firstFailedAt + segment.maxSpan:
                     _ = try replan(db, &rec, methods: methods, now: now)
                 case .scheduled where (rec.nextAt ?? .max) <= now:
+                    // One attempt at a time per credential: another charge's attempt on the same card may
+                    // be about to bring a hard decline or use up a rolling counter.
+                    if let m = rec.nextMethod, m < methods.count, try credentialBusy(db, methods[m].credential) {
+                        let retry = clock.virtual(afterWall: 0.05)
+                        try save(db, rec, wake: retry)
+                        return (nil, retry)
+                    }
                     // The plan is older than this moment: re-check the method against the rules now.
                     let book = try rec.book(db, methods: methods, now: now)
                     if let m = rec.nextMethod, let rule = book.recheck(with: planner, method: m, at: now) {
@@ -66,6 +73,13 @@ extension Engine {
             lags.record(max(0, (clock.preciseNow() - Double(dueAt)) / clock.scale))
         }
         return await perform(ticket, rowid: rowid)
+    }
+
+    /// Whether an attempt on this credential (any token with the same fingerprint) is in flight.
+    func credentialBusy(_ db: Database, _ credential: String) throws -> Bool {
+        try Int.fetchOne(db.cachedStatement(sql: """
+            SELECT 1 FROM attempts WHERE state = 'reserved' AND method IN (SELECT token FROM methods WHERE credential = ?) LIMIT 1
+            """), arguments: [credential]) != nil
     }
 
     func emitNotices(_ db: Database, _ rec: inout ChargeRecord, now: Int64) throws {
