@@ -268,30 +268,26 @@ struct TOMLSyntax {
         }
     }
 
-    mutating func basicString() throws(Failure) {
+    mutating func basicString() throws(Failure) { try string(quote: UInt8(ascii: "\""), escapes: true) }
+    mutating func literalString() throws(Failure) { try string(quote: UInt8(ascii: "'"), escapes: false) }
+    mutating func multilineBasicString() throws(Failure) { try multilineString(quote: UInt8(ascii: "\""), escapes: true) }
+    mutating func multilineLiteralString() throws(Failure) { try multilineString(quote: UInt8(ascii: "'"), escapes: false) }
+
+    /// A one-line string: basic (`"…"`, with escapes) or literal (`'…'`).
+    mutating func string(quote q: UInt8, escapes: Bool) throws(Failure) {
         i += 1
         while true {
             guard let c = current, c != 0x0A else { throw fail("unterminated string") }
-            if c == UInt8(ascii: "\"") { i += 1; return }
-            if c == UInt8(ascii: "\\") { try escape(); continue }
+            if c == q { i += 1; return }
+            if escapes && c == UInt8(ascii: "\\") { try escape(); continue }
             if (c < 0x20 && c != 0x09) || c == 0x7F { throw fail("control character in a string") }
             try utf8Scalar()
         }
     }
 
-    mutating func literalString() throws(Failure) {
-        i += 1
-        while true {
-            guard let c = current, c != 0x0A else { throw fail("unterminated string") }
-            if c == UInt8(ascii: "'") { i += 1; return }
-            if (c < 0x20 && c != 0x09) || c == 0x7F { throw fail("control character in a string") }
-            try utf8Scalar()
-        }
-    }
-
-    mutating func multilineBasicString() throws(Failure) {
+    /// A multi-line string: basic (`\"\"\"…\"\"\"`, with escapes and line-ending backslashes) or literal (`\'\'\'…\'\'\'`).
+    mutating func multilineString(quote q: UInt8, escapes: Bool) throws(Failure) {
         i += 3
-        let q = UInt8(ascii: "\"")
         while true {
             guard let c = current else { throw fail("unterminated multi-line string") }
             if c == q && peek(1) == q && peek(2) == q {
@@ -301,7 +297,7 @@ struct TOMLSyntax {
                 if current == q { i += 1 }
                 return
             }
-            if c == UInt8(ascii: "\\") {
+            if escapes && c == UInt8(ascii: "\\") {
                 // A line-ending backslash trims the following whitespace.
                 var k = i + 1
                 while k < s.count, s[k] == 0x20 || s[k] == 0x09 { k += 1 }
@@ -312,24 +308,6 @@ struct TOMLSyntax {
                 }
                 try escape()
                 continue
-            }
-            if c == 0x0D && peek(1) == 0x0A { i += 2; continue }
-            if c == 0x0A || c == 0x09 { i += 1; continue }
-            if c < 0x20 || c == 0x7F { throw fail("control character in a string") }
-            try utf8Scalar()
-        }
-    }
-
-    mutating func multilineLiteralString() throws(Failure) {
-        i += 3
-        let q = UInt8(ascii: "'")
-        while true {
-            guard let c = current else { throw fail("unterminated multi-line string") }
-            if c == q && peek(1) == q && peek(2) == q {
-                i += 3
-                if current == q { i += 1 }
-                if current == q { i += 1 }
-                return
             }
             if c == 0x0D && peek(1) == 0x0A { i += 2; continue }
             if c == 0x0A || c == 0x09 { i += 1; continue }
