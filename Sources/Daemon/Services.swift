@@ -35,7 +35,8 @@ package struct PollerService: Service {
     let engine: Engine
     let index: DueIndex
     let logger: Logger
-    let pageSize = 500
+    /// Failures per poll and per ingest transaction: small enough that attempts interleave with a large backlog.
+    let pageSize = 100
 
     package init(engine: Engine, index: DueIndex, logger: Logger) {
         self.engine = engine
