@@ -189,7 +189,7 @@ package struct SpoolService: Service {
     }
 
     /// Writes one batch; returns the number of events written (0 when idle or blocked).
-    func drainOnce() async -> Int {
+    package func drainOnce() async -> Int {
         let limit = engine.settings.daemon.spoolBatchEvents
         let minFree = Int64(engine.settings.daemon.spoolMinFreeBytes)
         let store = engine.store, writer = self.writer

@@ -16,9 +16,10 @@ func temporaryDirectory() throws -> String {
 }
 
 /// An engine over a fresh store and sandbox in a temporary directory.
-func makeEngine(_ dir: String, outOfBand: Int = 0, start: Int64 = 1_795_000_000) throws -> (Engine, Sandbox) {
+func makeEngine(_ dir: String, outOfBand: Int = 0, start: Int64 = 1_795_000_000, minFreeBytes: Int = 0) throws -> (Engine, Sandbox) {
     var settings = Settings()
     settings.daemon.stateDir = dir
+    settings.daemon.spoolMinFreeBytes = minFreeBytes
     let store = try Store(path: dir + "/relance.sqlite")
     let sandbox = try Sandbox(path: dir + "/sandbox.sqlite", population: SandboxPopulation(seed: 3, customers: 50, failuresPerDay: 200, outOfBandPercent: outOfBand))
     let clock = VirtualClock(scale: 1, startingAt: start)
@@ -156,5 +157,38 @@ struct EngineTests {
              try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE json LIKE '%relance.charge.closed%'") ?? 0)
         }
         #expect(closed > 0 && closed == events)
+    }
+}
+
+@Suite("Full disk")
+struct FullDiskTests {
+    @Test func aFullSpoolPausesNewWorkKeepsEveryEventAndResumes() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // "Full": the spool's disk has less free space than required (an exabyte).
+        let (full, sandbox) = try makeEngine(dir, minFreeBytes: Int.max / 2)
+        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 5, now: full.clock.now())
+        _ = try await full.ingest(charges, cursor: cursor)
+        let writer = try SpoolWriter(directory: dir + "/spool")
+        let blocked = SpoolService(engine: full, writer: writer, logger: Logger(label: "test"))
+        #expect(await blocked.drainOnce() == 0)
+        #expect(full.isPaused)
+        #expect(full.pausedReason.withLock { $0 }?.hasPrefix("spool: spool disk full") == true)
+        let kept = try await full.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0 }
+        #expect(kept > 0)
+        #expect(writer.pendingFiles() == 0)
+        // Space returns: the same outbox drains completely, and work resumes.
+        let (roomy, _) = try makeEngine(dir)
+        roomy.pausedReason.withLock { $0 = "spool: spool disk full" }
+        let resumed = SpoolService(engine: roomy, writer: writer, logger: Logger(label: "test"))
+        var written = 0
+        while true {
+            let n = await resumed.drainOnce()
+            if n == 0 { break }
+            written += n
+        }
+        #expect(written == kept)
+        #expect(!roomy.isPaused)
+        #expect(writer.pendingFiles() > 0)
     }
 }
