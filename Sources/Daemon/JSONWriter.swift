@@ -7,6 +7,12 @@ struct JSONWriter {
 
     static func escape(_ s: String, into out: inout String) {
         out.append("\"")
+        // Most values (ids, codes, times) need no escaping: append them whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append(s)
+            out.append("\"")
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out.append("\\\"")

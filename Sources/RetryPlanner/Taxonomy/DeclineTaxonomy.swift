@@ -87,7 +87,8 @@ package enum DeclineTaxonomy {
 
     /// Stripe decline codes grouped by what to do (reference table), with their Visa category.
     static func stripeDecline(_ code: String) -> Decline? {
-        switch code.lowercased() {
+        let code = code.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? code.lowercased() : code
+        switch code {
         case "insufficient_funds":
             return Decline(declineClass: .retryLater, visaCategory: 2, flags: .insufficientFunds)
         case "withdrawal_count_limit_exceeded", "card_velocity_exceeded", "try_again_later",
