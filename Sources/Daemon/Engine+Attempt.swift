@@ -163,6 +163,8 @@ extension Engine {
                 case .succeeded(let paymentId):
                     try db.cachedStatement(sql: "UPDATE attempts SET state = 'succeeded', outcome = ?, finished_at = ? WHERE key = ?").execute(arguments: [paymentId, now, ticket.key])
                     try db.cachedStatement(sql: "UPDATE methods SET last_success_at = ? WHERE token = ?").execute(arguments: [ticket.reservedAt, ticket.method.token])
+                    // The issuer saw the attempt at most now: the rolling counters count it from then.
+                    try db.cachedStatement(sql: "UPDATE ledger SET time = ? WHERE attempt_key = ?").execute(arguments: [now, ticket.key])
                     rec.attempts = ticket.number
                     rec.lastAttemptAt = ticket.reservedAt
                     rec.currentMethod = methodIndex
@@ -184,8 +186,9 @@ extension Engine {
                     try db.cachedStatement(sql: "UPDATE attempts SET state = 'declined', outcome = ?, finished_at = ? WHERE key = ?").execute(
                                    arguments: [raw.declineCode ?? raw.code ?? raw.achReturnCode ?? raw.sepaReasonCode ?? "declined", now, ticket.key])
                     let flags: LedgerEntry.Flags = [.reattempt, .declined]
-                    try db.cachedStatement(sql: "UPDATE ledger SET flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?").execute(
-                                   arguments: [Int(flags.rawValue), Int(decline.merchantAdviceCode), Int(decline.forbids.rawValue), Int(decline.visaCategory), ticket.key])
+                    // The issuer saw the attempt at most now: the rolling counters count it from then.
+                    try db.cachedStatement(sql: "UPDATE ledger SET time = ?, flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?").execute(
+                        arguments: [now, Int(flags.rawValue), Int(decline.merchantAdviceCode), Int(decline.forbids.rawValue), Int(decline.visaCategory), ticket.key])
                     try markMethod(db, method: ticket.method, decline: decline)
                     rec.attemptsOnMethod = methodIndex == rec.currentMethod ? rec.attemptsOnMethod + 1 : 1
                     rec.attempts = ticket.number
