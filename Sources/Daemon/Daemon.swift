@@ -45,8 +45,18 @@ package final class Daemon: Sendable {
         case .stripe:
             throw DaemonError("provider kind \"stripe\" is not available in this build yet; use \"sandbox\"")
         }
-        // The clock continues from the stored virtual time; it never rewinds.
-        let stored = try await store.read { db in try Store.meta(db, "clock.virtual").flatMap(Int64.init) }
+        // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
+        // persisted value may be up to a second of wall time old, so it also starts after every time
+        // already written (attempts, ledger, failures).
+        let stored = try await store.read { db -> Int64? in
+            let persisted = try Store.meta(db, "clock.virtual").flatMap(Int64.init)
+            let seen = try Int64.fetchOne(db, sql: """
+                SELECT max(coalesce((SELECT max(time) FROM ledger), 0), coalesce((SELECT max(reserved_at) FROM attempts), 0),
+                           coalesce((SELECT max(finished_at) FROM attempts), 0), coalesce((SELECT max(first_failed_at) FROM charges), 0))
+                """) ?? 0
+            guard persisted != nil || seen > 0 else { return nil }
+            return max(persisted ?? 0, seen + 1)
+        }
         let wall = Int64(Date().timeIntervalSince1970)
         let start = d.timeScale == 1 ? max(stored ?? wall, wall) : (stored ?? wall)
         let clock = VirtualClock(scale: d.timeScale, startingAt: start)

@@ -14,18 +14,24 @@ package struct SpoolWriter: Sendable {
             let path = directory + sub
             if mkdir(path, 0o750) != 0 && errno != EEXIST { throw SpoolError(code: .create, path: path, errno: errno) }
         }
+        // Half-written batches of a killed process: their events are still in the outbox and are written again.
+        for name in Self.names(in: directory + "/tmp") { unlink(directory + "/tmp/" + name) }
+    }
+
+    static func names(in path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// Files waiting in `new/` for a consumer.
     package func pendingFiles() -> Int {
-        guard let dir = opendir(directory + "/new") else { return 0 }
-        defer { closedir(dir) }
-        var count = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix(".") { count += 1 }
-        }
-        return count
+        Self.names(in: directory + "/new").filter { !$0.hasPrefix(".") }.count
     }
 
     /// Free bytes on the spool's file system.
