@@ -68,12 +68,14 @@ package final class Engine: Sendable {
                 if try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM charges WHERE id = ?"), arguments: [fc.id]) != nil { continue }
                 try self.upsertCustomer(db, fc)
                 let methods = try ChargeRecord.methods(db, customer: fc.customer.id)
-                guard !methods.isEmpty else { continue }
+                // A customer with no stored method is still stored: the planner waits for the customer.
                 let m = methods.firstIndex { $0.token == fc.methodToken } ?? 0
-                let decline = DeclineTaxonomy.classify(fc.decline, rail: methods[m].rail)
+                let method = m < methods.count ? methods[m] : nil
+                let rail = method?.rail ?? .card
+                let decline = DeclineTaxonomy.classify(fc.decline, rail: rail)
                 let attributes = ChargeAttributes(
                     amount: fc.amount, currency: fc.currency, tier: fc.customer.tier, tags: Set(fc.customer.tags),
-                    rail: methods[m].rail, country: fc.customer.country
+                    rail: rail, country: fc.customer.country
                 )
                 let segment = self.planner.policy.segmentIndex(for: attributes) ?? (self.planner.policy.segments.count - 1)
                 let json = String(decoding: try JSONEncoder().encode(fc.decline), as: UTF8.self)
@@ -83,9 +85,11 @@ package final class Engine: Sendable {
                     VALUES (?, ?, ?, ?, 'scheduled', ?, 0, ?, ?, ?, ?, ?)
                     """).execute(arguments: [fc.id, fc.customer.id, fc.amount, fc.currency, segment, fc.failedAt, m,
                                      Int(decline.declineClass.rawValue), Int(decline.flags.rawValue), json])
-                try self.recordLedger(db, method: methods[m], time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil)
+                if let method {
+                    try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil)
+                }
                 var rec = try ChargeRecord.fetch(db, id: fc.id)!
-                try self.events.append(db, .chargeIngested, charge: &rec, at: now, method: methods[m], decline: fc.decline, declineClass: decline.declineClass)
+                try self.events.append(db, .chargeIngested, charge: &rec, at: now, method: method, decline: fc.decline, declineClass: decline.declineClass)
                 let refreshed = try ChargeRecord.methods(db, customer: fc.customer.id)
                 let wake = try self.replan(db, &rec, methods: refreshed, now: now)
                 try self.save(db, rec, wake: wake)

@@ -110,6 +110,26 @@ struct EngineTests {
         #expect(reserved == 0)
     }
 
+    @Test func aFailureOfACustomerWithoutStoredMethodsIsKeptAndWaitsForTheCustomer() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, _) = try makeEngine(dir)
+        let failure = FailedCharge(
+            id: "in_nomethod", customer: CustomerInfo(id: "cus_nomethod", zone: "Mars/Base", tier: "", tags: [], country: "FR"),
+            amount: 1_200, currency: "EUR", failedAt: engine.clock.now(), decline: RawDecline(code: "card_declined", declineCode: "brand_new_code"),
+            methodToken: "pm_gone", methods: []
+        )
+        _ = try await engine.ingest([failure], cursor: nil)
+        let (state, types) = try await engine.store.read { db in
+            (try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_nomethod'"),
+             try String.fetchAll(db, sql: "SELECT json FROM outbox ORDER BY seq"))
+        }
+        #expect(state == "waiting")
+        #expect(types.count == 2 && types[0].contains("relance.charge.ingested") && types[1].contains("relance.customer.action_required"))
+        // The unknown decline code is kept verbatim.
+        #expect(types[0].contains("brand_new_code"))
+    }
+
     @Test func anAttemptLeftInFlightIsReplayedWithItsKeyAndRecordedOnce() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
