@@ -1,4 +1,4 @@
-package import RelanceConfig
+import RelanceConfig
 
 /// Feeds random and mutated `retry.toml` texts to the loader: it must always return either a
 /// config or errors, never crash or hang. Deterministic for a seed.

@@ -1,4 +1,4 @@
-package import Synchronization
+import Synchronization
 
 /// The in-memory due index: a min-heap of (wake time, charge rowid), rebuilt from the store at start.
 /// Stale entries are harmless: the engine re-checks the stored state before acting.

@@ -2,11 +2,11 @@ import AsyncAlgorithms
 import Foundation
 import GRDB
 package import Logging
-package import Providers
+import Providers
 import RetryPlanner
-package import ServiceLifecycle
+import ServiceLifecycle
 package import Spool
-package import Store
+import Store
 import Synchronization
 
 /// The spool's blocking work (SQLite, write, fsync) runs here, off the cooperative thread pool.

@@ -1,5 +1,5 @@
 import Foundation
-package import Synchronization
+import Synchronization
 
 /// The daemon's one clock: epoch seconds that run `scale` times faster than wall time.
 ///

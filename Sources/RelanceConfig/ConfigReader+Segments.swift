@@ -1,4 +1,4 @@
-package import RetryPlanner
+import RetryPlanner
 
 /// A segment as read, with what ordering and overlap checks need.
 struct ReadSegment {

@@ -1,4 +1,4 @@
-package import RetryPlanner
+import RetryPlanner
 
 /// Reads the sections of `retry.toml` into ``Settings``, recording every mistake.
 struct ConfigReader {

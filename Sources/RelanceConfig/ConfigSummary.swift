@@ -1,4 +1,4 @@
-package import RetryPlanner
+import RetryPlanner
 
 /// Human-readable descriptions of a configuration, for `relancectl check-config` and `config-diff`.
 package enum ConfigSummary {

@@ -27,7 +27,7 @@ struct FuzzConfig: ParsableCommand {
         let clock = ContinuousClock()
         var report = ConfigFuzzer.Report()
         let elapsed = clock.measure { report = fuzzer.run(count: inputs) { text in
-            if let keepLast { FileManager.default.createFile(atPath: keepLast, contents: Data(text.utf8)) }
+            if let keepLast { _ = FileManager.default.createFile(atPath: keepLast, contents: Data(text.utf8)) }
         } }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print("\(report) crashes=0 hangs=0 seconds=\(String(format: "%.1f", seconds))")

@@ -34,9 +34,10 @@ struct Relanced: AsyncParsableCommand {
             guard (1...1_000_000).contains(timeScale) else { throw ValidationError("--time-scale must be between 1 and 1000000") }
             settings.daemon.timeScale = timeScale
         }
+        let level = Logger.Level(rawValue: settings.daemon.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: settings.daemon.logLevel) ?? .info
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "relanced")
