@@ -67,10 +67,4 @@ struct JSONWriter {
 }
 
 /// RFC 3339 UTC time of an epoch second.
-func rfc3339(_ t: Int64) -> String {
-    let day = Civil.floorDiv(t, 86_400)
-    let (y, m, d) = Civil.date(days: day)
-    let sod = t - day * 86_400
-    func p(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    return "\(y)-\(p(Int64(m)))-\(p(Int64(d)))T\(p(sod / 3_600)):\(p(sod % 3_600 / 60)):\(p(sod % 60))Z"
-}
+func rfc3339(_ t: Int64) -> String { Civil.rfc3339(t) }

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
-package import RetryPlanner
+import RetryPlanner
 
 /// The embedded provider: a seeded population, and a durable record of every payment it was asked
 /// for (its own SQLite file), like a real provider's ledger. Idempotency keys are

@@ -1,3 +1,5 @@
+import RetryPlanner
+
 /// Durations in `retry.toml`: `"90s"`, `"15m"`, `"72h"`, `"3d"`, `"2w"`, combinations such as
 /// `"1h30m"`, or a bare integer of seconds.
 package enum DurationText {
@@ -31,15 +33,7 @@ package enum DurationText {
 
     /// Exact text for a number of seconds: `259200` → `"3d"`, `5400` → `"1h30m"`.
     package static func format(_ seconds: Int64) -> String {
-        if seconds == 0 { return "0s" }
-        var rest = seconds
-        var text = seconds < 0 ? "-" : ""
-        rest = abs(rest)
-        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60), ("s", 1)] where rest >= size {
-            text += "\(rest / size)\(unit)"
-            rest %= size
-        }
-        return text
+        seconds < 0 ? "-" + Decision.duration(-seconds) : Decision.duration(seconds)
     }
 }
 

@@ -1,6 +1,6 @@
 import Foundation
 package import GRDB
-package import RetryPlanner
+import RetryPlanner
 
 /// Durable state: SQLite in WAL mode, every state change in one transaction with its events.
 ///

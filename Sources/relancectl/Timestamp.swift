@@ -41,12 +41,7 @@ enum Timestamp {
             + " (\(utc(t)))"
     }
 
-    static func utc(_ t: Int64) -> String {
-        let day = Civil.floorDiv(t, Civil.secondsPerDay)
-        let (y, m, d) = Civil.date(days: day)
-        let sod = t - day * Civil.secondsPerDay
-        return "\(y)-\(pad(m))-\(pad(d))T\(pad(Int(sod / 3_600))):\(pad(Int(sod % 3_600 / 60))):\(pad(Int(sod % 60)))Z"
-    }
+    static func utc(_ t: Int64) -> String { Civil.rfc3339(t) }
 
     private static func pad(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
 }
