@@ -189,7 +189,7 @@ extension Engine {
                     // The issuer saw the attempt at most now: the rolling counters count it from then.
                     try db.cachedStatement(sql: "UPDATE ledger SET time = ?, flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?").execute(
                         arguments: [now, Int(flags.rawValue), Int(decline.merchantAdviceCode), Int(decline.forbids.rawValue), Int(decline.visaCategory), ticket.key])
-                    try markMethod(db, method: ticket.method, decline: decline)
+                    let marked = try markMethod(db, method: ticket.method, decline: decline)
                     rec.attemptsOnMethod = methodIndex == rec.currentMethod ? rec.attemptsOnMethod + 1 : 1
                     rec.attempts = ticket.number
                     rec.lastAttemptAt = ticket.reservedAt
@@ -199,7 +199,7 @@ extension Engine {
                     rec.decline = String(decoding: try JSONEncoder().encode(raw), as: UTF8.self)
                     try events.append(db, .attemptFailed, charge: &rec, at: now, attempt: ticket.number, method: ticket.method, decline: raw, declineClass: decline.declineClass)
                     count { $0.declined += 1; $0.attempts += 1 }
-                    methods = try ChargeRecord.methods(db, customer: rec.customer)
+                    if marked { methods = try ChargeRecord.methods(db, customer: rec.customer) }
                     let wake = try replan(db, &rec, methods: methods, now: now)
                     try save(db, rec, wake: wake)
                     return wake

@@ -85,12 +85,14 @@ package final class Engine: Sendable {
                     VALUES (?, ?, ?, ?, 'scheduled', ?, 0, ?, ?, ?, ?, ?)
                     """).execute(arguments: [fc.id, fc.customer.id, fc.amount, fc.currency, segment, fc.failedAt, m,
                                      Int(decline.declineClass.rawValue), Int(decline.flags.rawValue), json])
+                var marked = false
                 if let method {
-                    try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil)
+                    marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil)
                 }
                 var rec = try ChargeRecord.fetch(db, id: fc.id)!
                 try self.events.append(db, .chargeIngested, charge: &rec, at: now, method: method, decline: fc.decline, declineClass: decline.declineClass)
-                let refreshed = try ChargeRecord.methods(db, customer: fc.customer.id)
+                // Re-read the methods only when the decline just marked one.
+                let refreshed = marked ? try ChargeRecord.methods(db, customer: fc.customer.id) : methods
                 let wake = try self.replan(db, &rec, methods: refreshed, now: now)
                 try self.save(db, rec, wake: wake)
                 if let wake, let rowid = try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE id = ?"), arguments: [fc.id]) {
@@ -123,25 +125,33 @@ package final class Engine: Sendable {
         }
     }
 
-    /// Adds an attempt to the compliance ledger and marks the method when the decline forbids it.
-    func recordLedger(_ db: Database, method: MethodRecord, time: Int64, amount: Int64, decline: Decline?, reattempt: Bool, key: String?) throws {
+    /// Adds an attempt to the compliance ledger and marks the method when the decline forbids it;
+    /// returns whether the method was marked.
+    @discardableResult
+    func recordLedger(_ db: Database, method: MethodRecord, time: Int64, amount: Int64, decline: Decline?, reattempt: Bool, key: String?) throws -> Bool {
         var flags: LedgerEntry.Flags = []
         if reattempt { flags.insert(.reattempt) }
         if decline != nil { flags.insert(.declined) }
         try db.cachedStatement(sql: "INSERT INTO ledger(credential, time, amount, flags, mac, forbids, visa_category, attempt_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").execute(
                        arguments: [method.credential, time, amount, Int(flags.rawValue), Int(decline?.merchantAdviceCode ?? 0),
                                    Int(decline?.forbids.rawValue ?? 0), Int(decline?.visaCategory ?? 0), key])
-        try markMethod(db, method: method, decline: decline)
+        return try markMethod(db, method: method, decline: decline)
     }
 
-    func markMethod(_ db: Database, method: MethodRecord, decline: Decline?) throws {
-        guard let decline else { return }
+    /// Marks a method forbidden or unusable when the decline says so; returns whether it did.
+    @discardableResult
+    func markMethod(_ db: Database, method: MethodRecord, decline: Decline?) throws -> Bool {
+        guard let decline else { return false }
+        var marked = false
         if decline.forbids != .none {
+            marked = true
             try db.cachedStatement(sql: "UPDATE methods SET forbids = ? WHERE token = ?").execute(arguments: [Int(decline.forbids.rawValue), method.token])
         }
         if decline.declineClass == .useAnotherMethod || decline.flags.contains(.dataQuality) {
+            marked = true
             try db.cachedStatement(sql: "UPDATE methods SET unusable = 1 WHERE token = ?").execute(arguments: [method.token])
         }
+        return marked
     }
 
     // MARK: Planning

@@ -51,11 +51,6 @@ struct JSONWriter {
         text.append(String(v))
     }
 
-    mutating func bool(_ k: String, _ v: Bool) {
-        key(k)
-        text.append(v ? "true" : "false")
-    }
-
     /// A nested object (already rendered).
     mutating func object(_ k: String, _ v: JSONWriter?) {
         guard let v else { return }

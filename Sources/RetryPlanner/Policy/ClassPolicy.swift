@@ -20,14 +20,6 @@ package struct ClassPolicy: Sendable, Hashable {
         self.rotateAfter = rotateAfter
         self.alignToPayday = alignToPayday
     }
-
-    /// Total of the ladder's waits over `attempts` retries (the last step repeating).
-    package func span(attempts: Int) -> Int64 {
-        guard !ladder.isEmpty, attempts > 0 else { return 0 }
-        var total: Int64 = 0
-        for i in 0..<attempts { total += ladder[min(i, ladder.count - 1)] }
-        return total
-    }
 }
 
 /// Which charges a segment applies to; every condition given must hold, an empty set matches all.
