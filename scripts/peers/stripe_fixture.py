@@ -236,7 +236,7 @@ class Fixture:
         self.gen_rng = random.Random("%s-stream" % seed)
         self.populate(customers, invoices)
 
-    # ---- helpers
+    # ---- ids and events
     def now(self):
         return int(time.time() + self.clock_offset)
 
