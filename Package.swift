@@ -87,6 +87,18 @@ let package = Package(
             dependencies: ["RelanceConfig"],
             swiftSettings: strict
         ),
+        // libsystemd: sd_notify, socket activation, the journal.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // The systemd protocol: readiness and watchdog notifications, socket activation, journald logging.
+        .target(
+            name: "SystemdSupport",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "relancectl",
             dependencies: [
@@ -112,6 +124,11 @@ let package = Package(
             name: "DaemonTests",
             dependencies: ["Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner",
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SystemdTests",
+            dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
