@@ -32,6 +32,18 @@ let package = Package(
             name: "RetryPlanner",
             swiftSettings: strict
         ),
+        // libcurl, with non-variadic shims for curl_easy_setopt and friends.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Async HTTP over the curl multi interface, on its own thread.
+        .target(
+            name: "HTTPTransport",
+            dependencies: ["CCurl"],
+            swiftSettings: strict
+        ),
         .target(
             name: "RelanceConfig",
             dependencies: ["RetryPlanner", .product(name: "TOMLKit", package: "TOMLKit")],
@@ -94,6 +106,7 @@ let package = Package(
                 "RelanceConfig",
                 "PlannerWorkload",
                 "ConfigFuzz",
+                "HTTPTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -112,6 +125,11 @@ let package = Package(
             name: "DaemonTests",
             dependencies: ["Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner",
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HTTPTransportTests",
+            dependencies: ["HTTPTransport"],
             swiftSettings: strict
         ),
         .testTarget(
