@@ -32,6 +32,18 @@ let package = Package(
             name: "RetryPlanner",
             swiftSettings: strict
         ),
+        // libcurl, with non-variadic shims for curl_easy_setopt and friends.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Async HTTP over the curl multi interface, on its own thread.
+        .target(
+            name: "HTTPTransport",
+            dependencies: ["CCurl"],
+            swiftSettings: strict
+        ),
         .target(
             name: "RelanceConfig",
             dependencies: ["RetryPlanner", .product(name: "TOMLKit", package: "TOMLKit")],
@@ -106,6 +118,7 @@ let package = Package(
                 "RelanceConfig",
                 "PlannerWorkload",
                 "ConfigFuzz",
+                "HTTPTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -129,6 +142,11 @@ let package = Package(
         .testTarget(
             name: "SystemdTests",
             dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HTTPTransportTests",
+            dependencies: ["HTTPTransport"],
             swiftSettings: strict
         ),
         .testTarget(

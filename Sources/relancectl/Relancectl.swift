@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Relancectl: ParsableCommand {
+struct Relancectl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relancectl",
         abstract: "Relance admin tool: check a config, explain a retry plan, benchmark the planner.",
