@@ -1,58 +1,14 @@
 import NIOCore
 import NIOHTTP1
 
-/// Bounds the bytes a client may send before its request head is complete (request line and
-/// headers together), which the HTTP decoder alone does not: it limits header fields, not the
-/// request line. Sits in front of the decoder; `ConnectionGuard` tells it when a head is done.
-///
-/// Over the limit it raises `HTTPParserError.headerOverflow`, which `HTTPServerProtocolErrorHandler`
-/// answers with a 400, and closes the connection.
-final class HeadByteLimit: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    private let limit: Int
-    private var counted = 0
-    private var counting = true
-    private var tripped = false
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    /// A request head was decoded: bytes from here on are body, not head.
-    func headComplete() {
-        counting = false
-    }
-
-    /// The request ended: the next bytes start another head.
-    func awaitHead() {
-        counting = true
-        counted = 0
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !tripped else { return }
-        if counting {
-            counted += unwrapInboundIn(data).readableBytes
-            if counted > limit {
-                tripped = true
-                context.fireErrorCaught(HTTPParserError.headerOverflow)
-                context.close(promise: nil)
-                return
-            }
-        }
-        context.fireChannelRead(data)
-    }
-}
-
 /// Closes connections that are slow or silent, and drops request bodies.
 ///
 /// A connection waiting for a request (just opened, or after a response) must deliver a complete
-/// one within `idleTimeout`: `IdleStateHandler` reports a read-silent connection, and a deadline
-/// catches one that trickles bytes to stay alive. While the handler is answering, the connection
-/// is never closed for idleness. Bodies are counted and discarded; past `maxBodyBytes` the
-/// connection is closed.
+/// one within `idleTimeout`. `IdleStateHandler` sits after the decoder, so it sees decoded parts,
+/// not bytes: a client that is silent, or trickles a head that never completes, is read-idle.
+/// A deadline armed at the same moment catches a client that keeps a request open by trickling
+/// body bytes. While the handler is answering, the connection is never closed for idleness.
+/// Bodies are counted and discarded; past `maxBodyBytes` the connection is closed.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -61,15 +17,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum Phase { case waiting, receiving, answering }
 
-    private let headLimit: HeadByteLimit
     private let idleTimeout: TimeAmount
     private let maxBodyBytes: Int
     private var phase = Phase.waiting
     private var bodyBytes = 0
     private var deadline: Scheduled<Void>?
 
-    init(headLimit: HeadByteLimit, idleTimeout: TimeAmount, maxBodyBytes: Int) {
-        self.headLimit = headLimit
+    init(idleTimeout: TimeAmount, maxBodyBytes: Int) {
         self.idleTimeout = idleTimeout
         self.maxBodyBytes = maxBodyBytes
     }
@@ -86,7 +40,6 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
-            headLimit.headComplete()
             phase = .receiving
             bodyBytes = 0
             context.fireChannelRead(data)
@@ -97,7 +50,6 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             phase = .answering
             deadline?.cancel()
             deadline = nil
-            headLimit.awaitHead()
             context.fireChannelRead(data)
         }
     }

@@ -40,18 +40,19 @@ extension StatusServer {
             .childChannelOption(.maxMessagesPerRead, value: 4)
     }
 
-    /// Builds one connection's pipeline: head limit, NIOHTTP1 server codec with pipelining and
-    /// protocol-error handling, idle detection, the guard, then the async channel.
+    /// Builds one connection's pipeline: the NIOHTTP1 server codec (pipelining, 400 on protocol
+    /// errors, head size limits), idle detection, the guard, then the async channel.
+    ///
+    /// The decoder's `maxHeaderFieldSize` also bounds the request target, and `maxHeaderListSize`
+    /// all header bytes, so a head over `maxRequestHeadBytes` is a parser error: 400 and close.
     private var initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> {
         let c = configuration
         return { channel in
             channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
-                let headLimit = HeadByteLimit(limit: c.maxRequestHeadBytes)
                 var limits = NIOHTTPDecoderLimitConfiguration()
                 limits.maxHeaderFieldSize = c.maxRequestHeadBytes
                 limits.maxHeaderListSize = c.maxRequestHeadBytes
-                try sync.addHandler(headLimit)
                 try sync.configureHTTPServerPipeline(
                     withErrorHandling: true,
                     withEncoderConfiguration: .init(),
@@ -59,7 +60,7 @@ extension StatusServer {
                 )
                 let idle = TimeAmount.nanoseconds(c.idleTimeout.nanoseconds)
                 try sync.addHandler(IdleStateHandler(readTimeout: idle))
-                try sync.addHandler(ConnectionGuard(headLimit: headLimit, idleTimeout: idle, maxBodyBytes: c.maxRequestBodyBytes))
+                try sync.addHandler(ConnectionGuard(idleTimeout: idle, maxBodyBytes: c.maxRequestBodyBytes))
                 return try Connection(wrappingChannelSynchronously: channel)
             }
         }

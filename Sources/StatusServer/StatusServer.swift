@@ -9,9 +9,8 @@ import Synchronization
 /// `GET`/`HEAD` through an async handler.
 ///
 /// Each connection is served by its own child task, so a slow handler holds up only its own
-/// client. The HTTP codec, the 400 for garbage (`HTTPServerProtocolErrorHandler`) and pipelining
-/// come from NIOHTTP1; `ConnectionGuard` adds the idle timeout and the body limit, `HeadByteLimit`
-/// the bound on the request head.
+/// client. The HTTP codec, the 400 for garbage (`HTTPServerProtocolErrorHandler`), the head size
+/// limit and pipelining come from NIOHTTP1; `ConnectionGuard` adds the idle timeout and the body limit.
 ///
 /// Capacity: the listen backlog is 4 096 (the kernel caps it at `net.core.somaxconn`), and `bind()`
 /// raises the soft `RLIMIT_NOFILE` to the hard limit, since every client holds a descriptor: with

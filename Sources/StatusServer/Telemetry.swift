@@ -48,7 +48,8 @@ package enum Telemetry {
 
     /// Bootstraps MetricsSystem with a PrometheusMetricsFactory once per process (idempotent, thread-safe) and returns the registry.
     ///
-    /// Call it before any other `MetricsSystem.bootstrap` in the process: swift-metrics allows one.
+    /// Call it at the start of `main`, before any metric is created (one created earlier stays a
+    /// no-op) and instead of any other `MetricsSystem.bootstrap` (swift-metrics allows one).
     @discardableResult
     package static func bootstrap() -> PrometheusCollectorRegistry {
         registry

@@ -44,6 +44,24 @@ import Testing
         }
     }
 
+    @Test func aClientTricklingABodyIsClosedAfterTheIdleTimeout() async throws {
+        try await withServer({ $0.idleTimeout = .milliseconds(600) }) { _, path in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let closed: Bool = try await offPool {
+                let socket = try RawSocket(unixPath: path)
+                try socket.send("GET /status HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+                for _ in 0..<40 {
+                    guard (try? socket.send([0x41])) != nil else { return true }
+                    usleep(100_000)
+                }
+                return false
+            }
+            #expect(closed, "a body trickled a byte every 100 ms for 4 s must be cut off")
+            #expect(clock.now - start < .seconds(3))
+        }
+    }
+
     @Test func aThousandSimultaneousConnectionsAreAllAnswered() async throws {
         try await withServer { _, path in
             let count = 1_000

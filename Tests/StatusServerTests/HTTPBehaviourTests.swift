@@ -67,13 +67,16 @@ import Testing
         }
     }
 
-    @Test(arguments: ["line", "headers"])
+    @Test(arguments: ["line", "header", "many headers"])
     func oversizedHeadIsRejected(part: String) async throws {
         try await withServer({ $0.maxRequestHeadBytes = 1_024 }) { _, path in
             let long = String(repeating: "a", count: 4_000)
-            let request = part == "line"
-                ? "GET /\(long) HTTP/1.1\r\nHost: x\r\n\r\n"
-                : "GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(long)\r\n\r\n"
+            let many = (0..<200).map { "X-H\($0): 0123456789\r\n" }.joined()
+            let request = switch part {
+            case "line": "GET /\(long) HTTP/1.1\r\nHost: x\r\n\r\n"
+            case "header": "GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(long)\r\n\r\n"
+            default: "GET / HTTP/1.1\r\nHost: x\r\n\(many)\r\n"
+            }
             let (status, closed) = try await offPool {
                 let socket = try RawSocket(unixPath: path)
                 try? socket.send(request)

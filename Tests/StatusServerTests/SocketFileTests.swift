@@ -35,9 +35,9 @@ import Testing
         try #require(rc == 0)
         let server = StatusServer(configuration: .init(unixSocketPath: path), logger: Logger(label: "t"), handler: testRoutes)
         try await server.bind()
-        #expect(try await rawGet(path, target: "/status").status == 200)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
+            #expect(try await rawGet(path, target: "/status").status == 200)
             group.cancelAll()
             try await group.waitForAll()
         }
@@ -54,6 +54,39 @@ import Testing
             #expect(error.description.contains(path))
         }
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "keep me")
+    }
+
+    @Test func theSocketIsGivenTheConfiguredGroup() async throws {
+        let group = try #require(getgrnam("daemon") ?? getgrgid(getegid()))
+        let name = String(cString: group.pointee.gr_name)
+        let gid = group.pointee.gr_gid
+        try await withServer({ $0.socketGroup = name }) { _, path in
+            var st = stat()
+            try #require(lstat(path, &st) == 0)
+            #expect(st.st_gid == gid)
+        }
+    }
+
+    @Test func anInheritedListeningSocketIsServedAndItsFileLeftAlone() async throws {
+        let path = temporaryDirectory() + "/activated.sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(rc == 0 && listen(fd, 128) == 0)
+        var configuration = StatusServerConfiguration(unixSocketPath: path)
+        configuration.inheritedSocket = fd
+        let server = StatusServer(configuration: configuration, logger: Logger(label: "t"), handler: testRoutes)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            #expect(try await rawGet(path, target: "/echo?activated").body == Array("GET activated".utf8))
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        #expect(mode(path) != nil, "the socket file belongs to whoever created the inherited socket")
     }
 
     @Test func anUnknownGroupIsAClearError() async throws {

@@ -54,7 +54,7 @@ import Testing
             "due backlog 7",
             "attempts    96 last hour, 2210 last day",
             "recoveries  31 last hour, 640 last day",
-            "  >= 100.00          1597       1136   71.1%",
+            "  >= 100.00         1597       1136   71.1%",
             "spool       18 events pending",
             "  2026-03-05T11:58:02Z  provider: HTTP 429 rate_limit",
         ]
