@@ -1,0 +1,135 @@
+import Foundation
+
+/// The `GET /status` document (schema: `docs/status.schema.json`); times are RFC 3339 strings.
+///
+/// The daemon builds and encodes it; `relancectl status` decodes it and prints `summary()`.
+/// Keys are snake_case on the wire; optional fields are present as `null`.
+package struct StatusDocument: Codable, Sendable, Equatable {
+    package var version: String
+    package var pid: Int
+    package var startedAt: String
+    package var uptimeSeconds: Double
+    package var virtualTime: String
+    package var timeScale: Int
+    package var config: Config
+    package var provider: Provider
+    package var charges: Charges
+    package var dueBacklog: Int
+    package var attempts: Window
+    package var recoveries: Window
+    package var recoveryRateByAmount: [Band]
+    package var spool: Spool
+    package var lastErrors: [ErrorEntry]
+
+    package struct Config: Codable, Sendable, Equatable {
+        package var path: String
+        package var digest: String
+        package var loadedAt: String
+        package var lastReloadError: String?
+    }
+
+    package struct Provider: Codable, Sendable, Equatable {
+        package var name: String
+        /// `ok`, `backing_off`, `unauthorized` or `failing`.
+        package var state: String
+        package var lastError: String?
+        package var lastSuccessAt: String?
+    }
+
+    package struct Charges: Codable, Sendable, Equatable {
+        package var scheduled: Int
+        package var inFlight: Int
+        package var waiting: Int
+        package var recovered: Int
+        package var exhausted: Int
+        package var closed: Int
+    }
+
+    /// Counts over the last hour and the last day (of virtual time).
+    package struct Window: Codable, Sendable, Equatable {
+        package var lastHour: Int
+        package var lastDay: Int
+    }
+
+    /// Recovery over one amount band: charges whose amount (minor units) is in `min...max`
+    /// (`max` nil = no upper bound); `rate` = recovered / charges, 0 when there are none.
+    package struct Band: Codable, Sendable, Equatable {
+        package var band: String
+        package var minMinor: Int
+        package var maxMinor: Int?
+        package var charges: Int
+        package var recovered: Int
+        package var rate: Double
+    }
+
+    package struct Spool: Codable, Sendable, Equatable {
+        package var pendingEvents: Int
+        package var paused: Bool
+        package var reason: String?
+    }
+
+    package struct ErrorEntry: Codable, Sendable, Equatable {
+        package var time: String
+        package var message: String
+    }
+}
+
+extension StatusDocument {
+    /// Decodes the wire form; the error names the missing or mistyped field.
+    package static func decode(_ bytes: [UInt8]) throws -> StatusDocument {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(StatusDocument.self, from: Data(bytes))
+    }
+
+    /// Encodes the wire form, keys sorted; absent optionals are written as `null`.
+    package func encode() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(self))
+    }
+}
+
+// Synthesized `Encodable` leaves out a nil optional; the schema wants every key present, with
+// `null` for "none". These encoders write each key, and `Optional`'s own encoding writes `null`.
+extension StatusDocument.Config {
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(path, forKey: .path)
+        try c.encode(digest, forKey: .digest)
+        try c.encode(loadedAt, forKey: .loadedAt)
+        try c.encode(lastReloadError, forKey: .lastReloadError)
+    }
+}
+
+extension StatusDocument.Provider {
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(state, forKey: .state)
+        try c.encode(lastError, forKey: .lastError)
+        try c.encode(lastSuccessAt, forKey: .lastSuccessAt)
+    }
+}
+
+extension StatusDocument.Band {
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(band, forKey: .band)
+        try c.encode(minMinor, forKey: .minMinor)
+        try c.encode(maxMinor, forKey: .maxMinor)
+        try c.encode(charges, forKey: .charges)
+        try c.encode(recovered, forKey: .recovered)
+        try c.encode(rate, forKey: .rate)
+    }
+}
+
+extension StatusDocument.Spool {
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(pendingEvents, forKey: .pendingEvents)
+        try c.encode(paused, forKey: .paused)
+        try c.encode(reason, forKey: .reason)
+    }
+}

@@ -1,0 +1,65 @@
+import CoreMetrics
+package import Prometheus
+import Synchronization
+
+/// Process-wide Prometheus registry behind swift-metrics.
+///
+/// Code records through the plain swift-metrics API (`Counter`, `Gauge`, `Timer`, `Recorder`);
+/// `GET /metrics` renders the registry. The mapping is swift-prometheus 2.x's
+/// `PrometheusMetricsFactory`:
+///
+/// | swift-metrics | Prometheus `# TYPE` |
+/// |---|---|
+/// | `Counter`, `FloatingPointCounter` | `counter` |
+/// | `Gauge`, `Meter`, `Recorder(aggregate: false)` | `gauge` |
+/// | `Timer` | `histogram`, observed in seconds, buckets from `durationBuckets` |
+/// | `Recorder` (aggregating) | `histogram` of plain values, buckets per label |
+///
+/// Every `Timer` gets `durationBuckets` (1 ms … 60 s), so `Timer(label: "relance_dispatch_lag_seconds")`
+/// renders `relance_dispatch_lag_seconds_bucket{le="0.001"}` … `{le="+Inf"}`, `_sum` (seconds) and
+/// `_count`. An aggregating `Recorder` under one of the `secondsHistograms` labels gets the same
+/// boundaries as `Double` seconds. The names the daemon uses are listed in `RelanceMetric`.
+///
+/// Rules inherited from the registry (violations stop the process): one name has one type, and
+/// every series of a name has the same label names.
+package enum Telemetry {
+    /// Histogram boundaries for durations: 1 ms to 60 s, roughly 1-2.5-5 per decade.
+    package static let durationBuckets: [Duration] = [
+        .milliseconds(1), .microseconds(2_500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .milliseconds(2_500), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+    ]
+
+    /// The labels that are histograms in seconds, whether recorded as a `Timer` or a `Recorder`.
+    package static let secondsHistograms = [RelanceMetric.dispatchLagSeconds, RelanceMetric.providerLatencySeconds]
+
+    private static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let seconds = durationBuckets.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        factory.defaultDurationHistogramBuckets = durationBuckets
+        for label in secondsHistograms {
+            factory.durationHistogramBuckets[label] = durationBuckets
+            factory.valueHistogramBuckets[label] = seconds
+        }
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }()
+
+    /// Bootstraps MetricsSystem with a PrometheusMetricsFactory once per process (idempotent, thread-safe) and returns the registry.
+    ///
+    /// Call it at the start of `main`, before any metric is created (one created earlier stays a
+    /// no-op) and instead of any other `MetricsSystem.bootstrap` (swift-metrics allows one).
+    @discardableResult
+    package static func bootstrap() -> PrometheusCollectorRegistry {
+        registry
+    }
+
+    /// Prometheus text exposition format (0.0.4) of everything registered.
+    package static func render() -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(8_192)
+        bootstrap().emit(into: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+@testable import StatusServer
+
+/// Concurrency, timeouts and capacity.
+@Suite struct ConnectionTests {
+    @Test func aSlowHandlerDoesNotHoldUpOtherConnections() async throws {
+        try await withServer { _, path in
+            async let slow = rawGet(path, target: "/slow?2000")
+            try await Task.sleep(for: .milliseconds(100))
+            let clock = ContinuousClock()
+            let start = clock.now
+            for _ in 0..<5 { #expect(try await rawGet(path, target: "/status").status == 200) }
+            let fast = clock.now - start
+            #expect(fast < .milliseconds(1_000), "five quick requests took \(fast) while one handler slept 2 s")
+            #expect(try await slow.status == 200)
+        }
+    }
+
+    @Test func silentAndTricklingClientsAreClosedAfterTheIdleTimeoutWhileOthersAreServed() async throws {
+        try await withServer({ $0.idleTimeout = .milliseconds(600) }) { _, path in
+            let clock = ContinuousClock()
+            let start = clock.now
+            async let silent: Bool = offPool {
+                let socket = try RawSocket(unixPath: path)
+                return socket.waitForClose()
+            }
+            async let trickle: Bool = offPool {
+                let socket = try RawSocket(unixPath: path)
+                for byte in "GET /status HTTP/1.1\r\nHost: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".utf8 {
+                    guard (try? socket.send([byte])) != nil else { return true }
+                    usleep(100_000)
+                }
+                return false
+            }
+            for _ in 0..<3 {
+                #expect(try await rawGet(path, target: "/status").status == 200)
+                try await Task.sleep(for: .milliseconds(150))
+            }
+            #expect(try await silent)
+            #expect(try await trickle, "a client sending a byte every 100 ms must still be cut off")
+            let elapsed = clock.now - start
+            #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(4), "closed after \(elapsed)")
+        }
+    }
+
+    @Test func aClientTricklingABodyIsClosedAfterTheIdleTimeout() async throws {
+        try await withServer({ $0.idleTimeout = .milliseconds(600) }) { _, path in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let closed: Bool = try await offPool {
+                let socket = try RawSocket(unixPath: path)
+                try socket.send("GET /status HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+                for _ in 0..<40 {
+                    guard (try? socket.send([0x41])) != nil else { return true }
+                    usleep(100_000)
+                }
+                return false
+            }
+            #expect(closed, "a body trickled a byte every 100 ms for 4 s must be cut off")
+            #expect(clock.now - start < .seconds(3))
+        }
+    }
+
+    @Test func aThousandSimultaneousConnectionsAreAllAnswered() async throws {
+        try await withServer { _, path in
+            let count = 1_000
+            let clock = ContinuousClock()
+            let start = clock.now
+            let answered: Int = try await offPool {
+                // All connections are opened before any request is sent, so all are open at once.
+                let sockets = try (0..<count).map { _ in try RawSocket(unixPath: path) }
+                for (i, socket) in sockets.enumerated() {
+                    try socket.send("GET /echo?\(i) HTTP/1.1\r\nHost: x\r\n\r\n")
+                }
+                var ok = 0
+                for (i, socket) in sockets.enumerated() {
+                    let response = try socket.readResponse()
+                    if response.status == 200 && String(decoding: response.body, as: UTF8.self) == "GET \(i)" { ok += 1 }
+                }
+                return ok
+            }
+            #expect(answered == count)
+            print("status server: \(count) simultaneous connections answered in \(clock.now - start)")
+        }
+    }
+
+    @Test func gracefulShutdownClosesIdleKeepAliveConnectionsPromptly() async throws {
+        let clock = ContinuousClock()
+        var shutdownStarted = clock.now
+        try await withServer({ $0.idleTimeout = .seconds(30) }) { _, path in
+            let socket = try await offPool { () -> Int32 in
+                let s = try RawSocket(unixPath: path)
+                try s.send("GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+                _ = try s.readResponse()
+                return dup(s.fd)
+            }
+            defer { close(socket) }
+            shutdownStarted = clock.now
+        }
+        let took = clock.now - shutdownStarted
+        #expect(took < .seconds(3), "shutdown with an idle keep-alive client took \(took)")
+    }
+}
