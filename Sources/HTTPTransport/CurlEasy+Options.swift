@@ -56,17 +56,29 @@ func curlWriteHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count:
     return length
 }
 
-/// Splits raw header lines ("Name: value\r\n") into fields, in order.
+/// Splits raw header lines ("Name: value\r\n") into fields, in order; lines without a colon are skipped.
 enum HeaderLines {
     static func parse(_ bytes: [UInt8]) -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []
-        for line in bytes.split(separator: UInt8(ascii: "\n")) {
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let name = line[..<colon]
-            var value = line[(colon + 1)...]
-            while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
-            while let last = value.last, last == 0x20 || last == 0x09 || last == 0x0D { value = value.dropLast() }
-            fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        fields.reserveCapacity(12)
+        bytes.withUnsafeBufferPointer { buffer in
+            var start = 0
+            while start < buffer.count {
+                var end = start, colon = -1
+                while end < buffer.count, buffer[end] != UInt8(ascii: "\n") {
+                    if colon < 0, buffer[end] == UInt8(ascii: ":") { colon = end }
+                    end += 1
+                }
+                if colon >= 0 {
+                    var from = colon + 1, to = end
+                    while from < to, buffer[from] == 0x20 || buffer[from] == 0x09 { from += 1 }
+                    while to > from, buffer[to - 1] == 0x20 || buffer[to - 1] == 0x09 || buffer[to - 1] == 0x0D { to -= 1 }
+                    let name = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<colon]), as: UTF8.self)
+                    let value = String(decoding: UnsafeBufferPointer(rebasing: buffer[from..<to]), as: UTF8.self)
+                    fields.append((name, value))
+                }
+                start = end + 1
+            }
         }
         return fields
     }

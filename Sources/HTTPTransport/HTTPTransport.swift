@@ -27,12 +27,23 @@ package final class HTTPTransport: Sendable {
 
     private let queue: TransferQueue
     private let ids = Atomic<UInt64>(0)
+    private let executor: TransferExecutor
+
+    /// Runs tasks on the transfer thread itself, so a task that sends requests in a loop is resumed
+    /// where its transfer finished and hands over the next without a thread hop.
+    ///
+    /// Optional: use it with `withTaskExecutorPreference(transport.taskExecutor) { ... }` for tasks that
+    /// mostly wait on this transport and never block (no blocking I/O, no long computation), since they
+    /// hold up every transfer while they run. After `shutdown()` such tasks run on the global executor.
+    package var taskExecutor: any TaskExecutor { executor }
 
     /// Starts the transfer thread.
     package init(configuration: Configuration = .init()) throws(HTTPError) {
         let queue = TransferQueue(multi: try CurlMulti(maxConnectionsPerHost: configuration.maxConnectionsPerHost))
         self.queue = queue
-        let thread = Thread { TransferLoop(queue: queue, configuration: configuration).run() }
+        let executor = TransferExecutor(queue: queue)
+        self.executor = executor
+        let thread = Thread { TransferLoop(queue: queue, configuration: configuration, executor: executor).run() }
         thread.name = "relance-http"
         thread.start()
     }

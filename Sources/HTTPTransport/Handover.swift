@@ -26,6 +26,10 @@ struct Handover {
     private(set) var stopped = false
     /// The thread may be blocked in `curl_multi_poll`: the next submission or cancellation must wake it.
     private(set) var sleeping = false
+    /// Partial tasks to run on the thread (`HTTPTransport.taskExecutor`), oldest first.
+    private(set) var tasks: [UnownedJob] = []
+    /// Set by the thread as it exits: later tasks go to the global executor.
+    private(set) var exited = false
 
     /// What `submit` asks of its caller.
     enum Submitted { case queued(wake: Bool), rejected(HTTPError) }
@@ -53,18 +57,41 @@ struct Handover {
     }
 
     /// Everything the thread has to act on, taken at once; the thread is awake while it works.
-    mutating func take() -> (jobs: [Job], cancels: [UInt64], stop: Bool) {
+    mutating func take() -> Work {
         sleeping = false
-        let jobs = incoming, ids = cancels
-        incoming = []
-        cancels = []
-        return (jobs, ids, stopped)
+        defer { incoming = []; cancels = []; tasks = [] }
+        return Work(jobs: incoming, cancels: cancels, tasks: tasks, stop: stopped)
+    }
+
+    /// What the thread takes in one turn.
+    struct Work {
+        var jobs: [Job]
+        var cancels: [UInt64]
+        var tasks: [UnownedJob]
+        var stop: Bool
     }
 
     /// Called by the thread before it blocks: false when there is already work to take.
     mutating func sleep() -> Bool {
-        sleeping = incoming.isEmpty && cancels.isEmpty && !stopped
+        sleeping = incoming.isEmpty && cancels.isEmpty && tasks.isEmpty && !stopped
         return sleeping
+    }
+
+    /// What `enqueue` asks of its caller.
+    enum Enqueued { case queued(wake: Bool), elsewhere }
+
+    /// Queues a task for the thread, unless the thread is gone (then the caller runs it elsewhere).
+    mutating func enqueue(_ task: UnownedJob) -> Enqueued {
+        if exited { return .elsewhere }
+        tasks.append(task)
+        return .queued(wake: wake())
+    }
+
+    /// Called by the thread as it exits: returns the tasks it will not run.
+    mutating func exit() -> [UnownedJob] {
+        exited = true
+        defer { tasks = [] }
+        return tasks
     }
 
     /// Stops the transport: returns the queued jobs, for the caller to fail with `.shutdown`.

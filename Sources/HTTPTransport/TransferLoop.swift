@@ -26,16 +26,43 @@ final class TransferLoop {
     private var idle: [CurlEasy] = []
     private var finished: [(Job, Result<HTTPResponse, HTTPError>)] = []
 
-    init(queue: TransferQueue, configuration: HTTPTransport.Configuration) {
+    /// Rounds of tasks run in one turn before curl gets its turn again.
+    static let taskRounds = 2
+
+    private let executor: UnownedTaskExecutor
+    /// Keeps the executor alive for as long as the thread runs its tasks.
+    private let executorOwner: TransferExecutor
+
+    init(queue: TransferQueue, configuration: HTTPTransport.Configuration, executor: TransferExecutor) {
         self.queue = queue
         self.configuration = configuration
+        self.executor = executor.asUnownedTaskExecutor()
+        executorOwner = executor
+    }
+
+    /// Takes the handover; runs the tasks in it (which may hand over more jobs), and takes again.
+    private func takeWork(_ carried: inout [UnownedJob]) -> Handover.Work {
+        var work = queue.state.withLock { $0.take() }
+        var tasks = carried + work.tasks
+        carried = []
+        for round in 0..<Self.taskRounds where !tasks.isEmpty {
+            for task in tasks { task.runSynchronously(on: executor) }
+            let more = queue.state.withLock { $0.take() }
+            work.jobs += more.jobs
+            work.cancels += more.cancels
+            work.stop = work.stop || more.stop
+            tasks = more.tasks
+            if round == Self.taskRounds - 1 { carried = tasks }
+        }
+        return work
     }
 
     /// Runs until the transport is shut down, then fails what is still in flight with `.shutdown`.
     func run() {
         let multi = queue.multi
+        var carried: [UnownedJob] = []
         while true {
-            let work = queue.state.withLock { $0.take() }
+            let work = takeWork(&carried)
             if work.stop { break }
             for job in work.jobs { start(job) }
             for id in work.cancels { cancel(id) }
@@ -46,7 +73,7 @@ final class TransferLoop {
                 finish(easy, easy.finish(code))
             }
             resumeFinished()
-            if queue.state.withLock({ $0.sleep() }) { multi.poll(milliseconds: 1000) }
+            if carried.isEmpty, queue.state.withLock({ $0.sleep() }) { multi.poll(milliseconds: 1000) }
         }
         for easy in active.values {
             multi.remove(easy)
@@ -55,6 +82,7 @@ final class TransferLoop {
         active = [:]
         idle = []
         resumeFinished()
+        for task in carried + queue.state.withLock({ $0.exit() }) { globalConcurrentExecutor.enqueue(task) }
     }
 
     private func start(_ job: Job) {
