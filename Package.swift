@@ -69,18 +69,21 @@ let package = Package(
             name: "Spool",
             swiftSettings: strict
         ),
-        // Payment providers: the protocol and the embedded sandbox.
+        // Payment providers: the protocol, the embedded sandbox, Stripe.
         .target(
             name: "Providers",
-            dependencies: ["RetryPlanner", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["RetryPlanner", "HTTPTransport", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
         // The daemon's services: poller, dispatcher, spool writer.
         .target(
             name: "Daemon",
             dependencies: [
-                "RetryPlanner", "RelanceConfig", "Store", "Spool", "Providers",
+                "RetryPlanner", "RelanceConfig", "Store", "Spool", "Providers", "SystemdSupport", "StatusServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
@@ -104,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "relanced",
             dependencies: [
-                "Daemon", "RelanceConfig",
+                "Daemon", "RelanceConfig", "SystemdSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -146,6 +149,7 @@ let package = Package(
             name: "RetryPlannerTests",
             dependencies: [
                 "RetryPlanner",
+                "TestSupport",
                 "RelanceConfig",
                 "PlannerWorkload",
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -161,6 +165,18 @@ let package = Package(
         .testTarget(
             name: "SystemdTests",
             dependencies: ["SystemdSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Child processes for tests (posix_spawn and waitpid; blocking work off the cooperative pool).
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        // The Stripe adapter against real servers on loopback (the fixture server, localstripe).
+        .testTarget(
+            name: "StripeTests",
+            dependencies: ["Providers", "HTTPTransport", "RetryPlanner", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -5,6 +5,8 @@ import Providers
 package import RelanceConfig
 import RetryPlanner
 import ServiceLifecycle
+import StatusServer
+import SystemdSupport
 import Spool
 import Store
 
@@ -15,17 +17,26 @@ package final class Daemon: Sendable {
     let spool: SpoolWriter
     let logger: Logger
     let lockFD: Int32
+    let reporter: StatusReporter
+    let statusServer: StatusServer
+    let notifier: SystemdNotifier
 
-    init(engine: Engine, index: DueIndex, spool: SpoolWriter, logger: Logger, lockFD: Int32) {
+    init(engine: Engine, index: DueIndex, spool: SpoolWriter, logger: Logger, lockFD: Int32, reporter: StatusReporter, statusServer: StatusServer, notifier: SystemdNotifier) {
         self.engine = engine
         self.index = index
         self.spool = spool
         self.logger = logger
         self.lockFD = lockFD
+        self.reporter = reporter
+        self.statusServer = statusServer
+        self.notifier = notifier
     }
 
-    /// Opens the state (one daemon per state directory), the provider and the spool, and rebuilds the due index.
-    package static func open(settings: Settings, configDigest: String, logger: Logger) async throws -> Daemon {
+    /// Opens the state (one daemon per state directory), the provider and the spool, rebuilds the due
+    /// index, and binds the status socket (or takes it from socket activation).
+    package static func open(settings: Settings, config: ConfigState, logger: Logger) async throws -> Daemon {
+        let configDigest = config.digest
+        _ = Telemetry.bootstrap()
         let d = settings.daemon
         for dir in [d.stateDir, d.spoolDir, (d.statusSocket as NSString).deletingLastPathComponent] where !dir.isEmpty {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -43,7 +54,12 @@ package final class Daemon: Sendable {
             provider = try Sandbox(path: d.stateDir + "/sandbox.sqlite", population: SandboxPopulation(
                 seed: s.seed, customers: s.customers, failuresPerDay: s.failuresPerDay, outOfBandPercent: s.outOfBandPercent))
         case .stripe:
-            throw DaemonError("provider kind \"stripe\" is not available in this build yet; use \"sandbox\"")
+            let p = settings.provider
+            let key = try StripeKey.load(apiKeyFile: p.apiKeyFile)
+            provider = try StripeProvider(
+                apiBase: p.apiBase, apiKey: key, defaultZone: settings.defaultTimeZone, requestsPerSecond: p.requestsPerSecond,
+                connectTimeout: Double(p.connectTimeout),
+                requestTimeout: Double(p.requestTimeout), maxResponseBytes: p.maxResponseBytes)
         }
         // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
         // persisted value may be up to a second of wall time old, so it also starts after every time
@@ -70,22 +86,59 @@ package final class Daemon: Sendable {
         }
         index.push(contentsOf: due)
         let spool = try SpoolWriter(directory: d.spoolDir)
+        let reporter = StatusReporter(engine: engine, index: index, spool: spool, config: config)
+        var serverConfig = StatusServerConfiguration(unixSocketPath: d.statusSocket)
+        serverConfig.socketGroup = d.statusSocketGroup
+        serverConfig.tcpListen = d.metricsListen
+        if let activated = SocketActivation.listenFDs().first {
+            serverConfig.inheritedSocket = activated.fd
+            logger.info("status socket from socket activation", metadata: ["fd": "\(activated.fd)", "name": "\(activated.name)"])
+        }
+        let statusServer = StatusServer(configuration: serverConfig, logger: logger) { request in
+            await Self.route(request, reporter: reporter)
+        }
+        try await statusServer.bind()
         logger.info("ready", metadata: [
             "config.digest": "\(configDigest)", "provider": "\(provider.name)", "due.backlog": "\(due.count)",
             "zones": "\(zones.count)", "time.scale": "\(d.timeScale)", "virtual.time": "\(rfc3339(clock.now()))",
             "startup.seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
         ])
-        return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd)
+        return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd, reporter: reporter,
+                      statusServer: statusServer, notifier: SystemdNotifier.fromEnvironment())
+    }
+
+    /// The status socket's routes: `/metrics` (Prometheus text), `/status` (JSON), `/healthz`.
+    static func route(_ request: StatusRequest, reporter: StatusReporter) async -> StatusResponse {
+        switch request.path {
+        case "/metrics":
+            await reporter.refreshGauges()
+            return StatusResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Telemetry.render())
+        case "/status":
+            do { return .json(try await reporter.document()) } catch {
+                return .text("status unavailable: \(error)\n", status: 503)
+            }
+        case "/healthz":
+            if let reason = reporter.unhealthyReason() { return .text("unavailable: \(reason)\n", status: 503) }
+            return .text("ok\n")
+        default:
+            return .text("not found: try /status, /metrics or /healthz\n", status: 404)
+        }
     }
 
     /// Runs the services until SIGTERM/SIGINT (or `runFor` seconds), then drains gracefully.
-    package func run(runFor: Double?) async throws {
+    /// `configPath` is read again on SIGHUP; `overrides` re-applies command-line settings to it.
+    package func run(runFor: Double?, configPath: String, overrides: @escaping @Sendable (inout Settings) -> Void = { _ in }) async throws {
+        // Shutdown runs in reverse order: systemd hears STOPPING first, the spool is flushed last.
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: SpoolService(engine: engine, writer: spool, logger: logger)),
             .init(service: ClockKeeperService(engine: engine, index: index, logger: logger)),
             .init(service: PollerService(engine: engine, index: index, logger: logger)),
             .init(service: DispatcherService(engine: engine, index: index, logger: logger)),
+            .init(service: statusServer),
+            .init(service: ReloadService(configPath: configPath, overrides: overrides, notifier: notifier, engine: engine, reporter: reporter, logger: logger)),
+            .init(service: SystemdService(notifier: notifier, engine: engine, reporter: reporter, logger: logger)),
         ]
+        notifier.ready(status: await reporter.statusLine())
         var config = ServiceGroupConfiguration(services: services, logger: logger)
         config.gracefulShutdownSignals = [.sigterm, .sigint]
         let group = ServiceGroup(configuration: config)

@@ -66,6 +66,11 @@ package final class DueIndex: Sendable {
         }
     }
 
+    /// Entries due at `now` (the due backlog): a scan, for status and metrics only.
+    package func dueCount(now: Int64) -> Int {
+        heap.withLock { h in h.times.reduce(0) { $1 <= now ? $0 + 1 : $0 } }
+    }
+
     package var nextTime: Int64? { heap.withLock { $0.times.first } }
     package var count: Int { heap.withLock { $0.times.count } }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Metrics
 import Logging
 import Providers
 import RetryPlanner
@@ -64,13 +65,16 @@ extension Engine {
                 return (ticket, wake)
             }
         } catch {
+            storeFailed("store error while waking a charge: \(error)")
             logger.error("store error while waking a charge", metadata: ["charge.rowid": "\(rowid)", "error": "\(error)"])
             return clock.virtual(afterWall: 1)
         }
         guard let ticket = phase1.ticket else { return phase1.wake }
         if let dueAt, !ticket.resumed {
             // Dispatch lag: from the attempt's due time to its request, in wall seconds.
-            lags.record(max(0, (clock.preciseNow() - Double(dueAt)) / clock.scale))
+            let lag = max(0, (clock.preciseNow() - Double(dueAt)) / clock.scale)
+            lags.record(lag)
+            meters.dispatchLag.recordNanoseconds(Int64(lag * 1e9))
         }
         return await perform(ticket, rowid: rowid)
     }
@@ -127,23 +131,26 @@ extension Engine {
     func perform(_ ticket: AttemptTicket, rowid: Int64) async -> Int64? {
         let now = clock.now()
         do {
-            if !ticket.resumed {
-                let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: now)
-                if status != .open {
-                    return await record(ticket, outcome: .closed(status), rowid: rowid)
-                }
+            // The guard. A resumed attempt may already have been paid under its key: only a void or a
+            // cancellation closes it unasked; an open or paid charge replays the key to learn the outcome.
+            let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: now)
+            if status != .open && !(ticket.resumed && status == .paid) {
+                health.answered(at: now)
+                return await record(ticket, outcome: .closed(status), rowid: rowid)
             }
-            let outcome = try await provider.pay(
+            let paid = try await provider.pay(
                 charge: ticket.charge, customer: ticket.customer, method: ticket.method.token, amount: ticket.amount,
                 currency: ticket.currency, idempotencyKey: ticket.key, now: now
             )
-            return await record(ticket, outcome: outcome, rowid: rowid)
+            health.answered(at: now)
+            return await record(ticket, outcome: paid, rowid: rowid)
         } catch {
             count { $0.providerErrors += 1 }
             logger.warning("provider call failed; the attempt stays reserved and is resumed with the same key", metadata: [
                 "charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)", "error": "\(error)",
             ])
-            if error.kind == .unauthorized { pausedReason.withLock { $0 = "provider rejected the credentials: \(error.message)" } }
+            health.failed(error)
+            noteError("attempt \(ticket.number) on \(ticket.charge): \(error)")
             let wait = error.retryAfter ?? 5
             return clock.virtual(afterWall: wait)
         }
@@ -179,6 +186,8 @@ extension Engine {
                         d.string("first_failed_at", rfc3339(firstFailedAt))
                     }
                     count { $0.recovered += 1; $0.attempts += 1 }
+                    Counter(label: "relance_attempts_total", dimensions: [("outcome", "succeeded"), ("decline_class", "none")]).increment()
+                    Counter(label: "relance_recovered_amount_total", dimensions: [("currency", rec.currency)]).increment(by: rec.amount)
                     try save(db, rec, wake: nil)
                     return nil
                 case .declined(let raw):
@@ -199,6 +208,7 @@ extension Engine {
                     rec.decline = String(decoding: try JSONEncoder().encode(raw), as: UTF8.self)
                     try events.append(db, .attemptFailed, charge: &rec, at: now, attempt: ticket.number, method: ticket.method, decline: raw, declineClass: decline.declineClass)
                     count { $0.declined += 1; $0.attempts += 1 }
+                    Counter(label: "relance_attempts_total", dimensions: [("outcome", "declined"), ("decline_class", decline.declineClass.key)]).increment()
                     if marked { methods = try ChargeRecord.methods(db, customer: rec.customer) }
                     let wake = try replan(db, &rec, methods: methods, now: now)
                     try save(db, rec, wake: wake)
@@ -214,11 +224,13 @@ extension Engine {
                         d.string("status", status.rawValue)
                     }
                     count { $0.closed += 1 }
+                    Counter(label: "relance_attempts_total", dimensions: [("outcome", "closed"), ("decline_class", "none")]).increment()
                     try save(db, rec, wake: nil)
                     return nil
                 }
             }
         } catch {
+            storeFailed("store error while recording attempt \(ticket.number) of \(ticket.charge): \(error)")
             logger.error("store error while recording an outcome; the attempt is resumed with the same key", metadata: [
                 "charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)", "error": "\(error)",
             ])

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Metrics
 package import Logging
 package import Providers
 package import RelanceConfig
@@ -25,10 +26,9 @@ package final class Engine: Sendable {
     package let store: Store
     package let provider: any PaymentProvider
     package let clock: VirtualClock
-    package let settings: Settings
-    let planner: Planner
+    /// The configuration in force and the planner compiled from it, swapped whole on reload.
+    let active: Mutex<(settings: Settings, planner: Planner)>
     let zoneIndex: [String: Int]
-    let defaultZone: Int
     let logger: Logger
     let events: EventBuilder
     package let stats = Mutex(EngineStats())
@@ -36,24 +36,88 @@ package final class Engine: Sendable {
     package let lags = LagSamples()
     /// Why new work is paused (spool disk full, provider credentials rejected), or nil.
     package let pausedReason = Mutex<String?>(nil)
+    /// How the provider is answering (backoff, rejected credentials).
+    package let health = ProviderHealth()
+    let meters = Meters()
+    /// The last errors, newest last, for `/status`.
+    package let recentErrors = Mutex<[(time: Int64, message: String)]>([])
 
     package init(store: Store, provider: any PaymentProvider, clock: VirtualClock, settings: Settings, zones: ZoneTable, logger: Logger) {
         self.store = store
         self.provider = provider
         self.clock = clock
-        self.settings = settings
-        self.planner = Planner(policy: settings.policy, zones: zones)
+        self.active = Mutex((settings, Planner(policy: settings.policy, zones: zones)))
         var index: [String: Int] = [:]
         for (i, name) in zones.names.enumerated() { index[name] = i }
         self.zoneIndex = index
-        self.defaultZone = index[settings.defaultTimeZone] ?? 0
         self.logger = logger
         self.events = EventBuilder(source: "relance://\(ProcessInfo.processInfo.hostName)/relanced")
+    }
+
+    package var settings: Settings { active.withLock { $0.settings } }
+    var planner: Planner { active.withLock { $0.planner } }
+    var defaultZone: Int { zoneIndex[settings.defaultTimeZone] ?? 0 }
+
+    /// Settings a reload applies at once; every other difference needs a restart.
+    static func reloadable(_ old: Settings, _ new: Settings) -> (applied: Settings, needsRestart: [String]) {
+        var applied = old
+        applied.policy = new.policy
+        applied.notices = new.notices
+        applied.defaultTimeZone = new.defaultTimeZone
+        applied.daemon.pollInterval = new.daemon.pollInterval
+        applied.daemon.spoolBatchEvents = new.daemon.spoolBatchEvents
+        applied.daemon.spoolBatchMilliseconds = new.daemon.spoolBatchMilliseconds
+        applied.daemon.spoolMinFreeBytes = new.daemon.spoolMinFreeBytes
+        var restart: [String] = []
+        if applied.daemon != new.daemon { restart.append("[daemon]") }
+        if applied.provider != new.provider { restart.append("[provider]") }
+        if applied.sandbox != new.sandbox { restart.append("[sandbox]") }
+        return (applied, restart)
+    }
+
+    /// Swaps in a validated configuration: policy, notices and timings at once; sections listed in the
+    /// result keep their old values until a restart. Charges already planned keep their next time.
+    package func reload(_ new: Settings) -> [String] {
+        active.withLock { current in
+            let (applied, restart) = Self.reloadable(current.settings, new)
+            current = (applied, Planner(policy: applied.policy, zones: current.planner.zones))
+            return restart
+        }
     }
 
     package var isPaused: Bool { pausedReason.withLock { $0 != nil } }
 
     func count(_ update: (inout EngineStats) -> Void) { stats.withLock { update(&$0) } }
+
+    /// Wall time of the last store error: the dispatcher is not making progress while they recur.
+    package let lastStoreError = Mutex<ContinuousClock.Instant?>(nil)
+
+    func storeFailed(_ message: String) {
+        lastStoreError.withLock { $0 = .now }
+        noteError(message)
+    }
+
+    /// Whether a store error happened within `window`.
+    package func storeFailing(within window: Duration) -> Bool {
+        lastStoreError.withLock { $0.map { ContinuousClock.now - $0 < window } ?? false }
+    }
+
+    /// When each loop (poller, dispatcher) last showed progress, for the systemd watchdog.
+    package let heartbeats = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    package func beat(_ component: String) {
+        let now = ContinuousClock.now
+        heartbeats.withLock { $0[component] = now }
+    }
+
+    /// Keeps an error for `/status` (the last 20).
+    package func noteError(_ message: String) {
+        let now = clock.now()
+        recentErrors.withLock { list in
+            list.append((now, message))
+            if list.count > 20 { list.removeFirst(list.count - 20) }
+        }
+    }
 
     // MARK: Ingest
 
@@ -165,7 +229,12 @@ package final class Engine: Sendable {
     func replan(_ db: Database, _ rec: inout ChargeRecord, methods: [MethodRecord], now: Int64) throws -> Int64? {
         var book = try rec.book(db, methods: methods, now: now)
         book.state.zone = UInt16(try zone(db, customer: rec.customer))
+        let planner = self.planner
         let decision = book.plan(with: planner, now: now)
+        meters.decisions.increment()
+        if decision.rule != .none {
+            Counter(label: "relance_compliance_blocks_total", dimensions: [("rule", decision.rule.key)]).increment()
+        }
         let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
         let previous = rec.state
         switch decision.kind {
@@ -257,4 +326,10 @@ package final class LagSamples: Sendable {
         func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * q))] * 1_000 }
         return (seen, at(0.5), at(0.99), sorted.last! * 1_000)
     }
+}
+
+/// Metrics created once (the hot path increments them without a factory lookup).
+struct Meters: Sendable {
+    let decisions = Counter(label: "relance_planner_decisions_total")
+    let dispatchLag = Timer(label: "relance_dispatch_lag_seconds")
 }

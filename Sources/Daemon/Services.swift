@@ -49,20 +49,41 @@ package struct PollerService: Service {
             var backoff = 1.0
             while !Task.isCancelled {
                 if engine.isPaused {
+                    engine.beat("poller")
                     if await pause(0.5) { continue } else { return }
+                }
+                // Provider backoff (429 / 5xx Retry-After; a minute between probes while the key is rejected).
+                let hold = engine.health.wait
+                if hold > 0 {
+                    engine.beat("poller")
+                    if await pause(min(hold, 0.5)) { continue } else { return }
                 }
                 do {
                     let cursor = try await engine.store.read { db in try Store.meta(db, "poll.cursor") }
-                    let (charges, next) = try await engine.provider.failures(after: cursor, limit: pageSize, now: engine.clock.now())
+                    let charges: [FailedCharge], next: String?
+                    do throws(ProviderError) {
+                        (charges, next) = try await engine.provider.failures(after: cursor, limit: pageSize, now: engine.clock.now())
+                        engine.health.answered(at: engine.clock.now())
+                    } catch {
+                        engine.health.failed(error)
+                        engine.beat("poller")
+                        engine.noteError("polling \(engine.provider.name) failed: \(error)")
+                        logger.error("polling failed", metadata: ["error": "\(error)", "retry.in": "\(max(backoff, error.retryAfter ?? 0))s"])
+                        if !(await pause(max(backoff, min(error.retryAfter ?? 0, 0.5)))) { return }
+                        backoff = min(backoff * 2, 60)
+                        continue
+                    }
                     if !charges.isEmpty {
                         let due = try await engine.ingest(charges, cursor: next)
                         index.push(contentsOf: due)
                         logger.debug("ingested failures", metadata: ["count": "\(charges.count)"])
                     }
                     backoff = 1
+                    engine.beat("poller")
                     if charges.count == pageSize { continue }
                 } catch {
-                    logger.error("polling failed", metadata: ["error": "\(error)", "retry.in": "\(backoff)s"])
+                    engine.noteError("storing polled failures failed: \(error)")
+                    logger.error("storing polled failures failed", metadata: ["error": "\(error)", "retry.in": "\(backoff)s"])
                     if !(await pause(backoff)) { return }
                     backoff = min(backoff * 2, 60)
                     continue
@@ -101,16 +122,19 @@ package struct DispatcherService: Service {
                         let next = await engine.wake(rowid, dueAt: dueAt)
                         busy.remove(rowid)
                         if let next { index.push(rowid, at: next) }
+                        if !engine.storeFailing(within: .seconds(2)) { engine.beat("dispatcher") }
                     }
                 }
             }
             await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
-                    if engine.isPaused {
+                    if engine.isPaused || engine.health.blocksAttempts || engine.health.wait > 0 {
                         if await pause(0.2) { continue } else { break }
                     }
                     let due = index.popDue(now: engine.clock.now(), limit: 256)
                     if due.isEmpty {
+                        // Idle by design, unless the store keeps failing.
+                        if !engine.storeFailing(within: .seconds(2)) { engine.beat("dispatcher") }
                         let wait = index.nextTime.map { engine.clock.wallSeconds(until: $0) } ?? 0.05
                         if !(await pause(min(0.05, max(0.001, wait)))) { break }
                         continue
@@ -123,35 +147,6 @@ package struct DispatcherService: Service {
             }
             // Graceful shutdown: stop handing out work; workers finish the attempts they hold.
             channel.finish()
-        }
-    }
-}
-
-/// A token bucket: `acquire` waits until a request may go.
-package final class TokenBucket: Sendable {
-    struct State { var tokens: Double; var last: Double }
-    let rate: Double
-    let state: Mutex<State>
-
-    init(rate: Double) {
-        self.rate = max(rate, 0.001)
-        self.state = Mutex(State(tokens: max(1, rate), last: VirtualClock.wallNow()))
-    }
-
-    func acquire() async {
-        while true {
-            let wait: Double = state.withLock { s in
-                let now = VirtualClock.wallNow()
-                s.tokens = min(max(1, rate), s.tokens + (now - s.last) * rate)
-                s.last = now
-                if s.tokens >= 1 {
-                    s.tokens -= 1
-                    return 0
-                }
-                return (1 - s.tokens) / rate
-            }
-            if wait == 0 { return }
-            if !(await pause(wait)) { return }
         }
     }
 }

@@ -51,7 +51,7 @@ package final class Sandbox: PaymentProvider {
         return Int(charge.dropFirst(7))
     }
 
-    package func failures(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> (charges: [FailedCharge], cursor: String?) {
+    func listFailures(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> (charges: [FailedCharge], cursor: String?) {
         let epoch: Int64
         do { epoch = try await self.epoch(now: now) } catch { throw ProviderError(.transient, "sandbox database: \(error)") }
         let start = cursor.flatMap(Int.init) ?? 0
@@ -67,7 +67,7 @@ package final class Sandbox: PaymentProvider {
         } > 0
     }
 
-    package func status(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeStatus {
+    func chargeStatus(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeStatus {
         guard let i = Self.index(of: charge) else { throw ProviderError(.malformed, "unknown charge \(charge)") }
         do {
             let epoch = try await self.epoch(now: now)
@@ -79,7 +79,7 @@ package final class Sandbox: PaymentProvider {
         }
     }
 
-    package func pay(charge: String, customer: String, method: String, amount: Int64, currency: String, idempotencyKey key: String, now: Int64) async throws(ProviderError) -> PayOutcome {
+    func charge(_ charge: String, method: String, amount: Int64, idempotencyKey key: String, now: Int64) async throws(ProviderError) -> PayOutcome {
         guard let i = Self.index(of: charge) else { throw ProviderError(.malformed, "unknown charge \(charge)") }
         let number = Int(key.split(separator: "_").last ?? "") ?? 0
         let population = self.population

@@ -1,4 +1,4 @@
-package import RetryPlanner
+import RetryPlanner
 
 /// The sandbox's seeded world: customers, their methods, and a stream of failed charges.
 /// Everything is a pure function of the seed and an index, so nothing needs storing.

@@ -7,7 +7,9 @@ extension StatusServer {
     /// graceful shutdown begins. Errors end only this connection.
     func serve(_ connection: Connection) async {
         guard let id = connections.add(connection.channel) else {
-            try? await connection.channel.close()
+            // Draining: close at once, through executeThenClose, which finishes the channel's writer
+            // (an async channel dropped with its writer open is a fatal error in NIO).
+            try? await connection.executeThenClose { _, _ in }
             return
         }
         defer { connections.remove(id) }

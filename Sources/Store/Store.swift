@@ -58,6 +58,10 @@ package final class Store: Sendable {
                 CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, json TEXT NOT NULL);
                 """)
         }
+        m.registerMigration("v2") { db in
+            // /status counts attempts and recoveries over the last hour and day.
+            try db.execute(sql: "CREATE INDEX attempts_finished ON attempts(finished_at) WHERE finished_at IS NOT NULL")
+        }
         return m
     }
 

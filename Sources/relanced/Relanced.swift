@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import RelanceConfig
 import ServiceLifecycle
+import SystemdSupport
 
 @main
 struct Relanced: AsyncParsableCommand {
@@ -29,13 +30,21 @@ struct Relanced: AsyncParsableCommand {
             FileHandle.standardError.write(Data("relanced: \(error.description)\n".utf8))
             throw ExitCode(2)
         }
-        var settings = snapshot.settings
-        if let timeScale {
-            guard (1...1_000_000).contains(timeScale) else { throw ValidationError("--time-scale must be between 1 and 1000000") }
-            settings.daemon.timeScale = timeScale
+        if let timeScale, !(1...1_000_000).contains(timeScale) { throw ValidationError("--time-scale must be between 1 and 1000000") }
+        let overrides: @Sendable (inout Settings) -> Void = { [timeScale] s in
+            if let timeScale { s.daemon.timeScale = timeScale }
         }
+        var settings = snapshot.settings
+        overrides(&settings)
         let level = Logger.Level(rawValue: settings.daemon.logLevel) ?? .info
+        // Native journal entries (PRIORITY, CHARGE_ID, ATTEMPT, ...) when stderr is the journal.
+        let journal = LogDestination.stderrIsJournal()
         LoggingSystem.bootstrap { label in
+            if journal {
+                var handler = JournalLogHandler(label: label, identifier: "relanced")
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
@@ -43,12 +52,13 @@ struct Relanced: AsyncParsableCommand {
         let logger = Logger(label: "relanced")
         let daemon: Daemon
         do {
-            daemon = try await Daemon.open(settings: settings, configDigest: snapshot.digest, logger: logger)
+            let state = ConfigState(path: config, digest: snapshot.digest, loadedAt: Int64(Date().timeIntervalSince1970))
+            daemon = try await Daemon.open(settings: settings, config: state, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        try await daemon.run(runFor: runFor)
+        try await daemon.run(runFor: runFor, configPath: config, overrides: overrides)
         print(try await daemon.summary())
     }
 }

@@ -40,7 +40,7 @@ struct SpoolTests {
         try spool.write(name: "0001-0002.jsonl", lines: ["{\"a\":1}", "{\"b\":2}"])
         #expect(spool.pendingFiles() == 1)
         // A killed writer's half-written file in tmp/ is removed at the next start; new/ is untouched.
-        FileManager.default.createFile(atPath: dir + "/spool/tmp/half.jsonl", contents: Data("{\"a\"".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/spool/tmp/half.jsonl", contents: Data("{\"a\"".utf8))
         _ = try SpoolWriter(directory: dir + "/spool")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/spool/tmp").isEmpty)
         #expect(spool.pendingFiles() == 1)

@@ -12,7 +12,14 @@ final class HTTPPeer: Sendable {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/peers/http_peer.py")
 
-    init() throws {
+    /// Starts the peer on a thread of its own: its start-up wait must not hold a cooperative thread.
+    static func start() async throws -> HTTPPeer {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try HTTPPeer() }) }.start()
+        }
+    }
+
+    private init() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.script.path]
@@ -38,8 +45,10 @@ final class HTTPPeer: Sendable {
 
     /// Stops the peer and waits for it to exit.
     func stop() {
-        if process.isRunning { process.terminate() }
         try? stdin.fileHandleForWriting.close()
+        // SIGKILL: the child may have inherited a mask blocking SIGTERM from the spawning thread, and a
+        // peer busy in a slow answer would outlive its closed stdin, leaving waitUntilExit blocked.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 

@@ -15,9 +15,9 @@ import Testing
         }
     }
 
-    @Test(arguments: ["/delay?seconds=5", "/drip?bytes=10"])
+    @Test(arguments: ["/delay?seconds=20", "/drip?bytes=30"])
     func slowAnswerTimesOut(path: String) async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport(configuration: .with { $0.requestTimeout = 1.5 })
         let started = ContinuousClock.now
         let error = try #require(await failure(transport, HTTPRequest(url: peer.url(path))))
@@ -26,11 +26,12 @@ import Testing
         #expect(error.message.hasPrefix("Timeout was reached"))
         #expect(error.message.contains("timed out after"))
         #expect(!error.neverSent)
-        #expect(ContinuousClock.now - started < .seconds(4))
+        // Well before the 20 s answer, with room for a machine loaded by other suites.
+        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     @Test func refusedConnectionWasNeverSent() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let url = peer.url("/echo")
         peer.stop()
         let transport = try HTTPTransport()
@@ -43,7 +44,7 @@ import Testing
 
     @Test(arguments: ["/big?bytes=5000", "/big?bytes=50000&chunked=1"])
     func bodyOverTheLimitIsTooLarge(path: String) async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport(configuration: .with { $0.maxResponseBytes = 4096 })
         let error = try #require(await failure(transport, HTTPRequest(url: peer.url(path))))
         #expect(error.kind == .tooLarge)
@@ -52,7 +53,7 @@ import Testing
     }
 
     @Test func connectionClosedMidResponseIsATransportError() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let error = try #require(await failure(transport, HTTPRequest(url: peer.url("/close"))))
         #expect(error.kind == .transport)
@@ -62,20 +63,20 @@ import Testing
     }
 
     @Test func cancellingTheTaskCancelsTheRequest() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let task = Task { try await transport.send(HTTPRequest(url: peer.url("/delay?seconds=10"))) }
         try await Task.sleep(for: .milliseconds(300))
         let started = ContinuousClock.now
         task.cancel()
         let result = await task.result
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(6))
         #expect(result.failureKind == .cancelled)
         #expect(try await transport.send(HTTPRequest(url: peer.url("/echo"))).status == 200)
     }
 
     @Test func shutdownFailsInFlightAndLaterRequests() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let inFlight = Task { try await transport.send(HTTPRequest(url: peer.url("/delay?seconds=10"))) }
         try await Task.sleep(for: .milliseconds(300))

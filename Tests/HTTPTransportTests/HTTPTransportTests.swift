@@ -5,7 +5,7 @@ import Testing
 /// Requests and responses against the Python peer on loopback.
 @Suite struct HTTPTransportTests {
     @Test func postRoundTripsMethodHeadersAndBody() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let body = Array(#"{"charge":"ch_1","amount":1250}"#.utf8)
         let request = HTTPRequest(
@@ -27,7 +27,7 @@ import Testing
 
     @Test(arguments: ["GET", "PUT", "DELETE", "PATCH"])
     func otherMethodsAreSentAsGiven(method: String) async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let body: [UInt8] = method == "GET" ? [] : Array("payload".utf8)
         let response = try await transport.send(HTTPRequest(method: method, url: peer.url("/echo"), headers: [("X-Which", method)], body: body))
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func headRequestGetsHeadersOnly() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let response = try await transport.send(HTTPRequest(method: "HEAD", url: peer.url("/big?bytes=5000")))
         #expect(response.status == 200)
@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func non2xxIsAResponseAndHeaderLookupIgnoresCase() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let response = try await transport.send(HTTPRequest(url: peer.url("/status?code=503&retry_after=7")))
         #expect(response.status == 503)
@@ -62,7 +62,7 @@ import Testing
     }
 
     @Test func twoHundredConcurrentRequestsAreEachAnsweredWithTheirOwnBody() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<200 {
@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func connectionsAreReused() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport(configuration: .with { $0.maxConnectionsPerHost = 4 })
         for _ in 0..<10 {
             try await withThrowingTaskGroup(of: Int.self) { group in

@@ -4,7 +4,7 @@ import Testing
 /// Tasks run on the transfer thread through `HTTPTransport.taskExecutor`.
 @Suite struct TaskExecutorTests {
     @Test func tasksOnTheTransferThreadSendManyRequests() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let answered = try await withTaskExecutorPreference(transport.taskExecutor) {
             try await withThrowingTaskGroup(of: Int.self) { group in
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func tasksWaitingOnTheTransferThreadOutliveShutdown() async throws {
-        let peer = try HTTPPeer()
+        let peer = try await HTTPPeer.start()
         let transport = try HTTPTransport()
         let waiting = Task(executorPreference: transport.taskExecutor) { () -> HTTPError.Kind? in
             do {

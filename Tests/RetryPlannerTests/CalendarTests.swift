@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import RetryPlanner
+import TestSupport
 import Testing
 
 // MARK: - Helpers
@@ -671,12 +672,8 @@ extension Sequence where Element: Hashable {
     func zicSlimFilesMatchFatFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zic-slim-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let zic = Process()
-        zic.executableURL = URL(fileURLWithPath: "/usr/sbin/zic")
-        zic.arguments = ["-b", "slim", "-d", dir, "\(zoneinfo)/tzdata.zi"]
-        try zic.run()
-        zic.waitUntilExit()
-        try #require(zic.terminationStatus == 0)
+        let zic = try Child(["/usr/sbin/zic", "-b", "slim", "-d", dir, "\(zoneinfo)/tzdata.zi"])
+        try #require(zic.wait() == 0)
 
         var rng = SplitMix64(state: 2_026)
         for name in Self.zones {

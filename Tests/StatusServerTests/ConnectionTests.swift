@@ -6,14 +6,19 @@ import Testing
 @Suite struct ConnectionTests {
     @Test func aSlowHandlerDoesNotHoldUpOtherConnections() async throws {
         try await withServer { _, path in
-            async let slow = rawGet(path, target: "/slow?2000")
-            try await Task.sleep(for: .milliseconds(100))
+            // Ordering, not a stopwatch (the machine may be loaded by other suites): five quick requests
+            // sent while one handler sleeps 5 s all finish before it; serialized behind it they could not.
             let clock = ContinuousClock()
-            let start = clock.now
+            async let slow: (status: Int, at: ContinuousClock.Instant) = {
+                let status = try await rawGet(path, target: "/slow?5000").status
+                return (status, clock.now)
+            }()
+            try await Task.sleep(for: .milliseconds(100))
             for _ in 0..<5 { #expect(try await rawGet(path, target: "/status").status == 200) }
-            let fast = clock.now - start
-            #expect(fast < .milliseconds(1_000), "five quick requests took \(fast) while one handler slept 2 s")
-            #expect(try await slow.status == 200)
+            let fastDone = clock.now
+            let slowDone = try await slow
+            #expect(slowDone.status == 200)
+            #expect(fastDone < slowDone.at, "the quick requests waited for the slow handler")
         }
     }
 
@@ -40,7 +45,9 @@ import Testing
             #expect(try await silent)
             #expect(try await trickle, "a client sending a byte every 100 ms must still be cut off")
             let elapsed = clock.now - start
-            #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(4), "closed after \(elapsed)")
+            // Not before the idle timeout; the upper bound only proves they are closed at all (other suites
+            // may load the machine).
+            #expect(elapsed >= .milliseconds(550) && elapsed < .seconds(15), "closed after \(elapsed)")
         }
     }
 
@@ -58,7 +65,7 @@ import Testing
                 return false
             }
             #expect(closed, "a body trickled a byte every 100 ms for 4 s must be cut off")
-            #expect(clock.now - start < .seconds(3))
+            #expect(clock.now - start < .seconds(10))
         }
     }
 
@@ -99,6 +106,7 @@ import Testing
             shutdownStarted = clock.now
         }
         let took = clock.now - shutdownStarted
-        #expect(took < .seconds(3), "shutdown with an idle keep-alive client took \(took)")
+        // Bounded, not instant: other suites may load the machine; a hung shutdown never ends.
+        #expect(took < .seconds(10), "shutdown with an idle keep-alive client took \(took)")
     }
 }

@@ -68,7 +68,7 @@ package struct ChargeBook: Sendable, Hashable {
     package mutating func methodUpdated(_ method: Int, expiryYear: Int = 0, expiryMonth: Int = 0) {
         methods[method].flags.remove(.unusable)
         if methods[method].forbids != .consentRevoked { methods[method].forbids = .none }
-        if expiryYear > 0 { methods[method].expiry = UInt16(expiryYear * 12 + expiryMonth - 1) }
+        if expiryYear > 0 { methods[method].expiry = UInt16(clamping: expiryYear * 12 + max(1, min(expiryMonth, 12)) - 1) }
     }
 
     mutating func apply(_ decline: Decline, method: Int, at time: Int64, reattempt: Bool) {

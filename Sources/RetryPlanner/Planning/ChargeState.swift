@@ -91,7 +91,8 @@ package struct MethodState: Sendable, Hashable {
     ) {
         self.network = network
         self.rail = rail
-        self.expiry = expiryYear > 0 ? UInt16(expiryYear * 12 + expiryMonth - 1) : 0
+        // Clamped: a provider may report any year (5461 and later all mean "far future").
+        self.expiry = expiryYear > 0 ? UInt16(clamping: expiryYear * 12 + max(1, min(expiryMonth, 12)) - 1) : 0
         self.flags = flags
         self.lastSuccessAt = lastSuccessAt
         self.forbids = forbids

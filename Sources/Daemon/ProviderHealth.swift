@@ -1,0 +1,66 @@
+import Foundation
+package import Providers
+import Synchronization
+
+/// How the provider is answering: shared by the poller and the dispatcher, shown in `/status`.
+///
+/// | state | entered on | effect |
+/// |---|---|---|
+/// | `ok` | any answer | none |
+/// | `backing_off` | a transient error with a retry time (429, 5xx, timeout) | no call before that time |
+/// | `failing` | five transient errors in a row | as `backing_off` |
+/// | `unauthorized` | 401/403 | no attempts; the poller probes once a minute until an answer |
+package final class ProviderHealth: Sendable {
+    package enum State: String, Sendable { case ok, backingOff = "backing_off", unauthorized, failing }
+
+    package struct Snapshot: Sendable {
+        package var state: State = .ok
+        /// Wall-clock second before which no call is made.
+        package var holdUntil: Double = 0
+        package var lastError: String?
+        package var lastSuccessAt: Int64?
+        package var consecutiveFailures = 0
+    }
+
+    let value = Mutex(Snapshot())
+
+    package init() {}
+
+    package var snapshot: Snapshot { value.withLock { $0 } }
+
+    /// The provider answered (a success, a decline, a list): back to `ok`.
+    package func answered(at virtual: Int64) {
+        value.withLock { v in
+            v.state = .ok
+            v.holdUntil = 0
+            v.consecutiveFailures = 0
+            v.lastSuccessAt = virtual
+        }
+    }
+
+    /// A call failed: hold further calls as the error says.
+    package func failed(_ error: ProviderError) {
+        let now = Date().timeIntervalSince1970
+        value.withLock { v in
+            v.lastError = error.description
+            v.consecutiveFailures += 1
+            switch error.kind {
+            case .unauthorized:
+                v.state = .unauthorized
+                v.holdUntil = now + 60
+            case .transient, .timeout, .malformed:
+                v.state = v.consecutiveFailures >= 5 ? .failing : .backingOff
+                v.holdUntil = max(v.holdUntil, now + (error.retryAfter ?? 1))
+            }
+        }
+    }
+
+    /// Seconds of wall time before the next call may go (0 = now).
+    package var wait: Double {
+        let now = Date().timeIntervalSince1970
+        return value.withLock { max(0, $0.holdUntil - now) }
+    }
+
+    /// Attempts stop while the credentials are rejected.
+    package var blocksAttempts: Bool { value.withLock { $0.state == .unauthorized } }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import GRDB
+import Metrics
+import Providers
+import Spool
+import Store
+import Synchronization
+
+/// What the status socket reports about the configuration in force.
+package struct ConfigState: Sendable {
+    package var path: String
+    package var digest: String
+    package var loadedAt: Int64
+    package var lastReloadError: String?
+
+    package init(path: String, digest: String, loadedAt: Int64, lastReloadError: String? = nil) {
+        self.path = path
+        self.digest = digest
+        self.loadedAt = loadedAt
+        self.lastReloadError = lastReloadError
+    }
+}
+
+/// The `/status` document (schema: docs/status.schema.json) and the gauges of `/metrics`.
+///
+/// The store's figures (charges by state, attempts over the last hour and day, recovery by amount)
+/// are read at most once every two seconds, so a busy scraper never loads the database.
+package final class StatusReporter: Sendable {
+    package static let version = "0.5.0"
+    /// Amount bands of `recovery_rate_by_amount`, in minor units: [min, max).
+    static let bands: [(name: String, min: Int64, max: Int64?)] = [
+        ("under 10", 0, 1_000), ("10 to 50", 1_000, 5_000), ("50 to 200", 5_000, 20_000),
+        ("200 to 1000", 20_000, 100_000), ("1000 and over", 100_000, nil),
+    ]
+    static let states = ["scheduled", "in_flight", "waiting", "recovered", "exhausted", "closed"]
+
+    struct Figures: Sendable {
+        var byState: [String: Int] = [:]
+        var attemptsHour = 0, attemptsDay = 0, recoveriesHour = 0, recoveriesDay = 0
+        var bands: [(charges: Int, recovered: Int)] = []
+        var outbox = 0
+        var readAt: Double = 0
+    }
+
+    let engine: Engine
+    let index: DueIndex
+    let spool: SpoolWriter
+    let startedAt = Date()
+    let config: Mutex<ConfigState>
+    let cache = Mutex(Figures())
+
+    init(engine: Engine, index: DueIndex, spool: SpoolWriter, config: ConfigState) {
+        self.engine = engine
+        self.index = index
+        self.spool = spool
+        self.config = Mutex(config)
+    }
+
+    package func updateConfig(_ body: (inout ConfigState) -> Void) { config.withLock { body(&$0) } }
+
+    func figures() async throws -> Figures {
+        let now = Date().timeIntervalSince1970
+        let cached = cache.withLock { $0 }
+        if now - cached.readAt < 2 { return cached }
+        let virtual = engine.clock.now()
+        var f = try await engine.store.read { db -> Figures in
+            var f = Figures()
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM charges GROUP BY state") { f.byState[row["state"]] = row["n"] }
+            let window = try Row.fetchOne(db, sql: """
+                SELECT count(*) FILTER (WHERE finished_at >= ?1) AS ah, count(*) AS ad,
+                       count(*) FILTER (WHERE finished_at >= ?1 AND state = 'succeeded') AS rh,
+                       count(*) FILTER (WHERE state = 'succeeded') AS rd
+                FROM attempts WHERE finished_at >= ?2 AND state IN ('succeeded', 'declined')
+                """, arguments: [virtual - 3_600, virtual - 86_400])
+            f.attemptsHour = window?["ah"] ?? 0
+            f.attemptsDay = window?["ad"] ?? 0
+            f.recoveriesHour = window?["rh"] ?? 0
+            f.recoveriesDay = window?["rd"] ?? 0
+            for band in Self.bands {
+                let row = try Row.fetchOne(db, sql: """
+                    SELECT count(*) AS n, count(*) FILTER (WHERE state = 'recovered') AS r FROM charges WHERE amount >= ? AND amount < ?
+                    """, arguments: [band.min, band.max ?? .max])
+                f.bands.append((row?["n"] ?? 0, row?["r"] ?? 0))
+            }
+            f.outbox = try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0
+            return f
+        }
+        f.readAt = now
+        cache.withLock { $0 = f }
+        for state in Self.states {
+            Gauge(label: "relance_charges_tracked", dimensions: [("state", state)]).record(f.byState[state] ?? 0)
+        }
+        return f
+    }
+
+    /// Refreshes the gauges `/metrics` shows (called before each scrape).
+    package func refreshGauges() async {
+        _ = try? await figures()
+        Gauge(label: "relance_due_backlog").record(index.dueCount(now: engine.clock.now()))
+        Gauge(label: "relance_spool_pending_files").record(spool.pendingFiles())
+    }
+
+    /// Why the daemon is up but not doing its job (for `/healthz`), or nil.
+    package func unhealthyReason() -> String? {
+        if let paused = engine.pausedReason.withLock({ $0 }) { return paused }
+        let health = engine.health.snapshot
+        if health.state == .unauthorized { return "the provider rejects the credentials: \(health.lastError ?? "")" }
+        let now = ContinuousClock.now
+        let silent = engine.heartbeats.withLock { $0 }.filter { now - $0.value > .seconds(60) }.keys.sorted()
+        if !silent.isEmpty { return "no progress for a minute: \(silent.joined(separator: ", "))" }
+        return nil
+    }
+
+    /// systemd's one-line `STATUS=`.
+    package func statusLine() async -> String {
+        guard let f = try? await figures() else { return "state unreadable (see the log)" }
+        let tracked = f.byState.values.reduce(0, +)
+        let open = (f.byState["scheduled"] ?? 0) + (f.byState["in_flight"] ?? 0) + (f.byState["waiting"] ?? 0)
+        let paused = engine.pausedReason.withLock { $0 }
+        return "\(tracked) charges (\(open) open, \(f.byState["recovered"] ?? 0) recovered), due \(index.dueCount(now: engine.clock.now())), "
+            + "attempts last hour \(f.attemptsHour), provider \(engine.health.snapshot.state.rawValue)"
+            + (paused.map { ", paused: \($0)" } ?? "")
+    }
+
+    /// The `/status` JSON document.
+    package func document() async throws -> [UInt8] {
+        let f = try await figures()
+        let now = engine.clock.now()
+        let health = engine.health.snapshot
+        let config = self.config.withLock { $0 }
+        let paused = engine.pausedReason.withLock { $0 }
+        func null<T>(_ v: T?) -> Any { v.map { $0 as Any } ?? NSNull() }
+        var charges: [String: Any] = [:]
+        for state in Self.states { charges[state] = f.byState[state] ?? 0 }
+        let bands: [[String: Any]] = zip(Self.bands, f.bands).map { band, counts in
+            ["band": band.name, "min_minor": band.min, "max_minor": null(band.max), "charges": counts.charges, "recovered": counts.recovered,
+             "rate": counts.charges > 0 ? Double(counts.recovered) / Double(counts.charges) : 0.0]
+        }
+        let errors: [[String: Any]] = engine.recentErrors.withLock { $0 }.map { ["time": rfc3339($0.time), "message": $0.message] }
+        let doc: [String: Any] = [
+            "version": Self.version,
+            "pid": Int(getpid()),
+            "started_at": rfc3339(Int64(startedAt.timeIntervalSince1970)),
+            "uptime_seconds": (Date().timeIntervalSince(startedAt) * 1_000).rounded() / 1_000,
+            "virtual_time": rfc3339(now),
+            "time_scale": Int(engine.clock.scale),
+            "config": ["path": config.path, "digest": config.digest, "loaded_at": rfc3339(config.loadedAt),
+                       "last_reload_error": null(config.lastReloadError)] as [String: Any],
+            "provider": ["name": engine.provider.name, "state": health.state.rawValue, "last_error": null(health.lastError),
+                         "last_success_at": null(health.lastSuccessAt.map(rfc3339))] as [String: Any],
+            "charges": charges,
+            "due_backlog": index.dueCount(now: now),
+            "attempts": ["last_hour": f.attemptsHour, "last_day": f.attemptsDay],
+            "recoveries": ["last_hour": f.recoveriesHour, "last_day": f.recoveriesDay],
+            "recovery_rate_by_amount": bands,
+            "spool": ["pending_events": f.outbox, "paused": paused != nil, "reason": null(paused)] as [String: Any],
+            "last_errors": errors,
+        ]
+        return Array(try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]))
+    }
+}

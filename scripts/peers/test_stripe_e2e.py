@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""A whole dunning cycle: relanced with the Stripe adapter, against the Stripe-shaped fixture server.
+
+The fixture holds a seeded population of open invoices whose first payment failed, and keeps
+failing new ones while the run goes on. relanced runs with a time scale (virtual days pass in
+seconds); during the run, some invoices are paid and voided out of band and some subscriptions
+cancelled, so the guard has something to catch. Afterwards, the fixture's own records must show:
+no invoice charged twice, no attempt on a closed invoice or a cancelled subscription, every
+idempotency key used for at most one charge, the request rate kept under the configured limit,
+and recoveries; the spool must hold the events.
+
+Usage: python3 scripts/peers/test_stripe_e2e.py [-v]   (RELANCE_BIN: folder of relanced; default .build/debug)
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("RELANCE_BIN", os.path.join(ROOT, ".build", "debug"))
+KEY = "sk_test_e2e_8d41c0"
+RPS = 40
+
+
+def call(base, method, path, body=None, key=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method)
+    if key:
+        req.add_header("Authorization", "Bearer " + key)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+class StripeEndToEnd(unittest.TestCase):
+    def test_dunning_cycle_against_the_fixture(self):
+        work = tempfile.mkdtemp(prefix="relance-e2e-")
+        fixture = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "scripts", "peers", "stripe_fixture.py"), "--port", "0", "--api-key", KEY,
+             "--seed", "11", "--customers", "40", "--invoices", "80", "--failure-rate", "1"],
+            stdout=subprocess.PIPE, stderr=open(os.path.join(work, "fixture.log"), "wb"))
+        try:
+            port = json.loads(fixture.stdout.readline())["port"]
+            base = "http://127.0.0.1:%d" % port
+            with open(os.path.join(work, "key"), "w") as f:
+                f.write(KEY + "\n")
+            config = os.path.join(work, "retry.toml")
+            with open(config, "w") as f:
+                f.write("""[daemon]
+state_dir = "%(w)s/state"
+spool_dir = "%(w)s/spool"
+status_socket = "%(w)s/run/relanced.sock"
+poll_interval = "2h"
+time_scale = 20000
+spool_batch_ms = 100
+
+[provider]
+kind = "stripe"
+api_base = "%(base)s"
+api_key_file = "%(w)s/key"
+requests_per_second = %(rps)d
+request_timeout = "10s"
+""" % {"w": work, "base": base, "rps": RPS})
+            log = open(os.path.join(work, "relanced.log"), "wb")
+            daemon = subprocess.Popen([os.path.join(BIN, "relanced"), "--config", config, "--run-for", "45"],
+                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            # Meanwhile, the billing system settles some invoices itself and customers leave.
+            time.sleep(8)
+            open_invoices = call(base, "GET", "/v1/invoices?status=open&collection_method=charge_automatically&limit=30", key=KEY)["data"]
+            self.assertGreater(len(open_invoices), 10)
+            for inv in open_invoices[:3]:
+                call(base, "POST", "/_fixture/invoices/%s/pay_out_of_band" % inv["id"], {})
+            for inv in open_invoices[3:5]:
+                call(base, "POST", "/_fixture/invoices/%s/void" % inv["id"], {})
+            for inv in open_invoices[5:8]:
+                if inv.get("subscription"):
+                    call(base, "POST", "/_fixture/subscriptions/%s/cancel" % inv["subscription"], {})
+            self.assertEqual(daemon.wait(timeout=120), 0, open(os.path.join(work, "relanced.log")).read()[-3000:])
+            out = open(os.path.join(work, "relanced.log")).read()
+
+            records = call(base, "GET", "/_fixture/records")
+            audit = records["audit"]
+            attempts = [a for a in records["attempts"] if a["outcome"] != "replayed"]
+            self.assertEqual(audit["double_charges"], 0, audit)
+            self.assertEqual(audit["attempts_on_closed"], 0, audit)
+            self.assertEqual(audit["idempotency_conflicts"], 0, audit)
+            keys = [a["idempotency_key"] for a in attempts]
+            self.assertEqual(len(keys), len(set(keys)), "an idempotency key charged twice")
+            self.assertTrue(all(k and k.startswith("rl_") for k in keys), keys[:5])
+            self.assertGreater(len(attempts), 20, "too few attempts: %d\n%s" % (len(attempts), out[-2000:]))
+            self.assertGreater(sum(1 for a in attempts if a["outcome"] == "succeeded"), 3)
+            # The token bucket holds the rate (a burst of one second's tokens on top at most).
+            self.assertLessEqual(audit["max_requests_per_second"], 2 * RPS, audit)
+
+            events = []
+            for name in glob.glob(os.path.join(work, "spool", "new", "*")):
+                with open(name) as f:
+                    events += [json.loads(line) for line in f if line.strip()]
+            types = {e["type"] for e in events}
+            for t in ("relance.charge.ingested", "relance.attempt.scheduled", "relance.attempt.failed",
+                      "relance.attempt.succeeded", "relance.charge.recovered", "relance.charge.closed"):
+                self.assertIn(t, types)
+            self.assertEqual(len({e["id"] for e in events}), len(events), "duplicate event ids")
+            # Every attempt the fixture charged is one the daemon recorded as succeeded.
+            succeeded = {e["subject"] for e in events if e["type"] == "relance.attempt.succeeded"}
+            charged = {a["invoice"] for a in attempts if a["outcome"] == "succeeded"}
+            self.assertEqual(charged, succeeded)
+            # The key never reaches the log or the spool.
+            self.assertNotIn(KEY, out)
+            self.assertFalse(any(KEY in json.dumps(e) for e in events))
+        finally:
+            fixture.terminate()
+            fixture.wait()
+            subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    unittest.main()
