@@ -140,6 +140,7 @@ let package = Package(
                 "PlannerWorkload",
                 "ConfigFuzz",
                 "HTTPTransport",
+                "Providers",
                 "StatusServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -8,7 +8,7 @@ struct FuzzCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fuzz",
         abstract: "Feed random and mutated inputs to a parser (robustness check).",
-        subcommands: [FuzzConfig.self]
+        subcommands: [FuzzConfig.self, FuzzStripe.self]
     )
 }
 

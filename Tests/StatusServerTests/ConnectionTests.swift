@@ -32,7 +32,8 @@ import Testing
             }
             async let trickle: Bool = offPool {
                 let socket = try RawSocket(unixPath: path)
-                for byte in "GET /status HTTP/1.1\r\nHost: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx".utf8 {
+                // About 15 s of trickling: long enough for a loaded machine, far beyond the 600 ms timeout.
+                for byte in "GET /status HTTP/1.1\r\nHost: \(String(repeating: "x", count: 120))".utf8 {
                     guard (try? socket.send([byte])) != nil else { return true }
                     usleep(100_000)
                 }
