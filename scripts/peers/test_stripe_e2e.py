@@ -111,6 +111,12 @@ request_timeout = "10s"
                                   capture_output=True, text=True)
             self.assertEqual(scan.returncode, 0, scan.stdout)
             print(scan.stdout.strip(), file=sys.stderr)
+            print("stripe-e2e: requests=%d attempts=%d succeeded=%d declined=%d replays=%d events=%d closed=%d max_rps=%d"
+                  % (records["requests"], len(attempts), sum(1 for a in attempts if a["outcome"] == "succeeded"),
+                     sum(1 for a in attempts if a["outcome"] == "declined"),
+                     sum(1 for a in records["attempts"] if a["outcome"] == "replayed"), len(events),
+                     sum(1 for e in events if e["type"] == "relance.charge.closed"), audit["max_requests_per_second"]),
+                  file=sys.stderr)
         finally:
             fixture.terminate()
             fixture.wait()
