@@ -73,14 +73,16 @@ package struct PollerService: Service {
                         backoff = min(backoff * 2, 60)
                         continue
                     }
-                    if !charges.isEmpty {
+                    // A page with no new failure still moves the cursor: store it.
+                    if !charges.isEmpty || next != cursor {
                         let due = try await engine.ingest(charges, cursor: next)
                         index.push(contentsOf: due)
                         logger.debug("ingested failures", metadata: ["count": "\(charges.count)"])
                     }
                     backoff = 1
                     engine.beat("poller")
-                    if charges.count == pageSize { continue }
+                    // More may be waiting while the cursor moves: ask again at once.
+                    if next != cursor { continue }
                 } catch {
                     engine.noteError("storing polled failures failed: \(error)")
                     logger.error("storing polled failures failed", metadata: ["error": "\(error)", "retry.in": "\(backoff)s"])

@@ -70,6 +70,25 @@ struct StripeFixtureTests {
         }
     }
 
+    @Test("the first run's open-invoice scan goes on when the invoice its cursor names is paid meanwhile")
+    func firstRunCursorSurvivesAPaidInvoice() async throws {
+        let fixture = try await StripeFixture.start()
+        for id in ["c1", "c2", "c3"] { try await fixture.control("/_fixture/scenario", Self.scenario(id)) }
+        let stripe = try Self.provider(fixture)
+        let (first, cursor) = try await stripe.failures(after: nil, limit: 1, now: 0)
+        let seen = try #require(first.first?.id)
+        // The billing system settles that invoice: it leaves Stripe's `status=open` list.
+        try await fixture.control("/_fixture/invoices/\(seen)/pay_out_of_band")
+        var ids = [seen]
+        var next = cursor
+        for _ in 0..<4 {
+            let (page, c) = try await stripe.failures(after: next, limit: 1, now: 0)
+            ids += page.map(\.id)
+            next = c
+        }
+        #expect(Set(ids) == ["in_c1", "in_c2", "in_c3"])
+    }
+
     @Test("a pay sends the method off session under the key; a decline carries its fields; a replayed key never charges twice")
     func payAndReplay() async throws {
         let fixture = try await StripeFixture.start()

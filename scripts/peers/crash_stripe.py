@@ -135,7 +135,7 @@ request_timeout = "5s"
         print(("  ok    " if ok else "  FAIL  ") + name + ("" if ok else " (%s)" % (detail,)))
         failed += 0 if ok else 1
     print("%d passed, %d failed" % (len(checks) - failed, failed))
-    if failed:
+    if failed or os.environ.get("RELANCE_KEEP"):
         print("state kept in", work)
     else:
         subprocess.run(["rm", "-rf", work])

@@ -28,20 +28,14 @@ package final class StripeProvider: PaymentProvider {
 
     // MARK: Failures
 
-    /// Cursor forms: nil (first run), `inv:<last invoice id>|<event watermark>` while the first run
+    /// Cursor forms: nil (first run), `inv:<last invoice id>:<its created>|<event watermark>` while the first run
     /// pages through open invoices, `evt:<event id>` (events newer than this one), `evt:` (no event
-    /// existed yet). Pages are read until `limit` charges are found or nothing newer remains.
+    /// existed yet). One page per call, at most 25 failures (each costs three requests), so that every
+    /// call ends quickly and its charges are stored before the next: a daemon restarted again and
+    /// again still makes progress.
     package func failures(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> (charges: [FailedCharge], cursor: String?) {
-        let pageSize = max(1, min(limit, 100))
-        var cursor = cursor
-        var charges: [FailedCharge] = []
-        for _ in 0..<10 {
-            let (found, next, more) = try await page(after: cursor, pageSize: pageSize)
-            charges += found
-            cursor = next
-            if !more || charges.count >= limit { break }
-        }
-        return (charges, cursor)
+        let (charges, next, _) = try await page(after: cursor, pageSize: max(1, min(limit, 25)))
+        return (charges, next)
     }
 
     /// One page of failures from `cursor`: the charges, the next cursor, and whether more may follow.
@@ -54,8 +48,9 @@ package final class StripeProvider: PaymentProvider {
         }
         if cursor.hasPrefix("inv:") {
             let parts = cursor.dropFirst(4).split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2 else { throw ProviderError(.malformed, "unreadable stored cursor \(cursor)") }
-            return try await openInvoices(after: String(parts[0]), watermark: String(parts[1]), pageSize: pageSize)
+            let last = parts.first?.split(separator: ":", maxSplits: 1).map(String.init) ?? []
+            guard parts.count == 2, last.count == 2, let created = Int64(last[1]) else { throw ProviderError(.malformed, "unreadable stored cursor \(cursor)") }
+            return try await openInvoices(after: (last[0], created), watermark: String(parts[1]), pageSize: pageSize)
         }
         guard cursor.hasPrefix("evt:") else { throw ProviderError(.malformed, "unreadable stored cursor \(cursor)") }
         let last = String(cursor.dropFirst(4))
@@ -91,14 +86,27 @@ package final class StripeProvider: PaymentProvider {
         return (try await details(invoices), "evt:" + newest.id, more)
     }
 
-    func openInvoices(after: String?, watermark: String, pageSize: Int) async throws(ProviderError) -> ([FailedCharge], String?, Bool) {
-        var query = [("status", "open"), ("collection_method", "charge_automatically"), ("limit", String(pageSize))]
-        if let after, !after.isEmpty { query.append(("starting_after", after)) }
-        let page = try await client.get("/v1/invoices", query: query, endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
+    /// A page of open invoices after `after` (newest first). The invoice the cursor names may have
+    /// left the `open` list since (paid, voided): Stripe then answers 404 to `starting_after`, and the
+    /// page is taken by creation time instead (`created[lte]`; one already seen comes again, which
+    /// ingest ignores).
+    func openInvoices(after: (id: String, created: Int64)?, watermark: String, pageSize: Int) async throws(ProviderError) -> ([FailedCharge], String?, Bool) {
+        let query = [("status", "open"), ("collection_method", "charge_automatically"), ("limit", String(pageSize))]
+        var page: StripeList<StripeInvoice>
+        if let after {
+            if let found = try await client.find("/v1/invoices", query: query + [("starting_after", after.id)], endpoint: "invoices.list", as: StripeList<StripeInvoice>.self) {
+                page = found
+            } else {
+                page = try await client.get("/v1/invoices", query: query + [("created[lte]", String(after.created))], endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
+                page.data.removeAll { $0.id == after.id }
+            }
+        } else {
+            page = try await client.get("/v1/invoices", query: query, endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
+        }
         let failed = page.data.filter { ($0.attemptCount ?? 0) > 0 && $0.paymentIntent != nil }
         let charges = try await details(failed.map { ($0, $0.created) })
         guard page.hasMore, let last = page.data.last else { return (charges, "evt:" + watermark, true) }
-        return (charges, "inv:\(last.id)|\(watermark)", true)
+        return (charges, "inv:\(last.id):\(last.created)|\(watermark)", true)
     }
 
     /// Turns invoices into failed charges: decline fields, customer, stored methods.
