@@ -1,5 +1,3 @@
-import Metrics
-
 /// The sandbox's calls, counted and timed like a remote provider's (`relance_provider_requests_total`,
 /// `relance_provider_latency_seconds`), with `ok` or the error kind as the status.
 extension Sandbox {
@@ -19,17 +17,11 @@ extension Sandbox {
         let started = ContinuousClock.now
         do {
             let value = try await body()
-            record(endpoint, status: "ok", since: started)
+            ProviderMetrics.record(endpoint: endpoint, status: "ok", since: started)
             return value
         } catch {
-            record(endpoint, status: "error", since: started)
+            ProviderMetrics.record(endpoint: endpoint, status: "error", since: started)
             throw error
         }
-    }
-
-    static func record(_ endpoint: String, status: String, since started: ContinuousClock.Instant) {
-        let (seconds, attoseconds) = (ContinuousClock.now - started).components
-        Timer(label: "relance_provider_latency_seconds").recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        Counter(label: "relance_provider_requests_total", dimensions: [("endpoint", endpoint), ("status", status)]).increment()
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import HTTPTransport
-import Metrics
 import Synchronization
 
 /// Stripe's HTTP conventions: bearer key, pinned version, form bodies, JSON answers, and errors
@@ -109,16 +108,14 @@ final class StripeClient: Sendable {
         let started = ContinuousClock.now
         do {
             let response = try await transport.send(request)
-            let elapsed = ContinuousClock.now - started
-            Timer(label: "relance_provider_latency_seconds").recordNanoseconds(elapsed.nanoseconds)
-            Counter(label: "relance_provider_requests_total", dimensions: [("endpoint", endpoint), ("status", String(response.status))]).increment()
+            ProviderMetrics.record(endpoint: endpoint, status: String(response.status), since: started)
             if response.status == 429 || response.status >= 500 {
                 let wait = Self.retryAfter(response)
                 holdUntil.withLock { $0 = max($0, Date().timeIntervalSince1970 + wait) }
             }
             return response
         } catch {
-            Counter(label: "relance_provider_requests_total", dimensions: [("endpoint", endpoint), ("status", "error")]).increment()
+            ProviderMetrics.record(endpoint: endpoint, status: "error", since: started)
             switch error.kind {
             case .timeout: throw ProviderError(.timeout, "\(endpoint): \(error.message)", retryAfter: 5)
             case .tooLarge: throw ProviderError(.malformed, "\(endpoint): answer larger than the response limit", retryAfter: 5)
@@ -178,12 +175,5 @@ extension JSONDecoder {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
         return d
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (s, atto) = components
-        return s * 1_000_000_000 + atto / 1_000_000_000
     }
 }

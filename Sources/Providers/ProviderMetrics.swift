@@ -1,0 +1,11 @@
+import Metrics
+
+/// One provider call in `/metrics`: `relance_provider_requests_total{endpoint,status}` and
+/// `relance_provider_latency_seconds`. Shared by every provider (HTTP status or `ok`/`error`).
+enum ProviderMetrics {
+    static func record(endpoint: String, status: String, since started: ContinuousClock.Instant) {
+        let (seconds, attoseconds) = (ContinuousClock.now - started).components
+        Timer(label: "relance_provider_latency_seconds").recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        Counter(label: "relance_provider_requests_total", dimensions: [("endpoint", endpoint), ("status", status)]).increment()
+    }
+}
