@@ -61,7 +61,8 @@ let package = Package(
         // Durable state: SQLite (WAL) with the outbox of events.
         .target(
             name: "Store",
-            dependencies: ["RetryPlanner", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["RetryPlanner", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         // Atomic event files (Maildir-style spool).
@@ -142,7 +143,9 @@ let package = Package(
                 "HTTPTransport",
                 "Providers",
                 "StatusServer",
+                "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

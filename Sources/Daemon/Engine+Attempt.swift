@@ -3,6 +3,7 @@ import GRDB
 import Metrics
 import Logging
 import Providers
+import RelanceConfig
 import RetryPlanner
 import Store
 
@@ -26,6 +27,8 @@ extension Engine {
     /// Returns when the charge next needs waking.
     package func wake(_ rowid: Int64, dueAt: Int64? = nil) async -> Int64? {
         let now = clock.now()
+        // One snapshot of the configuration for the whole wake.
+        let (settings, planner) = active.withLock { ($0.settings, $0.planner) }
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
         do {
             phase1 = try await store.write { [self] db -> (AttemptTicket?, Int64?) in
@@ -33,12 +36,12 @@ extension Engine {
                 var rec = ChargeRecord(row: row)
                 guard rec.state.isOpen else { return (nil, nil) }
                 let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
-                try emitNotices(db, &rec, now: now)
+                try emitNotices(db, &rec, now: now, levels: settings.notices)
                 var ticket: AttemptTicket? = nil
                 let methods = try ChargeRecord.methods(db, customer: rec.customer)
                 switch rec.state {
                 case .waiting where now >= rec.firstFailedAt + segment.maxSpan:
-                    _ = try replan(db, &rec, methods: methods, now: now)
+                    _ = try replan(db, &rec, methods: methods, now: now, planner: planner, settings: settings)
                 case .scheduled where (rec.nextAt ?? .max) <= now:
                     // One attempt at a time per credential: another charge's attempt on the same card may
                     // be about to bring a hard decline or use up a rolling counter.
@@ -51,7 +54,7 @@ extension Engine {
                     let book = try rec.book(db, methods: methods, now: now)
                     if let m = rec.nextMethod, let rule = book.recheck(with: planner, method: m, at: now) {
                         logger.debug("planned attempt no longer allowed; re-planning", metadata: ["charge.id": "\(rec.id)", "rule": "\(rule.key)"])
-                        _ = try replan(db, &rec, methods: methods, now: now)
+                        _ = try replan(db, &rec, methods: methods, now: now, planner: planner, settings: settings)
                     } else {
                         ticket = try reserve(db, &rec, methods: methods, now: now)
                     }
@@ -60,7 +63,7 @@ extension Engine {
                 default:
                     break
                 }
-                let wake = wakeTime(rec, segment: segment)
+                let wake = wakeTime(rec, segment: segment, notices: settings.notices)
                 try save(db, rec, wake: ticket == nil ? wake : nil)
                 return (ticket, wake)
             }
@@ -86,8 +89,7 @@ extension Engine {
             """), arguments: [credential]) != nil
     }
 
-    func emitNotices(_ db: Database, _ rec: inout ChargeRecord, now: Int64) throws {
-        let levels = settings.notices
+    func emitNotices(_ db: Database, _ rec: inout ChargeRecord, now: Int64, levels: [NoticeLevel]) throws {
         while rec.nextNotice < levels.count && rec.firstFailedAt + levels[rec.nextNotice].after <= now {
             let level = levels[rec.nextNotice]
             let index = rec.nextNotice + 1, dueAt = rec.firstFailedAt + level.after
@@ -205,7 +207,7 @@ extension Engine {
                     rec.currentMethod = methodIndex
                     rec.lastClass = decline.declineClass
                     rec.lastFlags = decline.flags
-                    rec.decline = String(decoding: try JSONEncoder().encode(raw), as: UTF8.self)
+                    rec.decline = Self.json(raw)
                     try events.append(db, .attemptFailed, charge: &rec, at: now, attempt: ticket.number, method: ticket.method, decline: raw, declineClass: decline.declineClass)
                     count { $0.declined += 1; $0.attempts += 1 }
                     Counter(label: "relance_attempts_total", dimensions: [("outcome", "declined"), ("decline_class", decline.declineClass.key)]).increment()

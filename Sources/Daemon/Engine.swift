@@ -123,13 +123,23 @@ package final class Engine: Sendable {
 
     /// Stores new failures (idempotent: a failure seen twice is stored once), plans each, and
     /// returns the due entries (rowid, wake time). The cursor is saved in the same transaction.
+    ///
+    /// The hot path of a large backlog: the configuration is read once per page, the charge row is
+    /// written once with its plan, and statements run with positional parameters.
     package func ingest(_ charges: [FailedCharge], cursor: String?) async throws -> [(Int64, Int64)] {
         let now = clock.now()
+        let (settings, planner) = active.withLock { ($0.settings, $0.planner) }
+        let defaultZone = zoneIndex[settings.defaultTimeZone] ?? 0
         let (due, added) = try await store.write { [self] db in
             var due: [(Int64, Int64)] = []
+            due.reserveCapacity(charges.count)
             var added = 0
+            let exists = try RawStatement(db, "SELECT 1 FROM charges WHERE id = ?")
             for fc in charges {
-                if try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM charges WHERE id = ?"), arguments: [fc.id]) != nil { continue }
+                exists.bind(1, fc.id)
+                let seen = try exists.step()
+                exists.reset()
+                if seen { continue }
                 try self.upsertCustomer(db, fc)
                 let methods = try ChargeRecord.methods(db, customer: fc.customer.id)
                 // A customer with no stored method is still stored: the planner waits for the customer.
@@ -141,27 +151,23 @@ package final class Engine: Sendable {
                     amount: fc.amount, currency: fc.currency, tier: fc.customer.tier, tags: Set(fc.customer.tags),
                     rail: rail, country: fc.customer.country
                 )
-                let segment = self.planner.policy.segmentIndex(for: attributes) ?? (self.planner.policy.segments.count - 1)
-                let json = String(decoding: try JSONEncoder().encode(fc.decline), as: UTF8.self)
-                try db.cachedStatement(sql: """
-                    INSERT INTO charges(id, customer, amount, currency, state, segment, zone, first_failed_at, current_method,
-                        last_class, last_flags, decline)
-                    VALUES (?, ?, ?, ?, 'scheduled', ?, 0, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [fc.id, fc.customer.id, fc.amount, fc.currency, segment, fc.failedAt, m,
-                                     Int(decline.declineClass.rawValue), Int(decline.flags.rawValue), json])
+                let segment = planner.policy.segmentIndex(for: attributes) ?? (planner.policy.segments.count - 1)
                 var marked = false
                 if let method {
                     marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil)
                 }
-                var rec = try ChargeRecord.fetch(db, id: fc.id)!
+                var rec = ChargeRecord(
+                    id: fc.id, customer: fc.customer.id, amount: fc.amount, currency: fc.currency, segment: segment,
+                    firstFailedAt: fc.failedAt, currentMethod: m, lastClass: decline.declineClass, lastFlags: decline.flags,
+                    decline: Self.json(fc.decline)
+                )
                 try self.events.append(db, .chargeIngested, charge: &rec, at: now, method: method, decline: fc.decline, declineClass: decline.declineClass)
                 // Re-read the methods only when the decline just marked one.
                 let refreshed = marked ? try ChargeRecord.methods(db, customer: fc.customer.id) : methods
-                let wake = try self.replan(db, &rec, methods: refreshed, now: now)
-                try self.save(db, rec, wake: wake)
-                if let wake, let rowid = try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE id = ?"), arguments: [fc.id]) {
-                    due.append((rowid, wake))
-                }
+                let zone = self.zoneIndex[fc.customer.zone] ?? defaultZone
+                let wake = try self.replan(db, &rec, methods: refreshed, now: now, zone: zone, planner: planner, settings: settings)
+                let rowid = try self.insert(db, rec, wake: wake)
+                if let wake { due.append((rowid, wake)) }
                 added += 1
             }
             if let cursor { try Store.setMeta(db, "poll.cursor", cursor) }
@@ -171,21 +177,82 @@ package final class Engine: Sendable {
         return due
     }
 
+    /// A raw decline as stored in `charges.decline` (the keys of its Codable form).
+    static func json(_ d: RawDecline) -> String {
+        var w = JSONWriter()
+        w.string("code", d.code)
+        w.string("declineCode", d.declineCode)
+        w.string("adviceCode", d.adviceCode)
+        w.string("networkAdviceCode", d.networkAdviceCode)
+        w.string("networkDeclineCode", d.networkDeclineCode)
+        w.string("achReturnCode", d.achReturnCode)
+        w.string("sepaReasonCode", d.sepaReasonCode)
+        return w.finished
+    }
+
+    /// Writes a new charge row with its plan; returns its rowid.
+    func insert(_ db: Database, _ rec: ChargeRecord, wake: Int64?) throws -> Int64 {
+        let s = try RawStatement(db, """
+            INSERT INTO charges(id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts,
+                current_method, attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, wake_at, events, reason)
+            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        s.bind(1, rec.id)
+        s.bind(2, rec.customer)
+        s.bind(3, rec.amount)
+        s.bind(4, rec.currency)
+        s.bind(5, rec.state.rawValue)
+        s.bind(6, rec.segment)
+        s.bind(7, rec.firstFailedAt)
+        s.bind(8, rec.lastAttemptAt)
+        s.bind(9, rec.attempts)
+        s.bind(10, rec.currentMethod)
+        s.bind(11, rec.attemptsOnMethod)
+        s.bind(12, Int(rec.lastClass.rawValue))
+        s.bind(13, Int(rec.lastFlags.rawValue))
+        s.bind(14, rec.decline)
+        s.bind(15, rec.nextAt)
+        s.bind(16, rec.nextMethod)
+        s.bind(17, rec.nextNotice)
+        s.bind(18, wake)
+        s.bind(19, rec.events)
+        s.bind(20, rec.reason)
+        try s.run()
+        return s.lastInsertedRowID
+    }
+
     func upsertCustomer(_ db: Database, _ fc: FailedCharge) throws {
         let c = fc.customer
-        try db.cachedStatement(sql: """
+        let customer = try RawStatement(db, """
             INSERT INTO customers(id, zone, tier, tags, country) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, tier = excluded.tier, tags = excluded.tags, country = excluded.country
-            """).execute(arguments: [c.id, c.zone, c.tier, c.tags.joined(separator: ","), c.country])
+            """)
+        customer.bind(1, c.id)
+        customer.bind(2, c.zone)
+        customer.bind(3, c.tier)
+        customer.bind(4, c.tags.joined(separator: ","))
+        customer.bind(5, c.country)
+        try customer.run()
+        // New card data (another expiry) makes an unusable method usable again; rule-forbidden stays forbidden.
+        let method = try RawStatement(db, """
+            INSERT INTO methods(token, customer, idx, brand, last4, exp_year, exp_month, rail, is_default, credential)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(token) DO UPDATE SET idx = excluded.idx, is_default = excluded.is_default,
+                unusable = CASE WHEN exp_year != excluded.exp_year OR exp_month != excluded.exp_month THEN 0 ELSE unusable END,
+                exp_year = excluded.exp_year, exp_month = excluded.exp_month, brand = excluded.brand, last4 = excluded.last4
+            """)
         for (i, m) in fc.methods.enumerated() {
-            // New card data (another expiry) makes an unusable method usable again; rule-forbidden stays forbidden.
-            try db.cachedStatement(sql: """
-                INSERT INTO methods(token, customer, idx, brand, last4, exp_year, exp_month, rail, is_default, credential)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(token) DO UPDATE SET idx = excluded.idx, is_default = excluded.is_default,
-                    unusable = CASE WHEN exp_year != excluded.exp_year OR exp_month != excluded.exp_month THEN 0 ELSE unusable END,
-                    exp_year = excluded.exp_year, exp_month = excluded.exp_month, brand = excluded.brand, last4 = excluded.last4
-                """).execute(arguments: [m.token, c.id, i, m.brand, m.last4, m.expYear, m.expMonth, Int(m.rail.rawValue), m.isDefault ? 1 : 0, m.credential])
+            method.bind(1, m.token)
+            method.bind(2, c.id)
+            method.bind(3, i)
+            method.bind(4, m.brand)
+            method.bind(5, m.last4)
+            method.bind(6, m.expYear)
+            method.bind(7, m.expMonth)
+            method.bind(8, Int(m.rail.rawValue))
+            method.bind(9, m.isDefault)
+            method.bind(10, m.credential)
+            try method.run()
         }
     }
 
@@ -196,9 +263,16 @@ package final class Engine: Sendable {
         var flags: LedgerEntry.Flags = []
         if reattempt { flags.insert(.reattempt) }
         if decline != nil { flags.insert(.declined) }
-        try db.cachedStatement(sql: "INSERT INTO ledger(credential, time, amount, flags, mac, forbids, visa_category, attempt_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").execute(
-                       arguments: [method.credential, time, amount, Int(flags.rawValue), Int(decline?.merchantAdviceCode ?? 0),
-                                   Int(decline?.forbids.rawValue ?? 0), Int(decline?.visaCategory ?? 0), key])
+        let s = try RawStatement(db, "INSERT INTO ledger(credential, time, amount, flags, mac, forbids, visa_category, attempt_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        s.bind(1, method.credential)
+        s.bind(2, time)
+        s.bind(3, amount)
+        s.bind(4, Int(flags.rawValue))
+        s.bind(5, Int(decline?.merchantAdviceCode ?? 0))
+        s.bind(6, Int(decline?.forbids.rawValue ?? 0))
+        s.bind(7, Int(decline?.visaCategory ?? 0))
+        s.bind(8, key)
+        try s.run()
         return try markMethod(db, method: method, decline: decline)
     }
 
@@ -226,15 +300,17 @@ package final class Engine: Sendable {
     }
 
     /// Plans the charge's next step, writes its events, and returns when it next needs waking.
-    func replan(_ db: Database, _ rec: inout ChargeRecord, methods: [MethodRecord], now: Int64) throws -> Int64? {
+    /// `zone`, `planner` and `settings` may be passed by a caller that already has them (ingest).
+    func replan(
+        _ db: Database, _ rec: inout ChargeRecord, methods: [MethodRecord], now: Int64,
+        zone: Int? = nil, planner: Planner? = nil, settings: Settings? = nil
+    ) throws -> Int64? {
         var book = try rec.book(db, methods: methods, now: now)
-        book.state.zone = UInt16(try zone(db, customer: rec.customer))
-        let planner = self.planner
+        book.state.zone = UInt16(try zone ?? self.zone(db, customer: rec.customer))
+        let planner = planner ?? self.planner
         let decision = book.plan(with: planner, now: now)
         meters.decisions.increment()
-        if decision.rule != .none {
-            Counter(label: "relance_compliance_blocks_total", dimensions: [("rule", decision.rule.key)]).increment()
-        }
+        if decision.rule != .none { meters.complianceBlock(decision.rule) }
         let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
         let previous = rec.state
         switch decision.kind {
@@ -271,16 +347,16 @@ package final class Engine: Sendable {
                 d.string("end_action", segment.endAction)
             }
         }
-        return wakeTime(rec, segment: segment)
+        return wakeTime(rec, segment: segment, notices: (settings ?? self.settings).notices)
     }
 
     /// The earliest of: the next attempt, the next notice, the end of the span (to exhaust a waiting charge).
-    func wakeTime(_ rec: ChargeRecord, segment: SegmentPolicy) -> Int64? {
+    func wakeTime(_ rec: ChargeRecord, segment: SegmentPolicy, notices: [NoticeLevel]) -> Int64? {
         guard rec.state.isOpen else { return nil }
         var wake: Int64 = .max
         if rec.state == .scheduled, let next = rec.nextAt { wake = min(wake, next) }
         if rec.state == .inFlight { wake = min(wake, clock.now()) }
-        if rec.nextNotice < settings.notices.count { wake = min(wake, rec.firstFailedAt + settings.notices[rec.nextNotice].after) }
+        if rec.nextNotice < notices.count { wake = min(wake, rec.firstFailedAt + notices[rec.nextNotice].after) }
         if rec.state == .waiting { wake = min(wake, rec.firstFailedAt + segment.maxSpan) }
         return wake == .max ? nil : wake
     }
@@ -329,7 +405,19 @@ package final class LagSamples: Sendable {
 }
 
 /// Metrics created once (the hot path increments them without a factory lookup).
-struct Meters: Sendable {
+final class Meters: Sendable {
     let decisions = Counter(label: "relance_planner_decisions_total")
     let dispatchLag = Timer(label: "relance_dispatch_lag_seconds")
+    /// One counter per rule, made on first use.
+    let blocks = Mutex<[Rule: Counter]>([:])
+
+    func complianceBlock(_ rule: Rule) {
+        let counter = blocks.withLock { made in
+            if let c = made[rule] { return c }
+            let c = Counter(label: "relance_compliance_blocks_total", dimensions: [("rule", rule.key)])
+            made[rule] = c
+            return c
+        }
+        counter.increment()
+    }
 }

@@ -68,6 +68,9 @@ struct EventBuilder {
         event.string("subject", charge.id)
         event.string("datacontenttype", "application/json")
         event.object("data", data)
-        try db.cachedStatement(sql: "INSERT INTO outbox(id, json) VALUES (?, ?)").execute(arguments: [id, event.finished])
+        let insert = try RawStatement(db, "INSERT INTO outbox(id, json) VALUES (?, ?)")
+        insert.bind(1, id)
+        insert.bind(2, event.finished)
+        try insert.run()
     }
 }

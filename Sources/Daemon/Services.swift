@@ -193,7 +193,13 @@ package struct SpoolService: Service {
         do {
             let written = try await offload(spoolQueue) { () -> Int in
                 let rows = try store.readNow { db in
-                    try Row.fetchAll(db.cachedStatement(sql: "SELECT seq, json FROM outbox ORDER BY seq LIMIT ?"), arguments: [limit]).map { ($0["seq"] as Int64, $0["json"] as String) }
+                    let s = try RawStatement(db, "SELECT seq, json FROM outbox ORDER BY seq LIMIT ?")
+                    s.bind(1, limit)
+                    defer { s.reset() }
+                    var rows: [(Int64, String)] = []
+                    rows.reserveCapacity(limit)
+                    while try s.step() { rows.append((s.int64(0), s.string(1))) }
+                    return rows
                 }
                 guard let first = rows.first, let last = rows.last else { return 0 }
                 if writer.freeBytes() < minFree {

@@ -18,7 +18,7 @@ package struct SpoolWriter: Sendable {
         for name in Self.names(in: directory + "/tmp") { unlink(directory + "/tmp/" + name) }
     }
 
-    static func names(in path: String) -> [String] {
+    package static func names(in path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []

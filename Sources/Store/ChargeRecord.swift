@@ -32,18 +32,21 @@ package struct MethodRecord: Sendable, Hashable {
     package var forbids: Rule
     package var unusable: Bool
 
-    package init(row: Row) {
-        token = row["token"]
-        brand = row["brand"]
-        last4 = row["last4"]
-        expYear = row["exp_year"]
-        expMonth = row["exp_month"]
-        rail = Rail(rawValue: UInt8(row["rail"] as Int)) ?? .card
-        isDefault = (row["is_default"] as Int) != 0
-        credential = row["credential"]
-        lastSuccessAt = row["last_success_at"]
-        forbids = Rule(rawValue: UInt8(row["forbids"] as Int)) ?? .none
-        unusable = (row["unusable"] as Int) != 0
+    package init(
+        token: String, brand: String, last4: String, expYear: Int, expMonth: Int, rail: Rail, isDefault: Bool, credential: String,
+        lastSuccessAt: Int64, forbids: Rule, unusable: Bool
+    ) {
+        self.token = token
+        self.brand = brand
+        self.last4 = last4
+        self.expYear = expYear
+        self.expMonth = expMonth
+        self.rail = rail
+        self.isDefault = isDefault
+        self.credential = credential
+        self.lastSuccessAt = lastSuccessAt
+        self.forbids = forbids
+        self.unusable = unusable
     }
 
     package var state: MethodState {
@@ -81,6 +84,33 @@ package struct ChargeRecord: Sendable {
     package var events: Int
     package var reason: String
 
+    /// A charge just ingested: nothing attempted yet.
+    package init(
+        id: String, customer: String, amount: Int64, currency: String, segment: Int, firstFailedAt: Int64, currentMethod: Int,
+        lastClass: DeclineClass, lastFlags: Decline.Flags, decline: String
+    ) {
+        self.id = id
+        self.customer = customer
+        self.amount = amount
+        self.currency = currency
+        state = .scheduled
+        self.segment = segment
+        zone = 0
+        self.firstFailedAt = firstFailedAt
+        lastAttemptAt = 0
+        attempts = 0
+        self.currentMethod = currentMethod
+        attemptsOnMethod = 1
+        self.lastClass = lastClass
+        self.lastFlags = lastFlags
+        self.decline = decline
+        nextAt = nil
+        nextMethod = nil
+        nextNotice = 0
+        events = 0
+        reason = ""
+    }
+
     package init(row: Row) {
         id = row["id"]
         customer = row["customer"]
@@ -109,18 +139,39 @@ package struct ChargeRecord: Sendable {
     }
 
     package static func methods(_ db: Database, customer: String) throws -> [MethodRecord] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM methods WHERE customer = ? ORDER BY idx"), arguments: [customer]).map(MethodRecord.init(row:))
+        let s = try RawStatement(db, """
+            SELECT token, brand, last4, exp_year, exp_month, rail, is_default, credential, last_success_at, forbids, unusable
+            FROM methods WHERE customer = ? ORDER BY idx
+            """)
+        s.bind(1, customer)
+        defer { s.reset() }
+        var out: [MethodRecord] = []
+        while try s.step() {
+            out.append(MethodRecord(
+                token: s.string(0), brand: s.string(1), last4: s.string(2), expYear: s.int(3), expMonth: s.int(4),
+                rail: Rail(rawValue: UInt8(truncatingIfNeeded: s.int(5))) ?? .card, isDefault: s.int(6) != 0, credential: s.string(7),
+                lastSuccessAt: s.int64(8), forbids: Rule(rawValue: UInt8(truncatingIfNeeded: s.int(9))) ?? .none, unusable: s.int(10) != 0))
+        }
+        return out
     }
 
     /// The compliance ledger of a credential since `since`, oldest first.
     package static func ledger(_ db: Database, credential: String, since: Int64) throws -> [LedgerEntry] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ledger WHERE credential = ? AND time >= ? ORDER BY time, rowid"), arguments: [credential, since]).map { row in
-            LedgerEntry(
-                time: row["time"], amount: row["amount"], flags: LedgerEntry.Flags(rawValue: UInt8(row["flags"] as Int)),
-                merchantAdviceCode: UInt8(row["mac"] as Int), forbids: Rule(rawValue: UInt8(row["forbids"] as Int)) ?? .none,
-                visaCategory: UInt8(row["visa_category"] as Int)
-            )
+        let s = try RawStatement(db, """
+            SELECT time, amount, flags, mac, forbids, visa_category FROM ledger WHERE credential = ? AND time >= ? ORDER BY time, rowid
+            """)
+        s.bind(1, credential)
+        s.bind(2, since)
+        defer { s.reset() }
+        var out: [LedgerEntry] = []
+        while try s.step() {
+            out.append(LedgerEntry(
+                time: s.int64(0), amount: s.int64(1), flags: LedgerEntry.Flags(rawValue: UInt8(truncatingIfNeeded: s.int(2))),
+                merchantAdviceCode: UInt8(truncatingIfNeeded: s.int(3)), forbids: Rule(rawValue: UInt8(truncatingIfNeeded: s.int(4))) ?? .none,
+                visaCategory: UInt8(truncatingIfNeeded: s.int(5))
+            ))
         }
+        return out
     }
 
     /// The planner's view of this charge, its customer's methods and their ledgers.
