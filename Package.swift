@@ -182,13 +182,14 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPTransportTests",
-            dependencies: ["HTTPTransport"],
+            dependencies: ["HTTPTransport", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "StatusServerTests",
             dependencies: [
                 "StatusServer",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
