@@ -159,7 +159,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner",
+            dependencies: ["Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner", "StatusServer", "TestSupport",
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
