@@ -36,8 +36,8 @@ package struct MethodRecord: Sendable, Hashable {
         token = row["token"]
         brand = row["brand"]
         last4 = row["last4"]
-        expYear = row["exp_year"]
-        expMonth = row["exp_month"]
+        // Rows stored before expiries were normalized on entry may hold what a provider sent.
+        (expYear, expMonth) = MethodState.normalizedExpiry(year: row["exp_year"], month: row["exp_month"])
         rail = Rail(rawValue: UInt8(row["rail"] as Int)) ?? .card
         isDefault = (row["is_default"] as Int) != 0
         credential = row["credential"]
