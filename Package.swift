@@ -162,7 +162,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner",
+            dependencies: ["Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner", "StatusServer", "TestSupport",
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
@@ -185,13 +185,14 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPTransportTests",
-            dependencies: ["HTTPTransport"],
+            dependencies: ["HTTPTransport", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "StatusServerTests",
             dependencies: [
                 "StatusServer",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

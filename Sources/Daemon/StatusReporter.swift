@@ -3,6 +3,7 @@ import GRDB
 import Metrics
 import Providers
 import Spool
+import StatusServer
 import Store
 import Synchronization
 
@@ -122,40 +123,35 @@ package final class StatusReporter: Sendable {
             + (paused.map { ", paused: \($0)" } ?? "")
     }
 
-    /// The `/status` JSON document.
+    /// The `/status` document, encoded (keys sorted, `null` for none).
     package func document() async throws -> [UInt8] {
         let f = try await figures()
         let now = engine.clock.now()
         let health = engine.health.snapshot
         let config = self.config.withLock { $0 }
         let paused = engine.pausedReason.withLock { $0 }
-        func null<T>(_ v: T?) -> Any { v.map { $0 as Any } ?? NSNull() }
-        var charges: [String: Any] = [:]
-        for state in Self.states { charges[state] = f.byState[state] ?? 0 }
-        let bands: [[String: Any]] = zip(Self.bands, f.bands).map { band, counts in
-            ["band": band.name, "min_minor": band.min, "max_minor": null(band.max), "charges": counts.charges, "recovered": counts.recovered,
-             "rate": counts.charges > 0 ? Double(counts.recovered) / Double(counts.charges) : 0.0]
-        }
-        let errors: [[String: Any]] = engine.recentErrors.withLock { $0 }.map { ["time": rfc3339($0.time), "message": $0.message] }
-        let doc: [String: Any] = [
-            "version": Self.version,
-            "pid": Int(getpid()),
-            "started_at": rfc3339(Int64(startedAt.timeIntervalSince1970)),
-            "uptime_seconds": (Date().timeIntervalSince(startedAt) * 1_000).rounded() / 1_000,
-            "virtual_time": rfc3339(now),
-            "time_scale": Int(engine.clock.scale),
-            "config": ["path": config.path, "digest": config.digest, "loaded_at": rfc3339(config.loadedAt),
-                       "last_reload_error": null(config.lastReloadError)] as [String: Any],
-            "provider": ["name": engine.provider.name, "state": health.state.rawValue, "last_error": null(health.lastError),
-                         "last_success_at": null(health.lastSuccessAt.map(rfc3339))] as [String: Any],
-            "charges": charges,
-            "due_backlog": index.dueCount(now: now),
-            "attempts": ["last_hour": f.attemptsHour, "last_day": f.attemptsDay],
-            "recoveries": ["last_hour": f.recoveriesHour, "last_day": f.recoveriesDay],
-            "recovery_rate_by_amount": bands,
-            "spool": ["pending_events": f.outbox, "paused": paused != nil, "reason": null(paused)] as [String: Any],
-            "last_errors": errors,
-        ]
-        return Array(try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]))
+        let count = { (state: String) in f.byState[state] ?? 0 }
+        return try StatusDocument(
+            version: Self.version,
+            pid: Int(getpid()),
+            startedAt: rfc3339(Int64(startedAt.timeIntervalSince1970)),
+            uptimeSeconds: (Date().timeIntervalSince(startedAt) * 1_000).rounded() / 1_000,
+            virtualTime: rfc3339(now),
+            timeScale: Int(engine.clock.scale),
+            config: .init(path: config.path, digest: config.digest, loadedAt: rfc3339(config.loadedAt), lastReloadError: config.lastReloadError),
+            provider: .init(name: engine.provider.name, state: health.state.rawValue, lastError: health.lastError,
+                            lastSuccessAt: health.lastSuccessAt.map(rfc3339)),
+            charges: .init(scheduled: count("scheduled"), inFlight: count("in_flight"), waiting: count("waiting"),
+                           recovered: count("recovered"), exhausted: count("exhausted"), closed: count("closed")),
+            dueBacklog: index.dueCount(now: now),
+            attempts: .init(lastHour: f.attemptsHour, lastDay: f.attemptsDay),
+            recoveries: .init(lastHour: f.recoveriesHour, lastDay: f.recoveriesDay),
+            recoveryRateByAmount: zip(Self.bands, f.bands).map { band, counts in
+                .init(band: band.name, minMinor: Int(band.min), maxMinor: band.max.map { Int($0) }, charges: counts.charges,
+                      recovered: counts.recovered, rate: counts.charges > 0 ? Double(counts.recovered) / Double(counts.charges) : 0)
+            },
+            spool: .init(pendingEvents: f.outbox, paused: paused != nil, reason: paused),
+            lastErrors: engine.recentErrors.withLock { $0 }.map { .init(time: rfc3339($0.time), message: $0.message) }
+        ).encode()
     }
 }

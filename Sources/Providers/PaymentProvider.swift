@@ -6,8 +6,10 @@ package struct StoredMethod: Sendable, Hashable, Codable {
     /// `visa`, `mastercard`, `amex`, ... for cards; `sepa_debit`, `ach_debit` for bank debits.
     package var brand: String
     package var last4: String
-    package var expYear: Int
-    package var expMonth: Int
+    /// The last valid month (`expMonth` 1...12); both 0 when there is none (bank accounts). Normalized
+    /// as the planner reads it (``MethodState/normalizedExpiry(year:month:)``) whatever the provider sent.
+    package private(set) var expYear: Int
+    package private(set) var expMonth: Int
     package var rail: Rail
     package var isDefault: Bool
     /// The card's fingerprint (same card, different tokens); the compliance ledger's key when present.
@@ -17,12 +19,14 @@ package struct StoredMethod: Sendable, Hashable, Codable {
         self.token = token
         self.brand = brand
         self.last4 = last4
-        self.expYear = expYear
-        self.expMonth = expMonth
+        (self.expYear, self.expMonth) = MethodState.normalizedExpiry(year: expYear, month: expMonth)
         self.rail = rail
         self.isDefault = isDefault
         self.fingerprint = fingerprint
     }
+
+    /// The expiry as the planner counts it (``MethodState/expiry``; 0 = none).
+    package var expiry: UInt16 { MethodState.expiry(year: expYear, month: expMonth) }
 
     /// The credential the network rules count against.
     package var credential: String { fingerprint ?? token }

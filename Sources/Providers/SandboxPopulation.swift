@@ -91,8 +91,7 @@ package struct SandboxPopulation: Sendable {
         case .sepaDebit:
             return RawDecline(sepaReasonCode: ["AM04", "AM04", "AM04", "MS03", "AC04", "MS02"][r.below(6)])
         case .card:
-            let (y, m, _) = Civil.date(days: Civil.floorDiv(t, 86_400))
-            if method.expYear * 12 + method.expMonth < y * 12 + m {
+            if MethodState.isExpired(method.expiry, month: PlanContext.monthIndex(t)) {
                 return RawDecline(code: "expired_card", declineCode: "expired_card", networkDeclineCode: "54")
             }
             var w = r.below(cardDeclines.reduce(0) { $0 + $1.0 })
@@ -142,7 +141,7 @@ package struct SandboxPopulation: Sendable {
         var r = Rng(seed, UInt64(i) &* 1_000 &+ UInt64(number), 3 + UInt64(m))
         let original = charge.decline.declineCode ?? charge.decline.achReturnCode ?? charge.decline.sepaReasonCode ?? ""
         let (y, mo, d) = Civil.date(days: Civil.floorDiv(t, 86_400))
-        if method.rail == .card && method.expYear * 12 + method.expMonth < y * 12 + mo {
+        if MethodState.isExpired(method.expiry, month: PlanContext.monthIndex(t)) {
             return RawDecline(code: "expired_card", declineCode: "expired_card", networkDeclineCode: "54")
         }
         var p: Double

@@ -21,11 +21,40 @@ package struct StatusDocument: Codable, Sendable, Equatable {
     package var spool: Spool
     package var lastErrors: [ErrorEntry]
 
+    package init(
+        version: String, pid: Int, startedAt: String, uptimeSeconds: Double, virtualTime: String, timeScale: Int,
+        config: Config, provider: Provider, charges: Charges, dueBacklog: Int, attempts: Window, recoveries: Window,
+        recoveryRateByAmount: [Band], spool: Spool, lastErrors: [ErrorEntry]
+    ) {
+        self.version = version
+        self.pid = pid
+        self.startedAt = startedAt
+        self.uptimeSeconds = uptimeSeconds
+        self.virtualTime = virtualTime
+        self.timeScale = timeScale
+        self.config = config
+        self.provider = provider
+        self.charges = charges
+        self.dueBacklog = dueBacklog
+        self.attempts = attempts
+        self.recoveries = recoveries
+        self.recoveryRateByAmount = recoveryRateByAmount
+        self.spool = spool
+        self.lastErrors = lastErrors
+    }
+
     package struct Config: Codable, Sendable, Equatable {
         package var path: String
         package var digest: String
         package var loadedAt: String
         package var lastReloadError: String?
+
+        package init(path: String, digest: String, loadedAt: String, lastReloadError: String?) {
+            self.path = path
+            self.digest = digest
+            self.loadedAt = loadedAt
+            self.lastReloadError = lastReloadError
+        }
     }
 
     package struct Provider: Codable, Sendable, Equatable {
@@ -34,6 +63,13 @@ package struct StatusDocument: Codable, Sendable, Equatable {
         package var state: String
         package var lastError: String?
         package var lastSuccessAt: String?
+
+        package init(name: String, state: String, lastError: String?, lastSuccessAt: String?) {
+            self.name = name
+            self.state = state
+            self.lastError = lastError
+            self.lastSuccessAt = lastSuccessAt
+        }
     }
 
     package struct Charges: Codable, Sendable, Equatable {
@@ -43,12 +79,26 @@ package struct StatusDocument: Codable, Sendable, Equatable {
         package var recovered: Int
         package var exhausted: Int
         package var closed: Int
+
+        package init(scheduled: Int, inFlight: Int, waiting: Int, recovered: Int, exhausted: Int, closed: Int) {
+            self.scheduled = scheduled
+            self.inFlight = inFlight
+            self.waiting = waiting
+            self.recovered = recovered
+            self.exhausted = exhausted
+            self.closed = closed
+        }
     }
 
     /// Counts over the last hour and the last day (of virtual time).
     package struct Window: Codable, Sendable, Equatable {
         package var lastHour: Int
         package var lastDay: Int
+
+        package init(lastHour: Int, lastDay: Int) {
+            self.lastHour = lastHour
+            self.lastDay = lastDay
+        }
     }
 
     /// Recovery over one amount band: charges whose amount (minor units) is in `min...max`
@@ -60,17 +110,37 @@ package struct StatusDocument: Codable, Sendable, Equatable {
         package var charges: Int
         package var recovered: Int
         package var rate: Double
+
+        package init(band: String, minMinor: Int, maxMinor: Int?, charges: Int, recovered: Int, rate: Double) {
+            self.band = band
+            self.minMinor = minMinor
+            self.maxMinor = maxMinor
+            self.charges = charges
+            self.recovered = recovered
+            self.rate = rate
+        }
     }
 
     package struct Spool: Codable, Sendable, Equatable {
         package var pendingEvents: Int
         package var paused: Bool
         package var reason: String?
+
+        package init(pendingEvents: Int, paused: Bool, reason: String?) {
+            self.pendingEvents = pendingEvents
+            self.paused = paused
+            self.reason = reason
+        }
     }
 
     package struct ErrorEntry: Codable, Sendable, Equatable {
         package var time: String
         package var message: String
+
+        package init(time: String, message: String) {
+            self.time = time
+            self.message = message
+        }
     }
 }
 

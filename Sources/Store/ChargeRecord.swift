@@ -39,8 +39,8 @@ package struct MethodRecord: Sendable, Hashable {
         self.token = token
         self.brand = brand
         self.last4 = last4
-        self.expYear = expYear
-        self.expMonth = expMonth
+        // Rows stored before expiries were normalized on entry may hold what a provider sent.
+        (self.expYear, self.expMonth) = MethodState.normalizedExpiry(year: expYear, month: expMonth)
         self.rail = rail
         self.isDefault = isDefault
         self.credential = credential

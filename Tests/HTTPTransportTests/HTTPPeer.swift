@@ -1,55 +1,33 @@
 import Foundation
 import HTTPTransport
+import TestSupport
 
 /// The Python HTTP peer (`scripts/peers/http_peer.py`) on a loopback port, for one test.
 final class HTTPPeer: Sendable {
     let port: Int
-    private let process: Process
-    private let stdin: Pipe
+    private let child: Child
 
-    /// The peer script, found from this file's place in the repository.
-    static let script = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("scripts/peers/http_peer.py")
+    static let script = repositoryRoot + "/scripts/peers/http_peer.py"
 
-    /// Starts the peer on a thread of its own: its start-up wait must not hold a cooperative thread.
+    /// Starts the peer off the cooperative pool: its start-up wait must not hold a cooperative thread.
     static func start() async throws -> HTTPPeer {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try HTTPPeer() }) }.start()
-        }
+        try await offPool { try HTTPPeer() }
     }
 
     private init() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script.path]
-        let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        try process.run()
-        // The first line is the port; the peer exits when its stdin closes.
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        guard let text = String(data: line, encoding: .utf8)?.split(separator: "\n").first, let port = Int(text) else {
-            process.terminate()
-            throw PeerError.noPort(String(decoding: line, as: UTF8.self))
+        // The first line is the port; the peer serves until its stdin closes.
+        child = try Child(["python3", Self.script], input: true)
+        let line = child.readLine()
+        guard let port = Int(line) else {
+            child.stop()
+            throw PeerError("http_peer.py did not print its port: \(line)")
         }
         self.port = port
-        self.process = process
-        self.stdin = stdin
     }
 
     /// Stops the peer and waits for it to exit.
     func stop() {
-        try? stdin.fileHandleForWriting.close()
-        // SIGKILL: the child may have inherited a mask blocking SIGTERM from the spawning thread, and a
-        // peer busy in a slow answer would outlive its closed stdin, leaving waitUntilExit blocked.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        child.stop()
     }
 
     deinit {
@@ -66,10 +44,6 @@ final class HTTPPeer: Sendable {
         let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Int] ?? [:]
         return (object["connections"] ?? -1, object["requests"] ?? -1)
     }
-}
-
-enum PeerError: Error {
-    case noPort(String)
 }
 
 /// The fields the peer's `/echo` endpoint sends back.

@@ -138,6 +138,40 @@ struct ScheduleTests {
         #expect(steps.allSatisfy { $0.decision.kind != .attempt || $0.decision.method != 1 })
     }
 
+    @Test func everyExpiryIsClampedTheSameWay() {
+        // A year of 0 or less is no expiry, whatever the month.
+        #expect(MethodState.expiry(year: 0, month: 7) == 0 && MethodState.expiry(year: -3, month: 0) == 0)
+        // The month is clamped into 1...12; any year, however large, means "far future" (no overflow).
+        #expect(MethodState.expiry(year: 2030, month: 0) == MethodState.expiry(year: 2030, month: 1))
+        #expect(MethodState.expiry(year: 2030, month: 13) == MethodState.expiry(year: 2030, month: 12))
+        #expect(MethodState.expiry(year: 99_999, month: 0) == .max && MethodState.expiry(year: .max, month: .max) == .max)
+        // Normalized year and month stand for the same expiry, and normalizing them again changes nothing.
+        for (y, m) in [(0, 5), (-1, -1), (2030, 0), (2030, 13), (99_999, 0), (Int.max, 6), (2027, 3)] {
+            let n = MethodState.normalizedExpiry(year: y, month: m)
+            #expect(MethodState.expiry(year: n.year, month: n.month) == MethodState.expiry(year: y, month: m))
+            let again = MethodState.normalizedExpiry(year: n.year, month: n.month)
+            #expect(again.year == n.year && again.month == n.month)
+        }
+        let none = MethodState.normalizedExpiry(year: 0, month: 9)
+        #expect(none.year == 0 && none.month == 0)
+        // The planner's state and a method update both go through it.
+        #expect(MethodState(network: .visa, expiryYear: .max, expiryMonth: 0).expiry == .max)
+        var b = book([card(.visa, expiry: (2025, 6))], doNotHonor, start: start)
+        b.methodUpdated(0, expiryYear: .max, expiryMonth: 0)
+        #expect(b.methods[0].expiry == .max)
+        b.methodUpdated(0, expiryYear: 0, expiryMonth: 0)
+        #expect(b.methods[0].expiry == 0)
+    }
+
+    @Test func aMethodUpdatedWithoutAnExpiryIsUsableAgain() {
+        // 0 means "no expiry" here too, not "unchanged": the expired card's old month does not stick.
+        let planner = Planner(policy: plainPolicy())
+        var b = book([card(.visa, default: true, expiry: (2025, 6))], doNotHonor, start: start)
+        #expect(b.plan(with: planner, now: start).kind != .attempt)
+        b.methodUpdated(0, expiryYear: 0, expiryMonth: 0)
+        #expect(b.plan(with: planner, now: start).kind == .attempt)
+    }
+
     @Test func hardDeclineWithoutAnotherMethodWaitsForTheCustomer() {
         let planner = Planner(policy: plainPolicy())
         let stolen = classify(RawDecline(declineCode: "stolen_card", networkDeclineCode: "43"))

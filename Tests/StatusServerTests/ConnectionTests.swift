@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StatusServer
+import TestSupport
 
 /// Concurrency, timeouts and capacity.
 @Suite struct ConnectionTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StatusServer
+import TestSupport
 
 /// The HTTP side of the server, spoken to over raw sockets.
 @Suite struct HTTPBehaviourTests {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 @testable import StatusServer
+import TestSupport
 
 /// A fresh directory under the system temp dir (short, so socket paths stay under 108 bytes).
 func temporaryDirectory() -> String {

@@ -112,11 +112,3 @@ final class RawSocket {
         }
     }
 }
-
-/// Runs blocking socket code on a thread of its own, never on the cooperative pool (which serves
-/// the server's handler) nor on Dispatch's global queues (which share its few threads on Linux).
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import StatusServer
+import TestSupport
 
 /// The socket file on disk, and the TCP listener.
 @Suite struct SocketFileTests {

@@ -1,12 +1,11 @@
 import Foundation
 import Testing
 @testable import StatusServer
+import TestSupport
 
 /// The `/status` document type against the documented example, and its summary.
 @Suite struct StatusDocumentTests {
-    private static let example = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("docs/status.example.json")
+    private static let example = URL(fileURLWithPath: repositoryRoot + "/docs/status.example.json")
 
     private func loadExample() throws -> StatusDocument {
         try StatusDocument.decode(Array(try Data(contentsOf: Self.example)))
@@ -33,7 +32,7 @@ import Testing
         // The same keys as the example, at every level.
         let mine = try JSONSerialization.jsonObject(with: Data(bytes))
         let theirs = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.example))
-        #expect(keys(mine) == keys(theirs))
+        #expect(jsonKeyPaths(mine) == jsonKeyPaths(theirs))
     }
 
     @Test func aMissingFieldIsAnError() throws {
@@ -65,16 +64,5 @@ import Testing
     @Test(arguments: [(0.0, "0s"), (59.9, "59s"), (61, "1m 1s"), (3_600, "1h 0m"), (90_061, "1d 1h 1m")])
     func uptimeSpans(seconds: Double, text: String) {
         #expect(StatusDocument.span(seconds) == text)
-    }
-
-    private func keys(_ value: Any, _ prefix: String = "") -> Set<String> {
-        if let object = value as? [String: Any] {
-            return object.reduce(into: Set<String>()) { acc, pair in
-                acc.insert(prefix + pair.key)
-                acc.formUnion(keys(pair.value, prefix + pair.key + "."))
-            }
-        }
-        if let array = value as? [Any], let first = array.first { return keys(first, prefix + "[].") }
-        return []
     }
 }

@@ -2,9 +2,6 @@ import Foundation
 import HTTPTransport
 import TestSupport
 
-/// The repository's root, from this file's path.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
 /// A loopback test peer which prints `{"port": N}` first, stopped when released.
 final class PeerProcess: @unchecked Sendable {
     let child: Child

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from peerlib import call
+from peerlib import call, start_fixture, write_stripe_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("RELANCE_BIN", os.path.join(ROOT, ".build", "debug"))
@@ -30,32 +30,13 @@ KEY = "sk_test_crash_51d2"
 def main():
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     work = tempfile.mkdtemp(prefix="relance-crash-stripe-")
-    fixture = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "scripts", "peers", "stripe_fixture.py"), "--port", "0", "--api-key", KEY,
-         "--seed", "23", "--customers", "60", "--invoices", "120", "--failure-rate", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    fixture, base = start_fixture(KEY, "--seed", "23", "--customers", "60", "--invoices", "120", "--failure-rate", "2")
     try:
-        base = "http://127.0.0.1:%d" % json.loads(fixture.stdout.readline())["port"]
-        with open(os.path.join(work, "key"), "w") as f:
-            f.write(KEY)
-        config = os.path.join(work, "retry.toml")
-        with open(config, "w") as f:
-            f.write("""[daemon]
-state_dir = "%(w)s/state"
-spool_dir = "%(w)s/spool"
-status_socket = "%(w)s/run/relanced.sock"
-poll_interval = "1h"
-time_scale = 20000
-spool_batch_events = 25
-spool_batch_ms = 50
-log_level = "warning"
-[provider]
-kind = "stripe"
-api_base = "%(base)s"
-api_key_file = "%(w)s/key"
-requests_per_second = 200
-request_timeout = "5s"
-""" % {"w": work, "base": base})
+        config = write_stripe_config(
+            work, base, KEY,
+            daemon={"poll_interval": "1h", "time_scale": 20000, "spool_batch_events": 25, "spool_batch_ms": 50,
+                    "log_level": "warning"},
+            provider={"requests_per_second": 200, "request_timeout": "5s"})
         log = open(os.path.join(work, "daemon.log"), "ab")
         rng = random.Random(int(os.environ.get("RELANCE_CRASH_SEED", "7")))
         killed = 0

@@ -89,6 +89,58 @@ class Client:
         return sub["id"], (inv["id"] if isinstance(inv, dict) else inv)
 
 
+# The cases: name, customer (email, country, tier, time zone), payment methods {role: (kind, number,
+# description)} attached in this order, the default method's role, and what to expect given
+# {role: payment method id}.
+CASES = [
+    # 1. Declined default card, a working second card: recoverable.
+    ("recoverable_with_other_card", ("recoverable@example.com", "FR", "gold", "Europe/Paris"),
+     {"bad": ("card", DECLINE_CARD, "card 0341: charges decline"),
+      "good": ("card", OK_CARD, "card 4242: charges succeed")},
+     "bad",
+     lambda m: {"invoice_status": "open", "subscription_status": "incomplete",
+                "recover_with": m["good"], "stays_declined_with": m["bad"]}),
+    # 2. Only a declining card: stays declined.
+    ("stays_declined", ("declined@example.com", "DE", "silver", "Europe/Berlin"),
+     {"bad": ("card", DECLINE_CARD, "card 0341: charges decline")},
+     "bad",
+     lambda m: {"invoice_status": "open", "subscription_status": "incomplete",
+                "recover_with": None, "stays_declined_with": m["bad"]}),
+    # 3. Failing SEPA debit (asynchronous failure, invoice.payment_failed event), card works.
+    ("sepa_failed_with_event", ("sepa@example.com", "DE", "bronze", "Europe/Berlin"),
+     {"iban": ("sepa", FAILING_IBAN, "sepa_debit DE62...3001: fails about 0.5 s after the charge"),
+      "good": ("card", OK_CARD, "card 4242: charges succeed")},
+     "iban",
+     lambda m: {"invoice_status": "open", "subscription_status": "canceled", "event": "invoice.payment_failed",
+                "recover_with": m["good"], "stays_declined_with": m["iban"]}),
+    # 4. A card whose attachment is declined (never usable), plus a paid invoice.
+    ("already_paid", ("paid@example.com", "US", "gold", "America/New_York"),
+     {"refused": ("card", ATTACH_DECLINED_CARD, "card 0002: attach refused with {status} {body}"),
+      "good": ("card", OK_CARD, "card 4242: charges succeed")},
+     "good",
+     lambda m: {"invoice_status": "paid", "subscription_status": "active", "pay_again": "400 Invoice is already paid"}),
+]
+
+
+def seed_case(c, plan, name, customer, methods, default, expect):
+    """One case of CASES: the customer with its payment methods, attached in order, the one whose role
+    is `default` as its default, subscribed to `plan` (which makes the invoice). A method's description
+    may name the attach answer's {status} and {body}."""
+    cus = c.customer(*customer)
+    ids, described = {}, {}
+    for role, (kind, number, description) in methods.items():
+        if kind == "sepa":
+            pm, st, body = c.sepa(number, cus), 200, {}
+        else:
+            pm, st, body = c.card(number, cus)
+        ids[role] = pm
+        described[pm] = description.format(status=st, body=json.dumps(body, sort_keys=True))
+    c.set_default(cus, ids[default])
+    sub, inv = c.subscribe(cus, plan)
+    return {"name": name, "customer": cus, "subscription": sub, "invoice": inv,
+            "methods": described, "expect": expect(ids)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--base", required=True, help="http://127.0.0.1:PORT")
@@ -102,55 +154,7 @@ def main():
                                "currency": "eur", "interval": "month"})
     out = {"base": c.base, "product": product, "plan": plan, "cases": []}
 
-    # 1. Declined default card, a working second card: recoverable.
-    cus = c.customer("recoverable@example.com", "FR", "gold", "Europe/Paris")
-    bad, _, _ = c.card(DECLINE_CARD, cus)
-    good, _, _ = c.card(OK_CARD, cus)
-    c.set_default(cus, bad)
-    sub, inv = c.subscribe(cus, plan)
-    out["cases"].append({
-        "name": "recoverable_with_other_card", "customer": cus, "subscription": sub, "invoice": inv,
-        "methods": {bad: "card 0341: charges decline", good: "card 4242: charges succeed"},
-        "expect": {"invoice_status": "open", "subscription_status": "incomplete",
-                   "recover_with": good, "stays_declined_with": bad}})
-
-    # 2. Only a declining card: stays declined.
-    cus = c.customer("declined@example.com", "DE", "silver", "Europe/Berlin")
-    bad, _, _ = c.card(DECLINE_CARD, cus)
-    c.set_default(cus, bad)
-    sub, inv = c.subscribe(cus, plan)
-    out["cases"].append({
-        "name": "stays_declined", "customer": cus, "subscription": sub, "invoice": inv,
-        "methods": {bad: "card 0341: charges decline"},
-        "expect": {"invoice_status": "open", "subscription_status": "incomplete",
-                   "recover_with": None, "stays_declined_with": bad}})
-
-    # 3. Failing SEPA debit (asynchronous failure, invoice.payment_failed event), card works.
-    cus = c.customer("sepa@example.com", "DE", "bronze", "Europe/Berlin")
-    iban = c.sepa(FAILING_IBAN, cus)
-    good, _, _ = c.card(OK_CARD, cus)
-    c.set_default(cus, iban)
-    sub, inv = c.subscribe(cus, plan)
-    out["cases"].append({
-        "name": "sepa_failed_with_event", "customer": cus, "subscription": sub, "invoice": inv,
-        "methods": {iban: "sepa_debit DE62...3001: fails about 0.5 s after the charge",
-                    good: "card 4242: charges succeed"},
-        "expect": {"invoice_status": "open", "subscription_status": "canceled",
-                   "event": "invoice.payment_failed", "recover_with": good,
-                   "stays_declined_with": iban}})
-
-    # 4. A card whose attachment is declined (never usable), plus a paid invoice.
-    cus = c.customer("paid@example.com", "US", "gold", "America/New_York")
-    refused, st, body = c.card(ATTACH_DECLINED_CARD, cus)
-    good, _, _ = c.card(OK_CARD, cus)
-    c.set_default(cus, good)
-    sub, inv = c.subscribe(cus, plan)
-    out["cases"].append({
-        "name": "already_paid", "customer": cus, "subscription": sub, "invoice": inv,
-        "methods": {good: "card 4242: charges succeed",
-                    refused: "card 0002: attach refused with %d %s" % (st, json.dumps(body, sort_keys=True))},
-        "expect": {"invoice_status": "paid", "subscription_status": "active",
-                   "pay_again": "400 Invoice is already paid"}})
+    out["cases"] = [seed_case(c, plan, *case) for case in CASES]
 
     # Let the asynchronous SEPA failure land, then report what localstripe holds.
     time.sleep(1.0)

@@ -21,7 +21,7 @@ import tempfile
 import time
 import unittest
 
-from peerlib import call
+from peerlib import call, start_fixture, write_stripe_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("RELANCE_BIN", os.path.join(ROOT, ".build", "debug"))
@@ -32,32 +32,13 @@ RPS = 40
 class StripeEndToEnd(unittest.TestCase):
     def test_dunning_cycle_against_the_fixture(self):
         work = tempfile.mkdtemp(prefix="relance-e2e-")
-        fixture = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "scripts", "peers", "stripe_fixture.py"), "--port", "0", "--api-key", KEY,
-             "--seed", "11", "--customers", "40", "--invoices", "80", "--failure-rate", "1"],
-            stdout=subprocess.PIPE, stderr=open(os.path.join(work, "fixture.log"), "wb"))
+        fixture, base = start_fixture(KEY, "--seed", "11", "--customers", "40", "--invoices", "80", "--failure-rate", "1",
+                                      stderr=open(os.path.join(work, "fixture.log"), "wb"))
         try:
-            port = json.loads(fixture.stdout.readline())["port"]
-            base = "http://127.0.0.1:%d" % port
-            with open(os.path.join(work, "key"), "w") as f:
-                f.write(KEY + "\n")
-            config = os.path.join(work, "retry.toml")
-            with open(config, "w") as f:
-                f.write("""[daemon]
-state_dir = "%(w)s/state"
-spool_dir = "%(w)s/spool"
-status_socket = "%(w)s/run/relanced.sock"
-poll_interval = "2h"
-time_scale = 20000
-spool_batch_ms = 100
-
-[provider]
-kind = "stripe"
-api_base = "%(base)s"
-api_key_file = "%(w)s/key"
-requests_per_second = %(rps)d
-request_timeout = "10s"
-""" % {"w": work, "base": base, "rps": RPS})
+            config = write_stripe_config(
+                work, base, KEY,
+                daemon={"poll_interval": "2h", "time_scale": 20000, "spool_batch_ms": 100},
+                provider={"requests_per_second": RPS, "request_timeout": "10s"})
             log = open(os.path.join(work, "relanced.log"), "wb")
             daemon = subprocess.Popen([os.path.join(BIN, "relanced"), "--config", config, "--run-for", "45"],
                                       stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -7,37 +7,23 @@ Run from the repository root:
 
 import http.client
 import json
-import os
 import socket
 import subprocess
-import sys
-import threading
 import time
 import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SERVER = os.path.join(HERE, "stripe_fixture.py")
+from peerlib import start_fixture
+
 KEY = "sk_test_fixture"
 
 
 class Peer:
     def __init__(self, *args):
-        self.proc = subprocess.Popen(
-            [sys.executable, SERVER, "--port", "0", "--api-key", KEY] + list(args),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        self.port = json.loads(line)["port"]
-        self.base = "http://127.0.0.1:%d" % self.port
-        # Drain stderr so the server never blocks on a full pipe.
-        self.log = []
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.log.append(line)
+        self.proc, self.base = start_fixture(KEY, *args)
+        self.port = int(self.base.rsplit(":", 1)[1])
 
     def stop(self):
         self.proc.terminate()
@@ -47,7 +33,6 @@ class Peer:
             self.proc.kill()
             self.proc.wait(5)
         self.proc.stdout.close()
-        self.proc.stderr.close()
 
     def call(self, method, path, params=None, headers=None, key=KEY, timeout=10):
         data = None

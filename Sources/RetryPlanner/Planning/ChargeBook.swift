@@ -64,11 +64,12 @@ package struct ChargeBook: Sendable, Hashable {
         ledgers[method].append(LedgerEntry(time: time, amount: state.amount, flags: .reattempt))
     }
 
-    /// The customer updated a method (new card data, new authorization): it becomes usable again.
-    package mutating func methodUpdated(_ method: Int, expiryYear: Int = 0, expiryMonth: Int = 0) {
+    /// The customer updated a method (new card data, new authorization): it becomes usable again, with
+    /// the expiry the updated method carries (year 0: none, as everywhere).
+    package mutating func methodUpdated(_ method: Int, expiryYear: Int, expiryMonth: Int) {
         methods[method].flags.remove(.unusable)
         if methods[method].forbids != .consentRevoked { methods[method].forbids = .none }
-        if expiryYear > 0 { methods[method].expiry = UInt16(clamping: expiryYear * 12 + max(1, min(expiryMonth, 12)) - 1) }
+        methods[method].expiry = MethodState.expiry(year: expiryYear, month: expiryMonth)
     }
 
     mutating func apply(_ decline: Decline, method: Int, at time: Int64, reattempt: Bool) {

@@ -91,8 +91,7 @@ package struct MethodState: Sendable, Hashable {
     ) {
         self.network = network
         self.rail = rail
-        // Clamped: a provider may report any year (5461 and later all mean "far future").
-        self.expiry = expiryYear > 0 ? UInt16(clamping: expiryYear * 12 + max(1, min(expiryMonth, 12)) - 1) : 0
+        self.expiry = Self.expiry(year: expiryYear, month: expiryMonth)
         self.flags = flags
         self.lastSuccessAt = lastSuccessAt
         self.forbids = forbids
@@ -100,6 +99,27 @@ package struct MethodState: Sendable, Hashable {
         self.ledgerCount = ledgerCount
     }
 
+    /// ``expiry`` for an expiry year and month as a provider reports them: every expiry entering
+    /// Relance goes through here. A year of 0 or less means no expiry (bank accounts, a card without
+    /// one); the month is clamped into 1...12; a provider may report any year, and 5461 and later all
+    /// mean "far future" (the latest month the field holds).
+    package static func expiry(year: Int, month: Int) -> UInt16 {
+        guard year > 0 else { return 0 }
+        return UInt16(clamping: min(year, Int(UInt16.max) / 12 + 1) * 12 + max(1, min(month, 12)) - 1)
+    }
+
+    /// The year and month Relance keeps for a provider's expiry: what ``expiry(year:month:)`` makes
+    /// of it, written back as year and month ((0, 0) for no expiry). Idempotent.
+    package static func normalizedExpiry(year: Int, month: Int) -> (year: Int, month: Int) {
+        let expiry = Int(expiry(year: year, month: month))
+        return expiry == 0 ? (0, 0) : (expiry / 12, expiry % 12 + 1)
+    }
+
+    /// Whether a method with this ``expiry`` has expired in the month `month` (``PlanContext/monthIndex(_:)``):
+    /// its last valid month is before it. No expiry (0) never expires.
+    package static func isExpired(_ expiry: UInt16, month: Int) -> Bool {
+        expiry != 0 && Int(expiry) < month
+    }
 }
 
 /// One attempt on a credential, as the compliance ledger counts it: 16 bytes.

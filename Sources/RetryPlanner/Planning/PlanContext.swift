@@ -16,7 +16,7 @@ package struct PlanContext {
     }
 
     /// `year * 12 + month - 1` of epoch second `t` (UTC), the unit of ``MethodState/expiry``.
-    static func monthIndex(_ t: Int64) -> Int {
+    package static func monthIndex(_ t: Int64) -> Int {
         let (y, m, _) = Civil.date(days: Civil.floorDiv(t, Civil.secondsPerDay))
         return y * 12 + m - 1
     }
@@ -42,7 +42,7 @@ package struct PlanContext {
                 if m.forbids == .consentRevoked { return .stop(.consentRevoked, rule: .consentRevoked, now: now) }
                 continue
             }
-            if m.flags.contains(.unusable) || (m.expiry != 0 && Int(m.expiry) < month) { continue }
+            if m.flags.contains(.unusable) || MethodState.isExpired(m.expiry, month: month) { continue }
             var j = n
             while j > 0 && PlanContext.prefers(m, over: methods[mStart + Int(order[j - 1])]) {
                 order[j] = order[j - 1]

@@ -1,0 +1,40 @@
+@testable import Daemon
+import Foundation
+import Spool
+import StatusServer
+import TestSupport
+import Testing
+
+/// The daemon's `/status` document: the `StatusDocument` that `relancectl status` decodes.
+@Suite("Status document")
+struct StatusReporterTests {
+    @Test func theReporterWritesTheDocumentedSchema() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, sandbox) = try makeEngine(dir)
+        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 20, now: engine.clock.now())
+        _ = try await engine.ingest(charges, cursor: cursor)
+        engine.noteError("provider: HTTP 429 rate_limit")
+        let reporter = StatusReporter(engine: engine, index: DueIndex(), spool: try SpoolWriter(directory: dir + "/spool"),
+                                      config: ConfigState(path: dir + "/retry.toml", digest: "9c1f4e2ab07d3e55", loadedAt: engine.clock.now()))
+        let bytes = try await reporter.document()
+        let doc = try StatusDocument.decode(bytes)
+        let c = doc.charges
+        #expect(c.scheduled + c.inFlight + c.waiting + c.recovered + c.exhausted + c.closed == charges.count)
+        #expect(doc.recoveryRateByAmount.map(\.charges).reduce(0, +) == charges.count)
+        #expect(doc.recoveryRateByAmount.map(\.minMinor) == [0, 1_000, 5_000, 20_000, 100_000])
+        #expect(doc.recoveryRateByAmount.last?.maxMinor == nil && doc.recoveryRateByAmount.first?.maxMinor == 1_000)
+        #expect(doc.config.path == dir + "/retry.toml" && doc.provider.name == engine.provider.name && doc.timeScale == 1)
+        #expect(doc.spool == StatusDocument.Spool(pendingEvents: doc.spool.pendingEvents, paused: false, reason: nil))
+        #expect(doc.lastErrors.map(\.message) == ["provider: HTTP 429 rate_limit"])
+        // Every key present (null for none), sorted, and the same keys as the documented example.
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasPrefix(#"{"attempts":{"last_day":"#))
+        for key in [#""last_reload_error":null"#, #""reason":null"#, #""max_minor":null"#, #""last_error":null"#] {
+            #expect(text.contains(key), "missing \(key)")
+        }
+        let mine = try JSONSerialization.jsonObject(with: Data(bytes))
+        let theirs = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/docs/status.example.json")))
+        #expect(jsonKeyPaths(mine) == jsonKeyPaths(theirs))
+    }
+}
