@@ -136,7 +136,8 @@ package final class StatusReporter: Sendable {
             ["band": band.name, "min_minor": band.min, "max_minor": null(band.max), "charges": counts.charges, "recovered": counts.recovered,
              "rate": counts.charges > 0 ? Double(counts.recovered) / Double(counts.charges) : 0.0]
         }
-        let errors: [[String: Any]] = engine.recentErrors.withLock { $0 }.map { ["time": rfc3339($0.time), "message": $0.message] }
+        // The engine keeps them oldest first; the document lists them newest first.
+        let errors: [[String: Any]] = engine.recentErrors.withLock { $0 }.reversed().map { ["time": rfc3339($0.time), "message": $0.message] }
         let doc: [String: Any] = [
             "version": Self.version,
             "pid": Int(getpid()),
