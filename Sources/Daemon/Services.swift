@@ -113,6 +113,9 @@ package struct DispatcherService: Service {
         self.limiter = TokenBucket(rate: Double(engine.settings.provider.requestsPerSecond))
     }
 
+    /// New work waits: the spool is full, the key is refused, or the provider asked to back off.
+    var holdsWork: Bool { engine.isPaused || engine.health.blocksAttempts || engine.health.wait > 0 }
+
     package func run() async throws {
         let channel = AsyncChannel<(Int64, Int64)>()
         let workers = engine.settings.daemon.workers
@@ -130,7 +133,7 @@ package struct DispatcherService: Service {
             }
             await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
-                    if engine.isPaused || engine.health.blocksAttempts || engine.health.wait > 0 {
+                    if holdsWork {
                         if await pause(0.2) { continue } else { break }
                     }
                     let due = index.popDue(now: engine.clock.now(), limit: 256)
@@ -141,7 +144,12 @@ package struct DispatcherService: Service {
                         if !(await pause(min(0.05, max(0.001, wait)))) { break }
                         continue
                     }
-                    for entry in due {
+                    for (n, entry) in due.enumerated() {
+                        // Paused while handing out the batch: what is left goes back to the index.
+                        if holdsWork {
+                            index.push(contentsOf: due[n...].map { ($0.id, $0.at) })
+                            break
+                        }
                         let fresh = busy.insert(entry.id)
                         if fresh { await channel.send((entry.id, entry.at)) }
                     }

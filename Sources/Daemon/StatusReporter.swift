@@ -151,7 +151,8 @@ package final class StatusReporter: Sendable {
                       recovered: counts.recovered, rate: counts.charges > 0 ? Double(counts.recovered) / Double(counts.charges) : 0)
             },
             spool: .init(pendingEvents: f.outbox, paused: paused != nil, reason: paused),
-            lastErrors: engine.recentErrors.withLock { $0 }.map { .init(time: rfc3339($0.time), message: $0.message) }
+            // The engine keeps them oldest first; the document lists them newest first.
+            lastErrors: engine.recentErrors.withLock { $0 }.reversed().map { .init(time: rfc3339($0.time), message: $0.message) }
         ).encode()
     }
 }

@@ -36,7 +36,7 @@ struct MethodExpiryTests {
         )
         _ = try await engine.ingest([failure], cursor: nil)
         let (rows, state) = try await engine.store.read { db in
-            (try Row.fetchAll(db, sql: "SELECT * FROM methods WHERE customer = 'cus_expiry' ORDER BY idx").map(MethodRecord.init(row:)),
+            (try ChargeRecord.methods(db, customer: "cus_expiry"),
              try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_expiry'"))
         }
         #expect(rows.map { [$0.expYear, $0.expMonth] } == [[5461, 4], [0, 0]])
@@ -49,7 +49,7 @@ struct MethodExpiryTests {
             try db.execute(sql: "UPDATE methods SET exp_year = 99999, exp_month = 0 WHERE token = 'pm_none'")
         }
         let old = try await engine.store.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM methods WHERE token = 'pm_none'").map(MethodRecord.init(row:))
+            try ChargeRecord.methods(db, customer: "cus_expiry").first { $0.token == "pm_none" }
         }
         #expect(old?.expYear == 5461 && old?.expMonth == 4 && old?.state.expiry == .max)
     }

@@ -166,6 +166,21 @@ struct StripeFixtureTests {
         }
     }
 
+    @Test("a request waiting for its rate-limit token when a 429 comes back waits out Retry-After too")
+    func retryAfterHoldsQueuedRequests() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", Self.scenario("q1"))
+        // One request a second: the second call waits about a second for its token, while the first meets the 429.
+        let stripe = try StripeProvider(apiBase: fixture.base, apiKey: StripeFixture.apiKey, defaultZone: "Europe/Paris", requestsPerSecond: 1,
+                                        connectTimeout: 2, requestTimeout: 5, maxResponseBytes: 1 << 20)
+        try await fixture.fault(["method": "GET", "path_prefix": "/v1/invoices/in_q1", "kind": "status", "status": 429, "headers": ["Retry-After": "3"], "count": 1])
+        async let first = try? stripe.status(charge: "in_q1", customer: "cus_q1", now: 0)
+        async let second = try? stripe.status(charge: "in_q1", customer: "cus_q1", now: 0)
+        _ = await (first, second)
+        let times = try await fixture.requests(prefix: "/v1/invoices/in_q1").compactMap { $0["time"] as? Double }
+        #expect(times.count == 2 && times[1] - times[0] >= 2.5, "requests at \(times)")
+    }
+
     @Test("a timeout during a pay leaves it unknown; the same key later resolves it, charging once")
     func timeoutThenReplay() async throws {
         let fixture = try await StripeFixture.start()

@@ -100,11 +100,16 @@ final class StripeClient: Sendable {
 
     /// Sends after any shared backoff; records the request count and latency; maps transport errors.
     func send(_ request: HTTPRequest, endpoint: String) async throws(ProviderError) -> HTTPResponse {
-        let hold = holdUntil.withLock { $0 } - Date().timeIntervalSince1970
-        if hold > 0 {
-            try? await Task.sleep(for: .milliseconds(Int64(min(hold, 300) * 1_000)))
+        // The hold is checked again once the token is there: a 429 answered while this request waited
+        // for its token holds it too (else it would go out a few milliseconds after the 429).
+        while true {
+            let hold = holdUntil.withLock { $0 } - Date().timeIntervalSince1970
+            if hold > 0 {
+                try? await Task.sleep(for: .milliseconds(Int64(min(hold, 300) * 1_000)))
+            }
+            await pacer.acquire()
+            if Task.isCancelled || holdUntil.withLock({ $0 }) <= Date().timeIntervalSince1970 { break }
         }
-        await pacer.acquire()
         let started = ContinuousClock.now
         do {
             let response = try await transport.send(request)
