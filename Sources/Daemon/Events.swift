@@ -29,37 +29,8 @@ struct EventBuilder {
     ) throws {
         charge.events += 1
         let id = "\(charge.id):\(charge.events)"
-        var data = JSONWriter()
-        data.string("charge", charge.id)
-        data.string("customer", charge.customer)
-        data.int("amount", charge.amount)
-        data.string("currency", charge.currency)
-        data.int("attempt", attempt.map(Int64.init))
-        if let method {
-            var m = JSONWriter()
-            m.string("token", method.token)
-            m.string("brand", method.brand)
-            m.string("last4", method.last4)
-            if method.expYear > 0 {
-                m.int("exp_month", Int64(method.expMonth))
-                m.int("exp_year", Int64(method.expYear))
-            }
-            data.object("method", m)
-        }
-        if let decline {
-            var d = JSONWriter()
-            d.string("code", decline.code)
-            d.string("decline_code", decline.declineCode)
-            d.string("advice_code", decline.adviceCode)
-            d.string("network_advice_code", decline.networkAdviceCode)
-            d.string("network_decline_code", decline.networkDeclineCode)
-            d.string("ach_return_code", decline.achReturnCode)
-            d.string("sepa_reason_code", decline.sepaReasonCode)
-            d.string("class", declineClass?.key)
-            data.object("decline", d)
-        }
-        fill(&data)
-        var event = JSONWriter()
+        // One buffer for the whole event: the envelope, then `data` written in place.
+        var event = JSONWriter(capacity: 768)
         event.string("specversion", "1.0")
         event.string("id", id)
         event.string("source", source)
@@ -67,10 +38,40 @@ struct EventBuilder {
         event.string("time", rfc3339(time))
         event.string("subject", charge.id)
         event.string("datacontenttype", "application/json")
-        event.object("data", data)
+        event.open("data")
+        event.string("charge", charge.id)
+        event.string("customer", charge.customer)
+        event.int("amount", charge.amount)
+        event.string("currency", charge.currency)
+        event.int("attempt", attempt.map(Int64.init))
+        if let method {
+            event.open("method")
+            event.string("token", method.token)
+            event.string("brand", method.brand)
+            event.string("last4", method.last4)
+            if method.expYear > 0 {
+                event.int("exp_month", Int64(method.expMonth))
+                event.int("exp_year", Int64(method.expYear))
+            }
+            event.close()
+        }
+        if let decline {
+            event.open("decline")
+            event.string("code", decline.code)
+            event.string("decline_code", decline.declineCode)
+            event.string("advice_code", decline.adviceCode)
+            event.string("network_advice_code", decline.networkAdviceCode)
+            event.string("network_decline_code", decline.networkDeclineCode)
+            event.string("ach_return_code", decline.achReturnCode)
+            event.string("sepa_reason_code", decline.sepaReasonCode)
+            event.string("class", declineClass?.key)
+            event.close()
+        }
+        fill(&event)
+        event.close()
         let insert = try RawStatement(db, "INSERT INTO outbox(id, json) VALUES (?, ?)")
         insert.bind(1, id)
-        insert.bind(2, event.finished)
+        insert.bind(2, event.finish())
         try insert.run()
     }
 }

@@ -2,8 +2,14 @@ import RetryPlanner
 
 /// A small, fast JSON object writer for events (the spool's hot path).
 struct JSONWriter {
-    private(set) var text = "{"
+    private(set) var text: String
     private var first = true
+
+    /// `capacity`: the expected length, reserved at once (events are a few hundred bytes).
+    init(capacity: Int = 0) {
+        text = "{"
+        if capacity > 0 { text.reserveCapacity(capacity) }
+    }
 
     static func escape(_ s: String, into out: inout String) {
         out.append("\"")
@@ -32,33 +38,53 @@ struct JSONWriter {
         out.append("\"")
     }
 
-    private mutating func key(_ k: String) {
-        if !first { text.append(",") }
+    /// Keys are the program's own literals: plain ASCII that needs no escaping.
+    private mutating func key(_ k: StaticString) {
+        text.append(first ? "\"" : ",\"")
         first = false
-        Self.escape(k, into: &text)
-        text.append(":")
+        k.withUTF8Buffer { text.append(String(decoding: $0, as: UTF8.self)) }
+        text.append("\":")
     }
 
-    mutating func string(_ k: String, _ v: String?) {
+    mutating func string(_ k: StaticString, _ v: String?) {
         guard let v else { return }
         key(k)
         Self.escape(v, into: &text)
     }
 
-    mutating func int(_ k: String, _ v: Int64?) {
+    mutating func int(_ k: StaticString, _ v: Int64?) {
         guard let v else { return }
         key(k)
         text.append(String(v))
     }
 
     /// A nested object (already rendered).
-    mutating func object(_ k: String, _ v: JSONWriter?) {
+    mutating func object(_ k: StaticString, _ v: JSONWriter?) {
         guard let v else { return }
         key(k)
-        text.append(v.finished)
+        text.append(v.text)
+        text.append("}")
+    }
+
+    /// Starts a nested object written in place; `close()` ends it.
+    mutating func open(_ k: StaticString) {
+        key(k)
+        text.append("{")
+        first = true
+    }
+
+    mutating func close() {
+        text.append("}")
+        first = false
     }
 
     var finished: String { text + "}" }
+
+    /// The finished text, without a copy.
+    consuming func finish() -> String {
+        text.append("}")
+        return text
+    }
 }
 
 /// RFC 3339 UTC time of an epoch second.
