@@ -17,6 +17,8 @@ struct AttemptTicket: Sendable {
     var amount: Int64
     var currency: String
     var reservedAt: Int64
+    /// When the attempt was planned for (the dispatch lag counts from then).
+    var plannedAt: Int64 = 0
     /// Resuming an attempt left in flight by a crash: replay the same key, no new guard.
     var resumed: Bool
 }
@@ -32,8 +34,7 @@ extension Engine {
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
         do {
             phase1 = try await store.write { [self] db -> (AttemptTicket?, Int64?) in
-                guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM charges WHERE rowid = ?"), arguments: [rowid]) else { return (nil, nil) }
-                var rec = ChargeRecord(row: row)
+                guard var rec = try ChargeRecord.fetch(db, rowid: rowid) else { return (nil, nil) }
                 guard rec.state.isOpen else { return (nil, nil) }
                 let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
                 try emitNotices(db, &rec, now: now, levels: settings.notices)
@@ -73,9 +74,10 @@ extension Engine {
             return clock.virtual(afterWall: 1)
         }
         guard let ticket = phase1.ticket else { return phase1.wake }
-        if let dueAt, !ticket.resumed {
-            // Dispatch lag: from the attempt's due time to its request, in wall seconds.
-            let lag = max(0, (clock.preciseNow() - Double(dueAt)) / clock.scale)
+        if dueAt != nil, !ticket.resumed {
+            // Dispatch lag: from the attempt's planned time to its request, in wall seconds (the index
+            // entry's time may be an earlier notice or a retry after a busy credential).
+            let lag = max(0, (clock.preciseNow() - Double(ticket.plannedAt)) / clock.scale)
             lags.record(lag)
             meters.dispatchLag.recordNanoseconds(Int64(lag * 1e9))
         }
@@ -84,9 +86,13 @@ extension Engine {
 
     /// Whether an attempt on this credential (any token with the same fingerprint) is in flight.
     func credentialBusy(_ db: Database, _ credential: String) throws -> Bool {
-        try Int.fetchOne(db.cachedStatement(sql: """
-            SELECT 1 FROM attempts WHERE state = 'reserved' AND method IN (SELECT token FROM methods WHERE credential = ?) LIMIT 1
-            """), arguments: [credential]) != nil
+        // From the few reserved attempts to their methods (a subquery on methods.credential would scan methods).
+        let s = try RawStatement(db, """
+            SELECT 1 FROM attempts a JOIN methods m ON m.token = a.method WHERE a.state = 'reserved' AND m.credential = ? LIMIT 1
+            """)
+        s.bind(1, credential)
+        defer { s.reset() }
+        return try s.step()
     }
 
     func emitNotices(_ db: Database, _ rec: inout ChargeRecord, now: Int64, levels: [NoticeLevel]) throws {
@@ -109,6 +115,7 @@ extension Engine {
     /// Reserve: attempt row, ledger increment and idempotency key, in one transaction.
     func reserve(_ db: Database, _ rec: inout ChargeRecord, methods: [MethodRecord], now: Int64) throws -> AttemptTicket? {
         guard let m = rec.nextMethod, m < methods.count else { return nil }
+        let plannedAt = rec.nextAt ?? now
         let number = rec.attempts + 1
         let key = "rl_\(rec.id)_\(number)"
         try db.cachedStatement(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, ?, ?, ?, ?, 'reserved')").execute(
@@ -116,7 +123,7 @@ extension Engine {
         try recordLedger(db, method: methods[m], time: now, amount: rec.amount, decline: nil, reattempt: true, key: key)
         rec.state = .inFlight
         return AttemptTicket(charge: rec.id, customer: rec.customer, number: number, key: key, method: methods[m],
-                             amount: rec.amount, currency: rec.currency, reservedAt: now, resumed: false)
+                             amount: rec.amount, currency: rec.currency, reservedAt: now, plannedAt: plannedAt, resumed: false)
     }
 
     func resumeTicket(_ db: Database, _ rec: ChargeRecord, methods: [MethodRecord]) throws -> AttemptTicket? {

@@ -61,7 +61,7 @@ package struct MethodRecord: Sendable, Hashable {
 }
 
 /// A charge row with everything the planner needs.
-package struct ChargeRecord: Sendable {
+package struct ChargeRecord: Sendable, Equatable {
     package var id: String
     package var customer: String
     package var amount: Int64
@@ -132,6 +132,35 @@ package struct ChargeRecord: Sendable {
         nextNotice = row["next_notice"]
         events = row["events"]
         reason = row["reason"]
+    }
+
+    /// The charge with this rowid (the due index's key), read positionally.
+    package static func fetch(_ db: Database, rowid: Int64) throws -> ChargeRecord? {
+        let s = try RawStatement(db, """
+            SELECT id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts, current_method,
+                attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason
+            FROM charges WHERE rowid = ?
+            """)
+        s.bind(1, rowid)
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        var rec = ChargeRecord(
+            id: s.string(0), customer: s.string(1), amount: s.int64(2), currency: s.string(3), segment: s.int(5),
+            firstFailedAt: s.int64(7), currentMethod: s.int(10),
+            lastClass: DeclineClass(rawValue: UInt8(truncatingIfNeeded: s.int(12))) ?? .retryLater,
+            lastFlags: Decline.Flags(rawValue: UInt8(truncatingIfNeeded: s.int(13))), decline: s.string(14)
+        )
+        rec.state = ChargeLifecycle(rawValue: s.string(4)) ?? .scheduled
+        rec.zone = s.int(6)
+        rec.lastAttemptAt = s.int64(8)
+        rec.attempts = s.int(9)
+        rec.attemptsOnMethod = s.int(11)
+        rec.nextAt = s.optionalInt64(15)
+        rec.nextMethod = s.optionalInt64(16).map { Int($0) }
+        rec.nextNotice = s.int(17)
+        rec.events = s.int(18)
+        rec.reason = s.string(19)
+        return rec
     }
 
     package static func fetch(_ db: Database, id: String) throws -> ChargeRecord? {

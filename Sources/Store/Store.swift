@@ -62,6 +62,11 @@ package final class Store: Sendable {
             // /status counts attempts and recoveries over the last hour and day.
             try db.execute(sql: "CREATE INDEX attempts_finished ON attempts(finished_at) WHERE finished_at IS NOT NULL")
         }
+        m.registerMigration("v3") { db in
+            // Each outcome updates its ledger entry by idempotency key; without an index that was a scan
+            // of the whole ledger per attempt. Entries of ingested failures have no key and stay out.
+            try db.execute(sql: "CREATE INDEX ledger_attempt_key ON ledger(attempt_key) WHERE attempt_key IS NOT NULL")
+        }
         return m
     }
 

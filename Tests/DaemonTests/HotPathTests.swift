@@ -1,0 +1,65 @@
+import Daemon
+import GRDB
+import Providers
+import Store
+import Testing
+
+/// The positional reads of the hot paths agree with reads by column name, and the statements run
+/// for every attempt use an index (a scan of the ledger or of the methods per attempt is what kept
+/// the dispatcher at a few hundred attempts a second with a million tracked charges).
+@Suite("Hot paths")
+struct HotPathTests {
+    @Test("positional reads of charges and methods match reads by column name")
+    func positionalReads() async throws {
+        let dir = try temporaryDirectory()
+        let (engine, sandbox) = try makeEngine(dir)
+        let t0 = engine.clock.now()
+        _ = try await sandbox.failures(after: nil, limit: 0, now: t0)
+        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 150, now: t0 + 86_400)
+        #expect(charges.count == 150)
+        _ = try await engine.ingest(charges, cursor: cursor)
+        try await engine.store.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT rowid AS r, * FROM charges")
+            #expect(rows.count == 150)
+            var states: Set<String> = []
+            for row in rows {
+                let byName = try #require(try ChargeRecord.fetch(db, id: row["id"]))
+                let positional = try #require(try ChargeRecord.fetch(db, rowid: row["r"]))
+                #expect(positional == byName)
+                states.insert(byName.state.rawValue)
+                let methods = try ChargeRecord.methods(db, customer: byName.customer)
+                let named = try Row.fetchAll(db, sql: "SELECT * FROM methods WHERE customer = ? ORDER BY idx", arguments: [byName.customer])
+                #expect(methods.map(\.token) == named.map { $0["token"] as String })
+                #expect(methods.map(\.credential) == named.map { $0["credential"] as String })
+                #expect(methods.map(\.isDefault) == named.map { ($0["is_default"] as Int) != 0 })
+                #expect(methods.map(\.unusable) == named.map { ($0["unusable"] as Int) != 0 })
+            }
+            // The sample covers planned and waiting charges, so the nullable columns are exercised both ways.
+            #expect(states.contains("scheduled") && states.count > 1)
+            #expect(try ChargeRecord.fetch(db, rowid: 1_000_000) == nil)
+        }
+    }
+
+    @Test("statements run for every attempt search an index, never scan a table")
+    func perAttemptStatementsUseIndexes() async throws {
+        let dir = try temporaryDirectory()
+        let (engine, _) = try makeEngine(dir)
+        let statements = [
+            "SELECT 1 FROM attempts a JOIN methods m ON m.token = a.method WHERE a.state = 'reserved' AND m.credential = ? LIMIT 1",
+            "UPDATE ledger SET time = ?, flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?",
+            "UPDATE ledger SET time = ? WHERE attempt_key = ?",
+            "DELETE FROM ledger WHERE attempt_key = ?",
+            "SELECT time, amount, flags, mac, forbids, visa_category FROM ledger WHERE credential = ? AND time >= ? ORDER BY time, rowid",
+            "SELECT token FROM methods WHERE customer = ? ORDER BY idx",
+            "SELECT id FROM charges WHERE rowid = ?",
+            "SELECT 1 FROM charges WHERE id = ?",
+        ]
+        try await engine.store.read { db in
+            for sql in statements {
+                let arguments = StatementArguments(Array(repeating: 1, count: sql.filter { $0 == "?" }.count))
+                let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+                #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(sql): \(plan)")
+            }
+        }
+    }
+}
