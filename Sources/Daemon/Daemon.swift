@@ -80,9 +80,14 @@ package final class Daemon: Sendable {
         let zones = SystemZones.all()
         let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
         let index = DueIndex()
+        // Streamed positionally: a million tracked charges make a million entries, and no row objects
+        // (which would leave the allocator holding hundreds of megabytes after start-up).
         let due = try await store.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT rowid, coalesce(wake_at, 0) AS wake FROM charges WHERE wake_at IS NOT NULL OR state = 'in_flight'"))
-                .map { ($0["rowid"] as Int64, $0["wake"] as Int64) }
+            let s = try RawStatement(db, "SELECT rowid, coalesce(wake_at, 0) FROM charges WHERE wake_at IS NOT NULL OR state = 'in_flight'")
+            defer { s.reset() }
+            var due: [(Int64, Int64)] = []
+            while try s.step() { due.append((s.int64(0), s.int64(1))) }
+            return due
         }
         index.push(contentsOf: due)
         let spool = try SpoolWriter(directory: d.spoolDir)

@@ -38,7 +38,7 @@ package enum IngestBench {
     }
 
     /// Runs the benchmark in `directory` (created; must not hold an earlier run).
-    package static func run(charges n: Int, seed: Int, directory: String, pageSize: Int, logger: Logger) async throws -> Result {
+    package static func run(charges n: Int, seed: Int, directory: String, pageSize: Int, raw withRaw: Bool = true, logger: Logger) async throws -> Result {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var settings = Settings()
         settings.daemon.stateDir = directory + "/state"
@@ -97,7 +97,7 @@ package enum IngestBench {
             default: break
             }
         }
-        (result.rawRows, result.rawSeconds) = try raw(from: store, spool: settings.daemon.spoolDir, into: directory + "/raw.sqlite", pageSize: pageSize)
+        if withRaw { (result.rawRows, result.rawSeconds) = try raw(from: store, spool: settings.daemon.spoolDir, into: directory + "/raw.sqlite", pageSize: pageSize) }
         return result
     }
 

@@ -23,6 +23,9 @@ struct IngestBenchCommand: AsyncParsableCommand {
     @Option(help: "Working directory (created; removed first when --fresh).")
     var directory: String = "./var/bench-ingest"
 
+    @Flag(help: "Skip the raw insert comparison (to prepare a large state for a daemon run).")
+    var noRaw = false
+
     @Flag(help: "Remove the working directory first.")
     var fresh = false
 
@@ -34,7 +37,7 @@ struct IngestBenchCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let result = try await IngestBench.run(charges: charges, seed: seed, directory: directory, pageSize: page, logger: logger)
+        let result = try await IngestBench.run(charges: charges, seed: seed, directory: directory, pageSize: page, raw: !noRaw, logger: logger)
         print(result.line)
     }
 }
