@@ -66,9 +66,20 @@ package final class DueIndex: Sendable {
         }
     }
 
-    /// Entries due at `now` (the due backlog): a scan, for status and metrics only.
+    /// Entries due at `now` (the due backlog), for status and metrics. A walk of the heap that
+    /// stops at every entry later than `now` (its whole subtree is later too): it visits the due
+    /// entries and their direct children, not the million charges waiting for next week.
     package func dueCount(now: Int64) -> Int {
-        heap.withLock { h in h.times.reduce(0) { $1 <= now ? $0 + 1 : $0 } }
+        heap.withLock { h in
+            guard let first = h.times.first, first <= now else { return 0 }
+            var count = 0
+            var stack = [0]
+            while let i = stack.popLast() {
+                count += 1
+                for c in [2 * i + 1, 2 * i + 2] where c < h.times.count && h.times[c] <= now { stack.append(c) }
+            }
+            return count
+        }
     }
 
     package var nextTime: Int64? { heap.withLock { $0.times.first } }

@@ -174,11 +174,13 @@ package struct SpoolService: Service {
     }
 
     package func run() async throws {
-        let interval = Double(engine.settings.daemon.spoolBatchMilliseconds) / 1_000
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let wrote = await drainOnce()
-                if wrote == 0, !(await pause(interval)) { break }
+                // A full batch goes out at once; a partial one waits up to spool_batch_ms for more
+                // events, so a steady trickle makes a file (and an fsync) per interval, not per event.
+                let daemon = engine.settings.daemon
+                if wrote < daemon.spoolBatchEvents, !(await pause(Double(daemon.spoolBatchMilliseconds) / 1_000)) { break }
             }
         }
         // Flush what is left before exiting (blocking calls: the task is already cancelled).

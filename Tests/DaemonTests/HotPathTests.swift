@@ -62,4 +62,23 @@ struct HotPathTests {
             }
         }
     }
+
+    @Test("the due backlog counted by walking the heap equals a full count")
+    func dueCountMatchesAScan() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            let index = DueIndex()
+            var times: [Int64] = []
+            for id in 0..<Int64.random(in: 0...2_000, using: &rng) {
+                let t = Int64.random(in: 0...10_000, using: &rng)
+                times.append(t)
+                index.push(id, at: t)
+            }
+            let popped = index.popDue(now: Int64.random(in: 0...3_000, using: &rng), limit: 300)
+            for entry in popped { times.remove(at: times.firstIndex(of: entry.at)!) }
+            for now in [-1, 0, 2_500, 5_000, 9_999, 10_000, Int64.random(in: 0...10_000, using: &rng)] as [Int64] {
+                #expect(index.dueCount(now: now) == times.filter { $0 <= now }.count)
+            }
+        }
+    }
 }
