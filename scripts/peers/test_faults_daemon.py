@@ -482,6 +482,59 @@ class DaemonFaultTests(unittest.TestCase):
               "growing to 64 MiB; %d files checked whole in new/, 0 partial; %d events, ids unique, 0 gaps"
               % (files_full, reason, pending, resumed_after, watcher.checked, figures["events"]), file=sys.stderr)
 
+    # ---- (e) the state directory's file system full
+
+    def test_e_state_file_system_full_then_freed(self):
+        """The store's file system filled to the last byte (SQLITE_FULL on every write), then freed.
+
+        Unlike a read-only remount, a full file system reaches the files the store holds open: every
+        transaction fails until space returns. Attempts whose outcome cannot be stored are resumed
+        with their idempotency key afterwards; nothing may be charged twice or lost."""
+        why = can_mount()
+        if why:
+            skip_loudly(self, why)
+        s = self.stack("statefull", 43)
+        mount_or_skip(self, "-t", "tmpfs", "-o", "size=32m", "tmpfs", s.state)
+        filler = os.path.join(s.state, "filler")
+        try:
+            s.start()
+            self.wait_for_attempts(s, 3)
+            sampler = StatusSampler(s)
+            sampler.start()
+            self.addCleanup(sampler.stop)
+            with open(filler, "wb") as f:
+                chunk = b"\0" * 65536
+                try:
+                    while True:
+                        f.write(chunk)
+                        f.flush()
+                except OSError as error:
+                    self.assertEqual(error.errno, 28)  # ENOSPC
+            full_from, paid_before = time.time(), len(s.executed())
+            shown = wait_for(lambda: s.alive() and [e["message"] for _, d in sampler.docs[-4:] for e in d["last_errors"]
+                                                    if "store" in e["message"]], 40, "/status to show the store errors")
+            time.sleep(2)
+            self.assertTrue(s.alive(), "relanced exited while its file system was full:\n" + s.log_tail())
+            full_for, paid_during = time.time() - full_from, len(s.executed()) - paid_before
+            os.unlink(filler)
+            freed = len(s.executed())
+            self.wait_for_attempts(s, 3, since=freed)
+            wait_for(lambda: s.alive() and s.settled(), 30, "the charged invoices settled")
+            sampler.stop()
+            s.stop()
+            self.assertEqual(sampler.failures, [], "/status did not answer")
+            logged = sum(1 for line in s.log_text().splitlines() if "store error" in line)
+            self.assertGreater(logged, 0, "no store error logged while the file system was full")
+            figures = self.check_books(s, "(e)")
+        finally:
+            if s.proc and s.proc.poll() is None:
+                s.proc.kill()
+                s.proc.wait()
+            unmount(s.state)
+        print("faults-daemon (e): state file system full for %.1fs: store errors logged %d, /status showed %r; payments "
+              "during it %d (answers kept for replay), after it %d; %d events, 0 lost, 0 double charges"
+              % (full_for, logged, shown[0][:120], paid_during, len(s.executed()) - freed, figures["events"]), file=sys.stderr)
+
     # ---- (d) the status socket under a thousand clients
 
     def test_d_status_socket_under_a_thousand_clients(self):
