@@ -166,6 +166,10 @@ package struct SpoolService: Service {
     let engine: Engine
     let writer: SpoolWriter
     let logger: Logger
+    /// The last batch written whose events are not yet deleted from the outbox (the delete failed):
+    /// they are deleted before anything else is written, never written again. (A process killed
+    /// between the two writes them again after its restart, under the same event ids.)
+    let written = SpoolProgress()
 
     package init(engine: Engine, writer: SpoolWriter, logger: Logger) {
         self.engine = engine
@@ -201,7 +205,14 @@ package struct SpoolService: Service {
         let minFree = Int64(engine.settings.daemon.spoolMinFreeBytes)
         let store = engine.store, writer = self.writer
         do {
+            let spooled = self.written
             let written = try await offload(spoolQueue) { () -> Int in
+                // Events with a seq at or below the last batch written are in the spool already: a
+                // batch that grew by the events that arrived meanwhile would repeat their ids.
+                if let through = spooled.through.withLock({ $0 }) {
+                    try store.writeNow { db in try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq <= ?").execute(arguments: [through]) }
+                    spooled.through.withLock { $0 = nil }
+                }
                 let rows = try store.readNow { db in
                     let s = try RawStatement(db, "SELECT seq, json FROM outbox ORDER BY seq LIMIT ?")
                     s.bind(1, limit)
@@ -216,7 +227,9 @@ package struct SpoolService: Service {
                     throw SpoolError(code: .noSpace, path: writer.directory, errno: ENOSPC)
                 }
                 try writer.write(name: "\(Self.pad(first.0))-\(Self.pad(last.0)).jsonl", lines: rows.map(\.1))
+                spooled.through.withLock { $0 = last.0 }
                 try store.writeNow { db in try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq <= ?").execute(arguments: [last.0]) }
+                spooled.through.withLock { $0 = nil }
                 return rows.count
             }
             if written > 0, engine.pausedReason.withLock({ $0?.hasPrefix("spool") ?? false }) {
@@ -244,6 +257,11 @@ package struct SpoolService: Service {
         let s = String(v)
         return String(repeating: "0", count: max(0, 16 - s.count)) + s
     }
+}
+
+/// What the spool writer has written but not yet removed from the outbox.
+final class SpoolProgress: Sendable {
+    let through = Mutex<Int64?>(nil)
 }
 
 /// Persists the virtual clock and logs progress every few seconds.
