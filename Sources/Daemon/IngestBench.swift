@@ -73,6 +73,13 @@ package enum IngestBench {
                 }
             }
         }()
+        // WAL checkpoints every second on their own connection, as the daemon's clock keeper does.
+        async let checkpoints: Void = {
+            while !done.isSet && !Task.isCancelled {
+                try? await offload(checkpointQueue) { try store.checkpoint() }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }()
         var cursor: String? = nil
         while result.charges < n {
             let (page, next) = try await sandbox.failures(after: cursor, limit: min(pageSize, n - result.charges), now: clock.now())
@@ -84,6 +91,7 @@ package enum IngestBench {
         done.set()
         result.ingestSeconds = Self.seconds(since: began)
         result.events = await drained
+        await checkpoints
         result.seconds = Self.seconds(since: began)
         result.spoolFiles = SpoolWriter.names(in: settings.daemon.spoolDir + "/new").count
         let states = try await store.read { db in

@@ -11,6 +11,8 @@ import Synchronization
 
 /// The spool's blocking work (SQLite, write, fsync) runs here, off the cooperative thread pool.
 let spoolQueue = DispatchQueue(label: "relance.spool")
+/// WAL checkpoints run here.
+let checkpointQueue = DispatchQueue(label: "relance.checkpoint")
 
 /// Runs blocking work on `queue` and waits for it; not interrupted by task cancellation, so a
 /// shutdown flush always completes.
@@ -283,6 +285,11 @@ package struct ClockKeeperService: Service {
                 if !(await pause(1)) { break }
                 let now = engine.clock.now()
                 _ = try? await engine.store.write { db in try Store.setMeta(db, "clock.virtual", String(now)) }
+                // The WAL checkpoint, on its own connection and thread: its fsync holds no write up.
+                let store = engine.store
+                do { try await offload(checkpointQueue) { try store.checkpoint() } } catch {
+                    logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+                }
                 ticks += 1
                 if ticks % 5 == 0 {
                     let s = engine.stats.withLock { $0 }

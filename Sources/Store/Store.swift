@@ -10,6 +10,10 @@ import RetryPlanner
 package final class Store: Sendable {
     package let pool: DatabasePool
     package let path: String
+    /// A connection of its own for WAL checkpoints: a passive checkpoint there copies pages and
+    /// fsyncs the database without holding up the writer (an automatic checkpoint runs inside the
+    /// commit that crosses the threshold, and held every other write for its fsync).
+    let checkpointer: DatabaseQueue
 
     package init(path: String) throws {
         self.path = path
@@ -17,9 +21,15 @@ package final class Store: Sendable {
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // `checkpoint()` runs every second; the writer checkpoints itself only if the WAL reaches
+            // 64 MB (4 KiB pages) without one, as a safety valve.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
+        var own = Configuration()
+        own.busyMode = .timeout(10)
+        checkpointer = try DatabaseQueue(path: path, configuration: own)
     }
 
     static var migrator: DatabaseMigrator {
@@ -68,6 +78,11 @@ package final class Store: Sendable {
             try db.execute(sql: "CREATE INDEX ledger_attempt_key ON ledger(attempt_key) WHERE attempt_key IS NOT NULL")
         }
         return m
+    }
+
+    /// A passive WAL checkpoint on the checkpoint connection (blocking: call it off the cooperative pool).
+    package func checkpoint() throws {
+        try checkpointer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
     }
 
     /// Runs `body` in one write transaction, off the cooperative thread pool.
