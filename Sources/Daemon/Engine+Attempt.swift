@@ -26,8 +26,9 @@ struct AttemptTicket: Sendable {
 extension Engine {
     /// Handles whatever is due for a charge: notices, the end of a wait, an attempt (reserve →
     /// guard → pay → record → re-plan), or the resumption of an attempt left in flight.
-    /// Returns when the charge next needs waking.
-    package func wake(_ rowid: Int64, dueAt: Int64? = nil) async -> Int64? {
+    /// Returns when the charge next needs waking. `dispatched`: handed out by the dispatcher (its
+    /// attempts count towards the dispatch lag, from their planned time).
+    package func wake(_ rowid: Int64, dispatched: Bool = false) async -> Int64? {
         let now = clock.now()
         // One snapshot of the configuration for the whole wake.
         let (settings, planner) = active.withLock { ($0.settings, $0.planner) }
@@ -74,7 +75,7 @@ extension Engine {
             return clock.virtual(afterWall: 1)
         }
         guard let ticket = phase1.ticket else { return phase1.wake }
-        if dueAt != nil, !ticket.resumed {
+        if dispatched, !ticket.resumed {
             // Dispatch lag: from the attempt's planned time to its request, in wall seconds (the index
             // entry's time may be an earlier notice or a retry after a busy credential).
             let lag = max(0, (clock.preciseNow() - Double(ticket.plannedAt)) / clock.scale)

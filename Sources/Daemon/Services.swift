@@ -119,14 +119,14 @@ package struct DispatcherService: Service {
     var holdsWork: Bool { engine.isPaused || engine.health.blocksAttempts || engine.health.wait > 0 }
 
     package func run() async throws {
-        let channel = AsyncChannel<(Int64, Int64)>()
+        let channel = AsyncChannel<Int64>()
         let workers = engine.settings.daemon.workers
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
                 group.addTask { [self] in
-                    for await (rowid, dueAt) in channel {
+                    for await rowid in channel {
                         if engine.provider.isRateLimited { await limiter.acquire() }
-                        let next = await engine.wake(rowid, dueAt: dueAt)
+                        let next = await engine.wake(rowid, dispatched: true)
                         busy.remove(rowid)
                         if let next { index.push(rowid, at: next) }
                         if !engine.storeFailing(within: .seconds(2)) { engine.beat("dispatcher") }
@@ -153,7 +153,7 @@ package struct DispatcherService: Service {
                             break
                         }
                         let fresh = busy.insert(entry.id)
-                        if fresh { await channel.send((entry.id, entry.at)) }
+                        if fresh { await channel.send(entry.id) }
                     }
                 }
             }

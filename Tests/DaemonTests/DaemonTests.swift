@@ -92,7 +92,7 @@ struct EngineTests {
             var later: [(Int64, Int64)] = []
             for (rowid, at) in pending {
                 if at <= next {
-                    if let wake = await engine.wake(rowid, dueAt: at) { later.append((rowid, wake)) }
+                    if let wake = await engine.wake(rowid, dispatched: true) { later.append((rowid, wake)) }
                 } else {
                     later.append((rowid, at))
                 }
@@ -172,9 +172,9 @@ struct EngineTests {
         // Every out-of-band settlement (at most 21 days later) has happened.
         engine.clock.set(engine.clock.now() + 30 * 86_400)
         let rows = try await engine.store.read { db in try Int64.fetchAll(db, sql: "SELECT rowid FROM charges") }
-        for rowid in rows { _ = await engine.wake(rowid, dueAt: nil) }
+        for rowid in rows { _ = await engine.wake(rowid) }
         try await engine.store.write { db in try db.execute(sql: "UPDATE charges SET next_at = 0 WHERE state = 'scheduled'") }
-        for rowid in rows { _ = await engine.wake(rowid, dueAt: nil) }
+        for rowid in rows { _ = await engine.wake(rowid) }
         let audit = try await sandbox.audit()
         #expect(audit.successes == 0)
         let (closed, events) = try await engine.store.read { db in
