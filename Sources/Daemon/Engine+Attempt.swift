@@ -171,7 +171,7 @@ extension Engine {
         let now = clock.now()
         do {
             return try await store.write { [self] db -> Int64? in
-                guard var rec = try ChargeRecord.fetch(db, id: ticket.charge), rec.state == .inFlight else { return nil }
+                guard var rec = try ChargeRecord.fetch(db, rowid: rowid), rec.id == ticket.charge, rec.state == .inFlight else { return nil }
                 let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM attempts WHERE key = ?"), arguments: [ticket.key])
                 guard state == "reserved" else { return nil }
                 var methods = try ChargeRecord.methods(db, customer: rec.customer)
