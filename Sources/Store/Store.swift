@@ -14,6 +14,8 @@ package final class Store: Sendable {
     /// fsyncs the database without holding up the writer (an automatic checkpoint runs inside the
     /// commit that crosses the threshold, and held every other write for its fsync).
     let checkpointer: DatabaseQueue
+    /// Asynchronous writes, grouped into shared transactions when they queue up.
+    let group: GroupCommit
 
     package init(path: String) throws {
         self.path = path
@@ -27,6 +29,7 @@ package final class Store: Sendable {
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Self.migrator.migrate(pool)
+        group = GroupCommit(pool: pool)
         var own = Configuration()
         own.busyMode = .timeout(10)
         checkpointer = try DatabaseQueue(path: path, configuration: own)
@@ -85,10 +88,17 @@ package final class Store: Sendable {
         try checkpointer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
     }
 
-    /// Runs `body` in one write transaction, off the cooperative thread pool.
+    /// Runs `body` atomically (in a savepoint of a transaction it may share with other writes that
+    /// queued meanwhile), off the cooperative thread pool; returns once that transaction committed.
     package func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.write(body)
+        try await group.write(body)
     }
+
+    /// Transactions and writes committed through `write` (writes per transaction: the grouping).
+    package var groupCounts: (transactions: Int, writes: Int) { group.counts.withLock { $0 } }
+
+    /// Writes waiting for their group's transaction or running in it.
+    package var pendingWrites: Int { group.pending.withLock { $0.jobs.count + $0.running } }
 
     /// Blocking write, for shutdown paths that must finish even when the task is cancelled.
     package func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
