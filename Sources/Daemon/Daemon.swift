@@ -80,15 +80,7 @@ package final class Daemon: Sendable {
         let zones = SystemZones.all()
         let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
         let index = DueIndex()
-        // Streamed positionally: a million tracked charges make a million entries, and no row objects
-        // (which would leave the allocator holding hundreds of megabytes after start-up).
-        let due = try await store.read { db in
-            let s = try RawStatement(db, "SELECT rowid, coalesce(wake_at, 0) FROM charges WHERE wake_at IS NOT NULL OR state = 'in_flight'")
-            defer { s.reset() }
-            var due: [(Int64, Int64)] = []
-            while try s.step() { due.append((s.int64(0), s.int64(1))) }
-            return due
-        }
+        let due = try await dueEntries(store)
         index.push(contentsOf: due)
         let spool = try SpoolWriter(directory: d.spoolDir)
         let reporter = StatusReporter(engine: engine, index: index, spool: spool, config: config)
@@ -110,6 +102,19 @@ package final class Daemon: Sendable {
         ])
         return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd, reporter: reporter,
                       statusServer: statusServer, notifier: SystemdNotifier.fromEnvironment())
+    }
+
+    /// Every charge that needs waking, with its time (an attempt left in flight at once), streamed
+    /// positionally: a million tracked charges make a million entries, and no row objects (which
+    /// would leave the allocator holding hundreds of megabytes after start-up).
+    static func dueEntries(_ store: Store) async throws -> [(Int64, Int64)] {
+        try await store.read { db in
+            let s = try RawStatement(db, "SELECT rowid, coalesce(wake_at, 0) FROM charges WHERE wake_at IS NOT NULL OR state = 'in_flight'")
+            defer { s.reset() }
+            var due: [(Int64, Int64)] = []
+            while try s.step() { due.append((s.int64(0), s.int64(1))) }
+            return due
+        }
     }
 
     /// The status socket's routes: `/metrics` (Prometheus text), `/status` (JSON), `/healthz`.

@@ -30,6 +30,7 @@ extension Engine {
     /// attempts count towards the dispatch lag, from their planned time).
     package func wake(_ rowid: Int64, dispatched: Bool = false) async -> Int64? {
         let now = clock.now()
+        count { $0.wakes += 1 }
         // One snapshot of the configuration for the whole wake.
         let (settings, planner) = active.withLock { ($0.settings, $0.planner) }
         let phase1: (ticket: AttemptTicket?, wake: Int64?)

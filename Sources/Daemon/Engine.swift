@@ -11,6 +11,8 @@ package import Synchronization
 /// Counters for the progress line and the final summary.
 package struct EngineStats: Sendable {
     package var ingested = 0
+    /// Charges woken (by the dispatcher or directly).
+    package var wakes = 0
     package var attempts = 0
     package var recovered = 0
     package var declined = 0
@@ -52,6 +54,13 @@ package final class Engine: Sendable {
         self.zoneIndex = index
         self.logger = logger
         self.events = EventBuilder(source: "relance://\(ProcessInfo.processInfo.hostName)/relanced")
+        // The outbox left by an earlier run: its events wait for the spool.
+        if let (first, last) = try? store.readNow({ db in
+            try Row.fetchOne(db, sql: "SELECT min(seq), max(seq) FROM outbox").map { ($0[0] as Int64?, $0[1] as Int64?) }
+        }), let first, let last {
+            events.progress.didSpool(through: first - 1)
+            events.progress.didAppend(last)
+        }
     }
 
     package var settings: Settings { active.withLock { $0.settings } }
@@ -86,6 +95,11 @@ package final class Engine: Sendable {
     }
 
     package var isPaused: Bool { pausedReason.withLock { $0 != nil } }
+
+    /// The spool writer is far behind: new work waits (backpressure) until it catches up.
+    package var spoolBehind: Bool {
+        events.progress.pending > Int64(max(10_000, 20 * settings.daemon.spoolBatchEvents))
+    }
 
     func count(_ update: (inout EngineStats) -> Void) { stats.withLock { update(&$0) } }
 

@@ -3,6 +3,7 @@ import GRDB
 import Providers
 import RetryPlanner
 import Store
+import Synchronization
 
 /// Event types written to the spool (`relance.<noun>.<verb>`); operators' consumers depend on these names.
 enum EventType: String {
@@ -17,9 +18,24 @@ enum EventType: String {
     case noticeDue = "relance.notice.due"
 }
 
+/// How far the spool writer is behind the outbox: the highest event sequence number appended and
+/// the highest written to the spool. The dispatcher and the poller hold new work while too many
+/// events wait (a slow spool disk), so the outbox in the store does not grow without bound.
+package final class OutboxProgress: Sendable {
+    let appended = Atomic<Int64>(0)
+    let spooled = Atomic<Int64>(0)
+
+    /// Events appended and not yet spooled (approximate: a rolled-back append may have counted).
+    package var pending: Int64 { max(0, appended.load(ordering: .relaxed) - spooled.load(ordering: .relaxed)) }
+
+    func didAppend(_ seq: Int64) { _ = appended.max(seq, ordering: .relaxed) }
+    func didSpool(through seq: Int64) { _ = spooled.max(seq, ordering: .relaxed) }
+}
+
 /// Builds CloudEvents 1.0 events and appends them to the outbox, in the caller's transaction.
 struct EventBuilder {
     let source: String
+    let progress = OutboxProgress()
 
     /// Appends one event about `charge`; its id (`<charge>:<n>`) is stable across redelivery.
     func append(
@@ -73,5 +89,6 @@ struct EventBuilder {
         insert.bind(1, id)
         insert.bind(2, event.finish())
         try insert.run()
+        progress.didAppend(db.lastInsertedRowID)
     }
 }

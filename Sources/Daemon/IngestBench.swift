@@ -48,8 +48,7 @@ package enum IngestBench {
         let store = try Store(path: settings.daemon.stateDir + "/relance.sqlite")
         // Failures spread over the last 30 days: some plans are already due, most are ahead.
         let days = 30
-        let population = SandboxPopulation(seed: seed, customers: max(1, n / 5), failuresPerDay: (n + days - 1) / days, outOfBandPercent: 4)
-        let sandbox = try Sandbox(path: settings.daemon.stateDir + "/sandbox.sqlite", population: population)
+        let sandbox = try Sandbox(path: settings.daemon.stateDir + "/sandbox.sqlite", population: population(charges: n, seed: seed))
         let start = Int64(Date().timeIntervalSince1970)
         let epoch = start - Int64(days) * 86_400
         _ = try await sandbox.failures(after: nil, limit: 0, now: epoch)
@@ -107,6 +106,11 @@ package enum IngestBench {
         }
         if withRaw { (result.rawRows, result.rawSeconds) = try raw(from: store, spool: settings.daemon.spoolDir, into: directory + "/raw.sqlite", pageSize: pageSize) }
         return result
+    }
+
+    /// The sandbox population of a run on `charges` failures spread over the last 30 days.
+    static func population(charges n: Int, seed: Int) -> SandboxPopulation {
+        SandboxPopulation(seed: seed, customers: max(1, n / 5), failuresPerDay: (n + 29) / 30, outOfBandPercent: 4)
     }
 
     /// Inserts the rows the ingest wrote (charges, customers, methods, ledger, and the events as

@@ -50,7 +50,7 @@ package struct PollerService: Service {
         await cancelWhenGracefulShutdown {
             var backoff = 1.0
             while !Task.isCancelled {
-                if engine.isPaused {
+                if engine.isPaused || engine.spoolBehind {
                     engine.beat("poller")
                     if await pause(0.5) { continue } else { return }
                 }
@@ -115,8 +115,8 @@ package struct DispatcherService: Service {
         self.limiter = TokenBucket(rate: Double(engine.settings.provider.requestsPerSecond))
     }
 
-    /// New work waits: the spool is full, the key is refused, or the provider asked to back off.
-    var holdsWork: Bool { engine.isPaused || engine.health.blocksAttempts || engine.health.wait > 0 }
+    /// New work waits: the spool is full or far behind, the key is refused, or the provider asked to back off.
+    var holdsWork: Bool { engine.isPaused || engine.spoolBehind || engine.health.blocksAttempts || engine.health.wait > 0 }
 
     package func run() async throws {
         let channel = AsyncChannel<Int64>()
@@ -136,6 +136,9 @@ package struct DispatcherService: Service {
             await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
                     if holdsWork {
+                        // Holding by design (the reason is in /status and /healthz), not stuck: the
+                        // watchdog keeps being fed, and a full spool disk does not become a restart loop.
+                        engine.beat("dispatcher")
                         if await pause(0.2) { continue } else { break }
                     }
                     let due = index.popDue(now: engine.clock.now(), limit: 256)
@@ -207,7 +210,7 @@ package struct SpoolService: Service {
         let minFree = Int64(engine.settings.daemon.spoolMinFreeBytes)
         let store = engine.store, writer = self.writer
         do {
-            let spooled = self.written
+            let spooled = self.written, progress = engine.events.progress
             let written = try await offload(spoolQueue) { () -> Int in
                 // Events with a seq at or below the last batch written are in the spool already: a
                 // batch that grew by the events that arrived meanwhile would repeat their ids.
@@ -230,6 +233,7 @@ package struct SpoolService: Service {
                 }
                 try writer.write(name: "\(Self.pad(first.0))-\(Self.pad(last.0)).jsonl", lines: rows.map(\.1))
                 spooled.through.withLock { $0 = last.0 }
+                progress.didSpool(through: last.0)
                 try store.writeNow { db in try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq <= ?").execute(arguments: [last.0]) }
                 spooled.through.withLock { $0 = nil }
                 return rows.count

@@ -14,7 +14,7 @@ package struct DaemonSettings: Sendable, Hashable {
     /// Virtual time runs this many times faster than wall time (demos, staging). 1 = real time.
     package var timeScale = 1
     /// Events per spool file, and the longest an event waits for its file (milliseconds).
-    package var spoolBatchEvents = 100
+    package var spoolBatchEvents = 1_000
     package var spoolBatchMilliseconds = 200
     /// Stop taking new work when the spool's file system has less free space than this (bytes).
     package var spoolMinFreeBytes = 64 * 1_048_576

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Logging
+
+/// `relancectl bench dispatch --charges N`: the dispatcher's capacity. A state of N failures spread
+/// over the last 30 days (filled by the ingest benchmark) is opened with the clock `--ahead` days
+/// later, so the attempts planned within them are due at once; the daemon's dispatcher and spool
+/// writer work them off against the embedded sandbox.
+struct DispatchBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dispatch",
+        abstract: "Work off the due backlog of N ingested failures; print attempts and wakes a second."
+    )
+
+    @Option(help: "Number of failed charges in the state.")
+    var charges: Int = 100_000
+
+    @Option(help: "Sandbox seed.")
+    var seed: Int = 7
+
+    @Option(help: "Dispatcher workers.")
+    var workers: Int = 4
+
+    @Option(help: "Days the clock is set ahead of the fill: the attempts planned within them are due at start.")
+    var ahead: Int = 7
+
+    @Option(help: "At most this many writes share a transaction (1: one transaction each, as without group commit).")
+    var groupLimit: Int = 64
+
+    @Option(help: "Stop after this many seconds even if work is still due.")
+    var seconds: Double = 120
+
+    @Option(help: "Working directory (created; removed first when --fresh).")
+    var directory: String = "./var/bench-dispatch"
+
+    @Flag(help: "Remove the working directory first.")
+    var fresh = false
+
+    @Flag(help: "Run on the state in the working directory (filled by `bench ingest --no-raw` with the same --charges and --seed) instead of filling it.")
+    var reuse = false
+
+    func run() async throws {
+        guard charges > 0, workers > 0, seconds > 0, ahead >= 0, groupLimit > 0 else { throw ValidationError("--charges, --workers, --group-limit and --seconds must be positive, --ahead not negative") }
+        if fresh { try? FileManager.default.removeItem(atPath: directory) }
+        if reuse {
+            guard FileManager.default.fileExists(atPath: directory + "/state/relance.sqlite") else {
+                throw ValidationError("\(directory) holds no state to reuse")
+            }
+        } else if FileManager.default.fileExists(atPath: directory) {
+            throw ValidationError("\(directory) exists: remove it, pass --fresh, or --reuse its state")
+        }
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let result = try await DispatchBench.run(charges: charges, seed: seed, directory: directory, workers: workers, aheadDays: ahead, groupLimit: groupLimit, seconds: seconds, logger: logger)
+        print(result.line)
+    }
+}
