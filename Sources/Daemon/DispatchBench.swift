@@ -76,7 +76,7 @@ package enum DispatchBench {
         // The rates count the dispatch window; the spool's catching up after it is reported apart.
         let elapsed = IngestBench.seconds(since: began)
         let after = (engine.stats.withLock { $0 }, store.groupCounts, 0)
-        result.outboxAtStop = Int(engine.events.progress.pending)
+        result.outboxAtStop = Int(engine.outboxPending)
         let stopping = ContinuousClock.now
         await group.triggerGracefulShutdown()
         try await services.value

@@ -96,6 +96,9 @@ package final class Engine: Sendable {
 
     package var isPaused: Bool { pausedReason.withLock { $0 != nil } }
 
+    /// Events appended to the outbox and not yet written to the spool.
+    package var outboxPending: Int64 { events.progress.pending }
+
     /// The spool writer is far behind: new work waits (backpressure) until it catches up.
     package var spoolBehind: Bool {
         events.progress.pending > Int64(max(10_000, 20 * settings.daemon.spoolBatchEvents))
