@@ -104,12 +104,20 @@ package final class Daemon: Sendable {
                       statusServer: statusServer, notifier: SystemdNotifier.fromEnvironment())
     }
 
-    /// Every charge that needs waking, with its time (an attempt left in flight at once), streamed
-    /// positionally: a million tracked charges make a million entries, and no row objects (which
-    /// would leave the allocator holding hundreds of megabytes after start-up).
+    /// The charges that need waking, with their time (an attempt left in flight at once). Two index
+    /// searches: with `OR`, SQLite scanned the whole table, so start-up grew with every charge ever
+    /// stored (5.4 s on a state of 3M charges, 1.4M of them open), not with the open ones.
+    package static let dueSQL = """
+        SELECT rowid, wake_at FROM charges WHERE wake_at IS NOT NULL
+        UNION ALL SELECT rowid, 0 FROM charges WHERE state = 'in_flight' AND wake_at IS NULL
+        """
+
+    /// Every charge that needs waking, streamed positionally: a million tracked charges make a
+    /// million entries, and no row objects (which would leave the allocator holding hundreds of
+    /// megabytes after start-up).
     static func dueEntries(_ store: Store) async throws -> [(Int64, Int64)] {
         try await store.read { db in
-            let s = try RawStatement(db, "SELECT rowid, coalesce(wake_at, 0) FROM charges WHERE wake_at IS NOT NULL OR state = 'in_flight'")
+            let s = try RawStatement(db, dueSQL)
             defer { s.reset() }
             var due: [(Int64, Int64)] = []
             while try s.step() { due.append((s.int64(0), s.int64(1))) }

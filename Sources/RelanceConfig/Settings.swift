@@ -10,7 +10,7 @@ package struct DaemonSettings: Sendable, Hashable {
     /// Optional TCP address for Prometheus (`127.0.0.1:9464`); empty = off.
     package var metricsListen = ""
     package var pollInterval: Int64 = 30
-    package var workers = 4
+    package var workers = 32
     /// Virtual time runs this many times faster than wall time (demos, staging). 1 = real time.
     package var timeScale = 1
     /// Events per spool file, and the longest an event waits for its file (milliseconds).
