@@ -62,7 +62,6 @@ package enum DispatchBench {
         result.dueAtStart = index.dueCount(now: clock.now())
         let dispatcher = DispatcherService(engine: engine, index: index, logger: logger)
         let spool = SpoolService(engine: engine, writer: try SpoolWriter(directory: settings.daemon.spoolDir), logger: logger)
-        let before = (engine.stats.withLock { $0 }, store.groupCounts, 0)
         let began = ContinuousClock.now
         let group = ServiceGroup(configuration: .init(services: [dispatcher, spool], logger: logger))
         let services = Task { try await group.run() }
@@ -75,19 +74,20 @@ package enum DispatchBench {
         }
         // The rates count the dispatch window; the spool's catching up after it is reported apart.
         let elapsed = IngestBench.seconds(since: began)
-        let after = (engine.stats.withLock { $0 }, store.groupCounts, 0)
+        // The engine and the store are new: their counters hold this window's work only.
+        let stats = engine.stats.withLock { $0 }, writes = store.groupCounts
         result.outboxAtStop = Int(engine.outboxPending)
         let stopping = ContinuousClock.now
         await group.triggerGracefulShutdown()
         try await services.value
         result.flushSeconds = IngestBench.seconds(since: stopping)
         result.seconds = elapsed
-        result.attempts = (after.0.attempts - before.0.attempts)
-        result.recovered = after.0.recovered - before.0.recovered
-        result.closed = after.0.closed - before.0.closed
-        result.wakes = after.0.wakes - before.0.wakes
-        result.transactions = after.1.transactions - before.1.transactions
-        result.writes = after.1.writes - before.1.writes
+        result.attempts = stats.attempts
+        result.recovered = stats.recovered
+        result.closed = stats.closed
+        result.wakes = stats.wakes
+        result.transactions = writes.transactions
+        result.writes = writes.writes
         result.dueLeft = index.dueCount(now: clock.now())
         return result
     }
