@@ -9,6 +9,8 @@ package struct PlannerWorkload: Sendable {
     package var ledger: [LedgerEntry]
     package var now: Int64
     package var planner: Planner
+    /// The zones' offsets over the year the plans fall in, built once with the workload.
+    package var days: ZoneDays
 
     /// The zones the workload spreads customers over (the tz database must have them).
     package static let zoneNames = [
@@ -151,7 +153,9 @@ package struct PlannerWorkload: Sendable {
                 lastClass: last.declineClass, lastFlags: last.flags
             ))
         }
-        return PlannerWorkload(charges: charges, methods: methods, ledger: ledger, now: now, planner: planner)
+        // Plans fall between now and the end of the longest span, plus network waits: a year covers them.
+        let days = ZoneDays(zones, from: now - Civil.secondsPerDay, days: 366)
+        return PlannerWorkload(charges: charges, methods: methods, ledger: ledger, now: now, planner: planner, days: days)
     }
 
     /// Plans every charge into `decisions` (allocated by the caller, same count).
@@ -159,7 +163,7 @@ package struct PlannerWorkload: Sendable {
         charges.withUnsafeBufferPointer { c in
             methods.withUnsafeBufferPointer { m in
                 ledger.withUnsafeBufferPointer { l in
-                    planner.planBatch(c, methods: m, ledger: l, now: now, into: decisions)
+                    planner.planBatch(c, methods: m, ledger: l, now: now, days: days, into: decisions)
                 }
             }
         }

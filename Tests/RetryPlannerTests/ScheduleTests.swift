@@ -239,4 +239,45 @@ struct PaydayArithmeticTests {
         }
         #expect(checked > 40_000)
     }
+
+    /// The bit-mask search for the next payday gives the day-by-day answer, for every kind of rule
+    /// (days of month past a month's end, last business day, weekly), every day of 1999-2101 and
+    /// every search length it serves.
+    @Test func paydayMasksMatchTheDayByDaySearch() {
+        var rng: UInt64 = 0x5eed
+        func next() -> UInt64 {
+            rng &+= 0x9e37_79b9_7f4a_7c15
+            return Jitter.mix(rng)
+        }
+        var rules: [PaydayRule] = []
+        var fixed = PaydayRule()
+        fixed.daysOfMonth = PaydayRule.days([1, 15])
+        fixed.lastBusinessDay = true
+        rules.append(fixed)
+        fixed = PaydayRule()
+        fixed.daysOfMonth = PaydayRule.days([31])
+        rules.append(fixed)
+        fixed = PaydayRule()
+        fixed.weekdays = 1 << 5
+        rules.append(fixed)
+        for _ in 0..<40 {
+            var rule = PaydayRule()
+            let r = next()
+            rule.daysOfMonth = UInt32(truncatingIfNeeded: next()) & (r & 1 == 0 ? 0x8000_4002 : 0xffff_fffe) & (r & 2 == 0 ? ~0 : 0)
+            rule.lastBusinessDay = r & 4 != 0
+            rule.weekdays = r & 8 != 0 ? UInt8(truncatingIfNeeded: next()) & 0xfe : 0
+            if rule.isEnabled { rules.append(rule) }
+        }
+        var checked = 0
+        for day in Civil.days(year: 1999, month: 1, day: 1)...Civil.days(year: 2101, month: 12, day: 31) {
+            let date = LocalDate(days: day)
+            let rule = rules[Int(next() % UInt64(rules.count))]
+            let within = Int(next() % 28)
+            let fast = PlanContext.daysToPayday(date: date, rule: rule, within: within)
+            let slow = PlanContext.daysToPaydayByDay(day: day, rule: rule, within: within)
+            #expect(fast == slow, "day \(day), rule \(rule), within \(within)")
+            checked += 1
+        }
+        #expect(checked > 37_000)
+    }
 }

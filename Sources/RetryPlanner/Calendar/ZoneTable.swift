@@ -56,13 +56,26 @@ package struct ZoneTable: Sendable {
 
     /// Runs `body` with a reference-free view of the table.
     package func withView<R>(_ body: (ZoneView) throws -> R) rethrows -> R {
+        try withView(days: .none, body)
+    }
+
+    /// Runs `body` with a reference-free view of the table that looks offsets up in `days` first.
+    package func withView<R>(days: ZoneDays, _ body: (ZoneView) throws -> R) rethrows -> R {
         try firstTransition.withUnsafeBufferPointer { first in
             try transitionCount.withUnsafeBufferPointer { count in
                 try initialOffset.withUnsafeBufferPointer { initial in
                     try transitions.withUnsafeBufferPointer { times in
                         try offsets.withUnsafeBufferPointer { offs in
                             try yearIndex.withUnsafeBufferPointer { years in
-                                try body(ZoneView(first: first, count: count, initial: initial, times: times, offsets: offs, years: years))
+                                try days.offsets.withUnsafeBufferPointer { dayOffsets in
+                                    try days.dates.withUnsafeBufferPointer { dates in
+                                        let tables = ZoneView.Tables(
+                                            first: first, count: count, initial: initial, times: times, offsets: offs, years: years,
+                                            dayOffsets: dayOffsets, dates: dates, firstDay: days.firstDay, dayCount: days.dayCount
+                                        )
+                                        return try withUnsafePointer(to: tables) { try body(ZoneView(tables: $0)) }
+                                    }
+                                }
                             }
                         }
                     }
@@ -79,13 +92,53 @@ package struct ZoneTable: Sendable {
 }
 
 /// A borrowed, reference-free view of a ``ZoneTable``.
+///
+/// One pointer to the buffers, so that passing the view around (the planner does, several times a
+/// decision) costs a register, not a copy of ten buffers.
 package struct ZoneView {
-    let first: UnsafeBufferPointer<UInt32>
-    let count: UnsafeBufferPointer<UInt32>
-    let initial: UnsafeBufferPointer<Int32>
-    let times: UnsafeBufferPointer<Int64>
-    let offsets: UnsafeBufferPointer<Int32>
-    let years: UnsafeBufferPointer<UInt32>
+    struct Tables {
+        let first: UnsafeBufferPointer<UInt32>
+        let count: UnsafeBufferPointer<UInt32>
+        let initial: UnsafeBufferPointer<Int32>
+        let times: UnsafeBufferPointer<Int64>
+        let offsets: UnsafeBufferPointer<Int32>
+        let years: UnsafeBufferPointer<UInt32>
+        /// ``ZoneDays`` (empty when there is none).
+        let dayOffsets: UnsafeBufferPointer<Int32>
+        /// ``ZoneDays/dates`` (empty when there is none).
+        let dates: UnsafeBufferPointer<UInt32>
+        let firstDay: Int64
+        let dayCount: Int
+    }
+
+    let tables: UnsafePointer<Tables>
+
+    var first: UnsafeBufferPointer<UInt32> { tables.pointee.first }
+    var count: UnsafeBufferPointer<UInt32> { tables.pointee.count }
+    var initial: UnsafeBufferPointer<Int32> { tables.pointee.initial }
+    var times: UnsafeBufferPointer<Int64> { tables.pointee.times }
+    var offsets: UnsafeBufferPointer<Int32> { tables.pointee.offsets }
+    var years: UnsafeBufferPointer<UInt32> { tables.pointee.years }
+    var dayOffsets: UnsafeBufferPointer<Int32> { tables.pointee.dayOffsets }
+    var dates: UnsafeBufferPointer<UInt32> { tables.pointee.dates }
+    var firstDay: Int64 { tables.pointee.firstDay }
+    var dayCount: Int { tables.pointee.dayCount }
+
+    /// The civil date of local day `day` (days since 1970-01-01), from the day table when it has it.
+    @inline(__always)
+    func localDate(_ day: Int64) -> LocalDate {
+        let i = day &- (firstDay &- 1)
+        guard UInt64(bitPattern: i) < UInt64(dates.count) else { return LocalDate(days: day) }
+        return LocalDate(packed: dates[Int(i)])
+    }
+
+    /// The offset of zone `zone` all through the UTC day of `t`, when the day table has it.
+    @inline(__always)
+    func dayOffset(zone: Int, at t: Int64) -> Int32 {
+        let d = Civil.floorDiv(t, Civil.secondsPerDay) &- firstDay
+        guard UInt64(bitPattern: d) < UInt64(dayCount) else { return ZoneDays.unknown }
+        return dayOffsets[zone &* dayCount &+ Int(d)]
+    }
 
     /// Index (absolute) of the first transition strictly after `t` in zone `zone`.
     @inline(__always)
@@ -109,6 +162,8 @@ package struct ZoneView {
     /// UTC offset in seconds of zone `zone` at epoch second `t`.
     @inline(__always)
     package func offset(zone: Int, at t: Int64) -> Int64 {
+        let known = dayOffset(zone: zone, at: t)
+        if known != ZoneDays.unknown { return Int64(known) }
         let i = firstAfter(zone: zone, t)
         return i == Int(first[zone]) ? Int64(initial[zone]) : Int64(offsets[i - 1])
     }
@@ -118,6 +173,9 @@ package struct ZoneView {
     @inline(__always)
     package func instant(zone: Int, local: Int64, hint: Int64) -> Int64 {
         let t = local - hint
+        // The day table's offsets hold from two days before the day to two days after it.
+        let known = dayOffset(zone: zone, at: t)
+        if known != ZoneDays.unknown { return Int64(known) == hint ? t : instant(zone: zone, local: local) }
         let i = firstAfter(zone: zone, t)
         let start = Int(first[zone])
         let end = start + Int(count[zone])

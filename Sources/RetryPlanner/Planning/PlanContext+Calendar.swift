@@ -50,21 +50,69 @@ extension PlanContext {
         let offset = zones.offset(zone: zone, at: t)
         let local = t + offset
         let day = Civil.floorDiv(local, Civil.secondsPerDay)
+        let maxDays = Int((rule.maxDelay + Civil.secondsPerDay - 1) / Civil.secondsPerDay)
+        guard let k = daysToPayday(day: day, rule: rule, within: maxDays) else { return t }
+        let target = zones.instant(zone: zone, local: (day + Int64(k)) * Civil.secondsPerDay + Int64(rule.minuteOfDay) * 60, hint: offset) + spread
+        if target <= t { return t }
+        return target - t <= rule.maxDelay ? target : t
+    }
+
+    /// Days from local day `day` to the first payday on or after it, if one comes within `maxDays`.
+    @inline(__always)
+    func daysToPayday(day: Int64, rule: PaydayRule, within maxDays: Int) -> Int? {
+        guard maxDays <= 27 else { return PlanContext.daysToPaydayByDay(day: day, rule: rule, within: maxDays) }
+        return PlanContext.daysToPayday(date: zones.localDate(day), rule: rule, within: maxDays)
+    }
+
+    /// ``daysToPayday(day:rule:within:)`` for searches of up to 27 days: within this month and the
+    /// next, the paydays of a month are a bit mask and the answer is its lowest bit at or after the
+    /// day, with no loop over days.
+    @inline(__always)
+    package static func daysToPayday(date: LocalDate, rule: PaydayRule, within maxDays: Int) -> Int? {
+        let d = date.day
+        let firstWeekday = (date.weekday - d + 35) % 7 + 1    // weekday of the 1st (d ≤ 31)
+        let here = paydayMask(rule: rule, daysInMonth: date.daysInMonth, firstWeekday: firstWeekday) >> UInt64(d)
+        if here != 0 {
+            let k = here.trailingZeroBitCount
+            return k <= maxDays ? k : nil
+        }
+        let next = paydayMask(rule: rule, daysInMonth: date.daysInNextMonth, firstWeekday: (firstWeekday - 1 + date.daysInMonth) % 7 + 1)
+        let k = date.daysInMonth - d + next.trailingZeroBitCount
+        return next != 0 && k <= maxDays ? k : nil
+    }
+
+    /// Bit `i` set when day `i` (1...`daysInMonth`) of a month whose 1st falls on `firstWeekday` is a payday.
+    @inline(__always)
+    static func paydayMask(rule: PaydayRule, daysInMonth: Int, firstWeekday: Int) -> UInt64 {
+        let days = (UInt64(2) << UInt64(daysInMonth)) - 2                      // bits 1...daysInMonth
+        var mask = UInt64(rule.daysOfMonth) & days
+        // A day of month past the month's end means its last day.
+        if UInt64(rule.daysOfMonth) >> UInt64(daysInMonth + 1) != 0 { mask |= 1 << UInt64(daysInMonth) }
+        if rule.lastBusinessDay {
+            let lastWeekday = (firstWeekday - 1 + daysInMonth - 1) % 7 + 1
+            mask |= 1 << UInt64(daysInMonth - (lastWeekday == 6 ? 1 : lastWeekday == 7 ? 2 : 0))
+        }
+        if rule.weekdays != 0 {
+            // Bit j of `week` ↔ weekday j + 1; rotated so bit j ↔ day j + 1 of the month, then repeated.
+            let week = UInt64(rule.weekdays >> 1) & 0x7f
+            let shift = UInt64(firstWeekday - 1)
+            let first = ((week >> shift) | (week << (7 - shift))) & 0x7f
+            mask |= ((first | first << 7 | first << 14 | first << 21 | first << 28) << 1) & days
+        }
+        return mask
+    }
+
+    /// ``daysToPayday(day:rule:within:)`` for searches longer than the masks cover: day by day.
+    package static func daysToPaydayByDay(day: Int64, rule: PaydayRule, within maxDays: Int) -> Int? {
         var (y, m, d) = Civil.date(days: day)
         var daysInMonth = Civil.daysInMonth(year: y, month: m)
         var weekday = Civil.weekday(days: day)
-        let maxDays = Int((rule.maxDelay + Civil.secondsPerDay - 1) / Civil.secondsPerDay)
         for k in 0...maxDays {
-            let dd = day + Int64(k)
             let isPayday = (rule.daysOfMonth & (1 << UInt32(d))) != 0
                 || (d == daysInMonth && (rule.daysOfMonth >> UInt32(daysInMonth + 1)) != 0)
                 || (rule.weekdays & (1 << UInt8(weekday))) != 0
                 || (rule.lastBusinessDay && PlanContext.isLastBusinessDay(day: d, weekday: weekday, daysInMonth: daysInMonth))
-            if isPayday {
-                let target = zones.instant(zone: zone, local: dd * Civil.secondsPerDay + Int64(rule.minuteOfDay) * 60, hint: offset) + spread
-                if target <= t { return t }
-                return target - t <= rule.maxDelay ? target : t
-            }
+            if isPayday { return k }
             d += 1
             weekday = weekday % 7 + 1
             if d > daysInMonth {
@@ -77,6 +125,6 @@ extension PlanContext {
                 daysInMonth = Civil.daysInMonth(year: y, month: m)
             }
         }
-        return t
+        return nil
     }
 }
