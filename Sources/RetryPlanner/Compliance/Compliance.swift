@@ -33,6 +33,15 @@ extension PlanContext {
                     rule = .mastercardAdviceWait
                 }
             }
+            // Fewer entries than any counter's limit (the common case): no counter can reach its
+            // limit, so only a forbidding entry matters, and one pass with no branch per entry finds
+            // whether there is one.
+            let limit = min(visaApplies ? rules.visaLimit : .max, isMastercard ? min(rules.mcDeclineLimit, rules.mcSameAmountLimit) : .max)
+            if Int32(m.ledgerCount) < limit {
+                var forbidding: UInt8 = 0
+                for k in start..<start + Int(m.ledgerCount) { forbidding |= ledger[k].forbids.rawValue }
+                if forbidding == 0 { return ComplianceCheck(earliest: earliest, rule: rule, deadline: .max) }
+            }
             var reattempts: Int32 = 0, declines: Int32 = 0, sameAmount: Int32 = 0
             while i >= start {
                 let x = ledger[i]
