@@ -10,6 +10,11 @@ import Store
 /// some days ahead: everything due then (the attempts planned within those days and the overdue
 /// notices of 30 days of failures) is worked off by the daemon's own dispatcher and spool writer
 /// against the embedded sandbox, and the rates are counted.
+///
+/// With a rate, the dispatch lag at a steady load instead: charges whose planned attempt is due by
+/// then (and still allowed) are rescheduled `rate` to each second of wall time from the start (later
+/// than planned, which the network rules always allow), everything else is moved out of the window,
+/// and the lag of every attempt, from its due time to its request, is taken at real-time speed.
 package enum DispatchBench {
     package struct Result: Sendable {
         package var charges = 0
@@ -26,6 +31,11 @@ package enum DispatchBench {
         /// the attempts in flight and write them.
         package var outboxAtStop = 0
         package var flushSeconds = 0.0
+        /// Rate mode: attempts rescheduled into the window, and their dispatch lag.
+        package var rate: Int? = nil
+        package var rescheduled = 0
+        package var lag: (count: Int, p50: Double, p99: Double, max: Double) = (0, 0, 0, 0)
+        package var lagWithin100ms = 0.0
 
         package var line: String {
             let s = max(seconds, 1e-9)
@@ -33,12 +43,20 @@ package enum DispatchBench {
                 + " seconds=\(String(format: "%.3f", seconds)) attempts_per_sec=\(Int(Double(attempts) / s)) wakes_per_sec=\(Int(Double(wakes) / s))"
                 + " write_transactions=\(transactions) writes=\(writes) writes_per_transaction=\(String(format: "%.2f", Double(writes) / Double(max(1, transactions))))"
                 + " due_left=\(dueLeft) outbox_at_stop=\(outboxAtStop) flush_seconds=\(String(format: "%.3f", flushSeconds))"
+                + (rate.map {
+                    " rate=\($0) rescheduled=\(rescheduled) lag_samples=\(lag.count) lag_p50_ms=\(String(format: "%.1f", lag.p50))"
+                        + " lag_p99_ms=\(String(format: "%.1f", lag.p99)) lag_max_ms=\(String(format: "%.1f", lag.max))"
+                        + " lag_within_100ms=\(String(format: "%.4f", lagWithin100ms))"
+                } ?? "")
         }
     }
 
     /// Fills `directory` with `charges` ingested failures (unless it holds a filled state), then
     /// dispatches what is due for at most `seconds` of wall time, or until nothing is due.
-    package static func run(charges n: Int, seed: Int, directory: String, workers: Int, aheadDays: Int, groupLimit: Int, seconds limit: Double, logger: Logger) async throws -> Result {
+    package static func run(
+        charges n: Int, seed: Int, directory: String, workers: Int, aheadDays: Int, groupLimit: Int, seconds limit: Double,
+        rate: Int? = nil, logger: Logger
+    ) async throws -> Result {
         let stateDir = directory + "/state"
         if !FileManager.default.fileExists(atPath: stateDir + "/relance.sqlite") {
             _ = try await IngestBench.run(charges: n, seed: seed, directory: directory, pageSize: 1_000, raw: false, logger: logger)
@@ -54,23 +72,39 @@ package enum DispatchBench {
         // The clock starts `aheadDays` after the fill: the attempts planned within them are due too,
         // not only the overdue notices of old failures.
         let clock = VirtualClock(scale: 1, startingAt: Int64(Date().timeIntervalSince1970) + Int64(aheadDays) * 86_400)
+        var result = Result()
+        // Rate mode: the schedule starts once everything is set up (rewriting it and reading the
+        // index take a moment), so that nothing is late before the dispatcher runs.
+        let start = clock.now() + (rate == nil ? 0 : 2)
+        if let rate {
+            result.rate = rate
+            result.rescheduled = try await reschedule(store, from: start, rate: rate, seconds: limit)
+            // The rewrite filled the WAL: back into the database before the window opens.
+            try store.checkpoint()
+        }
         let engine = Engine(store: store, provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
         let index = DueIndex()
         index.push(contentsOf: try await Daemon.dueEntries(store))
-        var result = Result()
         result.charges = index.count
         result.dueAtStart = index.dueCount(now: clock.now())
         let dispatcher = DispatcherService(engine: engine, index: index, logger: logger)
         let spool = SpoolService(engine: engine, writer: try SpoolWriter(directory: settings.daemon.spoolDir), logger: logger)
         let began = ContinuousClock.now
-        let group = ServiceGroup(configuration: .init(services: [dispatcher, spool], logger: logger))
+        // The clock keeper too: its WAL checkpoint every second keeps the writer from checkpointing
+        // a grown WAL itself in the middle of the window, as in the daemon.
+        let keeper = ClockKeeperService(engine: engine, index: index, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [dispatcher, spool, keeper], logger: logger))
         let services = Task { try await group.run() }
         // Done when nothing has been due for a few polls in a row (a busy credential's retry is 50 ms
         // away); then a graceful shutdown lets the workers finish the attempts they hold.
         var idle = 0
-        while IngestBench.seconds(since: began) < limit && idle < 4 {
+        // Rate mode: the last rescheduled attempts fall due at the end of `limit`; a little more to send them.
+        let window = rate == nil ? limit : limit + 5
+        while IngestBench.seconds(since: began) < window && idle < 4 {
             try await Task.sleep(for: .milliseconds(25))
-            idle = (index.nextTime ?? .max) > clock.now() ? idle + 1 : 0
+            // (Rate mode: nothing left until the end of the window.)
+            let horizon = rate == nil ? clock.now() : start + Int64(limit.rounded(.up)) + 1
+            idle = (index.nextTime ?? .max) > horizon ? idle + 1 : 0
         }
         // The rates count the dispatch window; the spool's catching up after it is reported apart.
         let elapsed = IngestBench.seconds(since: began)
@@ -89,6 +123,34 @@ package enum DispatchBench {
         result.transactions = writes.transactions
         result.writes = writes.writes
         result.dueLeft = index.dueCount(now: clock.now())
+        result.lag = engine.lags.percentiles()
+        result.lagWithin100ms = engine.lags.fraction(atMost: 0.1)
         return result
+    }
+
+    /// Rate mode's schedule: up to `rate × seconds` charges whose planned attempt is due by `start`
+    /// get it at `rate` a second from the second after `start` on; every other wake moves 30 days out.
+    static func reschedule(_ store: Store, from start: Int64, rate: Int, seconds: Double) async throws -> Int {
+        try await store.write { db in
+            let limit = Int(Double(rate) * seconds)
+            // Charges whose planned method nothing has ruled out since the plan (another charge of
+            // the customer may have brought a hard decline on the card, or a revoked consent, and the
+            // re-check at attempt time would re-plan instead): the wakes in the window are attempts.
+            let rows = try Int64.fetchAll(db, sql: """
+                SELECT c.rowid FROM charges c JOIN methods m ON m.customer = c.customer AND m.idx = c.next_method
+                WHERE c.state = 'scheduled' AND c.next_at <= ? AND m.forbids = 0 AND m.unusable = 0
+                  AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.credential = m.credential AND l.forbids != 0)
+                  AND NOT EXISTS (SELECT 1 FROM methods o WHERE o.customer = c.customer AND o.forbids != 0)
+                ORDER BY c.rowid LIMIT ?
+                """, arguments: [start, limit])
+            try db.execute(sql: "UPDATE charges SET wake_at = ? WHERE wake_at IS NOT NULL", arguments: [start + 30 * 86_400])
+            let s = try RawStatement(db, "UPDATE charges SET next_at = ?1, wake_at = ?1 WHERE rowid = ?2")
+            for (k, rowid) in rows.enumerated() {
+                s.bind(1, start + 1 + Int64(k / rate))
+                s.bind(2, rowid)
+                try s.run()
+            }
+            return rows.count
+        }
     }
 }

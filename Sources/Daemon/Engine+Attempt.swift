@@ -77,9 +77,11 @@ extension Engine {
         }
         guard let ticket = phase1.ticket else { return phase1.wake }
         if dispatched, !ticket.resumed {
-            // Dispatch lag: from the attempt's planned time to its request, in wall seconds (the index
+            // Dispatch lag: from the attempt's planned time (with the charge's point within that
+            // second, where the due index releases it) to its request, in wall seconds (the index
             // entry's time may be an earlier notice or a retry after a busy credential).
-            let lag = max(0, (clock.preciseNow() - Double(ticket.plannedAt)) / clock.scale)
+            let due = Double(ticket.plannedAt) + Double(DueIndex.spread(of: rowid)) / 1_000
+            let lag = max(0, (clock.preciseNow() - due) / clock.scale)
             lags.record(lag)
             meters.dispatchLag.recordNanoseconds(Int64(lag * 1e9))
         }

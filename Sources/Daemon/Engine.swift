@@ -54,12 +54,22 @@ package final class Engine: Sendable {
         self.zoneIndex = index
         self.logger = logger
         self.events = EventBuilder(source: "relance://\(ProcessInfo.processInfo.hostName)/relanced")
-        // The outbox left by an earlier run: its events wait for the spool.
-        if let (first, last) = try? store.readNow({ db in
-            try Row.fetchOne(db, sql: "SELECT min(seq), max(seq) FROM outbox").map { ($0[0] as Int64?, $0[1] as Int64?) }
-        }), let first, let last {
-            events.progress.didSpool(through: first - 1)
-            events.progress.didAppend(last)
+        // The outbox left by an earlier run: its events wait for the spool. An empty one has had
+        // everything up to the last sequence number handed out spooled (without that, the first new
+        // event would look like a backlog of every event ever written, and hold new work).
+        if let (first, last, issued) = try? store.readNow({ db in
+            try Row.fetchOne(db, sql: """
+                SELECT (SELECT min(seq) FROM outbox), (SELECT max(seq) FROM outbox),
+                       (SELECT seq FROM sqlite_sequence WHERE name = 'outbox')
+                """).map { ($0[0] as Int64?, $0[1] as Int64?, $0[2] as Int64?) }
+        }) {
+            if let first, let last {
+                events.progress.didSpool(through: first - 1)
+                events.progress.didAppend(last)
+            } else if let issued {
+                events.progress.didSpool(through: issued)
+                events.progress.didAppend(issued)
+            }
         }
     }
 
@@ -410,6 +420,11 @@ package final class LagSamples: Sendable {
                 if j < Self.capacity { s.samples[j] = seconds }
             }
         }
+    }
+
+    /// The share of the samples at most `seconds`.
+    package func fraction(atMost seconds: Double) -> Double {
+        state.withLock { s in s.samples.isEmpty ? 0 : Double(s.samples.count { $0 <= seconds }) / Double(s.samples.count) }
     }
 
     /// (count, p50, p99, max) in milliseconds.

@@ -128,7 +128,15 @@ package struct DispatcherService: Service {
                         if engine.provider.isRateLimited { await limiter.acquire() }
                         let next = await engine.wake(rowid, dispatched: true)
                         busy.remove(rowid)
-                        if let next { index.push(rowid, at: next) }
+                        if let next {
+                            // Wanted again within the second that is running (a busy credential, a store
+                            // error): 50 ms from now, not at once (that would spin until it clears).
+                            if next <= engine.clock.now() {
+                                index.push(rowid, atInstant: engine.clock.preciseNow() + 0.05 * engine.clock.scale)
+                            } else {
+                                index.push(rowid, at: next)
+                            }
+                        }
                         if !engine.storeFailing(within: .seconds(2)) { engine.beat("dispatcher") }
                     }
                 }
@@ -141,11 +149,11 @@ package struct DispatcherService: Service {
                         engine.beat("dispatcher")
                         if await pause(0.2) { continue } else { break }
                     }
-                    let due = index.popDue(now: engine.clock.now(), limit: 256)
+                    let due = index.popDue(before: engine.clock.preciseNow(), limit: 256)
                     if due.isEmpty {
                         // Idle by design, unless the store keeps failing.
                         if !engine.storeFailing(within: .seconds(2)) { engine.beat("dispatcher") }
-                        let wait = index.nextTime.map { engine.clock.wallSeconds(until: $0) } ?? 0.05
+                        let wait = index.nextInstant.map { engine.clock.wallSeconds(until: $0) } ?? 0.05
                         if !(await pause(min(0.05, max(0.001, wait)))) { break }
                         continue
                     }

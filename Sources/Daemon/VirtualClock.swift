@@ -41,7 +41,12 @@ package final class VirtualClock: Sendable {
 
     /// Wall-clock seconds until virtual time `t` (0 if past).
     package func wallSeconds(until t: Int64) -> Double {
-        max(0, (Double(t) - preciseNow()) / scale)
+        wallSeconds(until: Double(t))
+    }
+
+    /// Wall-clock seconds until virtual instant `t` (0 if past).
+    package func wallSeconds(until t: Double) -> Double {
+        max(0, (t - preciseNow()) / scale)
     }
 
     /// The virtual time `seconds` of wall time from now.

@@ -31,6 +31,9 @@ struct DispatchBenchCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds even if work is still due.")
     var seconds: Double = 120
 
+    @Option(help: "Measure the dispatch lag at this many due attempts a second (real time) instead of the capacity on a backlog.")
+    var rate: Int?
+
     @Option(help: "Working directory (created; removed first when --fresh).")
     var directory: String = "./var/bench-dispatch"
 
@@ -41,7 +44,9 @@ struct DispatchBenchCommand: AsyncParsableCommand {
     var reuse = false
 
     func run() async throws {
-        guard charges > 0, workers > 0, seconds > 0, ahead >= 0, groupLimit > 0 else { throw ValidationError("--charges, --workers, --group-limit and --seconds must be positive, --ahead not negative") }
+        guard charges > 0, workers > 0, seconds > 0, ahead >= 0, groupLimit > 0, (rate ?? 1) > 0 else {
+            throw ValidationError("--charges, --workers, --group-limit, --seconds and --rate must be positive, --ahead not negative")
+        }
         if fresh { try? FileManager.default.removeItem(atPath: directory) }
         if reuse {
             guard FileManager.default.fileExists(atPath: directory + "/state/relance.sqlite") else {
@@ -52,7 +57,7 @@ struct DispatchBenchCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let result = try await DispatchBench.run(charges: charges, seed: seed, directory: directory, workers: workers, aheadDays: ahead, groupLimit: groupLimit, seconds: seconds, logger: logger)
+        let result = try await DispatchBench.run(charges: charges, seed: seed, directory: directory, workers: workers, aheadDays: ahead, groupLimit: groupLimit, seconds: seconds, rate: rate, logger: logger)
         print(result.line)
     }
 }

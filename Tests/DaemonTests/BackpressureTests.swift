@@ -55,5 +55,16 @@ struct BackpressureTests {
         #expect(engine.outboxPending <= 10_000)
         while await spool.drainOnce() > 0 {}
         #expect(engine.outboxPending == 0)
+
+        // A daemon started on the emptied outbox has nothing pending, and its first new events count
+        // as themselves, not as every event the sequence numbers have seen (that held new work).
+        let restarted = Engine(store: engine.store, provider: sandbox, clock: engine.clock, settings: settings,
+                               zones: try SystemZones.table(["UTC"]), logger: Logger(label: "test"))
+        #expect(restarted.outboxPending == 0)
+        let (page, _) = try await sandbox.failures(after: cursor, limit: 10, now: t0 + 31 * 86_400)
+        #expect(!page.isEmpty)
+        _ = try await restarted.ingest(page, cursor: nil)
+        #expect(restarted.outboxPending > 0 && restarted.outboxPending <= 2 * Int64(page.count))
+        #expect(!restarted.spoolBehind)
     }
 }

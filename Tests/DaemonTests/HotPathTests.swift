@@ -83,4 +83,39 @@ struct HotPathTests {
             }
         }
     }
+
+    @Test("charges due in the same second are released spread over it, each at its fixed point, in order")
+    func dueChargesAreSpreadOverTheirSecond() {
+        let index = DueIndex()
+        let second: Int64 = 1_800_000_000
+        for id in 1...2_000 as ClosedRange<Int64> { index.push(id, at: second) }
+        index.push(5_000, at: second - 1)
+        index.push(5_001, at: second + 1)
+        // Nothing of the second before it starts; the one overdue entry at once.
+        #expect(index.popDue(before: Double(second) - 0.001, limit: 10_000).map(\.id) == [5_000])
+        var released: [Int64] = []
+        var previous = Double(second)
+        for step in 1...10 {
+            let instant = Double(second) + Double(step) / 10
+            let batch = index.popDue(before: instant, limit: 10_000)
+            for entry in batch {
+                #expect(entry.at == second)
+                let point = Double(second) + Double(DueIndex.spread(of: entry.id)) / 1_000
+                #expect(point <= instant && point > previous - 0.001, "charge \(entry.id) released at the wrong time")
+            }
+            // Roughly a tenth of the second's charges in each tenth of it.
+            if step < 10 { #expect(batch.count > 120 && batch.count < 280, "\(batch.count) released by +\(step)00 ms") }
+            released += batch.map(\.id)
+            previous = instant
+        }
+        #expect(Set(released) == Set(1...2_000))
+        #expect(index.nextTime == second + 1)
+        #expect(index.dueCount(now: second) == 0 && index.dueCount(now: second + 1) == 1)
+        // The whole-second form releases a second at once, whatever the spread.
+        #expect(index.popDue(now: second + 1, limit: 10).map(\.id) == [5_001])
+        // A retry pushed for an instant is released at that instant, not at its charge's point.
+        index.push(7, atInstant: Double(second) + 5.25)
+        #expect(index.popDue(before: Double(second) + 5.24, limit: 10).isEmpty)
+        #expect(index.popDue(before: Double(second) + 5.26, limit: 10).map(\.id) == [7])
+    }
 }
