@@ -146,8 +146,10 @@ package struct DispatcherService: Service {
                     if holdsWork {
                         // Holding by design (the reason is in /status and /healthz), not stuck: the
                         // watchdog keeps being fed, and a full spool disk does not become a restart loop.
+                        // Checked again every 20 ms: what falls due meanwhile goes out soon after the
+                        // hold ends, not up to a long pause later.
                         engine.beat("dispatcher")
-                        if await pause(0.2) { continue } else { break }
+                        if await pause(0.02) { continue } else { break }
                     }
                     let due = index.popDue(before: engine.clock.preciseNow(), limit: 256)
                     if due.isEmpty {
