@@ -107,7 +107,7 @@ extension Engine {
                 n.int("index", Int64(index))
                 n.string("tone", level.tone)
                 n.string("channel", level.channel)
-                n.string("due_at", rfc3339(dueAt))
+                n.time("due_at", dueAt)
                 d.object("notice", n)
             }
             rec.nextNotice += 1
@@ -194,7 +194,7 @@ extension Engine {
                     let amount = rec.amount, firstFailedAt = rec.firstFailedAt
                     try events.append(db, .chargeRecovered, charge: &rec, at: now, attempt: ticket.number, method: ticket.method) { d in
                         d.int("recovered_amount", amount)
-                        d.string("first_failed_at", rfc3339(firstFailedAt))
+                        d.time("first_failed_at", firstFailedAt)
                     }
                     count { $0.recovered += 1; $0.attempts += 1 }
                     Counter(label: "relance_attempts_total", dimensions: [("outcome", "succeeded"), ("decline_class", "none")]).increment()

@@ -337,7 +337,7 @@ package final class Engine: Sendable {
             rec.nextMethod = Int(decision.method)
             let explanation = decision.explain(book: book, planner: planner, methodNames: methods.map { "\($0.brand) •\($0.last4)" })
             try events.append(db, .attemptScheduled, charge: &rec, at: now, attempt: rec.attempts + 1, method: methods[Int(decision.method)]) { d in
-                d.string("scheduled_at", rfc3339(decision.at))
+                d.time("scheduled_at", decision.at)
                 d.string("reason", explanation)
                 if decision.rule != .none { d.string("rule", decision.rule.key) }
             }

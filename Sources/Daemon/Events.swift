@@ -51,7 +51,7 @@ struct EventBuilder {
         event.string("id", id)
         event.string("source", source)
         event.string("type", type.rawValue)
-        event.string("time", rfc3339(time))
+        event.time("time", time)
         event.string("subject", charge.id)
         event.string("datacontenttype", "application/json")
         event.open("data")
