@@ -151,14 +151,12 @@ package final class Engine: Sendable {
             var due: [(Int64, Int64)] = []
             due.reserveCapacity(charges.count)
             var added = 0
-            let exists = try RawStatement(db, "SELECT 1 FROM charges WHERE id = ?")
+            // Charges stored already, and those of this page as they are stored (a page may repeat one).
+            var seen = try Self.stored(db, ids: charges.map(\.id))
             for fc in charges {
-                exists.bind(1, fc.id)
-                let seen = try exists.step()
-                exists.reset()
-                if seen { continue }
+                if !seen.insert(fc.id).inserted { continue }
                 try self.upsertCustomer(db, fc)
-                let methods = try ChargeRecord.methods(db, customer: fc.customer.id)
+                var methods = try ChargeRecord.methods(db, customer: fc.customer.id)
                 // A customer with no stored method is still stored: the planner waits for the customer.
                 let m = methods.firstIndex { $0.token == fc.methodToken } ?? 0
                 let method = m < methods.count ? methods[m] : nil
@@ -192,6 +190,22 @@ package final class Engine: Sendable {
         }
         count { $0.ingested += added }
         return due
+    }
+
+    /// Which of `ids` are stored charges: index searches of a fixed-size batch each, not a statement per id.
+    static func stored(_ db: Database, ids: [String]) throws -> Set<String> {
+        let batch = 64
+        let s = try RawStatement(db, "SELECT id FROM charges WHERE id IN (\(Array(repeating: "?", count: batch).joined(separator: ", ")))")
+        var found = Set<String>()
+        for start in stride(from: 0, to: ids.count, by: batch) {
+            for i in 0..<batch {
+                // The unused places of the last batch stay NULL, which matches nothing.
+                s.bind(Int32(i + 1), start + i < ids.count ? ids[start + i] : nil)
+            }
+            while try s.step() { found.insert(s.string(0)) }
+            s.reset()
+        }
+        return found
     }
 
     /// A raw decline as stored in `charges.decline` (the keys of its Codable form).
@@ -243,6 +257,7 @@ package final class Engine: Sendable {
         let customer = try RawStatement(db, """
             INSERT INTO customers(id, zone, tier, tags, country) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, tier = excluded.tier, tags = excluded.tags, country = excluded.country
+            WHERE zone != excluded.zone OR tier != excluded.tier OR tags != excluded.tags OR country != excluded.country
             """)
         customer.bind(1, c.id)
         customer.bind(2, c.zone)
@@ -251,12 +266,15 @@ package final class Engine: Sendable {
         customer.bind(5, c.country)
         try customer.run()
         // New card data (another expiry) makes an unusable method usable again; rule-forbidden stays forbidden.
+        // A customer or method seen again unchanged (the common case) is left alone: no page is rewritten.
         let method = try RawStatement(db, """
             INSERT INTO methods(token, customer, idx, brand, last4, exp_year, exp_month, rail, is_default, credential)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(token) DO UPDATE SET idx = excluded.idx, is_default = excluded.is_default,
                 unusable = CASE WHEN exp_year != excluded.exp_year OR exp_month != excluded.exp_month THEN 0 ELSE unusable END,
                 exp_year = excluded.exp_year, exp_month = excluded.exp_month, brand = excluded.brand, last4 = excluded.last4
+            WHERE idx != excluded.idx OR is_default != excluded.is_default OR exp_year != excluded.exp_year
+                OR exp_month != excluded.exp_month OR brand != excluded.brand OR last4 != excluded.last4
             """)
         for (i, m) in fc.methods.enumerated() {
             method.bind(1, m.token)
