@@ -209,7 +209,7 @@ extension Engine {
                     // The issuer saw the attempt at most now: the rolling counters count it from then.
                     try db.cachedStatement(sql: "UPDATE ledger SET time = ?, flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?").execute(
                         arguments: [now, Int(flags.rawValue), Int(decline.merchantAdviceCode), Int(decline.forbids.rawValue), Int(decline.visaCategory), ticket.key])
-                    let marked = try markMethod(db, method: ticket.method, decline: decline)
+                    let marked = try markMethod(db, method: ticket.method, decline: decline) != nil
                     rec.attemptsOnMethod = methodIndex == rec.currentMethod ? rec.attemptsOnMethod + 1 : 1
                     rec.attempts = ticket.number
                     rec.lastAttemptAt = ticket.reservedAt

@@ -167,9 +167,9 @@ package final class Engine: Sendable {
                     rail: rail, country: fc.customer.country
                 )
                 let segment = planner.policy.segmentIndex(for: attributes) ?? (planner.policy.segments.count - 1)
-                var marked = false
-                if let method {
-                    marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil)
+                if let method, let marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil) {
+                    // The decline just marked the method: the list as reading it back would give.
+                    methods[m] = marked
                 }
                 var rec = ChargeRecord(
                     id: fc.id, customer: fc.customer.id, amount: fc.amount, currency: fc.currency, segment: segment,
@@ -177,10 +177,8 @@ package final class Engine: Sendable {
                     decline: Self.json(fc.decline)
                 )
                 try self.events.append(db, .chargeIngested, charge: &rec, at: now, method: method, decline: fc.decline, declineClass: decline.declineClass)
-                // Re-read the methods only when the decline just marked one.
-                let refreshed = marked ? try ChargeRecord.methods(db, customer: fc.customer.id) : methods
                 let zone = self.zoneIndex[fc.customer.zone] ?? defaultZone
-                let wake = try self.replan(db, &rec, methods: refreshed, now: now, zone: zone, planner: planner, settings: settings)
+                let wake = try self.replan(db, &rec, methods: methods, now: now, zone: zone, planner: planner, settings: settings)
                 let rowid = try self.insert(db, rec, wake: wake)
                 if let wake { due.append((rowid, wake)) }
                 added += 1
@@ -292,9 +290,9 @@ package final class Engine: Sendable {
     }
 
     /// Adds an attempt to the compliance ledger and marks the method when the decline forbids it;
-    /// returns whether the method was marked.
+    /// returns the method as marked, or nil when the decline left it as it was.
     @discardableResult
-    func recordLedger(_ db: Database, method: MethodRecord, time: Int64, amount: Int64, decline: Decline?, reattempt: Bool, key: String?) throws -> Bool {
+    func recordLedger(_ db: Database, method: MethodRecord, time: Int64, amount: Int64, decline: Decline?, reattempt: Bool, key: String?) throws -> MethodRecord? {
         var flags: LedgerEntry.Flags = []
         if reattempt { flags.insert(.reattempt) }
         if decline != nil { flags.insert(.declined) }
@@ -311,18 +309,26 @@ package final class Engine: Sendable {
         return try markMethod(db, method: method, decline: decline)
     }
 
-    /// Marks a method forbidden or unusable when the decline says so; returns whether it did.
+    /// Marks a method forbidden or unusable when the decline says so; returns the method as it is
+    /// stored then (what reading it back would give), or nil when the decline left it as it was.
     @discardableResult
-    func markMethod(_ db: Database, method: MethodRecord, decline: Decline?) throws -> Bool {
-        guard let decline else { return false }
-        var marked = false
+    func markMethod(_ db: Database, method: MethodRecord, decline: Decline?) throws -> MethodRecord? {
+        guard let decline else { return nil }
+        var marked: MethodRecord? = nil
         if decline.forbids != .none {
-            marked = true
-            try db.cachedStatement(sql: "UPDATE methods SET forbids = ? WHERE token = ?").execute(arguments: [Int(decline.forbids.rawValue), method.token])
+            let s = try RawStatement(db, "UPDATE methods SET forbids = ? WHERE token = ?")
+            s.bind(1, Int(decline.forbids.rawValue))
+            s.bind(2, method.token)
+            try s.run()
+            marked = method
+            marked?.forbids = decline.forbids
         }
         if decline.declineClass == .useAnotherMethod || decline.flags.contains(.dataQuality) {
-            marked = true
-            try db.cachedStatement(sql: "UPDATE methods SET unusable = 1 WHERE token = ?").execute(arguments: [method.token])
+            let s = try RawStatement(db, "UPDATE methods SET unusable = 1 WHERE token = ?")
+            s.bind(1, method.token)
+            try s.run()
+            if marked == nil { marked = method }
+            marked?.unusable = true
         }
         return marked
     }
