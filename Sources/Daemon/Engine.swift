@@ -155,8 +155,7 @@ package final class Engine: Sendable {
             var seen = try Self.stored(db, ids: charges.map(\.id))
             for fc in charges {
                 if !seen.insert(fc.id).inserted { continue }
-                try self.upsertCustomer(db, fc)
-                var methods = try ChargeRecord.methods(db, customer: fc.customer.id)
+                var methods = try self.storeCustomer(db, fc)
                 // A customer with no stored method is still stored: the planner waits for the customer.
                 let m = methods.firstIndex { $0.token == fc.methodToken } ?? 0
                 let method = m < methods.count ? methods[m] : nil
@@ -250,7 +249,29 @@ package final class Engine: Sendable {
         return s.lastInsertedRowID
     }
 
-    func upsertCustomer(_ db: Database, _ fc: FailedCharge) throws {
+    /// Stores the customer and its methods as the provider sent them; returns the customer's stored
+    /// methods. What is stored already as sent (a customer seen again, the common case) is only read:
+    /// the upserts would change nothing.
+    func storeCustomer(_ db: Database, _ fc: FailedCharge) throws -> [MethodRecord] {
+        let c = fc.customer
+        let stored = try ChargeRecord.methodRows(db, customer: c.id)
+        let tags = c.tags.joined(separator: ",")
+        let read = try RawStatement(db, "SELECT zone, tier, tags, country FROM customers WHERE id = ?")
+        read.bind(1, c.id)
+        let same = try read.step() && read.string(0) == c.zone && read.string(1) == c.tier && read.string(2) == tags && read.string(3) == c.country
+        read.reset()
+        let unchanged = same && fc.methods.enumerated().allSatisfy { i, m in
+            stored.contains { row in
+                row.record.token == m.token && row.idx == i && row.record.isDefault == m.isDefault && row.expYear == m.expYear
+                    && row.expMonth == m.expMonth && row.record.brand == m.brand && row.record.last4 == m.last4
+            }
+        }
+        if unchanged { return stored.map(\.record) }
+        try upsertCustomer(db, fc, tags: tags)
+        return try ChargeRecord.methods(db, customer: c.id)
+    }
+
+    func upsertCustomer(_ db: Database, _ fc: FailedCharge, tags: String) throws {
         let c = fc.customer
         let customer = try RawStatement(db, """
             INSERT INTO customers(id, zone, tier, tags, country) VALUES (?, ?, ?, ?, ?)
@@ -260,7 +281,7 @@ package final class Engine: Sendable {
         customer.bind(1, c.id)
         customer.bind(2, c.zone)
         customer.bind(3, c.tier)
-        customer.bind(4, c.tags.joined(separator: ","))
+        customer.bind(4, tags)
         customer.bind(5, c.country)
         try customer.run()
         // New card data (another expiry) makes an unusable method usable again; rule-forbidden stays forbidden.
