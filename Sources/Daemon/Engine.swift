@@ -148,8 +148,16 @@ package final class Engine: Sendable {
         let (settings, planner) = active.withLock { ($0.settings, $0.planner) }
         let defaultZone = zoneIndex[settings.defaultTimeZone] ?? 0
         let (due, added) = try await store.write { [self] db in
-            var due: [(Int64, Int64)] = []
-            due.reserveCapacity(charges.count)
+            // Stored and read here in order (a failure's ledger entry counts for the next charge on
+            // the same card); planned and rendered beside, on the planning queue; written here after.
+            let page = PlannedPage(count: charges.count) { [self] input in
+                var rec = input.record
+                rec.decline = Self.json(input.decline)
+                let ingested = events.render(.chargeIngested, charge: &rec, at: now, method: input.method, decline: input.decline, declineClass: input.declineClass)
+                let (planned, wake) = decide(&rec, book: input.book, methods: input.methods, now: now, planner: planner, settings: settings)
+                return .init(record: rec, events: [ingested] + planned, wake: wake)
+            }
+            var batch: [PlannedPage.Input] = []
             var added = 0
             // Charges stored already, and those of this page as they are stored (a page may repeat one).
             var seen = try Self.stored(db, ids: charges.map(\.id))
@@ -170,17 +178,28 @@ package final class Engine: Sendable {
                     // The decline just marked the method: the list as reading it back would give.
                     methods[m] = marked
                 }
-                var rec = ChargeRecord(
+                // The raw decline's text is rendered with the plan.
+                let rec = ChargeRecord(
                     id: fc.id, customer: fc.customer.id, amount: fc.amount, currency: fc.currency, segment: segment,
-                    firstFailedAt: fc.failedAt, currentMethod: m, lastClass: decline.declineClass, lastFlags: decline.flags,
-                    decline: Self.json(fc.decline)
+                    firstFailedAt: fc.failedAt, currentMethod: m, lastClass: decline.declineClass, lastFlags: decline.flags, decline: ""
                 )
-                try self.events.append(db, .chargeIngested, charge: &rec, at: now, method: method, decline: fc.decline, declineClass: decline.declineClass)
-                let zone = self.zoneIndex[fc.customer.zone] ?? defaultZone
-                let wake = try self.replan(db, &rec, methods: methods, now: now, zone: zone, planner: planner, settings: settings)
-                let rowid = try self.insert(db, rec, wake: wake)
-                if let wake { due.append((rowid, wake)) }
+                var book = try rec.book(db, methods: methods, now: now)
+                book.state.zone = UInt16(self.zoneIndex[fc.customer.zone] ?? defaultZone)
+                batch.append(.init(
+                    index: added, record: rec, book: book, methods: methods, method: method, decline: fc.decline, declineClass: decline.declineClass))
                 added += 1
+                if batch.count == 32 {
+                    page.plan(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            page.plan(batch)
+            var due: [(Int64, Int64)] = []
+            due.reserveCapacity(added)
+            for planned in page.finish() {
+                for event in planned.events { try self.events.insert(db, event) }
+                let rowid = try self.insert(db, planned.record, wake: planned.wake)
+                if let wake = planned.wake { due.append((rowid, wake)) }
             }
             if let cursor { try Store.setMeta(db, "poll.cursor", cursor) }
             return (due, added)
@@ -369,47 +388,57 @@ package final class Engine: Sendable {
     ) throws -> Int64? {
         var book = try rec.book(db, methods: methods, now: now)
         book.state.zone = UInt16(try zone ?? self.zone(db, customer: rec.customer))
-        let planner = planner ?? self.planner
+        let (events, wake) = decide(&rec, book: book, methods: methods, now: now, planner: planner ?? self.planner, settings: settings ?? self.settings)
+        for event in events { try self.events.insert(db, event) }
+        return wake
+    }
+
+    /// The charge's next step planned from its book, the events that says, and when it next needs
+    /// waking. No store access: ingest runs it beside the writer.
+    func decide(
+        _ rec: inout ChargeRecord, book: ChargeBook, methods: [MethodRecord], now: Int64, planner: Planner, settings: Settings
+    ) -> (events: [RenderedEvent], wake: Int64?) {
         let decision = book.plan(with: planner, now: now)
         meters.decisions.increment()
         if decision.rule != .none { meters.complianceBlock(decision.rule) }
         let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
         let previous = rec.state
+        var rendered: [RenderedEvent] = []
         switch decision.kind {
         case .attempt:
             rec.state = .scheduled
             rec.nextAt = decision.at
             rec.nextMethod = Int(decision.method)
             let explanation = decision.explain(book: book, planner: planner, methodNames: methods.map { "\($0.brand) •\($0.last4)" })
-            try events.append(db, .attemptScheduled, charge: &rec, at: now, attempt: rec.attempts + 1, method: methods[Int(decision.method)]) { d in
+            rendered.append(events.render(.attemptScheduled, charge: &rec, at: now, attempt: rec.attempts + 1, method: methods[Int(decision.method)]) { d in
                 d.time("scheduled_at", decision.at)
                 d.string("reason", explanation)
                 if decision.rule != .none { d.string("rule", decision.rule.key) }
-            }
+            })
         case .waitForCustomer:
             rec.state = .waiting
             rec.nextAt = nil
             if previous != .waiting || rec.attempts == 0 {
                 count { $0.waiting += 1 }
                 let action = rec.lastClass == .customerMustAct ? "authenticate_or_update" : "add_payment_method"
-                try events.append(db, .customerActionRequired, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
+                rendered.append(events.render(.customerActionRequired, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
                     d.string("action", action)
                     d.string("reason", decision.reason.key)
                     if decision.rule != .none { d.string("rule", decision.rule.key) }
-                }
+                })
             }
         case .stop:
             rec.state = .exhausted
             rec.nextAt = nil
             rec.reason = decision.reason.key
             count { $0.exhausted += 1 }
-            try events.append(db, .chargeExhausted, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
+            rendered.append(events.render(.chargeExhausted, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
                 d.string("reason", decision.reason.key)
                 if decision.rule != .none { d.string("rule", decision.rule.key) }
                 d.string("end_action", segment.endAction)
-            }
+            })
         }
-        return wakeTime(rec, segment: segment, notices: (settings ?? self.settings).notices)
+        return (rendered, wakeTime(rec, segment: segment, notices: settings.notices))
     }
 
     /// The earliest of: the next attempt, the next notice, the end of the span (to exhaust a waiting charge).
