@@ -109,7 +109,7 @@ extension Engine {
                 n.int("index", Int64(index))
                 n.string("tone", level.tone)
                 n.string("channel", level.channel)
-                n.string("due_at", rfc3339(dueAt))
+                n.time("due_at", dueAt)
                 d.object("notice", n)
             }
             rec.nextNotice += 1
@@ -196,7 +196,7 @@ extension Engine {
                     let amount = rec.amount, firstFailedAt = rec.firstFailedAt
                     try events.append(db, .chargeRecovered, charge: &rec, at: now, attempt: ticket.number, method: ticket.method) { d in
                         d.int("recovered_amount", amount)
-                        d.string("first_failed_at", rfc3339(firstFailedAt))
+                        d.time("first_failed_at", firstFailedAt)
                     }
                     count { $0.recovered += 1; $0.attempts += 1 }
                     Counter(label: "relance_attempts_total", dimensions: [("outcome", "succeeded"), ("decline_class", "none")]).increment()
@@ -211,7 +211,7 @@ extension Engine {
                     // The issuer saw the attempt at most now: the rolling counters count it from then.
                     try db.cachedStatement(sql: "UPDATE ledger SET time = ?, flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?").execute(
                         arguments: [now, Int(flags.rawValue), Int(decline.merchantAdviceCode), Int(decline.forbids.rawValue), Int(decline.visaCategory), ticket.key])
-                    let marked = try markMethod(db, method: ticket.method, decline: decline)
+                    let marked = try markMethod(db, method: ticket.method, decline: decline) != nil
                     rec.attemptsOnMethod = methodIndex == rec.currentMethod ? rec.attemptsOnMethod + 1 : 1
                     rec.attempts = ticket.number
                     rec.lastAttemptAt = ticket.reservedAt

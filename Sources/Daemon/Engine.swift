@@ -158,17 +158,22 @@ package final class Engine: Sendable {
         let (settings, planner) = active.withLock { ($0.settings, $0.planner) }
         let defaultZone = zoneIndex[settings.defaultTimeZone] ?? 0
         let (due, added) = try await store.write { [self] db in
-            var due: [(Int64, Int64)] = []
-            due.reserveCapacity(charges.count)
+            // Stored and read here in order (a failure's ledger entry counts for the next charge on
+            // the same card); planned and rendered beside, on the planning queue; written here after.
+            let page = PlannedPage(count: charges.count) { [self] input in
+                var rec = input.record
+                rec.decline = Self.json(input.decline)
+                let ingested = events.render(.chargeIngested, charge: &rec, at: now, method: input.method, decline: input.decline, declineClass: input.declineClass)
+                let (planned, wake) = decide(&rec, book: input.book, methods: input.methods, now: now, planner: planner, settings: settings)
+                return .init(record: rec, events: [ingested] + planned, wake: wake)
+            }
+            var batch: [PlannedPage.Input] = []
             var added = 0
-            let exists = try RawStatement(db, "SELECT 1 FROM charges WHERE id = ?")
+            // Charges stored already, and those of this page as they are stored (a page may repeat one).
+            var seen = try Self.stored(db, ids: charges.map(\.id))
             for fc in charges {
-                exists.bind(1, fc.id)
-                let seen = try exists.step()
-                exists.reset()
-                if seen { continue }
-                try self.upsertCustomer(db, fc)
-                let methods = try ChargeRecord.methods(db, customer: fc.customer.id)
+                if !seen.insert(fc.id).inserted { continue }
+                var methods = try self.storeCustomer(db, fc)
                 // A customer with no stored method is still stored: the planner waits for the customer.
                 let m = methods.firstIndex { $0.token == fc.methodToken } ?? 0
                 let method = m < methods.count ? methods[m] : nil
@@ -179,29 +184,54 @@ package final class Engine: Sendable {
                     rail: rail, country: fc.customer.country
                 )
                 let segment = planner.policy.segmentIndex(for: attributes) ?? (planner.policy.segments.count - 1)
-                var marked = false
-                if let method {
-                    marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil)
+                if let method, let marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil) {
+                    // The decline just marked the method: the list as reading it back would give.
+                    methods[m] = marked
                 }
-                var rec = ChargeRecord(
+                // The raw decline's text is rendered with the plan.
+                let rec = ChargeRecord(
                     id: fc.id, customer: fc.customer.id, amount: fc.amount, currency: fc.currency, segment: segment,
-                    firstFailedAt: fc.failedAt, currentMethod: m, lastClass: decline.declineClass, lastFlags: decline.flags,
-                    decline: Self.json(fc.decline)
+                    firstFailedAt: fc.failedAt, currentMethod: m, lastClass: decline.declineClass, lastFlags: decline.flags, decline: ""
                 )
-                try self.events.append(db, .chargeIngested, charge: &rec, at: now, method: method, decline: fc.decline, declineClass: decline.declineClass)
-                // Re-read the methods only when the decline just marked one.
-                let refreshed = marked ? try ChargeRecord.methods(db, customer: fc.customer.id) : methods
-                let zone = self.zoneIndex[fc.customer.zone] ?? defaultZone
-                let wake = try self.replan(db, &rec, methods: refreshed, now: now, zone: zone, planner: planner, settings: settings)
-                let rowid = try self.insert(db, rec, wake: wake)
-                if let wake { due.append((rowid, wake)) }
+                var book = try rec.book(db, methods: methods, now: now)
+                book.state.zone = UInt16(self.zoneIndex[fc.customer.zone] ?? defaultZone)
+                batch.append(.init(
+                    index: added, record: rec, book: book, methods: methods, method: method, decline: fc.decline, declineClass: decline.declineClass))
                 added += 1
+                if batch.count == 32 {
+                    page.plan(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            page.plan(batch)
+            var due: [(Int64, Int64)] = []
+            due.reserveCapacity(added)
+            for planned in page.finish() {
+                for event in planned.events { try self.events.insert(db, event) }
+                let rowid = try self.insert(db, planned.record, wake: planned.wake)
+                if let wake = planned.wake { due.append((rowid, wake)) }
             }
             if let cursor { try Store.setMeta(db, "poll.cursor", cursor) }
             return (due, added)
         }
         count { $0.ingested += added }
         return due
+    }
+
+    /// Which of `ids` are stored charges: index searches of a fixed-size batch each, not a statement per id.
+    static func stored(_ db: Database, ids: [String]) throws -> Set<String> {
+        let batch = 64
+        let s = try RawStatement(db, "SELECT id FROM charges WHERE id IN (\(Array(repeating: "?", count: batch).joined(separator: ", ")))")
+        var found = Set<String>()
+        for start in stride(from: 0, to: ids.count, by: batch) {
+            for i in 0..<batch {
+                // The unused places of the last batch stay NULL, which matches nothing.
+                s.bind(Int32(i + 1), start + i < ids.count ? ids[start + i] : nil)
+            }
+            while try s.step() { found.insert(s.string(0)) }
+            s.reset()
+        }
+        return found
     }
 
     /// A raw decline as stored in `charges.decline` (the keys of its Codable form).
@@ -248,25 +278,51 @@ package final class Engine: Sendable {
         return s.lastInsertedRowID
     }
 
-    func upsertCustomer(_ db: Database, _ fc: FailedCharge) throws {
+    /// Stores the customer and its methods as the provider sent them; returns the customer's stored
+    /// methods. What is stored already as sent (a customer seen again, the common case) is only read:
+    /// the upserts would change nothing.
+    func storeCustomer(_ db: Database, _ fc: FailedCharge) throws -> [MethodRecord] {
+        let c = fc.customer
+        let stored = try ChargeRecord.methodRows(db, customer: c.id)
+        let tags = c.tags.joined(separator: ",")
+        let read = try RawStatement(db, "SELECT zone, tier, tags, country FROM customers WHERE id = ?")
+        read.bind(1, c.id)
+        let same = try read.step() && read.string(0) == c.zone && read.string(1) == c.tier && read.string(2) == tags && read.string(3) == c.country
+        read.reset()
+        let unchanged = same && fc.methods.enumerated().allSatisfy { i, m in
+            stored.contains { row in
+                row.record.token == m.token && row.idx == i && row.record.isDefault == m.isDefault && row.expYear == m.expYear
+                    && row.expMonth == m.expMonth && row.record.brand == m.brand && row.record.last4 == m.last4
+            }
+        }
+        if unchanged { return stored.map(\.record) }
+        try upsertCustomer(db, fc, tags: tags)
+        return try ChargeRecord.methods(db, customer: c.id)
+    }
+
+    func upsertCustomer(_ db: Database, _ fc: FailedCharge, tags: String) throws {
         let c = fc.customer
         let customer = try RawStatement(db, """
             INSERT INTO customers(id, zone, tier, tags, country) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, tier = excluded.tier, tags = excluded.tags, country = excluded.country
+            WHERE zone != excluded.zone OR tier != excluded.tier OR tags != excluded.tags OR country != excluded.country
             """)
         customer.bind(1, c.id)
         customer.bind(2, c.zone)
         customer.bind(3, c.tier)
-        customer.bind(4, c.tags.joined(separator: ","))
+        customer.bind(4, tags)
         customer.bind(5, c.country)
         try customer.run()
         // New card data (another expiry) makes an unusable method usable again; rule-forbidden stays forbidden.
+        // A customer or method seen again unchanged (the common case) is left alone: no page is rewritten.
         let method = try RawStatement(db, """
             INSERT INTO methods(token, customer, idx, brand, last4, exp_year, exp_month, rail, is_default, credential)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(token) DO UPDATE SET idx = excluded.idx, is_default = excluded.is_default,
                 unusable = CASE WHEN exp_year != excluded.exp_year OR exp_month != excluded.exp_month THEN 0 ELSE unusable END,
                 exp_year = excluded.exp_year, exp_month = excluded.exp_month, brand = excluded.brand, last4 = excluded.last4
+            WHERE idx != excluded.idx OR is_default != excluded.is_default OR exp_year != excluded.exp_year
+                OR exp_month != excluded.exp_month OR brand != excluded.brand OR last4 != excluded.last4
             """)
         for (i, m) in fc.methods.enumerated() {
             method.bind(1, m.token)
@@ -284,9 +340,9 @@ package final class Engine: Sendable {
     }
 
     /// Adds an attempt to the compliance ledger and marks the method when the decline forbids it;
-    /// returns whether the method was marked.
+    /// returns the method as marked, or nil when the decline left it as it was.
     @discardableResult
-    func recordLedger(_ db: Database, method: MethodRecord, time: Int64, amount: Int64, decline: Decline?, reattempt: Bool, key: String?) throws -> Bool {
+    func recordLedger(_ db: Database, method: MethodRecord, time: Int64, amount: Int64, decline: Decline?, reattempt: Bool, key: String?) throws -> MethodRecord? {
         var flags: LedgerEntry.Flags = []
         if reattempt { flags.insert(.reattempt) }
         if decline != nil { flags.insert(.declined) }
@@ -303,18 +359,26 @@ package final class Engine: Sendable {
         return try markMethod(db, method: method, decline: decline)
     }
 
-    /// Marks a method forbidden or unusable when the decline says so; returns whether it did.
+    /// Marks a method forbidden or unusable when the decline says so; returns the method as it is
+    /// stored then (what reading it back would give), or nil when the decline left it as it was.
     @discardableResult
-    func markMethod(_ db: Database, method: MethodRecord, decline: Decline?) throws -> Bool {
-        guard let decline else { return false }
-        var marked = false
+    func markMethod(_ db: Database, method: MethodRecord, decline: Decline?) throws -> MethodRecord? {
+        guard let decline else { return nil }
+        var marked: MethodRecord? = nil
         if decline.forbids != .none {
-            marked = true
-            try db.cachedStatement(sql: "UPDATE methods SET forbids = ? WHERE token = ?").execute(arguments: [Int(decline.forbids.rawValue), method.token])
+            let s = try RawStatement(db, "UPDATE methods SET forbids = ? WHERE token = ?")
+            s.bind(1, Int(decline.forbids.rawValue))
+            s.bind(2, method.token)
+            try s.run()
+            marked = method
+            marked?.forbids = decline.forbids
         }
         if decline.declineClass == .useAnotherMethod || decline.flags.contains(.dataQuality) {
-            marked = true
-            try db.cachedStatement(sql: "UPDATE methods SET unusable = 1 WHERE token = ?").execute(arguments: [method.token])
+            let s = try RawStatement(db, "UPDATE methods SET unusable = 1 WHERE token = ?")
+            s.bind(1, method.token)
+            try s.run()
+            if marked == nil { marked = method }
+            marked?.unusable = true
         }
         return marked
     }
@@ -334,47 +398,57 @@ package final class Engine: Sendable {
     ) throws -> Int64? {
         var book = try rec.book(db, methods: methods, now: now)
         book.state.zone = UInt16(try zone ?? self.zone(db, customer: rec.customer))
-        let planner = planner ?? self.planner
+        let (events, wake) = decide(&rec, book: book, methods: methods, now: now, planner: planner ?? self.planner, settings: settings ?? self.settings)
+        for event in events { try self.events.insert(db, event) }
+        return wake
+    }
+
+    /// The charge's next step planned from its book, the events that says, and when it next needs
+    /// waking. No store access: ingest runs it beside the writer.
+    func decide(
+        _ rec: inout ChargeRecord, book: ChargeBook, methods: [MethodRecord], now: Int64, planner: Planner, settings: Settings
+    ) -> (events: [RenderedEvent], wake: Int64?) {
         let decision = book.plan(with: planner, now: now)
         meters.decisions.increment()
         if decision.rule != .none { meters.complianceBlock(decision.rule) }
         let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
         let previous = rec.state
+        var rendered: [RenderedEvent] = []
         switch decision.kind {
         case .attempt:
             rec.state = .scheduled
             rec.nextAt = decision.at
             rec.nextMethod = Int(decision.method)
             let explanation = decision.explain(book: book, planner: planner, methodNames: methods.map { "\($0.brand) •\($0.last4)" })
-            try events.append(db, .attemptScheduled, charge: &rec, at: now, attempt: rec.attempts + 1, method: methods[Int(decision.method)]) { d in
-                d.string("scheduled_at", rfc3339(decision.at))
+            rendered.append(events.render(.attemptScheduled, charge: &rec, at: now, attempt: rec.attempts + 1, method: methods[Int(decision.method)]) { d in
+                d.time("scheduled_at", decision.at)
                 d.string("reason", explanation)
                 if decision.rule != .none { d.string("rule", decision.rule.key) }
-            }
+            })
         case .waitForCustomer:
             rec.state = .waiting
             rec.nextAt = nil
             if previous != .waiting || rec.attempts == 0 {
                 count { $0.waiting += 1 }
                 let action = rec.lastClass == .customerMustAct ? "authenticate_or_update" : "add_payment_method"
-                try events.append(db, .customerActionRequired, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
+                rendered.append(events.render(.customerActionRequired, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
                     d.string("action", action)
                     d.string("reason", decision.reason.key)
                     if decision.rule != .none { d.string("rule", decision.rule.key) }
-                }
+                })
             }
         case .stop:
             rec.state = .exhausted
             rec.nextAt = nil
             rec.reason = decision.reason.key
             count { $0.exhausted += 1 }
-            try events.append(db, .chargeExhausted, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
+            rendered.append(events.render(.chargeExhausted, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
                 d.string("reason", decision.reason.key)
                 if decision.rule != .none { d.string("rule", decision.rule.key) }
                 d.string("end_action", segment.endAction)
-            }
+            })
         }
-        return wakeTime(rec, segment: segment, notices: (settings ?? self.settings).notices)
+        return (rendered, wakeTime(rec, segment: segment, notices: settings.notices))
     }
 
     /// The earliest of: the next attempt, the next notice, the end of the span (to exhaust a waiting charge).

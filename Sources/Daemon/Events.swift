@@ -43,6 +43,24 @@ struct EventBuilder {
         attempt: Int? = nil, method: MethodRecord? = nil, decline: RawDecline? = nil, declineClass: DeclineClass? = nil,
         fill: (inout JSONWriter) -> Void = { _ in }
     ) throws {
+        try insert(db, render(type, charge: &charge, at: time, attempt: attempt, method: method, decline: decline, declineClass: declineClass, fill: fill))
+    }
+
+    /// Appends an event rendered earlier to the outbox.
+    func insert(_ db: Database, _ event: RenderedEvent) throws {
+        let insert = try RawStatement(db, "INSERT INTO outbox(id, json) VALUES (?, ?)")
+        insert.bind(1, event.id)
+        insert.bind(2, event.json)
+        try insert.run()
+        progress.didAppend(db.lastInsertedRowID)
+    }
+
+    /// One event about `charge`, counted on it, not yet stored (no store access: it may run off the writer).
+    func render(
+        _ type: EventType, charge: inout ChargeRecord, at time: Int64,
+        attempt: Int? = nil, method: MethodRecord? = nil, decline: RawDecline? = nil, declineClass: DeclineClass? = nil,
+        fill: (inout JSONWriter) -> Void = { _ in }
+    ) -> RenderedEvent {
         charge.events += 1
         let id = "\(charge.id):\(charge.events)"
         // One buffer for the whole event: the envelope, then `data` written in place.
@@ -51,7 +69,7 @@ struct EventBuilder {
         event.string("id", id)
         event.string("source", source)
         event.string("type", type.rawValue)
-        event.string("time", rfc3339(time))
+        event.time("time", time)
         event.string("subject", charge.id)
         event.string("datacontenttype", "application/json")
         event.open("data")
@@ -85,10 +103,12 @@ struct EventBuilder {
         }
         fill(&event)
         event.close()
-        let insert = try RawStatement(db, "INSERT INTO outbox(id, json) VALUES (?, ?)")
-        insert.bind(1, id)
-        insert.bind(2, event.finish())
-        try insert.run()
-        progress.didAppend(db.lastInsertedRowID)
+        return RenderedEvent(id: id, json: event.finish())
     }
+}
+
+/// An event's id and text, ready for the outbox.
+struct RenderedEvent: Sendable {
+    let id: String
+    let json: String
 }

@@ -1,89 +1,150 @@
 import RetryPlanner
 
-/// A small, fast JSON object writer for events (the spool's hot path).
+/// A small, fast JSON object writer for events (the spool's hot path): UTF-8 bytes appended to one
+/// buffer, numbers and times formatted in place, no intermediate strings.
 struct JSONWriter {
-    private(set) var text: String
+    private(set) var bytes: [UInt8]
     private var first = true
 
     /// `capacity`: the expected length, reserved at once (events are a few hundred bytes).
     init(capacity: Int = 0) {
-        text = "{"
-        if capacity > 0 { text.reserveCapacity(capacity) }
+        bytes = []
+        if capacity > 0 { bytes.reserveCapacity(capacity) }
+        bytes.append(UInt8(ascii: "{"))
     }
 
-    static func escape(_ s: String, into out: inout String) {
-        out.append("\"")
-        // Most values (ids, codes, times) need no escaping: append them whole.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            out.append(s)
-            out.append("\"")
-            return
-        }
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out.append("\\\"")
-            case "\\": out.append("\\\\")
-            case "\n": out.append("\\n")
-            case "\r": out.append("\\r")
-            case "\t": out.append("\\t")
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
+    /// Appends `s` as a JSON string (quoted, escaped).
+    static func escape(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { utf8 in
+            out.append(UInt8(ascii: "\""))
+            // Most values (ids, codes, times) need no escaping: append them whole.
+            var plain = true
+            for b in utf8 where b < 0x20 || b == 0x22 || b == 0x5C {
+                plain = false
+                break
             }
+            if plain {
+                out.append(contentsOf: utf8)
+            } else {
+                for b in utf8 { escape(byte: b, into: &out) }
+            }
+            out.append(UInt8(ascii: "\""))
         }
-        out.append("\"")
+    }
+
+    /// One byte of a string's UTF-8: the bytes of multi-byte characters (0x80 and up) pass as they are.
+    private static func escape(byte b: UInt8, into out: inout [UInt8]) {
+        switch b {
+        case 0x22: out.append(contentsOf: [0x5C, 0x22])
+        case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+        case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+        case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+        case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+        case ..<0x20:
+            let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+        default: out.append(b)
+        }
     }
 
     /// Keys are the program's own literals: plain ASCII that needs no escaping.
     private mutating func key(_ k: StaticString) {
-        text.append(first ? "\"" : ",\"")
+        if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
-        k.withUTF8Buffer { text.append(String(decoding: $0, as: UTF8.self)) }
-        text.append("\":")
+        bytes.append(UInt8(ascii: "\""))
+        k.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
     mutating func string(_ k: StaticString, _ v: String?) {
         guard let v else { return }
         key(k)
-        Self.escape(v, into: &text)
+        Self.escape(v, into: &bytes)
     }
 
     mutating func int(_ k: StaticString, _ v: Int64?) {
         guard let v else { return }
         key(k)
-        text.append(String(v))
+        appendDecimal(v)
+    }
+
+    /// An epoch second as an RFC 3339 UTC string (as `rfc3339(_:)` writes it).
+    mutating func time(_ k: StaticString, _ t: Int64) {
+        key(k)
+        let day = Civil.floorDiv(t, Civil.secondsPerDay)
+        let (y, m, d) = Civil.date(days: day)
+        let sod = t - day * Civil.secondsPerDay
+        bytes.append(UInt8(ascii: "\""))
+        appendDecimal(Int64(y))
+        bytes.append(UInt8(ascii: "-"))
+        appendTwoDigits(Int64(m))
+        bytes.append(UInt8(ascii: "-"))
+        appendTwoDigits(Int64(d))
+        bytes.append(UInt8(ascii: "T"))
+        appendTwoDigits(sod / 3_600)
+        bytes.append(UInt8(ascii: ":"))
+        appendTwoDigits(sod % 3_600 / 60)
+        bytes.append(UInt8(ascii: ":"))
+        appendTwoDigits(sod % 60)
+        bytes.append(UInt8(ascii: "Z"))
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// A nested object (already rendered).
     mutating func object(_ k: StaticString, _ v: JSONWriter?) {
         guard let v else { return }
         key(k)
-        text.append(v.text)
-        text.append("}")
+        bytes.append(contentsOf: v.bytes)
+        bytes.append(UInt8(ascii: "}"))
     }
 
     /// Starts a nested object written in place; `close()` ends it.
     mutating func open(_ k: StaticString) {
         key(k)
-        text.append("{")
+        bytes.append(UInt8(ascii: "{"))
         first = true
     }
 
     mutating func close() {
-        text.append("}")
+        bytes.append(UInt8(ascii: "}"))
         first = false
     }
 
-    var finished: String { text + "}" }
+    var finished: String {
+        var copy = bytes
+        copy.append(UInt8(ascii: "}"))
+        return String(decoding: copy, as: UTF8.self)
+    }
 
-    /// The finished text, without a copy.
+    /// The finished text.
     consuming func finish() -> String {
-        text.append("}")
-        return text
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Two digits, zero-padded below 10 (wider values as they are).
+    private mutating func appendTwoDigits(_ v: Int64) {
+        if v >= 0 && v < 10 { bytes.append(UInt8(ascii: "0")) }
+        appendDecimal(v)
+    }
+
+    private mutating func appendDecimal(_ v: Int64) {
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = v.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: buffer[(20 - count)...])
+        }
     }
 }
 

@@ -181,9 +181,7 @@ package struct SpoolService: Service {
     let engine: Engine
     let writer: SpoolWriter
     let logger: Logger
-    /// The last batch written whose events are not yet deleted from the outbox (the delete failed):
-    /// they are deleted before anything else is written, never written again. (A process killed
-    /// between the two writes them again after its restart, under the same event ids.)
+    /// The last event written to the spool, and the delete of the written events from the outbox.
     let written = SpoolProgress()
 
     package init(engine: Engine, writer: SpoolWriter, logger: Logger) {
@@ -207,8 +205,13 @@ package struct SpoolService: Service {
         while attempts < 30 {
             let n = await drainOnce()
             if n > 0 { continue }
-            let store = engine.store
-            let left = (try? await offload(spoolQueue) { try store.readNow { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox")) ?? 0 } }) ?? 0
+            let store = engine.store, spooled = written
+            let left = (try? await offload(spoolQueue) { () -> Int in
+                spooled.settle()
+                // Still failing: the events stay counted, and the next round retries.
+                try? spooled.retryFailedDelete(store)
+                return try store.readNow { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox")) ?? 0 }
+            }) ?? 0
             if left == 0 { break }
             attempts += 1
         }
@@ -222,15 +225,14 @@ package struct SpoolService: Service {
         do {
             let spooled = self.written, progress = engine.events.progress
             let written = try await offload(spoolQueue) { () -> Int in
-                // Events with a seq at or below the last batch written are in the spool already: a
-                // batch that grew by the events that arrived meanwhile would repeat their ids.
-                if let through = spooled.through.withLock({ $0 }) {
-                    try store.writeNow { db in try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq <= ?").execute(arguments: [through]) }
-                    spooled.through.withLock { $0 = nil }
-                }
+                try spooled.retryFailedDelete(store)
+                // Events with a seq at or below the last one written are in the spool already (their
+                // delete may be pending): the batch starts after it, never repeating an id.
+                let after = spooled.written.withLock { $0 }
                 let rows = try store.readNow { db in
-                    let s = try RawStatement(db, "SELECT seq, json FROM outbox ORDER BY seq LIMIT ?")
-                    s.bind(1, limit)
+                    let s = try RawStatement(db, "SELECT seq, json FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?")
+                    s.bind(1, after)
+                    s.bind(2, limit)
                     defer { s.reset() }
                     var rows: [(Int64, String)] = []
                     rows.reserveCapacity(limit)
@@ -242,10 +244,9 @@ package struct SpoolService: Service {
                     throw SpoolError(code: .noSpace, path: writer.directory, errno: ENOSPC)
                 }
                 try writer.write(name: "\(Self.pad(first.0))-\(Self.pad(last.0)).jsonl", lines: rows.map(\.1))
-                spooled.through.withLock { $0 = last.0 }
+                spooled.written.withLock { $0 = last.0 }
                 progress.didSpool(through: last.0)
-                try store.writeNow { db in try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq <= ?").execute(arguments: [last.0]) }
-                spooled.through.withLock { $0 = nil }
+                spooled.delete(through: last.0, from: store)
                 return rows.count
             }
             if written > 0, engine.pausedReason.withLock({ $0?.hasPrefix("spool") ?? false }) {
@@ -275,9 +276,62 @@ package struct SpoolService: Service {
     }
 }
 
-/// What the spool writer has written but not yet removed from the outbox.
+/// What the spool writer has written, and its removal from the outbox.
+///
+/// Written events leave the outbox on a queue of their own, so the next batch (read after the last
+/// event written) does not wait for the writer connection, which an ingest page holds for tens of
+/// milliseconds; deletes that queue up meanwhile go as one. A process killed before a delete commits
+/// writes those events again after its restart, under the same event ids (as it did when killed
+/// between the spool write and a delete made in line).
 final class SpoolProgress: Sendable {
-    let through = Mutex<Int64?>(nil)
+    static let deletes = DispatchQueue(label: "relance.spool.outbox-delete")
+    /// The last event (seq) written to a spool file in this process; 0 before the first batch.
+    let written = Mutex<Int64>(0)
+    /// Events through `through` are in the spool and still in the outbox; `running`: a delete is
+    /// queued or running; `failed`: the last one failed (retried before the next batch).
+    let pending = Mutex<(through: Int64?, running: Bool, failed: Bool)>((nil, false, false))
+
+    /// Deletes the outbox's events through `seq` on the delete queue.
+    func delete(through seq: Int64, from store: Store) {
+        let start = pending.withLock { p -> Bool in
+            p.through = max(p.through ?? seq, seq)
+            if p.running { return false }
+            p.running = true
+            return true
+        }
+        if start { Self.deletes.async { self.deleteWhilePending(store) } }
+    }
+
+    private func deleteWhilePending(_ store: Store) {
+        while let target = pending.withLock({ p -> Int64? in
+            if p.through == nil { p.running = false }
+            return p.through
+        }) {
+            do {
+                try deleteNow(store, through: target)
+            } catch {
+                pending.withLock { $0.running = false; $0.failed = true }
+                return
+            }
+        }
+    }
+
+    /// Retries a delete that failed (blocking; throws when it fails again).
+    func retryFailedDelete(_ store: Store) throws {
+        guard let target = pending.withLock({ $0.failed && !$0.running ? $0.through : nil }) else { return }
+        try deleteNow(store, through: target)
+    }
+
+    /// Waits for the deletes queued so far (the outbox is counted after, at shutdown).
+    func settle() { Self.deletes.sync {} }
+
+    private func deleteNow(_ store: Store, through target: Int64) throws {
+        try store.writeNow { db in try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq <= ?").execute(arguments: [target]) }
+        pending.withLock { p in
+            if p.through == target { p.through = nil }
+            p.failed = false
+        }
+    }
 }
 
 /// Persists the virtual clock and logs progress every few seconds.

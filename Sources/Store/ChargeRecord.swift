@@ -168,18 +168,25 @@ package struct ChargeRecord: Sendable, Equatable {
     }
 
     package static func methods(_ db: Database, customer: String) throws -> [MethodRecord] {
+        try methodRows(db, customer: customer).map(\.record)
+    }
+
+    /// The customer's methods with what storing them again compares: the place in the list and the
+    /// expiry as stored (the record's is normalized).
+    package static func methodRows(_ db: Database, customer: String) throws -> [(record: MethodRecord, idx: Int, expYear: Int, expMonth: Int)] {
         let s = try RawStatement(db, """
-            SELECT token, brand, last4, exp_year, exp_month, rail, is_default, credential, last_success_at, forbids, unusable
+            SELECT token, brand, last4, exp_year, exp_month, rail, is_default, credential, last_success_at, forbids, unusable, idx
             FROM methods WHERE customer = ? ORDER BY idx
             """)
         s.bind(1, customer)
         defer { s.reset() }
-        var out: [MethodRecord] = []
+        var out: [(record: MethodRecord, idx: Int, expYear: Int, expMonth: Int)] = []
         while try s.step() {
-            out.append(MethodRecord(
+            let record = MethodRecord(
                 token: s.string(0), brand: s.string(1), last4: s.string(2), expYear: s.int(3), expMonth: s.int(4),
                 rail: Rail(rawValue: UInt8(truncatingIfNeeded: s.int(5))) ?? .card, isDefault: s.int(6) != 0, credential: s.string(7),
-                lastSuccessAt: s.int64(8), forbids: Rule(rawValue: UInt8(truncatingIfNeeded: s.int(9))) ?? .none, unusable: s.int(10) != 0))
+                lastSuccessAt: s.int64(8), forbids: Rule(rawValue: UInt8(truncatingIfNeeded: s.int(9))) ?? .none, unusable: s.int(10) != 0)
+            out.append((record, s.int(11), s.int(3), s.int(4)))
         }
         return out
     }
