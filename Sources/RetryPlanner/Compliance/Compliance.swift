@@ -13,7 +13,7 @@ extension PlanContext {
     ///
     /// Rolling windows count past attempts only, so once a time is compliant every later time is too:
     /// the k-th most recent counted attempt plus the window is the earliest compliant time.
-    @inline(__always)
+    @_transparent
     func compliance(_ m: MethodState, charge c: ChargeState, at t: Int64) -> ComplianceCheck {
         if m.forbids != .none { return ComplianceCheck(earliest: .max, rule: m.forbids, deadline: 0) }
         let start = Int(m.ledgerStart)
