@@ -48,10 +48,11 @@ extension Engine {
                 case .scheduled where (rec.nextAt ?? .max) <= now:
                     // One attempt at a time per credential: another charge's attempt on the same card may
                     // be about to bring a hard decline or use up a rolling counter.
+                    // Due again now: the dispatcher hands a wake due at once out again 50 ms later (a
+                    // time rounded to the next second would wait for that second's point, up to a second).
                     if let m = rec.nextMethod, m < methods.count, try credentialBusy(db, methods[m].credential) {
-                        let retry = clock.virtual(afterWall: 0.05)
-                        try save(db, rec, wake: retry)
-                        return (nil, retry)
+                        try save(db, rec, wake: now)
+                        return (nil, now)
                     }
                     // The plan is older than this moment: re-check the method against the rules now.
                     let book = try rec.book(db, methods: methods, now: now)
