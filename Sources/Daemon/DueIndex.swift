@@ -58,16 +58,16 @@ package final class DueIndex: Sendable {
         Int64(Jitter.mix(UInt64(bitPattern: id)) % 1_000)
     }
 
-    /// The heap's key of a charge due at second `t`: milliseconds, with the charge's spread.
-    static func key(_ id: Int64, _ t: Int64) -> Int64 {
-        let clamped = min(max(t, Int64.min / 2_000), Int64.max / 2_000)
-        return clamped * 1_000 + spread(of: id)
+    /// Milliseconds of the start of second `t` (clamped so that adding 999 cannot overflow).
+    static func startOfSecond(_ t: Int64) -> Int64 {
+        min(max(t, Int64.min / 2_000), Int64.max / 2_000) * 1_000
     }
 
+    /// The heap's key of a charge due at second `t`: milliseconds, with the charge's spread.
+    static func key(_ id: Int64, _ t: Int64) -> Int64 { startOfSecond(t) + spread(of: id) }
+
     /// Milliseconds of the last instant of second `t` (everything due in it has its key at or before).
-    static func endOfSecond(_ t: Int64) -> Int64 {
-        min(max(t, Int64.min / 2_000), Int64.max / 2_000) * 1_000 + 999
-    }
+    static func endOfSecond(_ t: Int64) -> Int64 { startOfSecond(t) + 999 }
 
     package func push(_ id: Int64, at t: Int64) { heap.withLock { $0.push(Self.key(id, t), id) } }
 

@@ -129,8 +129,8 @@ package struct DispatcherService: Service {
                         let next = await engine.wake(rowid, dispatched: true)
                         busy.remove(rowid)
                         if let next {
-                            // Wanted again within the second that is running (a busy credential, a store
-                            // error): 50 ms from now, not at once (that would spin until it clears).
+                            // Wanted again within the second that is running (a busy credential): 50 ms
+                            // from now, not at once (that would spin until it clears).
                             if next <= engine.clock.now() {
                                 index.push(rowid, atInstant: engine.clock.preciseNow() + 0.05 * engine.clock.scale)
                             } else {
