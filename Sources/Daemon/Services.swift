@@ -126,6 +126,14 @@ package struct DispatcherService: Service {
                 group.addTask { [self] in
                     for await rowid in channel {
                         if engine.provider.isRateLimited { await limiter.acquire() }
+                        if holdsWork {
+                            // The hold began while this charge waited for a worker (or a token): it goes
+                            // back to the index, and out once the hold ends. Only attempts already past
+                            // this point when the spool filled go on, at most one a worker.
+                            busy.remove(rowid)
+                            index.push(rowid, atInstant: engine.clock.preciseNow())
+                            continue
+                        }
                         let next = await engine.wake(rowid, dispatched: true)
                         busy.remove(rowid)
                         if let next {
