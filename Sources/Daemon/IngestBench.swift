@@ -23,6 +23,8 @@ package enum IngestBench {
         package var ingestSeconds = 0.0
         package var rawRows = 0
         package var rawSeconds = 0.0
+        /// The same raw insert into tables without their secondary indexes (0 when not measured).
+        package var bareSeconds = 0.0
         package var scheduled = 0
         package var waiting = 0
         package var exhausted = 0
@@ -34,11 +36,16 @@ package enum IngestBench {
                 + " ingest_seconds=\(String(format: "%.3f", ingestSeconds)) charges_per_sec=\(Int(rate)) raw_rows=\(rawRows) raw_seconds=\(String(format: "%.3f", rawSeconds))"
                 + " raw_charges_per_sec=\(Int(rawRate)) ratio=\(String(format: "%.2f", rawSeconds > 0 ? seconds / rawSeconds : 0))"
                 + " scheduled=\(scheduled) waiting=\(waiting) exhausted=\(exhausted)"
+                + (bareSeconds > 0 ? " bare_seconds=\(String(format: "%.3f", bareSeconds)) bare_charges_per_sec=\(Int(Double(charges) / bareSeconds))" : "")
         }
     }
 
     /// Runs the benchmark in `directory` (created; must not hold an earlier run).
-    package static func run(charges n: Int, seed: Int, directory: String, pageSize: Int, raw withRaw: Bool = true, logger: Logger) async throws -> Result {
+    /// With `bare`, the raw insert is measured a second time into tables with no secondary index
+    /// (primary and unique keys kept): what any index layout of these rows could at best reach.
+    package static func run(
+        charges n: Int, seed: Int, directory: String, pageSize: Int, raw withRaw: Bool = true, bare: Bool = false, logger: Logger
+    ) async throws -> Result {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var settings = Settings()
         settings.daemon.stateDir = directory + "/state"
@@ -106,6 +113,10 @@ package enum IngestBench {
             }
         }
         if withRaw { (result.rawRows, result.rawSeconds) = try raw(from: store, spool: settings.daemon.spoolDir, into: directory + "/raw.sqlite", pageSize: pageSize) }
+        if bare {
+            (_, result.bareSeconds) = try raw(
+                from: store, spool: settings.daemon.spoolDir, into: directory + "/bare.sqlite", pageSize: pageSize, dropIndexes: true)
+        }
         return result
     }
 
@@ -117,7 +128,8 @@ package enum IngestBench {
     /// Inserts the rows the ingest wrote (charges, customers, methods, ledger, and the events as
     /// outbox rows, read back from the spool) into an empty database of the same schema: prepared
     /// statements bound through the SQLite C API, one transaction per `pageSize` charges. Returns (rows, seconds).
-    static func raw(from store: Store, spool: String, into path: String, pageSize: Int) throws -> (Int, Double) {
+    /// `dropIndexes` drops every secondary index of the empty database first.
+    static func raw(from store: Store, spool: String, into path: String, pageSize: Int, dropIndexes: Bool = false) throws -> (Int, Double) {
         struct Table {
             var name: String
             var columns: [String]
@@ -140,6 +152,14 @@ package enum IngestBench {
         }
         tables.append(outbox)
         let rawStore = try Store(path: path)
+        if dropIndexes {
+            try rawStore.writeNow { db in
+                // Indexes declared with CREATE INDEX have their SQL; the automatic ones of primary and unique keys have none.
+                for name in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL") {
+                    try db.execute(sql: "DROP INDEX \(name)")
+                }
+            }
+        }
         let total = tables.reduce(0) { $0 + $1.rows.count }
         let chargeCount = max(1, tables[2].rows.count)
         let began = ContinuousClock.now

@@ -26,6 +26,9 @@ struct IngestBenchCommand: AsyncParsableCommand {
     @Flag(help: "Skip the raw insert comparison (to prepare a large state for a daemon run).")
     var noRaw = false
 
+    @Flag(help: "Also insert the same rows raw into tables without secondary indexes (bare_charges_per_sec=).")
+    var bare = false
+
     @Flag(help: "Remove the working directory first.")
     var fresh = false
 
@@ -37,7 +40,7 @@ struct IngestBenchCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let result = try await IngestBench.run(charges: charges, seed: seed, directory: directory, pageSize: page, raw: !noRaw, logger: logger)
+        let result = try await IngestBench.run(charges: charges, seed: seed, directory: directory, pageSize: page, raw: !noRaw, bare: bare, logger: logger)
         print(result.line)
     }
 }
