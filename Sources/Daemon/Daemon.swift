@@ -188,7 +188,7 @@ package final class Daemon: Sendable {
                 let c: String = row["currency"]
                 let a: Int64 = row["a"]
                 let of = failedBy[c] ?? 0
-                return "\(c) \(Self.money(a)) of \(Self.money(of)) (\(of > 0 ? Int(Double(a) * 100 / Double(of)) : 0)%)"
+                return "\(c) \(Self.money(a, currency: c)) of \(Self.money(of, currency: c)) (\(of > 0 ? Int(Double(a) * 100 / Double(of)) : 0)%)"
             }.joined(separator: ", ")
             let rate = total > 0 ? Double(recovered) * 100 / Double(total) : 0
             let closedOrOpen = ["scheduled", "in_flight", "waiting", "exhausted", "closed"].map { "\($0)=\(byState[$0] ?? 0)" }.joined(separator: " ")
@@ -198,7 +198,24 @@ package final class Daemon: Sendable {
         }
     }
 
-    static func money(_ minor: Int64) -> String { String(format: "%.2f", Double(minor) / 100) }
+    /// An amount in minor units as text in the currency's major unit, with as many decimals as the
+    /// currency has (ISO 4217: none for JPY, KRW and the like, three for the dinars and OMR, two
+    /// otherwise), in integer arithmetic: exact for any amount.
+    package static func money(_ minor: Int64, currency: String) -> String {
+        let decimals = Self.zeroDecimal.contains(currency) ? 0 : Self.threeDecimal.contains(currency) ? 3 : 2
+        let magnitude = minor.magnitude
+        guard decimals > 0 else { return (minor < 0 ? "-" : "") + String(magnitude) }
+        let unit: UInt64 = decimals == 3 ? 1_000 : 100
+        let fraction = String(magnitude % unit)
+        return (minor < 0 ? "-" : "") + String(magnitude / unit) + "." + String(repeating: "0", count: decimals - fraction.count) + fraction
+    }
+
+    /// ISO 4217 currencies without a minor unit (amounts are whole units), as payment providers list them.
+    static let zeroDecimal: Set<String> = [
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    ]
+    /// ISO 4217 currencies with three decimals.
+    static let threeDecimal: Set<String> = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"]
 }
 
 package struct DaemonError: Error, CustomStringConvertible {

@@ -4,7 +4,7 @@
 /// |---|---|---|---|
 /// | `relance_charges_tracked` | gauge | `state` | charges in each state (scheduled, in_flight, waiting, recovered, exhausted, closed) |
 /// | `relance_attempts_total` | counter | `outcome`, `decline_class` | attempts finished, by outcome and decline class (`none` on success) |
-/// | `relance_recovered_amount_total` | counter | `currency` | amount recovered, in minor units (cents) |
+/// | `relance_recovered_amount_total` | counter | `currency` | amount recovered, in the currency's minor unit (cents; yen for JPY) |
 /// | `relance_compliance_blocks_total` | counter | `rule` | attempts a network rule stopped or postponed |
 /// | `relance_due_backlog` | gauge | — | attempts whose time has come but that no worker has taken yet |
 /// | `relance_dispatch_lag_seconds` | histogram | — | delay between an attempt's planned time and its start |

@@ -217,3 +217,23 @@ struct FullDiskTests {
         #expect(writer.pendingFiles() > 0)
     }
 }
+
+/// The shutdown summary's amounts: in each currency's own unit, exact.
+@Suite("Money text")
+struct MoneyTextTests {
+    @Test("decimals follow the currency; integer arithmetic keeps every amount exact")
+    func decimalsByCurrency() {
+        #expect(Daemon.money(123_456, currency: "USD") == "1234.56")
+        #expect(Daemon.money(5, currency: "EUR") == "0.05")
+        #expect(Daemon.money(-5, currency: "EUR") == "-0.05")
+        #expect(Daemon.money(0, currency: "GBP") == "0.00")
+        // Yen and won have no minor unit: 3,355,855 is ¥3,355,855, not ¥33,558.55.
+        #expect(Daemon.money(3_355_855, currency: "JPY") == "3355855")
+        #expect(Daemon.money(-49_000, currency: "KRW") == "-49000")
+        #expect(Daemon.money(1_234_567, currency: "KWD") == "1234.567")
+        #expect(Daemon.money(7, currency: "BHD") == "0.007")
+        // Beyond 2^53 a Double would round the cents.
+        #expect(Daemon.money(Int64.max, currency: "USD") == "92233720368547758.07")
+        #expect(Daemon.money(Int64.min, currency: "USD") == "-92233720368547758.08")
+    }
+}
