@@ -12,7 +12,9 @@ struct StatusReporterTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (engine, sandbox) = try makeEngine(dir)
-        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 20, now: engine.clock.now())
+        // The first call fixes the sandbox's epoch; two days of failures after it span several amount bands.
+        _ = try await sandbox.failures(after: nil, limit: 0, now: engine.clock.now())
+        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 200, now: engine.clock.now() + 2 * 86_400)
         _ = try await engine.ingest(charges, cursor: cursor)
         engine.noteError("provider: HTTP 429 rate_limit")
         let reporter = StatusReporter(engine: engine, index: DueIndex(), spool: try SpoolWriter(directory: dir + "/spool"),
@@ -22,6 +24,10 @@ struct StatusReporterTests {
         let c = doc.charges
         #expect(c.scheduled + c.inFlight + c.waiting + c.recovered + c.exhausted + c.closed == charges.count)
         #expect(doc.recoveryRateByAmount.map(\.charges).reduce(0, +) == charges.count)
+        // Each charge in the band of its amount, [min, max).
+        let expected = StatusReporter.bands.map { band in charges.filter { $0.amount >= band.min && $0.amount < (band.max ?? .max) }.count }
+        #expect(doc.recoveryRateByAmount.map(\.charges) == expected)
+        #expect(expected.filter { $0 > 0 }.count >= 3, "the sample spans several bands: \(charges.map(\.amount))")
         #expect(doc.recoveryRateByAmount.map(\.minMinor) == [0, 1_000, 5_000, 20_000, 100_000])
         #expect(doc.recoveryRateByAmount.last?.maxMinor == nil && doc.recoveryRateByAmount.first?.maxMinor == 1_000)
         #expect(doc.config.path == dir + "/retry.toml" && doc.provider.name == engine.provider.name && doc.timeScale == 1)
