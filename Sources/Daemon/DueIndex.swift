@@ -115,11 +115,16 @@ package final class DueIndex: Sendable {
         let now = Self.endOfSecond(now)
         return heap.withLock { h in
             guard let first = h.times.first, first <= now else { return 0 }
+            // The due entries form a subtree at the root: walk it (no allocation per node, as this
+            // holds the lock the dispatcher takes).
             var count = 0
-            var stack = [0]
+            var stack: [Int] = [0]
+            let n = h.times.count
             while let i = stack.popLast() {
                 count += 1
-                for c in [2 * i + 1, 2 * i + 2] where c < h.times.count && h.times[c] <= now { stack.append(c) }
+                let left = 2 * i + 1
+                if left < n && h.times[left] <= now { stack.append(left) }
+                if left + 1 < n && h.times[left + 1] <= now { stack.append(left + 1) }
             }
             return count
         }
