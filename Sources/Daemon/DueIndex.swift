@@ -71,10 +71,15 @@ package final class DueIndex: Sendable {
 
     package func push(_ id: Int64, at t: Int64) { heap.withLock { $0.push(Self.key(id, t), id) } }
 
+    /// Milliseconds of `instant` (epoch seconds with a fraction), clamped as ``startOfSecond(_:)`` clamps.
+    static func milliseconds(_ instant: Double) -> Int64 {
+        Int64((min(max(instant, Double(Int64.min / 2_000)), Double(Int64.max / 2_000)) * 1_000).rounded(.down))
+    }
+
     /// Pushes a charge to be released at `instant` (epoch seconds with a fraction), not at its point
     /// within that second.
     package func push(_ id: Int64, atInstant instant: Double) {
-        let key = Int64((min(max(instant, Double(Int64.min / 2_000)), Double(Int64.max / 2_000)) * 1_000).rounded(.down))
+        let key = Self.milliseconds(instant)
         heap.withLock { $0.push(key, id) }
     }
 
@@ -89,7 +94,7 @@ package final class DueIndex: Sendable {
     /// Removes and returns up to `limit` entries whose release instant is at or before `instant`
     /// (epoch seconds with a fraction), with their due second.
     package func popDue(before instant: Double, limit: Int) -> [(id: Int64, at: Int64)] {
-        let bound = instant >= Double(Int64.max / 2_000) ? Int64.max : Int64((instant * 1_000).rounded(.down))
+        let bound = instant >= Double(Int64.max / 2_000) ? Int64.max : Self.milliseconds(instant)
         return pop(upTo: bound, limit: limit)
     }
 

@@ -112,10 +112,11 @@ package enum IngestBench {
             default: break
             }
         }
-        if withRaw { (result.rawRows, result.rawSeconds) = try raw(from: store, spool: settings.daemon.spoolDir, into: directory + "/raw.sqlite", pageSize: pageSize) }
-        if bare {
-            (_, result.bareSeconds) = try raw(
-                from: store, spool: settings.daemon.spoolDir, into: directory + "/bare.sqlite", pageSize: pageSize, dropIndexes: true)
+        if withRaw || bare {
+            // Read once, inserted once or twice.
+            let tables = try rows(from: store, spool: settings.daemon.spoolDir)
+            if withRaw { (result.rawRows, result.rawSeconds) = try raw(tables, into: directory + "/raw.sqlite", pageSize: pageSize) }
+            if bare { (_, result.bareSeconds) = try raw(tables, into: directory + "/bare.sqlite", pageSize: pageSize, dropIndexes: true) }
         }
         return result
     }
@@ -125,16 +126,16 @@ package enum IngestBench {
         SandboxPopulation(seed: seed, customers: max(1, n / 5), failuresPerDay: (n + 29) / 30, outOfBandPercent: 4)
     }
 
-    /// Inserts the rows the ingest wrote (charges, customers, methods, ledger, and the events as
-    /// outbox rows, read back from the spool) into an empty database of the same schema: prepared
-    /// statements bound through the SQLite C API, one transaction per `pageSize` charges. Returns (rows, seconds).
-    /// `dropIndexes` drops every secondary index of the empty database first.
-    static func raw(from store: Store, spool: String, into path: String, pageSize: Int, dropIndexes: Bool = false) throws -> (Int, Double) {
-        struct Table {
-            var name: String
-            var columns: [String]
-            var rows: [[DatabaseValue]]
-        }
+    /// One table's rows as the ingest wrote them.
+    struct Table {
+        var name: String
+        var columns: [String]
+        var rows: [[DatabaseValue]]
+    }
+
+    /// The rows the ingest wrote: charges, customers, methods, ledger, and the events as outbox
+    /// rows, read back from the spool (the charges' table third).
+    static func rows(from store: Store, spool: String) throws -> [Table] {
         var tables: [Table] = try store.readNow { db in
             try ["customers", "methods", "charges", "ledger"].map { name in
                 let rows = try Row.fetchAll(db, sql: "SELECT * FROM \(name) ORDER BY rowid")
@@ -151,6 +152,13 @@ package enum IngestBench {
             }
         }
         tables.append(outbox)
+        return tables
+    }
+
+    /// Inserts `tables` into an empty database of the same schema: prepared statements bound
+    /// through the SQLite C API, one transaction per `pageSize` charges. Returns (rows, seconds).
+    /// `dropIndexes` drops every secondary index of the empty database first.
+    static func raw(_ tables: [Table], into path: String, pageSize: Int, dropIndexes: Bool = false) throws -> (Int, Double) {
         let rawStore = try Store(path: path)
         if dropIndexes {
             try rawStore.writeNow { db in
