@@ -56,10 +56,14 @@ package final class Daemon: Sendable {
         case .stripe:
             let p = settings.provider
             let key = try StripeKey.load(apiKeyFile: p.apiKeyFile)
+            // The ledger counts virtual seconds: at 43,200x, "15 per 30 days" would be 15 a minute on real cards.
+            if d.timeScale != 1 && !StripeProvider.isTestKey(key) {
+                throw DaemonError("time_scale = \(d.timeScale) with a live Stripe key: the network rules count virtual time, so a scaled clock would break them on real cards. Use a test key (sk_test_ or rk_test_), or time_scale = 1")
+            }
             provider = try StripeProvider(
                 apiBase: p.apiBase, apiKey: key, defaultZone: settings.defaultTimeZone, requestsPerSecond: p.requestsPerSecond,
-                connectTimeout: Double(p.connectTimeout),
-                requestTimeout: Double(p.requestTimeout), maxResponseBytes: p.maxResponseBytes)
+                maxNetworkRetries: p.maxNetworkRetries, connectTimeout: Double(p.connectTimeout),
+                requestTimeout: Double(p.requestTimeout), maxResponseBytes: p.maxResponseBytes, requireTestMode: d.timeScale != 1)
         }
         // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
         // persisted value may be up to a second of wall time old, so it also starts after every time

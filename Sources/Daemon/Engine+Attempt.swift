@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import Metrics
 import Logging
 import Providers
 import RelanceConfig
@@ -19,13 +18,16 @@ struct AttemptTicket: Sendable {
     var reservedAt: Int64
     /// When the attempt was planned for (the dispatch lag counts from then).
     var plannedAt: Int64 = 0
-    /// Resuming an attempt left in flight by a crash: replay the same key, no new guard.
+    /// Resuming an attempt left in flight (a crash, a lost answer, a payment not final): resolved by
+    /// reading first; sent again with the same key only while the provider still keeps it.
     var resumed: Bool
+    /// The last failed payment of the charge Relance knew of before this attempt (a newer one is this attempt's).
+    var prior: String? = nil
 }
 
 extension Engine {
-    /// Handles whatever is due for a charge: notices, the end of a wait, an attempt (reserve →
-    /// guard → pay → record → re-plan), or the resumption of an attempt left in flight.
+    /// Handles whatever is due for a charge: notices, the end of a wait, an attempt (guard and
+    /// methods read → reserve → pay → record → re-plan), or the resumption of an attempt in flight.
     /// Returns when the charge next needs waking. `dispatched`: handed out by the dispatcher (its
     /// attempts count towards the dispatch lag, from their planned time).
     package func wake(_ rowid: Int64, dispatched: Bool = false) async -> Int64? {
@@ -33,7 +35,28 @@ extension Engine {
         count { $0.wakes += 1 }
         // One snapshot of the configuration for the whole wake.
         let (settings, planner) = active.withLock { ($0.settings, $0.planner) }
+        // Before a reservation: the provider's word on the charge (still open?) and on the customer's
+        // methods as they are now. Nothing is reserved for a charge closed elsewhere, and the method
+        // is chosen from the list of now, never changed between the reservation and the request.
+        var snapshot: ChargeSnapshot? = nil
+        do {
+            if let due = try await dueAttempt(rowid, now: now) {
+                do throws(ProviderError) {
+                    snapshot = try await provider.snapshot(charge: due.id, customer: due.customer, now: now)
+                    health.answered(at: now)
+                } catch {
+                    return providerFailed(error, charge: due.id, attempt: due.attempts + 1, resumed: false)
+                }
+                if let status = snapshot?.status, status != .open {
+                    return await close(rowid, charge: due.id, status: status)
+                }
+            }
+        } catch {
+            storeFailed("store error while waking a charge: \(error)")
+            return clock.virtual(afterWall: 1)
+        }
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
+        let read = snapshot
         do {
             phase1 = try await store.write { [self] db -> (AttemptTicket?, Int64?) in
                 guard var rec = try ChargeRecord.fetch(db, rowid: rowid) else { return (nil, nil) }
@@ -41,18 +64,27 @@ extension Engine {
                 let segment = planner.policy.segments[min(rec.segment, planner.policy.segments.count - 1)]
                 try emitNotices(db, &rec, now: now, levels: settings.notices)
                 var ticket: AttemptTicket? = nil
-                let methods = try ChargeRecord.methods(db, customer: rec.customer)
+                var methods = try ChargeRecord.methods(db, customer: rec.customer)
                 switch rec.state {
                 case .waiting where now >= rec.firstFailedAt + segment.maxSpan:
                     _ = try replan(db, &rec, methods: methods, now: now, planner: planner, settings: settings)
                 case .scheduled where (rec.nextAt ?? .max) <= now:
                     // One attempt at a time per credential: another charge's attempt on the same card may
                     // be about to bring a hard decline or use up a rolling counter.
-                    // Due again now: the dispatcher hands a wake due at once out again 50 ms later (a
-                    // time rounded to the next second would wait for that second's point, up to a second).
-                    if let m = rec.nextMethod, m < methods.count, try credentialBusy(db, methods[m].credential) {
-                        try save(db, rec, wake: now)
-                        return (nil, now)
+                    if let m = rec.nextMethod, m < methods.count, let busy = try busyUntil(db, methods[m].credential, now: now) {
+                        try save(db, rec, wake: busy)
+                        return (nil, busy)
+                    }
+                    if let listed = read?.methods {
+                        let refreshed = try refreshMethods(db, customer: rec.customer, listed: listed)
+                        methods = refreshed.methods
+                        if refreshed.changed {
+                            // The customer added, removed or updated a method, or changed the default:
+                            // the plan is made again from the list of now.
+                            logger.info("the customer's methods changed; re-planning", metadata: ["charge.id": "\(rec.id)"])
+                            _ = try replan(db, &rec, methods: methods, now: now, planner: planner, settings: settings)
+                            break
+                        }
                     }
                     // The plan is older than this moment: re-check the method against the rules now.
                     let book = try rec.book(db, methods: methods, now: now)
@@ -89,15 +121,31 @@ extension Engine {
         return await perform(ticket, rowid: rowid)
     }
 
-    /// Whether an attempt on this credential (any token with the same fingerprint) is in flight.
-    func credentialBusy(_ db: Database, _ credential: String) throws -> Bool {
+    /// The charge, when an attempt of it is due now and its credential is free: the provider is read first.
+    func dueAttempt(_ rowid: Int64, now: Int64) async throws -> ChargeRecord? {
+        try await store.read { [self] db -> ChargeRecord? in
+            guard let rec = try ChargeRecord.fetch(db, rowid: rowid), rec.state == .scheduled, (rec.nextAt ?? .max) <= now else { return nil }
+            let methods = try ChargeRecord.methods(db, customer: rec.customer)
+            if let m = rec.nextMethod, m < methods.count, try busyUntil(db, methods[m].credential, now: now) != nil { return nil }
+            return rec
+        }
+    }
+
+    /// When a charge whose credential has an attempt in flight (any token with the same fingerprint)
+    /// should look again, or nil when the credential is free. An attempt in the middle of its request
+    /// ends within moments: now (the dispatcher adds 50 ms). One that waits for a final answer (a bank
+    /// debit processing for days) parks this charge until that attempt is looked at again: no spin.
+    func busyUntil(_ db: Database, _ credential: String, now: Int64) throws -> Int64? {
         // From the few reserved attempts to their methods (a subquery on methods.credential would scan methods).
         let s = try RawStatement(db, """
-            SELECT 1 FROM attempts a JOIN methods m ON m.token = a.method WHERE a.state = 'reserved' AND m.credential = ? LIMIT 1
+            SELECT c.wake_at FROM attempts a JOIN methods m ON m.token = a.method JOIN charges c ON c.id = a.charge
+            WHERE a.state = 'reserved' AND m.credential = ? LIMIT 1
             """)
         s.bind(1, credential)
         defer { s.reset() }
-        return try s.step()
+        guard try s.step() else { return nil }
+        let wake = s.optionalInt64(0)
+        return wake.map { max($0, now) } ?? now
     }
 
     func emitNotices(_ db: Database, _ rec: inout ChargeRecord, now: Int64, levels: [NoticeLevel]) throws {
@@ -128,7 +176,8 @@ extension Engine {
         try recordLedger(db, method: methods[m], time: now, amount: rec.amount, decline: nil, reattempt: true, key: key)
         rec.state = .inFlight
         return AttemptTicket(charge: rec.id, customer: rec.customer, number: number, key: key, method: methods[m],
-                             amount: rec.amount, currency: rec.currency, reservedAt: now, plannedAt: plannedAt, resumed: false)
+                             amount: rec.amount, currency: rec.currency, reservedAt: now, plannedAt: plannedAt, resumed: false,
+                             prior: Self.payment(inDecline: rec.decline))
     }
 
     func resumeTicket(_ db: Database, _ rec: ChargeRecord, methods: [MethodRecord]) throws -> AttemptTicket? {
@@ -138,19 +187,35 @@ extension Engine {
         let token: String = row["method"]
         guard let method = methods.first(where: { $0.token == token }) else { return nil }
         return AttemptTicket(charge: rec.id, customer: rec.customer, number: row["number"], key: row["key"], method: method,
-                             amount: rec.amount, currency: rec.currency, reservedAt: row["reserved_at"], resumed: true)
+                             amount: rec.amount, currency: rec.currency, reservedAt: row["reserved_at"], resumed: true,
+                             prior: Self.payment(inDecline: rec.decline))
     }
 
-    /// Guard, pay, record. A provider error leaves the attempt reserved, to be resumed with the same key.
+    /// The payment id kept in a stored raw decline (``json(_:)``), if any.
+    static func payment(inDecline json: String) -> String? {
+        guard let start = json.range(of: "\"payment\":\"") else { return nil }
+        let rest = json[start.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return String(rest[..<end])
+    }
+
+    /// Pay, record. A new attempt goes out at once (the guard was read before the reservation). One
+    /// being resumed is looked up first, by reading; it is sent again with the same key only while
+    /// the provider still keeps that key, and given up (nothing was charged) once it may not.
+    /// A provider error leaves the attempt reserved, to be resumed the same way.
     func perform(_ ticket: AttemptTicket, rowid: Int64) async -> Int64? {
         let now = clock.now()
-        do {
-            // The guard. A resumed attempt may already have been paid under its key: only a void or a
-            // cancellation closes it unasked; an open or paid charge replays the key to learn the outcome.
-            let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: now)
-            if status != .open && !(ticket.resumed && status == .paid) {
-                health.answered(at: now)
-                return await record(ticket, outcome: .closed(status), rowid: rowid)
+        do throws(ProviderError) {
+            if ticket.resumed {
+                if let found = try await provider.lookup(charge: ticket.charge, customer: ticket.customer, method: ticket.method.token,
+                                                         idempotencyKey: ticket.key, prior: ticket.prior, now: now) {
+                    health.answered(at: now)
+                    return await record(ticket, outcome: found, rowid: rowid)
+                }
+                if let window = provider.idempotencyWindow, now - ticket.reservedAt >= window {
+                    health.answered(at: now)
+                    return await record(ticket, outcome: .notMade("no payment of attempt \(ticket.number) at the provider, and its key may be pruned"), rowid: rowid)
+                }
             }
             let paid = try await provider.pay(
                 charge: ticket.charge, customer: ticket.customer, method: ticket.method.token, amount: ticket.amount,
@@ -159,96 +224,19 @@ extension Engine {
             health.answered(at: now)
             return await record(ticket, outcome: paid, rowid: rowid)
         } catch {
-            count { $0.providerErrors += 1 }
-            logger.warning("provider call failed; the attempt stays reserved and is resumed with the same key", metadata: [
-                "charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)", "error": "\(error)",
-            ])
-            health.failed(error)
-            noteError("attempt \(ticket.number) on \(ticket.charge): \(error)")
-            let wait = error.retryAfter ?? 5
-            return clock.virtual(afterWall: wait)
+            return providerFailed(error, charge: ticket.charge, attempt: ticket.number, resumed: true)
         }
     }
 
-    /// Record the outcome, re-plan, in one transaction; returns the next wake.
-    func record(_ ticket: AttemptTicket, outcome: PayOutcome, rowid: Int64) async -> Int64? {
-        let now = clock.now()
-        do {
-            return try await store.write { [self] db -> Int64? in
-                guard var rec = try ChargeRecord.fetch(db, rowid: rowid), rec.id == ticket.charge, rec.state == .inFlight else { return nil }
-                let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM attempts WHERE key = ?"), arguments: [ticket.key])
-                guard state == "reserved" else { return nil }
-                var methods = try ChargeRecord.methods(db, customer: rec.customer)
-                let methodIndex = methods.firstIndex { $0.token == ticket.method.token } ?? 0
-                switch outcome {
-                case .succeeded(let paymentId):
-                    try db.cachedStatement(sql: "UPDATE attempts SET state = 'succeeded', outcome = ?, finished_at = ? WHERE key = ?").execute(arguments: [paymentId, now, ticket.key])
-                    try db.cachedStatement(sql: "UPDATE methods SET last_success_at = ? WHERE token = ?").execute(arguments: [ticket.reservedAt, ticket.method.token])
-                    // The issuer saw the attempt at most now: the rolling counters count it from then.
-                    try db.cachedStatement(sql: "UPDATE ledger SET time = ? WHERE attempt_key = ?").execute(arguments: [now, ticket.key])
-                    rec.attempts = ticket.number
-                    rec.lastAttemptAt = ticket.reservedAt
-                    rec.currentMethod = methodIndex
-                    rec.state = .recovered
-                    rec.nextAt = nil
-                    try events.append(db, .attemptSucceeded, charge: &rec, at: now, attempt: ticket.number, method: ticket.method) { d in
-                        d.string("payment", paymentId)
-                    }
-                    let amount = rec.amount, firstFailedAt = rec.firstFailedAt
-                    try events.append(db, .chargeRecovered, charge: &rec, at: now, attempt: ticket.number, method: ticket.method) { d in
-                        d.int("recovered_amount", amount)
-                        d.time("first_failed_at", firstFailedAt)
-                    }
-                    count { $0.recovered += 1; $0.attempts += 1 }
-                    Counter(label: "relance_attempts_total", dimensions: [("outcome", "succeeded"), ("decline_class", "none")]).increment()
-                    Counter(label: "relance_recovered_amount_total", dimensions: [("currency", rec.currency)]).increment(by: rec.amount)
-                    try save(db, rec, wake: nil)
-                    return nil
-                case .declined(let raw):
-                    let decline = DeclineTaxonomy.classify(raw, rail: ticket.method.rail)
-                    try db.cachedStatement(sql: "UPDATE attempts SET state = 'declined', outcome = ?, finished_at = ? WHERE key = ?").execute(
-                                   arguments: [raw.declineCode ?? raw.code ?? raw.achReturnCode ?? raw.sepaReasonCode ?? "declined", now, ticket.key])
-                    let flags: LedgerEntry.Flags = [.reattempt, .declined]
-                    // The issuer saw the attempt at most now: the rolling counters count it from then.
-                    try db.cachedStatement(sql: "UPDATE ledger SET time = ?, flags = ?, mac = ?, forbids = ?, visa_category = ? WHERE attempt_key = ?").execute(
-                        arguments: [now, Int(flags.rawValue), Int(decline.merchantAdviceCode), Int(decline.forbids.rawValue), Int(decline.visaCategory), ticket.key])
-                    let marked = try markMethod(db, method: ticket.method, decline: decline) != nil
-                    rec.attemptsOnMethod = methodIndex == rec.currentMethod ? rec.attemptsOnMethod + 1 : 1
-                    rec.attempts = ticket.number
-                    rec.lastAttemptAt = ticket.reservedAt
-                    rec.currentMethod = methodIndex
-                    rec.lastClass = decline.declineClass
-                    rec.lastFlags = decline.flags
-                    rec.decline = Self.json(raw)
-                    try events.append(db, .attemptFailed, charge: &rec, at: now, attempt: ticket.number, method: ticket.method, decline: raw, declineClass: decline.declineClass)
-                    count { $0.declined += 1; $0.attempts += 1 }
-                    Counter(label: "relance_attempts_total", dimensions: [("outcome", "declined"), ("decline_class", decline.declineClass.key)]).increment()
-                    if marked { methods = try ChargeRecord.methods(db, customer: rec.customer) }
-                    let wake = try replan(db, &rec, methods: methods, now: now)
-                    try save(db, rec, wake: wake)
-                    return wake
-                case .closed(let status):
-                    // Nothing was charged: the attempt never reached the issuer, so it leaves the ledger.
-                    try db.cachedStatement(sql: "UPDATE attempts SET state = 'closed', outcome = ?, finished_at = ? WHERE key = ?").execute(arguments: [status.rawValue, now, ticket.key])
-                    try db.cachedStatement(sql: "DELETE FROM ledger WHERE attempt_key = ?").execute(arguments: [ticket.key])
-                    rec.state = .closed
-                    rec.nextAt = nil
-                    rec.reason = status.rawValue
-                    try events.append(db, .chargeClosed, charge: &rec, at: now, attempt: rec.attempts > 0 ? rec.attempts : nil) { d in
-                        d.string("status", status.rawValue)
-                    }
-                    count { $0.closed += 1 }
-                    Counter(label: "relance_attempts_total", dimensions: [("outcome", "closed"), ("decline_class", "none")]).increment()
-                    try save(db, rec, wake: nil)
-                    return nil
-                }
-            }
-        } catch {
-            storeFailed("store error while recording attempt \(ticket.number) of \(ticket.charge): \(error)")
-            logger.error("store error while recording an outcome; the attempt is resumed with the same key", metadata: [
-                "charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)", "error": "\(error)",
-            ])
-            return clock.virtual(afterWall: 1)
-        }
+    /// A provider call for one charge failed: only that charge waits (the provider as a whole waits
+    /// when the error says so, through `health`). An attempt stays reserved and is resumed by reading.
+    func providerFailed(_ error: ProviderError, charge: String, attempt: Int, resumed: Bool) -> Int64 {
+        count { $0.providerErrors += 1 }
+        logger.warning(resumed ? "provider call failed; the attempt stays reserved and is resolved by reading" : "provider call failed before the reservation", metadata: [
+            "charge.id": "\(charge)", "attempt.number": "\(attempt)", "error": "\(error)",
+        ])
+        health.failed(error)
+        noteError("attempt \(attempt) on \(charge): \(error)")
+        return clock.virtual(afterWall: error.retryAfter ?? 5)
     }
 }

@@ -153,7 +153,7 @@ package final class Engine: Sendable {
     ///
     /// The hot path of a large backlog: the configuration is read once per page, the charge row is
     /// written once with its plan, and statements run with positional parameters.
-    package func ingest(_ charges: [FailedCharge], cursor: String?) async throws -> [(Int64, Int64)] {
+    package func ingest(_ charges: [FailedCharge], cursor: String?, parked: String? = nil) async throws -> [(Int64, Int64)] {
         let now = clock.now()
         let (settings, planner) = active.withLock { ($0.settings, $0.planner) }
         let defaultZone = zoneIndex[settings.defaultTimeZone] ?? 0
@@ -172,7 +172,10 @@ package final class Engine: Sendable {
             // Charges stored already, and those of this page as they are stored (a page may repeat one).
             var seen = try Self.stored(db, ids: charges.map(\.id))
             for fc in charges {
-                if !seen.insert(fc.id).inserted { continue }
+                if !seen.insert(fc.id).inserted {
+                    try self.ledgerElsewhere(db, fc)
+                    continue
+                }
                 var methods = try self.storeCustomer(db, fc)
                 // A customer with no stored method is still stored: the planner waits for the customer.
                 let m = methods.firstIndex { $0.token == fc.methodToken } ?? 0
@@ -184,7 +187,8 @@ package final class Engine: Sendable {
                     rail: rail, country: fc.customer.country
                 )
                 let segment = planner.policy.segmentIndex(for: attributes) ?? (planner.policy.segments.count - 1)
-                if let method, let marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil) {
+                if let method, let marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false,
+                                                                   key: nil, payment: fc.paymentId) {
                     // The decline just marked the method: the list as reading it back would give.
                     methods[m] = marked
                 }
@@ -212,10 +216,34 @@ package final class Engine: Sendable {
                 if let wake = planned.wake { due.append((rowid, wake)) }
             }
             if let cursor { try Store.setMeta(db, "poll.cursor", cursor) }
+            if let parked { try Store.setMeta(db, "poll.parked", parked) }
             return (due, added)
         }
         count { $0.ingested += added }
         return due
+    }
+
+    /// A failure of a charge already tracked, from a payment made elsewhere (the customer retrying on
+    /// the hosted invoice page): it counts against the card's network limits like any decline, once
+    /// (by the provider's payment id), and marks the method as its decline says. Relance's own
+    /// attempts are recognised by their key, by their payment id in the ledger, and by an attempt
+    /// of the charge in flight on the same method (its answer may not be recorded yet).
+    func ledgerElsewhere(_ db: Database, _ fc: FailedCharge) throws {
+        guard let payment = fc.paymentId, !fc.ownAttempt else { return }
+        let known = try RawStatement(db, """
+            SELECT 1 FROM ledger WHERE payment = ?1
+            UNION ALL SELECT 1 FROM attempts WHERE charge = ?2 AND method = ?3 AND state = 'reserved' LIMIT 1
+            """)
+        known.bind(1, payment)
+        known.bind(2, fc.id)
+        known.bind(3, fc.methodToken)
+        defer { known.reset() }
+        if try known.step() { return }
+        guard let customer = try String.fetchOne(db.cachedStatement(sql: "SELECT customer FROM charges WHERE id = ?"), arguments: [fc.id]),
+              let method = try ChargeRecord.methods(db, customer: customer).first(where: { $0.token == fc.methodToken }) else { return }
+        let decline = DeclineTaxonomy.classify(fc.decline, rail: method.rail)
+        try recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil, payment: payment)
+        logger.info("a decline made elsewhere counts against the card", metadata: ["charge.id": "\(fc.id)", "payment": "\(payment)"])
     }
 
     /// Which of `ids` are stored charges: index searches of a fixed-size batch each, not a statement per id.
@@ -244,6 +272,7 @@ package final class Engine: Sendable {
         w.string("networkDeclineCode", d.networkDeclineCode)
         w.string("achReturnCode", d.achReturnCode)
         w.string("sepaReasonCode", d.sepaReasonCode)
+        w.string("payment", d.payment)
         return w.finished
     }
 
@@ -282,26 +311,27 @@ package final class Engine: Sendable {
     /// methods. What is stored already as sent (a customer seen again, the common case) is only read:
     /// the upserts would change nothing.
     func storeCustomer(_ db: Database, _ fc: FailedCharge) throws -> [MethodRecord] {
-        let c = fc.customer
+        try storeCustomer(db, fc.customer, methods: fc.methods)
+    }
+
+    /// Stores the customer and its methods as the provider lists them now; returns the stored list.
+    /// A method keeps its place (`idx`) for good: plans name methods by place, and the provider's
+    /// order may change. A method no longer listed is marked removed (unusable, not the default).
+    func storeCustomer(_ db: Database, _ c: CustomerInfo, methods: [StoredMethod]) throws -> [MethodRecord] {
         let stored = try ChargeRecord.methodRows(db, customer: c.id)
         let tags = c.tags.joined(separator: ",")
         let read = try RawStatement(db, "SELECT zone, tier, tags, country FROM customers WHERE id = ?")
         read.bind(1, c.id)
         let same = try read.step() && read.string(0) == c.zone && read.string(1) == c.tier && read.string(2) == tags && read.string(3) == c.country
         read.reset()
-        let unchanged = same && fc.methods.enumerated().allSatisfy { i, m in
-            stored.contains { row in
-                row.record.token == m.token && row.idx == i && row.record.isDefault == m.isDefault && row.expYear == m.expYear
-                    && row.expMonth == m.expMonth && row.record.brand == m.brand && row.record.last4 == m.last4
-            }
-        }
-        if unchanged { return stored.map(\.record) }
-        try upsertCustomer(db, fc, tags: tags)
+        let listed = Set(methods.map(\.token))
+        if same && Self.sameMethods(stored, methods) { return stored.map(\.record) }
+        try upsertCustomer(db, c, methods: methods, tags: tags, next: (stored.map(\.idx).max() ?? -1) + 1,
+                           gone: stored.filter { !$0.removed && !listed.contains($0.record.token) }.map(\.record.token))
         return try ChargeRecord.methods(db, customer: c.id)
     }
 
-    func upsertCustomer(_ db: Database, _ fc: FailedCharge, tags: String) throws {
-        let c = fc.customer
+    func upsertCustomer(_ db: Database, _ c: CustomerInfo, methods: [StoredMethod], tags: String, next: Int, gone: [String]) throws {
         let customer = try RawStatement(db, """
             INSERT INTO customers(id, zone, tier, tags, country) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, tier = excluded.tier, tags = excluded.tags, country = excluded.country
@@ -313,21 +343,31 @@ package final class Engine: Sendable {
         customer.bind(4, tags)
         customer.bind(5, c.country)
         try customer.run()
-        // New card data (another expiry) makes an unusable method usable again; rule-forbidden stays forbidden.
-        // A customer or method seen again unchanged (the common case) is left alone: no page is rewritten.
+        try upsertMethods(db, customer: c.id, methods: methods, next: next, gone: gone)
+    }
+
+    /// Stores the customer's methods as listed now: new ones at the next free places, changed ones
+    /// updated, those no longer listed (`gone`) marked removed.
+    func upsertMethods(_ db: Database, customer: String, methods: [StoredMethod], next: Int, gone: [String]) throws {
+        // The customer acting makes a method that needed them usable again: new card data (another
+        // expiry), or the method made the default again. Rule-forbidden stays forbidden. A method seen
+        // again unchanged (the common case) is left alone: no page is rewritten. A new method takes
+        // the next free place.
         let method = try RawStatement(db, """
             INSERT INTO methods(token, customer, idx, brand, last4, exp_year, exp_month, rail, is_default, credential)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(token) DO UPDATE SET idx = excluded.idx, is_default = excluded.is_default,
-                unusable = CASE WHEN exp_year != excluded.exp_year OR exp_month != excluded.exp_month THEN 0 ELSE unusable END,
+            ON CONFLICT(token) DO UPDATE SET is_default = excluded.is_default,
+                unusable = CASE WHEN unusable = 2 OR exp_year != excluded.exp_year OR exp_month != excluded.exp_month
+                                  OR (excluded.is_default = 1 AND is_default = 0) THEN 0 ELSE unusable END,
                 exp_year = excluded.exp_year, exp_month = excluded.exp_month, brand = excluded.brand, last4 = excluded.last4
-            WHERE idx != excluded.idx OR is_default != excluded.is_default OR exp_year != excluded.exp_year
-                OR exp_month != excluded.exp_month OR brand != excluded.brand OR last4 != excluded.last4
+            WHERE is_default != excluded.is_default OR exp_year != excluded.exp_year
+                OR exp_month != excluded.exp_month OR brand != excluded.brand OR last4 != excluded.last4 OR unusable = 2
             """)
-        for (i, m) in fc.methods.enumerated() {
+        var place = next
+        for m in methods {
             method.bind(1, m.token)
-            method.bind(2, c.id)
-            method.bind(3, i)
+            method.bind(2, customer)
+            method.bind(3, place)
             method.bind(4, m.brand)
             method.bind(5, m.last4)
             method.bind(6, m.expYear)
@@ -336,17 +376,49 @@ package final class Engine: Sendable {
             method.bind(9, m.isDefault)
             method.bind(10, m.credential)
             try method.run()
+            place += 1
         }
+        // Methods the provider no longer lists (detached, deleted): removed, and never the default.
+        let listed = Set(methods.map(\.token))
+        let removed = try RawStatement(db, "UPDATE methods SET unusable = 2, is_default = 0 WHERE token = ? AND unusable != 2")
+        for token in gone where !listed.contains(token) {
+            removed.bind(1, token)
+            try removed.run()
+        }
+    }
+
+    /// Whether the stored methods are the provider's list as it is: each listed one stored alike, and
+    /// every stored one still listed (or already marked removed).
+    static func sameMethods(_ stored: [(record: MethodRecord, idx: Int, expYear: Int, expMonth: Int, removed: Bool)], _ listed: [StoredMethod]) -> Bool {
+        let tokens = Set(listed.map(\.token))
+        return listed.allSatisfy { m in
+            stored.contains { row in
+                row.record.token == m.token && row.record.isDefault == m.isDefault && row.expYear == m.expYear
+                    && row.expMonth == m.expMonth && row.record.brand == m.brand && row.record.last4 == m.last4 && !row.removed
+            }
+        } && stored.allSatisfy { $0.removed || tokens.contains($0.record.token) }
+    }
+
+    /// The customer's methods after the provider's list of now (read before an attempt): stored
+    /// as listed, and whether anything changed.
+    func refreshMethods(_ db: Database, customer: String, listed: [StoredMethod]) throws -> (methods: [MethodRecord], changed: Bool) {
+        let stored = try ChargeRecord.methodRows(db, customer: customer)
+        let tokens = Set(listed.map(\.token))
+        if Self.sameMethods(stored, listed) { return (stored.map(\.record), false) }
+        try upsertMethods(db, customer: customer, methods: listed, next: (stored.map(\.idx).max() ?? -1) + 1,
+                          gone: stored.filter { !$0.removed && !tokens.contains($0.record.token) }.map(\.record.token))
+        return (try ChargeRecord.methods(db, customer: customer), true)
     }
 
     /// Adds an attempt to the compliance ledger and marks the method when the decline forbids it;
     /// returns the method as marked, or nil when the decline left it as it was.
     @discardableResult
-    func recordLedger(_ db: Database, method: MethodRecord, time: Int64, amount: Int64, decline: Decline?, reattempt: Bool, key: String?) throws -> MethodRecord? {
+    func recordLedger(_ db: Database, method: MethodRecord, time: Int64, amount: Int64, decline: Decline?, reattempt: Bool, key: String?,
+                      payment: String? = nil) throws -> MethodRecord? {
         var flags: LedgerEntry.Flags = []
         if reattempt { flags.insert(.reattempt) }
         if decline != nil { flags.insert(.declined) }
-        let s = try RawStatement(db, "INSERT INTO ledger(credential, time, amount, flags, mac, forbids, visa_category, attempt_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        let s = try RawStatement(db, "INSERT INTO ledger(credential, time, amount, flags, mac, forbids, visa_category, attempt_key, payment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         s.bind(1, method.credential)
         s.bind(2, time)
         s.bind(3, amount)
@@ -355,6 +427,7 @@ package final class Engine: Sendable {
         s.bind(6, Int(decline?.forbids.rawValue ?? 0))
         s.bind(7, Int(decline?.visaCategory ?? 0))
         s.bind(8, key)
+        s.bind(9, payment)
         try s.run()
         return try markMethod(db, method: method, decline: decline)
     }
@@ -373,12 +446,18 @@ package final class Engine: Sendable {
             marked = method
             marked?.forbids = decline.forbids
         }
-        if decline.declineClass == .useAnotherMethod || decline.flags.contains(.dataQuality) {
-            let s = try RawStatement(db, "UPDATE methods SET unusable = 1 WHERE token = ?")
-            s.bind(1, method.token)
+        // What the method answered stays on the method: it needs the customer (authentication, card
+        // data) or is unusable, and rotation never comes back to it until the customer acts.
+        let mark = MethodState.mark(for: decline)
+        if !mark.isEmpty {
+            let value = mark.contains(.needsCustomer) ? MethodRecord.storedNeedsCustomer : MethodRecord.storedUnusable
+            let s = try RawStatement(db, "UPDATE methods SET unusable = ? WHERE token = ? AND unusable != 2")
+            s.bind(1, value)
+            s.bind(2, method.token)
             try s.run()
             if marked == nil { marked = method }
-            marked?.unusable = true
+            marked?.unusable = value == MethodRecord.storedUnusable
+            marked?.needsCustomer = value == MethodRecord.storedNeedsCustomer
         }
         return marked
     }

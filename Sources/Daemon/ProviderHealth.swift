@@ -7,8 +7,11 @@ import Synchronization
 /// | state | entered on | effect |
 /// |---|---|---|
 /// | `ok` | any answer | none |
-/// | `backing_off` | a transient error with a retry time (429, 5xx, timeout) | no call before that time |
-/// | `failing` | five transient errors in a row | as `backing_off` |
+/// | `backing_off` | a rate-limit 429 (an error that holds the whole provider) | no call before its `Retry-After` |
+/// | `failing` | five errors in a row with no answer between them (the provider is down) | no call before the last one's retry time |
+///
+/// One request's error (a 5xx after the client's retries, a timeout, a malformed answer) holds only
+/// the charge it concerns: the provider as a whole waits only when it asks to, or when nothing answers.
 /// | `unauthorized` | 401/403 | no attempts; the poller probes once a minute until an answer |
 package final class ProviderHealth: Sendable {
     package enum State: String, Sendable { case ok, backingOff = "backing_off", unauthorized, failing }
@@ -49,8 +52,13 @@ package final class ProviderHealth: Sendable {
                 v.state = .unauthorized
                 v.holdUntil = now + 60
             case .transient, .timeout, .malformed:
-                v.state = v.consecutiveFailures >= 5 ? .failing : .backingOff
-                v.holdUntil = max(v.holdUntil, now + (error.retryAfter ?? 1))
+                if error.holdsProvider {
+                    v.state = .backingOff
+                    v.holdUntil = max(v.holdUntil, now + (error.retryAfter ?? 1))
+                } else if v.consecutiveFailures >= 5 {
+                    v.state = .failing
+                    v.holdUntil = max(v.holdUntil, now + min(error.retryAfter ?? 1, 5))
+                }
             }
         }
     }

@@ -49,53 +49,112 @@ package struct PollerService: Service {
     package func run() async throws {
         await cancelWhenGracefulShutdown {
             var backoff = 1.0
+            var lastRefetch = Int64.min
             while !Task.isCancelled {
                 if engine.isPaused || engine.spoolBehind {
                     engine.beat("poller")
                     if await pause(0.5) { continue } else { return }
                 }
-                // Provider backoff (429 / 5xx Retry-After; a minute between probes while the key is rejected).
+                // Provider backoff (a rate-limit 429's Retry-After; a minute between probes while the key is rejected).
                 let hold = engine.health.wait
                 if hold > 0 {
                     engine.beat("poller")
                     if await pause(min(hold, 0.5)) { continue } else { return }
                 }
+                let interval = engine.settings.daemon.pollInterval
+                // After a failed poll: 1 s doubling, capped at the shorter of four poll intervals (daemon
+                // clock, so it scales with time_scale) and a minute of wall time.
+                let cap = min(60, max(0.1, Double(4 * interval) / engine.clock.scale))
                 do {
-                    let cursor = try await engine.store.read { db in try Store.meta(db, "poll.cursor") }
-                    let charges: [FailedCharge], next: String?
+                    let (cursor, parked) = try await engine.store.read { db in
+                        (try Store.meta(db, "poll.cursor"), Self.decodeParked(try Store.meta(db, "poll.parked")))
+                    }
+                    let now = engine.clock.now()
+                    var page: FailurePage
                     do throws(ProviderError) {
-                        (charges, next) = try await engine.provider.failures(after: cursor, limit: pageSize, now: engine.clock.now())
+                        page = try await engine.provider.poll(after: cursor, limit: pageSize, now: now)
                         engine.health.answered(at: engine.clock.now())
                     } catch {
                         engine.health.failed(error)
                         engine.beat("poller")
                         engine.noteError("polling \(engine.provider.name) failed: \(error)")
-                        logger.error("polling failed", metadata: ["error": "\(error)", "retry.in": "\(max(backoff, error.retryAfter ?? 0))s"])
-                        if !(await pause(max(backoff, min(error.retryAfter ?? 0, 0.5)))) { return }
-                        backoff = min(backoff * 2, 60)
+                        let wait = min(max(backoff, error.retryAfter ?? 0), cap)
+                        logger.error("polling failed", metadata: ["error": "\(error)", "retry.in": "\(wait)s"])
+                        if !(await pause(wait)) { return }
+                        backoff = min(backoff * 2, cap)
                         continue
                     }
+                    // Failures parked by earlier polls are fetched again once a poll interval.
+                    var kept = parked
+                    if !parked.isEmpty && (lastRefetch == .min || now - lastRefetch >= interval) {
+                        lastRefetch = now
+                        do throws(ProviderError) {
+                            let again = try await engine.provider.refetch(Array(parked.prefix(pageSize)), now: now)
+                            page.charges += again.charges
+                            page.skipped += again.skipped
+                            kept = again.parked + parked.dropFirst(pageSize)
+                        } catch {
+                            engine.health.failed(error)
+                        }
+                    }
+                    report(page)
+                    let fetched = Set(page.charges.map(\.id))
+                    var ids = Set<String>()
+                    let stillParked = (kept + page.parked).filter { !fetched.contains($0.id) && ids.insert($0.id).inserted }
                     // A page with no new failure still moves the cursor: store it.
-                    if !charges.isEmpty || next != cursor {
-                        let due = try await engine.ingest(charges, cursor: next)
+                    if !page.charges.isEmpty || page.cursor != cursor || stillParked != parked {
+                        let due = try await engine.ingest(page.charges, cursor: page.cursor, parked: Self.encodeParked(stillParked))
                         index.push(contentsOf: due)
-                        logger.debug("ingested failures", metadata: ["count": "\(charges.count)"])
+                        logger.debug("ingested failures", metadata: ["count": "\(page.charges.count)", "parked": "\(stillParked.count)"])
                     }
                     backoff = 1
                     engine.beat("poller")
                     // More may be waiting while the cursor moves: ask again at once.
-                    if next != cursor { continue }
+                    if let next = page.cursor, next != cursor { continue }
                 } catch {
                     engine.noteError("storing polled failures failed: \(error)")
-                    logger.error("storing polled failures failed", metadata: ["error": "\(error)", "retry.in": "\(backoff)s"])
-                    if !(await pause(backoff)) { return }
-                    backoff = min(backoff * 2, 60)
+                    logger.error("storing polled failures failed", metadata: ["error": "\(error)", "retry.in": "\(min(backoff, cap))s"])
+                    if !(await pause(min(backoff, cap))) { return }
+                    backoff = min(backoff * 2, cap)
                     continue
                 }
                 // poll_interval is virtual time (the provider's clock), at least 0.1 s of wall time apart.
-                let wall = max(0.1, Double(engine.settings.daemon.pollInterval) / engine.clock.scale)
-                if !(await pause(wall)) { return }
+                // Waiting for the next poll is idle by design: the watchdog hears from the poller meanwhile.
+                var wall = max(0.1, Double(interval) / engine.clock.scale)
+                while wall > 0 {
+                    engine.beat("poller")
+                    if !(await pause(min(wall, 1))) { return }
+                    wall -= 1
+                }
             }
+        }
+    }
+
+    /// The log lines of a poll: what cannot be ingested, what waits to be fetched again, what changed.
+    func report(_ page: FailurePage) {
+        for note in page.notes { logger.warning("\(note)") }
+        for skipped in page.skipped {
+            logger.warning("failure not ingested", metadata: ["charge.id": "\(skipped.id)", "reason": "\(skipped.reason)"])
+        }
+        for parked in page.parked {
+            logger.warning("failure parked; fetched again later", metadata: ["charge.id": "\(parked.id)", "reason": "\(parked.reason)"])
+        }
+    }
+
+    /// Parked failures as kept in `meta` (`poll.parked`): one a line, `id TAB failed_at TAB reason`.
+    static func encodeParked(_ parked: [ParkedFailure]) -> String {
+        parked.map { p in
+            let reason = String(p.reason.map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 }.prefix(300))
+            return "\(p.id)\t\(p.failedAt)\t\(reason)"
+        }.joined(separator: "\n")
+    }
+
+    static func decodeParked(_ text: String?) -> [ParkedFailure] {
+        guard let text, !text.isEmpty else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+            guard f.count == 3, let at = Int64(f[1]), !f[0].isEmpty else { return nil }
+            return ParkedFailure(id: String(f[0]), failedAt: at, reason: String(f[2]))
         }
     }
 }
@@ -105,14 +164,14 @@ package struct DispatcherService: Service {
     let engine: Engine
     let index: DueIndex
     let logger: Logger
-    let limiter: TokenBucket
+    let limiter: RateWindow
     let busy = BusySet()
 
     package init(engine: Engine, index: DueIndex, logger: Logger) {
         self.engine = engine
         self.index = index
         self.logger = logger
-        self.limiter = TokenBucket(rate: Double(engine.settings.provider.requestsPerSecond))
+        self.limiter = RateWindow(rate: engine.settings.provider.requestsPerSecond)
     }
 
     /// New work waits: the spool is full or far behind, the key is refused, or the provider asked to back off.

@@ -61,8 +61,17 @@ package struct FailedCharge: Sendable, Hashable {
     /// The method the failed payment used.
     package var methodToken: String
     package var methods: [StoredMethod]
+    /// The provider's id of the failed payment (Stripe: the charge), when it says: the same failure
+    /// seen twice is counted once, and a failure of an attempt made elsewhere (the customer on the
+    /// hosted invoice page) still counts against the card's network limits.
+    package var paymentId: String?
+    /// Whether the failure came from Relance's own attempt (its idempotency key), when the provider says.
+    package var ownAttempt: Bool
 
-    package init(id: String, customer: CustomerInfo, amount: Int64, currency: String, failedAt: Int64, decline: RawDecline, methodToken: String, methods: [StoredMethod]) {
+    package init(id: String, customer: CustomerInfo, amount: Int64, currency: String, failedAt: Int64, decline: RawDecline, methodToken: String, methods: [StoredMethod],
+                 paymentId: String? = nil, ownAttempt: Bool = false) {
+        self.paymentId = paymentId
+        self.ownAttempt = ownAttempt
         self.id = id
         self.customer = customer
         self.amount = amount
@@ -70,6 +79,54 @@ package struct FailedCharge: Sendable, Hashable {
         self.failedAt = failedAt
         self.decline = decline
         self.methodToken = methodToken
+        self.methods = methods
+    }
+}
+
+/// A failure found whose details could not be read (a request that still failed after the
+/// client's retries): kept, with its reason, and fetched again later by id. It never holds the rest.
+package struct ParkedFailure: Sendable, Hashable {
+    package var id: String
+    /// Epoch second of the failure (provider time).
+    package var failedAt: Int64
+    package var reason: String
+
+    package init(id: String, failedAt: Int64, reason: String) {
+        self.id = id
+        self.failedAt = failedAt
+        self.reason = reason
+    }
+}
+
+/// One poll's result: what to ingest, what to fetch again later, what cannot be ingested.
+package struct FailurePage: Sendable {
+    package var charges: [FailedCharge]
+    package var parked: [ParkedFailure]
+    /// Failures found that cannot be ingested (no payment details, no customer), with the reason.
+    package var skipped: [(id: String, reason: String)]
+    /// What the log should say about this poll (an expired cursor and its fallback, ...).
+    package var notes: [String]
+    /// Where the next poll starts (nil: unchanged).
+    package var cursor: String?
+
+    package init(charges: [FailedCharge] = [], parked: [ParkedFailure] = [], skipped: [(id: String, reason: String)] = [],
+                 notes: [String] = [], cursor: String?) {
+        self.charges = charges
+        self.parked = parked
+        self.skipped = skipped
+        self.notes = notes
+        self.cursor = cursor
+    }
+}
+
+/// What the provider says of a charge just before an attempt: still open or not, and the
+/// customer's methods as they are now (nil: the provider does not say, keep the stored ones).
+package struct ChargeSnapshot: Sendable {
+    package var status: ChargeStatus
+    package var methods: [StoredMethod]?
+
+    package init(status: ChargeStatus, methods: [StoredMethod]? = nil) {
+        self.status = status
         self.methods = methods
     }
 }
@@ -91,6 +148,14 @@ package enum PayOutcome: Sendable, Hashable {
     case declined(RawDecline)
     /// The provider refused because the charge is no longer open: nothing was charged.
     case closed(ChargeStatus)
+    /// The provider refused the method itself (detached, not the customer's, invalid) while the charge
+    /// is still open: the issuer was never reached, nothing was charged; the method is unusable.
+    case methodRefused(String)
+    /// Accepted and not final yet (a bank debit processing): followed by reading, never sent again.
+    case pending(String)
+    /// Nothing shows that the attempt reached the provider, and its idempotency key may have been
+    /// pruned: it is given up, nothing was charged, and the charge is planned again.
+    case notMade(String)
 }
 
 /// A provider call that did not produce an answer.
@@ -109,11 +174,15 @@ package struct ProviderError: Error, Sendable, CustomStringConvertible {
     package var kind: Kind
     package var message: String
     package var retryAfter: Double?
+    /// The whole provider must wait (`retryAfter`): a rate-limit 429, not one request's bad luck.
+    /// Other errors concern the request that met them: its charge waits, the others go on.
+    package var holdsProvider: Bool
 
-    package init(_ kind: Kind, _ message: String, retryAfter: Double? = nil) {
+    package init(_ kind: Kind, _ message: String, retryAfter: Double? = nil, holdsProvider: Bool = false) {
         self.kind = kind
         self.message = message
         self.retryAfter = retryAfter
+        self.holdsProvider = holdsProvider
     }
 
     package var description: String { "\(kind.rawValue): \(message)" }
@@ -131,4 +200,38 @@ package protocol PaymentProvider: Sendable {
     /// Attempts the charge with a stored method. Replaying an idempotency key returns the first
     /// outcome and never charges again.
     func pay(charge: String, customer: String, method: String, amount: Int64, currency: String, idempotencyKey: String, now: Int64) async throws(ProviderError) -> PayOutcome
+    /// One poll: `failures` with what could not be fetched parked rather than failing the page.
+    func poll(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> FailurePage
+    /// Fetches parked failures again; those that still fail come back parked.
+    func refetch(_ parked: [ParkedFailure], now: Int64) async throws(ProviderError) -> FailurePage
+    /// The guard and the customer's current methods, read before an attempt is reserved.
+    func snapshot(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeSnapshot
+    /// What became of an attempt whose answer was lost or not final, by reading only: nil when
+    /// nothing shows that it reached the provider. `prior`: the id of the last failed payment Relance
+    /// knew of before the attempt (a newer one is the attempt's).
+    func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, now: Int64) async throws(ProviderError) -> PayOutcome?
+    /// How long the provider keeps an idempotency key (seconds of provider time); nil = for ever.
+    var idempotencyWindow: Int64? { get }
+}
+
+extension PaymentProvider {
+    package func poll(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> FailurePage {
+        let (charges, next) = try await failures(after: cursor, limit: limit, now: now)
+        return FailurePage(charges: charges, cursor: next)
+    }
+
+    package func refetch(_ parked: [ParkedFailure], now: Int64) async throws(ProviderError) -> FailurePage {
+        FailurePage(parked: parked, cursor: nil)
+    }
+
+    package func snapshot(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeSnapshot {
+        ChargeSnapshot(status: try await status(charge: charge, customer: customer, now: now))
+    }
+
+    /// A provider that keeps its keys for ever answers a replay with the first outcome: nothing to read.
+    package func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, now: Int64) async throws(ProviderError) -> PayOutcome? {
+        nil
+    }
+
+    package var idempotencyWindow: Int64? { nil }
 }

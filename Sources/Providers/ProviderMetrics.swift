@@ -8,4 +8,14 @@ enum ProviderMetrics {
         Timer(label: "relance_provider_latency_seconds").recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         Counter(label: "relance_provider_requests_total", dimensions: [("endpoint", endpoint), ("status", status)]).increment()
     }
+
+    /// A request sent again by the client: `relance_provider_retries_total{endpoint,reason}`.
+    static func retried(endpoint: String, reason: String) {
+        Counter(label: "relance_provider_retries_total", dimensions: [("endpoint", endpoint), ("reason", reason)]).increment()
+    }
+
+    /// A failure found but not ingested (yet): `relance_provider_skipped_total{reason}`.
+    static func skipped(_ reason: String) {
+        Counter(label: "relance_provider_skipped_total", dimensions: [("reason", reason)]).increment()
+    }
 }

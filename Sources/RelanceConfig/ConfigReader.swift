@@ -86,6 +86,7 @@ struct ConfigReader {
             _ = t.string("secret_key", default: "")
         }
         p.requestsPerSecond = t.int("requests_per_second", default: p.requestsPerSecond, in: 1...10_000)
+        p.maxNetworkRetries = t.int("max_network_retries", default: p.maxNetworkRetries, in: 0...10)
         p.connectTimeout = t.duration("connect_timeout", default: p.connectTimeout, in: 1...300)
         p.requestTimeout = t.duration("request_timeout", default: p.requestTimeout, in: 1...600)
         p.maxResponseBytes = t.int("max_response_bytes", default: p.maxResponseBytes, in: 1_024...1_073_741_824)

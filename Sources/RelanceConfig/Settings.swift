@@ -31,6 +31,8 @@ package struct ProviderSettings: Sendable, Hashable {
     /// A path, or a systemd credential name (looked up in `$CREDENTIALS_DIRECTORY`). Never the key itself.
     package var apiKeyFile = ""
     package var requestsPerSecond = 25
+    /// Retries of one request inside the client (network errors, 409, 429 `lock_timeout`, 5xx), as Stripe's own libraries do.
+    package var maxNetworkRetries = 2
     package var connectTimeout: Int64 = 5
     package var requestTimeout: Int64 = 30
     package var maxResponseBytes = 8 * 1_048_576

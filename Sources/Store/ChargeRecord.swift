@@ -30,12 +30,19 @@ package struct MethodRecord: Sendable, Hashable {
     package var credential: String
     package var lastSuccessAt: Int64
     package var forbids: Rule
+    /// Unusable until the customer acts (expired, invalid, refused by the provider, removed).
     package var unusable: Bool
+    /// Needs the customer (authentication, card data): never tried again off-session until they act.
+    package var needsCustomer: Bool
+
+    /// `methods.unusable` as stored: 0 usable, 1 unusable, 2 removed from the provider's list, 3 needs the customer.
+    package static let storedUnusable = 1, storedRemoved = 2, storedNeedsCustomer = 3
 
     package init(
         token: String, brand: String, last4: String, expYear: Int, expMonth: Int, rail: Rail, isDefault: Bool, credential: String,
-        lastSuccessAt: Int64, forbids: Rule, unusable: Bool
+        lastSuccessAt: Int64, forbids: Rule, unusable: Bool, needsCustomer: Bool = false
     ) {
+        self.needsCustomer = needsCustomer
         self.token = token
         self.brand = brand
         self.last4 = last4
@@ -53,6 +60,7 @@ package struct MethodRecord: Sendable, Hashable {
         var flags: MethodState.Flags = []
         if isDefault { flags.insert(.isDefault) }
         if unusable { flags.insert(.unusable) }
+        if needsCustomer { flags.insert(.needsCustomer) }
         return MethodState(
             network: rail == .card ? CardNetwork(brand: brand) : .none, rail: rail, expiryYear: expYear, expiryMonth: expMonth,
             flags: flags, lastSuccessAt: lastSuccessAt, forbids: forbids
@@ -171,22 +179,25 @@ package struct ChargeRecord: Sendable, Equatable {
         try methodRows(db, customer: customer).map(\.record)
     }
 
-    /// The customer's methods with what storing them again compares: the place in the list and the
-    /// expiry as stored (the record's is normalized).
-    package static func methodRows(_ db: Database, customer: String) throws -> [(record: MethodRecord, idx: Int, expYear: Int, expMonth: Int)] {
+    /// The customer's methods with what storing them again compares: the place in the list, the
+    /// expiry as stored (the record's is normalized), and whether the provider no longer lists it
+    /// (`unusable` = 2; 1 is unusable or needing the customer).
+    package static func methodRows(_ db: Database, customer: String) throws -> [(record: MethodRecord, idx: Int, expYear: Int, expMonth: Int, removed: Bool)] {
         let s = try RawStatement(db, """
             SELECT token, brand, last4, exp_year, exp_month, rail, is_default, credential, last_success_at, forbids, unusable, idx
             FROM methods WHERE customer = ? ORDER BY idx
             """)
         s.bind(1, customer)
         defer { s.reset() }
-        var out: [(record: MethodRecord, idx: Int, expYear: Int, expMonth: Int)] = []
+        var out: [(record: MethodRecord, idx: Int, expYear: Int, expMonth: Int, removed: Bool)] = []
         while try s.step() {
             let record = MethodRecord(
                 token: s.string(0), brand: s.string(1), last4: s.string(2), expYear: s.int(3), expMonth: s.int(4),
                 rail: Rail(rawValue: UInt8(truncatingIfNeeded: s.int(5))) ?? .card, isDefault: s.int(6) != 0, credential: s.string(7),
-                lastSuccessAt: s.int64(8), forbids: Rule(rawValue: UInt8(truncatingIfNeeded: s.int(9))) ?? .none, unusable: s.int(10) != 0)
-            out.append((record, s.int(11), s.int(3), s.int(4)))
+                lastSuccessAt: s.int64(8), forbids: Rule(rawValue: UInt8(truncatingIfNeeded: s.int(9))) ?? .none,
+                unusable: s.int(10) == MethodRecord.storedUnusable || s.int(10) == MethodRecord.storedRemoved,
+                needsCustomer: s.int(10) == MethodRecord.storedNeedsCustomer)
+            out.append((record, s.int(11), s.int(3), s.int(4), s.int(10) == 2))
         }
         return out
     }

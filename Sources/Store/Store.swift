@@ -87,6 +87,15 @@ package final class Store: Sendable {
             // of the whole ledger per attempt. Entries of ingested failures have no key and stay out.
             try db.execute(sql: "CREATE INDEX ledger_attempt_key ON ledger(attempt_key) WHERE attempt_key IS NOT NULL")
         }
+        m.registerMigration("v4") { db in
+            // The provider's id of each failed payment: one failure seen twice (the poll and the
+            // attempt's own answer, or two polls) is counted once, and failures of attempts made
+            // elsewhere (the customer on the hosted invoice page) still count against the card.
+            try db.execute(sql: """
+                ALTER TABLE ledger ADD COLUMN payment TEXT;
+                CREATE INDEX ledger_payment ON ledger(payment) WHERE payment IS NOT NULL;
+                """)
+        }
         return m
     }
 

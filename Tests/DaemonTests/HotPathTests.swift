@@ -32,7 +32,8 @@ struct HotPathTests {
                 #expect(methods.map(\.token) == named.map { $0["token"] as String })
                 #expect(methods.map(\.credential) == named.map { $0["credential"] as String })
                 #expect(methods.map(\.isDefault) == named.map { ($0["is_default"] as Int) != 0 })
-                #expect(methods.map(\.unusable) == named.map { ($0["unusable"] as Int) != 0 })
+                #expect(methods.map { $0.unusable || $0.needsCustomer } == named.map { ($0["unusable"] as Int) != 0 })
+                #expect(methods.map(\.needsCustomer) == named.map { ($0["unusable"] as Int) == MethodRecord.storedNeedsCustomer })
             }
             // The sample covers planned and waiting charges, so the nullable columns are exercised both ways.
             #expect(states.contains("scheduled") && states.count > 1)

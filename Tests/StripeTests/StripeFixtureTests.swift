@@ -7,8 +7,9 @@ import Testing
 /// localstripe lacks (decline fields, `payment_method` on pay, idempotent replays, faults).
 @Suite("Stripe adapter against the fixture server", .serialized)
 struct StripeFixtureTests {
-    static func provider(_ fixture: StripeFixture, key: String = StripeFixture.apiKey, requestTimeout: Double = 5, maxResponseBytes: Int = 1 << 20) throws(ProviderError) -> StripeProvider {
-        try StripeProvider(apiBase: fixture.base, apiKey: key, defaultZone: "Europe/Paris", connectTimeout: 2,
+    static func provider(_ fixture: StripeFixture, key: String = StripeFixture.apiKey, requestTimeout: Double = 5, maxResponseBytes: Int = 1 << 20,
+                         retries: Int = 2) throws(ProviderError) -> StripeProvider {
+        try StripeProvider(apiBase: fixture.base, apiKey: key, defaultZone: "Europe/Paris", maxNetworkRetries: retries, retryDelay: 0.1, connectTimeout: 2,
                            requestTimeout: requestTimeout, maxResponseBytes: maxResponseBytes)
     }
 
@@ -40,8 +41,11 @@ struct StripeFixtureTests {
         #expect(first.map(\.id) == ["in_a1"])
         let charge = try #require(first.first)
         #expect(charge.amount == 4_900 && charge.currency == "EUR")
-        #expect(charge.decline == RawDecline(code: "card_declined", declineCode: "do_not_honor", adviceCode: "do_not_try_again",
-                                             networkAdviceCode: "03", networkDeclineCode: "05"))
+        var decline = charge.decline
+        #expect(decline.payment?.hasPrefix("ch_") == true && charge.paymentId == decline.payment)
+        decline.payment = nil
+        #expect(decline == RawDecline(code: "card_declined", declineCode: "do_not_honor", adviceCode: "do_not_try_again",
+                                      networkAdviceCode: "03", networkDeclineCode: "05"))
         #expect(charge.methodToken == "pm_mc_a1")
         #expect(charge.customer == CustomerInfo(id: "cus_a1", zone: "Europe/Berlin", tier: "gold", tags: ["b2b", "annual"], country: "DE"))
         let visa = try #require(charge.methods.first { $0.token == "pm_visa_a1" })
@@ -153,10 +157,17 @@ struct StripeFixtureTests {
         let times = try await fixture.requests(prefix: "/v1/invoices/in_r1").compactMap { $0["time"] as? Double }
         #expect(times.count >= 2 && times[1] - times[0] >= 1.5)
 
+        // A 503 is retried in the client, as Stripe's libraries do: the call succeeds on the second request.
+        let before = try await fixture.requests(prefix: "/v1/invoices/in_r1").count
         try await fixture.fault(["method": "GET", "path_prefix": "/v1/invoices/in_r1", "kind": "status", "status": 503, "count": 1])
+        #expect(try await stripe.status(charge: "in_r1", customer: "cus_r1", now: 0) == .open)
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_r1").count == before + 2)
+        // Three in a row exhaust the two retries: transient, and only that request's caller waits.
+        try await fixture.fault(["method": "GET", "path_prefix": "/v1/invoices/in_r1", "kind": "status", "status": 503, "count": 3])
         do throws(ProviderError) { _ = try await stripe.status(charge: "in_r1", customer: "cus_r1", now: 0); Issue.record("503 should throw") } catch {
             #expect(error.kind == .transient)
             #expect(error.retryAfter == 1)
+            #expect(!error.holdsProvider)
         }
         try await fixture.fault(["method": "GET", "path_prefix": "/v1/invoices/in_r1", "kind": "status", "status": 500, "headers": ["Stripe-Should-Retry": "false"], "count": 1])
         let fresh = try Self.provider(fixture)
@@ -185,7 +196,7 @@ struct StripeFixtureTests {
     func timeoutThenReplay() async throws {
         let fixture = try await StripeFixture.start()
         try await fixture.control("/_fixture/scenario", Self.scenario("t1"))
-        let stripe = try Self.provider(fixture, requestTimeout: 1)
+        let stripe = try Self.provider(fixture, requestTimeout: 1, retries: 0)
         try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_t1/pay", "kind": "delay", "seconds": 3, "count": 1])
         do throws(ProviderError) {
             _ = try await stripe.pay(charge: "in_t1", customer: "cus_t1", method: "pm_visa_t1", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_t1_1", now: 0)
@@ -209,13 +220,15 @@ struct StripeFixtureTests {
         let fixture = try await StripeFixture.start()
         try await fixture.control("/_fixture/scenario", Self.scenario("m1"))
         let stripe = try Self.provider(fixture, requestTimeout: 2, maxResponseBytes: 256 << 10)
-        try await fixture.fault(["method": "GET", "path_prefix": "/v1/events", "kind": kind, "seconds": 1, "count": 1])
+        // Three in a row: the two retries of a network error meet it again.
+        try await fixture.fault(["method": "GET", "path_prefix": "/v1/events", "kind": kind, "seconds": 1, "count": 3])
         do throws(ProviderError) {
             let (charges, _) = try await stripe.failures(after: nil, limit: 100, now: 0)
             Issue.record("\(kind): expected an error, got \(charges.count) charges")
         } catch {
             #expect(error.kind == expected, "\(kind): \(error)")
         }
+        try await fixture.control("/_fixture/faults", method: "DELETE")
         // The next poll, fault gone, sees the failure as if nothing had happened.
         let (charges, _) = try await stripe.failures(after: nil, limit: 100, now: 0)
         #expect(charges.map(\.id) == ["in_m1"])

@@ -5,17 +5,18 @@ import Synchronization
 /// Stripe's HTTP conventions: bearer key, pinned version, form bodies, JSON answers, and errors
 /// mapped to `ProviderError`.
 ///
-/// Backoff is shared: a 429 or 5xx with `Retry-After` holds every later request until then, so
-/// all workers respect it together. `Stripe-Should-Retry: false` turns the backoff into a minute.
+/// Each request is retried in the client as Stripe's own libraries do (stripe-go, stripe-python):
+/// up to `maxRetries` times, after 0.5 s doubling up to 5 s with jitter (or a shorter `Retry-After`),
+/// with the same idempotency key for a POST.
 ///
-/// | answer | error kind | retry after |
+/// | answer | what the client does | error kind when given up |
 /// |---|---|---|
-/// | 401, 403 | `unauthorized` | (stops until the key is fixed) |
-/// | 429 | `transient` | `Retry-After`, else 2 s |
-/// | 5xx | `transient` | `Retry-After`, else 1 s |
-/// | timeout | `timeout` | 5 s |
-/// | refused, reset | `transient` | 1 s |
-/// | not JSON, truncated, too large, missing fields | `malformed` | 5 s |
+/// | `Stripe-Should-Retry: true` / `false` | retries / does not, whatever the status | |
+/// | connection refused or reset, timeout | retries | `transient` / `timeout` |
+/// | 409, 429 `lock_timeout`, 5xx | retries | `transient` |
+/// | 429 rate limit | every later request waits `Retry-After` (else 2 s); not retried here | `transient`, holds the provider |
+/// | 401, 403 | | `unauthorized` (Stripe's text is not kept: it quotes the key) |
+/// | not JSON, truncated, too large, missing fields | | `malformed` |
 final class StripeClient: Sendable {
     static let apiVersion = "2024-12-18.acacia"
 
@@ -23,11 +24,20 @@ final class StripeClient: Sendable {
     let base: String
     let authorization: String
     let holdUntil = Mutex<Double>(0)
-    /// `[provider] requests_per_second`, over every request (polls, guards, pays).
-    let pacer: TokenBucket
+    /// `[provider] requests_per_second`, over every request (polls, guards, pays, and their retries).
+    let pacer: RateWindow
+    /// `[provider] max_network_retries`.
+    let maxRetries: Int
+    /// The first retry's delay (seconds); doubled each time, capped at `maxRetryDelay`.
+    let retryDelay: Double
+    let maxRetryDelay: Double
 
-    init(base: String, apiKey: String, requestsPerSecond: Int, connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int) throws(ProviderError) {
-        pacer = TokenBucket(rate: Double(requestsPerSecond))
+    init(base: String, apiKey: String, requestsPerSecond: Int, maxRetries: Int = 2, retryDelay: Double = 0.5,
+         connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int) throws(ProviderError) {
+        pacer = RateWindow(rate: requestsPerSecond)
+        self.maxRetries = max(0, maxRetries)
+        self.retryDelay = retryDelay
+        self.maxRetryDelay = retryDelay * 10
         var config = HTTPTransport.Configuration()
         config.connectTimeout = connectTimeout
         config.requestTimeout = requestTimeout
@@ -81,6 +91,19 @@ final class StripeClient: Sendable {
         return try Self.decode(T.self, response, endpoint: endpoint)
     }
 
+    /// GET that answers nil for 404, and for a 400 `resource_missing` (a list whose `ending_before`
+    /// names an object Stripe no longer keeps, such as an event older than 30 days).
+    func findOrMissing<T: Decodable>(_ path: String, query: [(String, String)] = [], endpoint: String, as type: T.Type) async throws(ProviderError) -> T? {
+        let url = base + path + (query.isEmpty ? "" : "?" + Self.form(query))
+        let response = try await send(HTTPRequest(method: "GET", url: url, headers: headers(idempotencyKey: nil)), endpoint: endpoint)
+        if response.status == 404 { return nil }
+        if response.status == 400, (try? JSONDecoder.stripe.decode(StripeErrorEnvelope.self, from: Data(response.body)))?.error.code == "resource_missing" {
+            return nil
+        }
+        guard (200..<300).contains(response.status) else { throw Self.failure(response, endpoint: endpoint) }
+        return try Self.decode(T.self, response, endpoint: endpoint)
+    }
+
     /// POST a form; returns the raw answer, whatever its status, for the caller to interpret.
     func post(_ path: String, form: [(String, String)], idempotencyKey: String, endpoint: String) async throws(ProviderError) -> HTTPResponse {
         var headers = headers(idempotencyKey: idempotencyKey)
@@ -98,35 +121,94 @@ final class StripeClient: Sendable {
         return h
     }
 
-    /// Sends after any shared backoff; records the request count and latency; maps transport errors.
+    /// Sends after any shared backoff and within the rate limit, retrying as the table above says;
+    /// records each request's count and latency and each retry's reason.
     func send(_ request: HTTPRequest, endpoint: String) async throws(ProviderError) -> HTTPResponse {
-        // The hold is checked again once the token is there: a 429 answered while this request waited
-        // for its token holds it too (else it would go out a few milliseconds after the 429).
+        var retries = 0
+        while true {
+            await admit()
+            let started = ContinuousClock.now
+            let result: Result<HTTPResponse, HTTPError>
+            do {
+                let response = try await transport.send(request)
+                ProviderMetrics.record(endpoint: endpoint, status: String(response.status), since: started)
+                result = .success(response)
+            } catch {
+                ProviderMetrics.record(endpoint: endpoint, status: "error", since: started)
+                result = .failure(error)
+            }
+            if retries < maxRetries, !Task.isCancelled, let (reason, after) = Self.retryReason(result) {
+                retries += 1
+                ProviderMetrics.retried(endpoint: endpoint, reason: reason)
+                let delay = backoff(retries, retryAfter: after)
+                do { try await Task.sleep(for: .milliseconds(Int64(delay * 1_000))) } catch { break }
+                continue
+            }
+            switch result {
+            case .success(let response):
+                if response.status == 429 && !Self.isLockTimeout(response) && response.header("Stripe-Should-Retry")?.lowercased() != "true" {
+                    let wait = Self.retryAfter(response)
+                    holdUntil.withLock { $0 = max($0, Date().timeIntervalSince1970 + wait) }
+                }
+                return response
+            case .failure(let error):
+                switch error.kind {
+                case .timeout: throw ProviderError(.timeout, "\(endpoint): \(error.message)", retryAfter: 5)
+                case .tooLarge: throw ProviderError(.malformed, "\(endpoint): answer larger than the response limit", retryAfter: 5)
+                default: throw ProviderError(.transient, "\(endpoint): \(error.message)", retryAfter: 1)
+                }
+            }
+        }
+        throw ProviderError(.transient, "\(endpoint): cancelled", retryAfter: 1)
+    }
+
+    /// Waits for any shared backoff (a rate-limit 429) and a slot in the rate limit. The hold is
+    /// checked again once the slot is there: a 429 answered while this request waited holds it too.
+    func admit() async {
         while true {
             let hold = holdUntil.withLock { $0 } - Date().timeIntervalSince1970
             if hold > 0 {
-                try? await Task.sleep(for: .milliseconds(Int64(min(hold, 300) * 1_000)))
+                try? await Task.sleep(for: .milliseconds(Int64(min(hold, 0.3) * 1_000)))
             }
             await pacer.acquire()
-            if Task.isCancelled || holdUntil.withLock({ $0 }) <= Date().timeIntervalSince1970 { break }
+            if Task.isCancelled || holdUntil.withLock({ $0 }) <= Date().timeIntervalSince1970 { return }
         }
-        let started = ContinuousClock.now
-        do {
-            let response = try await transport.send(request)
-            ProviderMetrics.record(endpoint: endpoint, status: String(response.status), since: started)
-            if response.status == 429 || response.status >= 500 {
-                let wait = Self.retryAfter(response)
-                holdUntil.withLock { $0 = max($0, Date().timeIntervalSince1970 + wait) }
-            }
-            return response
-        } catch {
-            ProviderMetrics.record(endpoint: endpoint, status: "error", since: started)
+    }
+
+    /// Why a request is sent again, and the `Retry-After` it carried; nil when it is not.
+    static func retryReason(_ result: Result<HTTPResponse, HTTPError>) -> (String, Double?)? {
+        switch result {
+        case .failure(let error):
             switch error.kind {
-            case .timeout: throw ProviderError(.timeout, "\(endpoint): \(error.message)", retryAfter: 5)
-            case .tooLarge: throw ProviderError(.malformed, "\(endpoint): answer larger than the response limit", retryAfter: 5)
-            default: throw ProviderError(.transient, "\(endpoint): \(error.message)", retryAfter: 1)
+            case .timeout: return ("timeout", nil)
+            case .connect, .transport: return ("network", nil)
+            default: return nil
             }
+        case .success(let response):
+            let after = response.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            switch response.header("Stripe-Should-Retry")?.lowercased() {
+            case "true": return ("should_retry", after)
+            case "false": return nil
+            default: break
+            }
+            if response.status == 409 { return ("conflict", after) }
+            if response.status == 429 && isLockTimeout(response) { return ("lock_timeout", after) }
+            if response.status >= 500 { return ("server_error", after) }
+            return nil
         }
+    }
+
+    static func isLockTimeout(_ response: HTTPResponse) -> Bool {
+        (try? JSONDecoder.stripe.decode(StripeErrorEnvelope.self, from: Data(response.body)))?.error.code == "lock_timeout"
+    }
+
+    /// The delay before retry `n` (1-based): `retryDelay` doubling, capped, with up to 25 % jitter off;
+    /// a `Retry-After` within the cap is honoured when longer.
+    func backoff(_ n: Int, retryAfter: Double?) -> Double {
+        var delay = min(retryDelay * Double(1 << min(n - 1, 16)), maxRetryDelay)
+        delay *= 1 - Double.random(in: 0..<0.25)
+        if let retryAfter, retryAfter <= maxRetryDelay { delay = max(delay, retryAfter) }
+        return max(delay, retryDelay / 2)
     }
 
     /// `Retry-After` in seconds (capped at 10 minutes); a minute when `Stripe-Should-Retry: false`.
@@ -142,8 +224,12 @@ final class StripeClient: Sendable {
     static func failure(_ response: HTTPResponse, endpoint: String) -> ProviderError {
         let message = (try? JSONDecoder.stripe.decode(StripeErrorEnvelope.self, from: Data(response.body)))?.error.message ?? "HTTP \(response.status)"
         switch response.status {
-        case 401, 403: return ProviderError(.unauthorized, "\(endpoint): HTTP \(response.status): \(message)")
-        case 429, 500...: return ProviderError(.transient, "\(endpoint): HTTP \(response.status): \(message)", retryAfter: retryAfter(response))
+        // Stripe's text for a rejected key quotes the key (masked, but with its last four characters): not kept.
+        case 401: return ProviderError(.unauthorized, "\(endpoint): HTTP 401: the API key was rejected")
+        case 403: return ProviderError(.unauthorized, "\(endpoint): HTTP 403: the API key lacks the permission for this request")
+        case 429 where !isLockTimeout(response):
+            return ProviderError(.transient, "\(endpoint): HTTP 429: rate limited", retryAfter: retryAfter(response), holdsProvider: true)
+        case 409, 429, 500...: return ProviderError(.transient, "\(endpoint): HTTP \(response.status): \(message)", retryAfter: retryAfter(response))
         default: return ProviderError(.malformed, "\(endpoint): HTTP \(response.status): \(message)", retryAfter: 5)
         }
     }

@@ -9,27 +9,44 @@ struct StripeList<Element: Decodable & Sendable>: Decodable, Sendable {
 
 struct StripeEvent: Decodable, Sendable {
     struct Payload: Decodable, Sendable { var object: StripeInvoice }
+    /// The API request that caused the event (none for the customer on a hosted page... or a key of ours).
+    struct Request: Decodable, Sendable { var id: String?; var idempotencyKey: String? }
     var id: String
     var type: String
     var created: Int64
     var data: Payload
+    var livemode: Bool?
+    var request: Request?
+
+    /// Whether the event comes from one of Relance's own attempts (its idempotency keys start `rl_`).
+    var fromRelance: Bool { request?.idempotencyKey?.hasPrefix("rl_") == true }
 }
 
-/// An expandable reference: Stripe sends the id, or the whole object when expanded.
-struct StripeRef: Decodable, Sendable {
-    struct Object: Decodable, Sendable { var id: String }
+/// An expandable reference: Stripe sends the id, or the whole object when expanded (`expand[]`).
+struct StripeRef<Object: Decodable & Sendable>: Decodable, Sendable {
+    struct Identified: Decodable, Sendable { var id: String }
     var id: String
+    /// The object, when the answer expanded it.
+    var object: Object?
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let id = try? container.decode(String.self) { self.id = id } else { self.id = try container.decode(Object.self).id }
+        if let id = try? container.decode(String.self) {
+            self.id = id
+        } else {
+            self.id = try container.decode(Identified.self).id
+            self.object = try? container.decode(Object.self)
+        }
     }
 }
 
+/// An invoice. Under the pinned version it names its PaymentIntent, charge and subscription; an
+/// invoice rendered in a newer account version (an event's payload since `2025-03-31.basil`) has
+/// none of them, and is read again under the pinned version.
 struct StripeInvoice: Decodable, Sendable {
     var id: String
-    private var customerRef: StripeRef?
-    private var subscriptionRef: StripeRef?
+    private var customerRef: StripeRef<StripeCustomer>?
+    private var subscriptionRef: StripeRef<StripeSubscription>?
     var amountDue: Int64
     var amountRemaining: Int64?
     var amountPaid: Int64?
@@ -38,31 +55,69 @@ struct StripeInvoice: Decodable, Sendable {
     var status: String?
     var collectionMethod: String?
     var attemptCount: Int?
-    private var paymentIntentRef: StripeRef?
-    private var chargeRef: StripeRef?
+    private var paymentIntentRef: StripeRef<StripePaymentIntent>?
+    private var chargeRef: StripeRef<StripeCharge>?
     var created: Int64
+    var livemode: Bool?
+    var hostedInvoiceUrl: String?
 
     var customer: String? { customerRef?.id }
+    var customerObject: StripeCustomer? { customerRef?.object }
     var subscription: String? { subscriptionRef?.id }
+    var subscriptionObject: StripeSubscription? { subscriptionRef?.object }
     var paymentIntent: String? { paymentIntentRef?.id }
+    var paymentIntentObject: StripePaymentIntent? { paymentIntentRef?.object }
     var charge: String? { chargeRef?.id }
 
     enum CodingKeys: String, CodingKey {
-        case id, amountDue, amountRemaining, amountPaid, currency, status, collectionMethod, attemptCount, created
+        case id, amountDue, amountRemaining, amountPaid, currency, status, collectionMethod, attemptCount, created, livemode, hostedInvoiceUrl
         case customerRef = "customer", subscriptionRef = "subscription", paymentIntentRef = "paymentIntent", chargeRef = "charge"
     }
 }
 
+/// A charge: what one payment attempt did (`outcome`, `failure_code` for bank debits).
+struct StripeCharge: Decodable, Sendable {
+    struct Outcome: Decodable, Sendable {
+        var type: String?
+        var networkStatus: String?
+        var reason: String?
+        var adviceCode: String?
+        var networkAdviceCode: String?
+        var networkDeclineCode: String?
+    }
+    var id: String
+    /// `succeeded`, `pending`, `failed`.
+    var status: String?
+    var created: Int64?
+    var paymentMethod: String?
+    var failureCode: String?
+    var failureMessage: String?
+    var outcome: Outcome?
+    var livemode: Bool?
+}
+
 struct StripePaymentIntent: Decodable, Sendable {
     var id: String
+    /// `requires_payment_method`, `requires_confirmation`, `requires_action`, `processing`, `succeeded`, `canceled`.
     var status: String?
     var lastPaymentError: StripeErrorBody?
+    private var latestChargeRef: StripeRef<StripeCharge>?
+    var livemode: Bool?
+
+    var latestCharge: String? { latestChargeRef?.id }
+    var latestChargeObject: StripeCharge? { latestChargeRef?.object }
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, lastPaymentError, livemode
+        case latestChargeRef = "latestCharge"
+    }
 }
 
 /// The `error` object of an error answer, and a PaymentIntent's `last_payment_error`.
 struct StripeErrorBody: Decodable, Sendable {
     var type: String?
     var code: String?
+    var param: String?
     var declineCode: String?
     var adviceCode: String?
     var networkAdviceCode: String?
@@ -101,6 +156,8 @@ struct StripeCustomer: Decodable, Sendable {
     struct InvoiceSettings: Decodable, Sendable { var defaultPaymentMethod: String? }
     var id: String
     var deleted: Bool?
+    var email: String?
+    var name: String?
     var address: Address?
     var metadata: [String: String]?
     var invoiceSettings: InvoiceSettings?

@@ -1,32 +1,71 @@
 import Foundation
+import RetryPlanner
 
 extension StripeProvider {
-    /// The guard: the invoice still `open`, its subscription not cancelled, its customer not deleted.
+    /// The guard alone: the invoice still `open`, its subscription not cancelled, its customer not deleted.
     package func status(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeStatus {
-        guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
-            return .void
+        try await guardRead(charge: charge, customer: customer).status
+    }
+
+    /// Read before an attempt is reserved: the guard, then the customer's methods as they are now
+    /// (the customer may have added, removed or updated a card, or changed the default, since the
+    /// failure). A provider with no method list for the customer (404) keeps the stored ones.
+    package func snapshot(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeSnapshot {
+        let (status, owner) = try await guardRead(charge: charge, customer: customer)
+        guard status == .open, let owner else { return ChargeSnapshot(status: status) }
+        guard let listed = try await client.find("/v1/customers/\(StripeClient.encode(owner.id))/payment_methods", query: [("limit", "100")],
+                                                  endpoint: "customers.payment_methods", as: StripeList<StripePaymentMethod>.self) else {
+            return ChargeSnapshot(status: .open)
         }
+        return ChargeSnapshot(status: .open, methods: Self.methods(listed.data, default: owner.invoiceSettings?.defaultPaymentMethod))
+    }
+
+    /// One read of the invoice with its subscription and customer expanded (the whole guard in one
+    /// request where the API expands them; read one by one where it does not).
+    func guardRead(charge: String, customer: String) async throws(ProviderError) -> (status: ChargeStatus, owner: StripeCustomer?) {
+        guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", query: [("expand[]", "subscription"), ("expand[]", "customer")],
+                                                   endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
+            return (.void, nil)
+        }
+        try checkMode(invoice.livemode, "invoice \(invoice.id)")
+        let state = try Self.status(of: invoice)
+        guard state == .open else { return (state, nil) }
+        if let sub = invoice.subscription {
+            var subscription = invoice.subscriptionObject
+            if subscription == nil {
+                subscription = try await client.find("/v1/subscriptions/\(StripeClient.encode(sub))", endpoint: "subscriptions.retrieve", as: StripeSubscription.self)
+            }
+            if subscription == nil || ["canceled", "incomplete_expired"].contains(subscription?.status ?? "") { return (.customerCancelled, nil) }
+        }
+        let ownerId = invoice.customer ?? customer
+        var owner = invoice.customerObject
+        if owner == nil {
+            owner = try await client.find("/v1/customers/\(StripeClient.encode(ownerId))", endpoint: "customers.retrieve", as: StripeCustomer.self)
+        }
+        guard let owner, owner.deleted != true else { return (.customerCancelled, nil) }
+        return (.open, owner)
+    }
+
+    /// The invoice's status as the guard reads it.
+    static func status(of invoice: StripeInvoice) throws(ProviderError) -> ChargeStatus {
         switch invoice.status {
-        case "open": break
+        case "open": return .open
         case "paid": return .paid
         case "void", "uncollectible", "draft": return .void
         default: throw ProviderError(.malformed, "invoices.retrieve: unknown invoice status \(invoice.status ?? "null")", retryAfter: 5)
         }
-        if let sub = invoice.subscription {
-            let subscription = try await client.find("/v1/subscriptions/\(StripeClient.encode(sub))", endpoint: "subscriptions.retrieve", as: StripeSubscription.self)
-            if subscription == nil || ["canceled", "incomplete_expired"].contains(subscription?.status ?? "") { return .customerCancelled }
-        } else {
-            let owner = try await client.find("/v1/customers/\(StripeClient.encode(invoice.customer ?? customer))", endpoint: "customers.retrieve", as: StripeCustomer.self)
-            if owner == nil || owner?.deleted == true { return .customerCancelled }
-        }
-        return .open
     }
 
     /// `POST /v1/invoices/{id}/pay` with the stored method, off session, under the attempt's idempotency key.
     ///
-    /// A 402 is a decline (its `error` carries the decline fields); a 400 on an invoice that is no longer
-    /// open is `closed` (nothing charged); a 200 whose invoice is not yet paid (a bank debit still
-    /// processing) is resolved from the invoice and its PaymentIntent.
+    /// | answer | outcome |
+    /// |---|---|
+    /// | 200, invoice `paid` | succeeded |
+    /// | 200, invoice still `open` | read: a bank debit `processing` is pending (followed by reading); `requires_action` needs the customer |
+    /// | 402 | declined, with the `error` object's decline fields (and its charge id) |
+    /// | 400, 404, invoice no longer open | closed, nothing charged |
+    /// | 400, 404, invoice still open | the method is refused (detached, not the customer's, invalid): nothing charged |
+    /// | `idempotency_error`, 409, 5xx, timeout (after the client's retries) | thrown: in doubt, resolved by reading (`lookup`) |
     package func pay(charge: String, customer: String, method: String, amount: Int64, currency: String, idempotencyKey: String, now: Int64) async throws(ProviderError) -> PayOutcome {
         let response = try await client.post("/v1/invoices/\(StripeClient.encode(charge))/pay",
                                               form: [("payment_method", method), ("off_session", "true")],
@@ -34,35 +73,87 @@ extension StripeProvider {
         switch response.status {
         case 200..<300:
             let invoice = try StripeClient.decode(StripeInvoice.self, response, endpoint: "invoices.pay")
+            try checkMode(invoice.livemode, "invoice \(invoice.id)")
             if invoice.status == "paid" { return .succeeded(paymentId: invoice.charge ?? invoice.paymentIntent ?? invoice.id) }
-            return try await pending(charge)
+            return try await settle(charge: charge, method: method, prior: nil) ?? .pending("accepted; the payment of \(charge) is not final yet")
         case 402:
             let envelope = try StripeClient.decode(StripeErrorEnvelope.self, response, endpoint: "invoices.pay")
             return .declined(Self.decline(envelope.error))
-        case 404:
-            return .closed(.void)
-        case 400, 409:
+        case 400, 404:
             let envelope = try StripeClient.decode(StripeErrorEnvelope.self, response, endpoint: "invoices.pay")
             if envelope.error.type == "idempotency_error" {
-                throw ProviderError(.malformed, "invoices.pay: idempotency key \(idempotencyKey) refused: \(envelope.error.message ?? "")", retryAfter: 60)
+                throw ProviderError(.timeout, "invoices.pay: idempotency key \(idempotencyKey) refused: \(envelope.error.message ?? ""); resolved by reading", retryAfter: 5)
             }
-            // Most often the invoice is no longer open (paid or voided elsewhere): nothing was charged.
-            let state = try await status(charge: charge, customer: customer, now: now)
+            // The invoice is read first: only one no longer open is closed (paid or voided elsewhere).
+            guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
+                return .closed(.void)
+            }
+            let state = try Self.status(of: invoice)
             if state != .open { return .closed(state) }
-            throw ProviderError(.malformed, "invoices.pay: HTTP \(response.status) \(envelope.error.code ?? ""): \(envelope.error.message ?? "")", retryAfter: 60)
+            return .methodRefused("HTTP \(response.status) \(envelope.error.code ?? envelope.error.type ?? ""): \(envelope.error.message ?? "")")
         default:
             throw StripeClient.failure(response, endpoint: "invoices.pay")
         }
     }
 
-    /// An accepted payment not yet final: paid, declined, or still processing (asked again later).
-    func pending(_ charge: String) async throws(ProviderError) -> PayOutcome {
-        let invoice = try await client.get("/v1/invoices/\(StripeClient.encode(charge))", endpoint: "invoices.retrieve", as: StripeInvoice.self)
-        if invoice.status == "paid" { return .succeeded(paymentId: invoice.charge ?? invoice.paymentIntent ?? invoice.id) }
-        if let pi = invoice.paymentIntent {
-            let intent = try await client.get("/v1/payment_intents/\(StripeClient.encode(pi))", endpoint: "payment_intents.retrieve", as: StripePaymentIntent.self)
-            if intent.status == "requires_payment_method", let error = intent.lastPaymentError { return .declined(Self.decline(error)) }
+    /// Resolves an attempt whose answer was lost (a timeout, a crash, an idempotency error) or not
+    /// final (a bank debit processing) by reading only: the invoice, its PaymentIntent and the latest
+    /// charge. nil when nothing shows that the attempt reached Stripe (no charge newer than the last
+    /// one Relance knew of, `prior`).
+    package func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, now: Int64) async throws(ProviderError) -> PayOutcome? {
+        try await settle(charge: charge, method: method, prior: prior)
+    }
+
+    /// What the invoice, its PaymentIntent and its latest charge say of the latest payment.
+    func settle(charge: String, method: String, prior: String?) async throws(ProviderError) -> PayOutcome? {
+        guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", query: [("expand[]", "payment_intent.latest_charge")],
+                                                   endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
+            return .closed(.void)
         }
-        throw ProviderError(.timeout, "invoices.pay: payment of \(charge) is still processing; its outcome is asked again later", retryAfter: 60)
+        try checkMode(invoice.livemode, "invoice \(invoice.id)")
+        var intent = invoice.paymentIntentObject
+        if intent == nil, let pi = invoice.paymentIntent {
+            intent = try await client.find("/v1/payment_intents/\(StripeClient.encode(pi))", endpoint: "payment_intents.retrieve", as: StripePaymentIntent.self)
+        }
+        var latest = intent?.latestChargeObject
+        if latest == nil, let id = intent?.latestCharge ?? invoice.charge {
+            latest = try await client.find("/v1/charges/\(StripeClient.encode(id))", endpoint: "charges.retrieve", as: StripeCharge.self)
+        }
+        // The latest charge is this attempt's when it is on this method and newer than what Relance knew.
+        let ours = latest.flatMap { c in c.id != prior && (c.paymentMethod == nil || c.paymentMethod == method) ? c : nil }
+        switch invoice.status {
+        case "paid":
+            return ours.map { .succeeded(paymentId: $0.id) } ?? .closed(.paid)
+        case "open":
+            break
+        default:
+            return .closed(try Self.status(of: invoice))
+        }
+        if let ours {
+            switch ours.status {
+            case "succeeded": return .succeeded(paymentId: ours.id)
+            case "pending": return .pending("payment \(ours.id) of \(charge) is pending")
+            case "failed": return .declined(Self.decline(ours, intent: intent))
+            default: break
+            }
+        }
+        switch intent?.status {
+        case "processing": return .pending("the payment of \(charge) is processing")
+        case "requires_action" where ours != nil || prior == nil:
+            return .declined(RawDecline(code: "requires_action", payment: ours?.id))
+        default: return nil
+        }
+    }
+
+    /// A failed charge's decline: the PaymentIntent's error when it is about this charge, else the
+    /// charge's own `failure_code` (bank debits report words such as `insufficient_funds`) and `outcome`.
+    static func decline(_ c: StripeCharge, intent: StripePaymentIntent?) -> RawDecline {
+        if let error = intent?.lastPaymentError, error.charge == nil || error.charge == c.id {
+            var raw = decline(error)
+            raw.payment = c.id
+            return raw
+        }
+        return RawDecline(code: c.failureCode ?? "payment_failed", declineCode: c.outcome?.reason, adviceCode: c.outcome?.adviceCode,
+                          networkAdviceCode: c.outcome?.networkAdviceCode, networkDeclineCode: c.outcome?.networkDeclineCode, payment: c.id)
     }
 }

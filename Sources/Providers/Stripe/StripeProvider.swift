@@ -5,47 +5,65 @@ import RetryPlanner
 ///
 /// | purpose | endpoint |
 /// |---|---|
-/// | discover failures | `GET /v1/events?type=invoice.payment_failed` (cursor: `ending_before`), first run `GET /v1/invoices?status=open&collection_method=charge_automatically` |
+/// | discover failures | `GET /v1/events?type=invoice.payment_failed` (cursor: `ending_before`), first run and an expired cursor `GET /v1/invoices?status=open&collection_method=charge_automatically` |
+/// | an event's invoice under the pinned version | `GET /v1/invoices/{id}` (events render in the account's version) |
 /// | decline fields | `GET /v1/payment_intents/{id}` → `last_payment_error` |
 /// | customer (zone, tier, tags, country) | `GET /v1/customers/{id}` (`metadata.time_zone`, `metadata.tier`, `metadata.tags`, `address.country`) |
 /// | stored methods | `GET /v1/customers/{id}/payment_methods` |
-/// | attempt | `POST /v1/invoices/{id}/pay` (`payment_method`, `off_session=true`, `Idempotency-Key`) |
-/// | guard | `GET /v1/invoices/{id}`, `GET /v1/subscriptions/{id}`, `GET /v1/customers/{id}` |
+/// | attempt | `POST /v1/invoices/{id}/pay` (`payment_method`, `off_session`, `Idempotency-Key`) |
+/// | guard and methods before an attempt | `GET /v1/invoices/{id}?expand[]=subscription&expand[]=customer`, `GET /v1/customers/{id}/payment_methods` |
+/// | an attempt in doubt | `GET /v1/invoices/{id}?expand[]=payment_intent.latest_charge` |
 ///
 /// A charge is an invoice (its id is the invoice id). Amounts are `amount_remaining`, in minor units.
 package final class StripeProvider: PaymentProvider {
     package let name = "stripe"
     /// Requests are paced inside the adapter (every request, not only attempts).
     package let isRateLimited = false
+    /// Stripe prunes idempotency keys after about 24 hours: an attempt in doubt is sent again with its
+    /// key only while its reservation is younger than 23 hours; after that it is resolved by reading.
+    package let idempotencyWindow: Int64? = 23 * 3_600
     let client: StripeClient
     let defaultZone: String
+    /// Set when the daemon's clock is scaled: an answer from live mode stops every request.
+    let requireTestMode: Bool
 
-    package init(apiBase: String, apiKey: String, defaultZone: String, requestsPerSecond: Int = 25, connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int) throws(ProviderError) {
-        client = try StripeClient(base: apiBase, apiKey: apiKey, requestsPerSecond: requestsPerSecond, connectTimeout: connectTimeout,
-                                  requestTimeout: requestTimeout, maxResponseBytes: maxResponseBytes)
+    package init(apiBase: String, apiKey: String, defaultZone: String, requestsPerSecond: Int = 25, maxNetworkRetries: Int = 2,
+                 retryDelay: Double = 0.5, connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int,
+                 requireTestMode: Bool = false) throws(ProviderError) {
+        client = try StripeClient(base: apiBase, apiKey: apiKey, requestsPerSecond: requestsPerSecond, maxRetries: maxNetworkRetries,
+                                  retryDelay: retryDelay, connectTimeout: connectTimeout, requestTimeout: requestTimeout,
+                                  maxResponseBytes: maxResponseBytes)
         self.defaultZone = defaultZone
+        self.requireTestMode = requireTestMode
+    }
+
+    /// Whether a key may be used with a scaled clock: test-mode keys only (the ledger counts virtual
+    /// seconds, so at 43,200x "15 per 30 days" would be 15 a minute on real cards).
+    package static func isTestKey(_ key: String) -> Bool {
+        key.hasPrefix("sk_test_") || key.hasPrefix("rk_test_")
+    }
+
+    /// Stops before anything more is sent when an answer comes from live mode under a scaled clock.
+    func checkMode(_ livemode: Bool?, _ what: String) throws(ProviderError) {
+        if requireTestMode && livemode == true {
+            throw ProviderError(.unauthorized, "\(what) is from live mode while time_scale != 1: refusing to act on real payments with a scaled clock")
+        }
     }
 
     // MARK: Failures
 
-    /// Cursor forms: nil (first run), `inv:<last invoice id>:<its created>|<event watermark>` while the first run
-    /// pages through open invoices, `evt:<event id>` (events newer than this one), `evt:` (no event
-    /// existed yet). One page per call, at most 25 failures (each costs three requests), so that every
-    /// call ends quickly and its charges are stored before the next: a daemon restarted again and
-    /// again still makes progress.
     package func failures(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> (charges: [FailedCharge], cursor: String?) {
-        let (charges, next, _) = try await page(after: cursor, pageSize: max(1, min(limit, 25)))
-        return (charges, next)
+        let page = try await poll(after: cursor, limit: limit, now: now)
+        return (page.charges, page.cursor)
     }
 
-    /// One page of failures from `cursor`: the charges, the next cursor, and whether more may follow.
-    func page(after cursor: String?, pageSize: Int) async throws(ProviderError) -> ([FailedCharge], String?, Bool) {
-        guard let cursor else {
-            // First run: remember the newest failure event before listing open invoices, so that
-            // nothing failing meanwhile falls between the two.
-            let newest = try await client.get("/v1/events", query: [("type", "invoice.payment_failed"), ("limit", "1")], endpoint: "events.list", as: StripeList<StripeEvent>.self)
-            return try await openInvoices(after: nil, watermark: newest.data.first?.id ?? "", pageSize: pageSize)
-        }
+    /// Cursor forms: nil (first run), `inv:<last invoice id>:<its created>|<event watermark>` while the first run
+    /// pages through open invoices, `evt:<event id>@<its created>` (events newer than this one; `evt:<id>`
+    /// from older versions), `evt:` (no event existed yet). One page per call, at most 25 failures, so
+    /// that every call ends quickly and its charges are stored before the next.
+    package func poll(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> FailurePage {
+        let pageSize = max(1, min(limit, 25))
+        guard let cursor else { return try await firstRun(pageSize: pageSize) }
         if cursor.hasPrefix("inv:") {
             let parts = cursor.dropFirst(4).split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
             let last = parts.first?.split(separator: ":", maxSplits: 1).map(String.init) ?? []
@@ -53,7 +71,7 @@ package final class StripeProvider: PaymentProvider {
             return try await openInvoices(after: (last[0], created), watermark: String(parts[1]), pageSize: pageSize)
         }
         guard cursor.hasPrefix("evt:") else { throw ProviderError(.malformed, "unreadable stored cursor \(cursor)") }
-        let last = String(cursor.dropFirst(4))
+        let last = String(cursor.dropFirst(4).split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
         var events: [StripeEvent]
         var more: Bool
         if last.isEmpty {
@@ -71,99 +89,81 @@ package final class StripeProvider: PaymentProvider {
             more = events.count > pageSize
             events = Array(events.reversed().prefix(pageSize))
         } else {
-            // `ending_before`: the page just newer than the cursor (listed newest first).
-            let page = try await client.get("/v1/events", query: [("type", "invoice.payment_failed"), ("limit", String(pageSize)), ("ending_before", last)],
-                                            endpoint: "events.list", as: StripeList<StripeEvent>.self)
+            // `ending_before`: the page just newer than the cursor (listed newest first). Stripe keeps
+            // events 30 days: a cursor older than that is unknown to it, and the open invoices are
+            // listed again instead (those already stored are ignored by the ingest).
+            guard let page = try await client.findOrMissing(
+                "/v1/events", query: [("type", "invoice.payment_failed"), ("limit", String(pageSize)), ("ending_before", last)],
+                endpoint: "events.list", as: StripeList<StripeEvent>.self)
+            else {
+                var page = try await firstRun(pageSize: pageSize)
+                page.notes.append("the event cursor \(last) is no longer known to Stripe (events are kept 30 days): listing the open invoices again")
+                return page
+            }
             events = page.data.reversed()
             more = page.hasMore
         }
-        guard let newest = events.last else { return ([], cursor, false) }
-        var seen = Set<String>()
-        var invoices: [(StripeInvoice, Int64)] = []
-        for event in events where event.type == "invoice.payment_failed" && seen.insert(event.data.object.id).inserted {
-            invoices.append((event.data.object, event.created))
-        }
-        return (try await details(invoices), "evt:" + newest.id, more)
+        guard let newest = events.last else { return FailurePage(cursor: cursor) }
+        for event in events { try checkMode(event.livemode, "event \(event.id)") }
+        var page = try await details(events.filter { $0.type == "invoice.payment_failed" }.map { ($0.data.object, $0.created, $0.fromRelance) })
+        page.cursor = "evt:\(newest.id)@\(newest.created)"
+        _ = more
+        return page
+    }
+
+    /// First run: remember the newest failure event before listing open invoices, so that nothing
+    /// failing meanwhile falls between the two.
+    func firstRun(pageSize: Int) async throws(ProviderError) -> FailurePage {
+        let newest = try await client.get("/v1/events", query: [("type", "invoice.payment_failed"), ("limit", "1")], endpoint: "events.list", as: StripeList<StripeEvent>.self)
+        let watermark = newest.data.first.map { "\($0.id)@\($0.created)" } ?? ""
+        return try await openInvoices(after: nil, watermark: watermark, pageSize: pageSize)
     }
 
     /// A page of open invoices after `after` (newest first). The invoice the cursor names may have
     /// left the `open` list since (paid, voided): Stripe then answers 404 to `starting_after`, and the
     /// page is taken by creation time instead (`created[lte]`; one already seen comes again, which
     /// ingest ignores).
-    func openInvoices(after: (id: String, created: Int64)?, watermark: String, pageSize: Int) async throws(ProviderError) -> ([FailedCharge], String?, Bool) {
+    func openInvoices(after: (id: String, created: Int64)?, watermark: String, pageSize: Int) async throws(ProviderError) -> FailurePage {
         let query = [("status", "open"), ("collection_method", "charge_automatically"), ("limit", String(pageSize))]
-        var page: StripeList<StripeInvoice>
+        var list: StripeList<StripeInvoice>
         if let after {
             if let found = try await client.find("/v1/invoices", query: query + [("starting_after", after.id)], endpoint: "invoices.list", as: StripeList<StripeInvoice>.self) {
-                page = found
+                list = found
             } else {
-                page = try await client.get("/v1/invoices", query: query + [("created[lte]", String(after.created))], endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
-                page.data.removeAll { $0.id == after.id }
+                list = try await client.get("/v1/invoices", query: query + [("created[lte]", String(after.created))], endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
+                list.data.removeAll { $0.id == after.id }
             }
         } else {
-            page = try await client.get("/v1/invoices", query: query, endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
+            list = try await client.get("/v1/invoices", query: query, endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
         }
-        let failed = page.data.filter { ($0.attemptCount ?? 0) > 0 && $0.paymentIntent != nil }
-        let charges = try await details(failed.map { ($0, $0.created) })
-        guard page.hasMore, let last = page.data.last else { return (charges, "evt:" + watermark, true) }
-        return (charges, "inv:\(last.id):\(last.created)|\(watermark)", true)
-    }
-
-    /// Turns invoices into failed charges: decline fields, customer, stored methods.
-    /// An invoice that no longer exists or has no customer is skipped.
-    func details(_ invoices: [(StripeInvoice, Int64)]) async throws(ProviderError) -> [FailedCharge] {
-        var customers: [String: (StripeCustomer, [StripePaymentMethod])] = [:]
-        var out: [FailedCharge] = []
-        for (invoice, failedAt) in invoices {
-            guard let customerId = invoice.customer, let pi = invoice.paymentIntent else { continue }
-            guard let intent = try await client.find("/v1/payment_intents/\(StripeClient.encode(pi))", endpoint: "payment_intents.retrieve", as: StripePaymentIntent.self) else { continue }
-            if customers[customerId] == nil {
-                guard let customer = try await client.find("/v1/customers/\(StripeClient.encode(customerId))", endpoint: "customers.retrieve", as: StripeCustomer.self) else { continue }
-                let methods = customer.deleted == true ? [] : try await client.get(
-                    "/v1/customers/\(StripeClient.encode(customerId))/payment_methods", query: [("limit", "100")],
-                    endpoint: "customers.payment_methods", as: StripeList<StripePaymentMethod>.self).data
-                customers[customerId] = (customer, methods)
-            }
-            guard let (customer, methods) = customers[customerId], customer.deleted != true else { continue }
-            let error = intent.lastPaymentError
-            let raw = error.map(Self.decline) ?? RawDecline(code: "payment_failed")
-            let stored = Self.methods(methods, default: customer.invoiceSettings?.defaultPaymentMethod)
-            let metadata = customer.metadata ?? [:]
-            let info = CustomerInfo(
-                id: customerId, zone: metadata["time_zone"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultZone,
-                tier: metadata["tier"] ?? "",
-                tags: (metadata["tags"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-                country: customer.address?.country ?? "")
-            let failedToken = error?.paymentMethod?.id ?? customer.invoiceSettings?.defaultPaymentMethod ?? stored.first?.token ?? ""
-            out.append(FailedCharge(
-                id: invoice.id, customer: info, amount: invoice.amountRemaining ?? invoice.amountDue, currency: invoice.currency.uppercased(),
-                failedAt: failedAt, decline: raw, methodToken: failedToken, methods: stored))
+        var page = try await details(list.data.filter { ($0.attemptCount ?? 0) > 0 }.map { ($0, $0.created, false) })
+        guard list.hasMore, let last = list.data.last else {
+            page.cursor = "evt:" + watermark
+            return page
         }
-        return out
+        page.cursor = "inv:\(last.id):\(last.created)|\(watermark)"
+        return page
     }
 
-    static func decline(_ e: StripeErrorBody) -> RawDecline {
-        RawDecline(code: e.code, declineCode: e.declineCode, adviceCode: e.adviceCode,
-                   networkAdviceCode: e.networkAdviceCode, networkDeclineCode: e.networkDeclineCode)
-    }
-
-    /// Stored methods Relance can retry: cards, SEPA and US bank debits (others are skipped).
-    static func methods(_ list: [StripePaymentMethod], default defaultId: String?) -> [StoredMethod] {
-        list.compactMap { pm -> StoredMethod? in
-            switch pm.type {
-            case "card":
-                guard let card = pm.card else { return nil }
-                return StoredMethod(token: pm.id, brand: card.brand ?? "unknown", last4: card.last4 ?? "", expYear: card.expYear ?? 0,
-                                    expMonth: card.expMonth ?? 0, rail: .card, isDefault: pm.id == defaultId, fingerprint: card.fingerprint)
-            case "sepa_debit":
-                return StoredMethod(token: pm.id, brand: "sepa_debit", last4: pm.sepaDebit?.last4 ?? "", expYear: 0, expMonth: 0,
-                                    rail: .sepaDebit, isDefault: pm.id == defaultId, fingerprint: pm.sepaDebit?.fingerprint)
-            case "us_bank_account":
-                return StoredMethod(token: pm.id, brand: "ach_debit", last4: pm.usBankAccount?.last4 ?? "", expYear: 0, expMonth: 0,
-                                    rail: .achDebit, isDefault: pm.id == defaultId, fingerprint: pm.usBankAccount?.fingerprint)
-            default:
-                return nil
+    /// Fetches parked failures again by invoice id, through the same path.
+    package func refetch(_ parked: [ParkedFailure], now: Int64) async throws(ProviderError) -> FailurePage {
+        var page = FailurePage(cursor: nil)
+        var found: [(StripeInvoice, Int64, Bool)] = []
+        for p in parked {
+            do throws(ProviderError) {
+                guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(p.id))", endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
+                    page.skipped.append((p.id, "invoice_missing"))
+                    continue
+                }
+                found.append((invoice, p.failedAt, false))
+            } catch where error.kind != .unauthorized {
+                page.parked.append(ParkedFailure(id: p.id, failedAt: p.failedAt, reason: error.description))
             }
         }
+        let details = try await details(found)
+        page.charges = details.charges
+        page.parked += details.parked
+        page.skipped += details.skipped
+        return page
     }
 }

@@ -67,7 +67,7 @@ package struct ChargeBook: Sendable, Hashable {
     /// The customer updated a method (new card data, new authorization): it becomes usable again, with
     /// the expiry the updated method carries (year 0: none, as everywhere).
     package mutating func methodUpdated(_ method: Int, expiryYear: Int, expiryMonth: Int) {
-        methods[method].flags.remove(.unusable)
+        methods[method].flags.subtract(MethodState.Flags.skipped)
         if methods[method].forbids != .consentRevoked { methods[method].forbids = .none }
         methods[method].expiry = MethodState.expiry(year: expiryYear, month: expiryMonth)
     }
@@ -80,8 +80,6 @@ package struct ChargeBook: Sendable, Hashable {
             forbids: decline.forbids, visaCategory: decline.visaCategory
         ))
         if decline.forbids != .none { methods[method].forbids = decline.forbids }
-        if decline.declineClass == .useAnotherMethod || decline.flags.contains(.dataQuality) {
-            methods[method].flags.insert(.unusable)
-        }
+        methods[method].flags.formUnion(MethodState.mark(for: decline))
     }
 }

@@ -68,8 +68,23 @@ package struct MethodState: Sendable, Hashable {
         package init(rawValue: UInt8) { self.rawValue = rawValue }
         /// The customer's default method: tried first.
         package static let isDefault = Flags(rawValue: 1 << 0)
-        /// Unusable until the customer updates it (expired, invalid account, data to fix).
+        /// Unusable until the customer updates it (expired, invalid account, data to fix, refused by the
+        /// provider, removed from the customer's list).
         package static let unusable = Flags(rawValue: 1 << 1)
+        /// Needs the customer (authentication, card data to fix): never tried again off-session until they act.
+        package static let needsCustomer = Flags(rawValue: 1 << 2)
+
+        /// What rotation skips until the customer acts.
+        package static let skipped: Flags = [.unusable, .needsCustomer]
+    }
+
+    /// What a decline leaves on the method that answered it, until the customer acts: needing the
+    /// customer (authentication, data to fix), or unusable (expired, invalid, another method asked
+    /// for). A rule-forbidding decline (stolen, lost, MAC 03, Visa category 1) sets `forbids` instead.
+    package static func mark(for decline: Decline) -> Flags {
+        if decline.declineClass == .customerMustAct || decline.flags.contains(.dataQuality) { return .needsCustomer }
+        if decline.declineClass == .useAnotherMethod { return .unusable }
+        return []
     }
 
     /// Epoch second of the latest success on this method (0 = never): more recent is tried earlier.

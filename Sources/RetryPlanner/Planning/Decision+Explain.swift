@@ -31,7 +31,20 @@ extension Decision {
             if adjustments.contains(.weekend) { parts.append("moved off the weekend") }
             if adjustments.contains(.quietHours) { parts.append("moved out of quiet hours") }
             if adjustments.contains(.preferredHours) { parts.append("moved into preferred hours") }
-            if adjustments.contains(.rotated) { parts.append("rotated to \(name(Int(method)))") }
+            if adjustments.contains(.rotated) {
+                // Why the other methods were passed over: what each answered stays on it until the customer acts.
+                var skipped: [String] = []
+                for (i, m) in book.methods.enumerated() where i != Int(method) {
+                    if m.forbids != .none {
+                        skipped.append("\(name(i)) never again (\(m.forbids.key))")
+                    } else if m.flags.contains(.needsCustomer) {
+                        skipped.append("\(name(i)) needs the customer")
+                    } else if m.flags.contains(.unusable) {
+                        skipped.append("\(name(i)) unusable")
+                    }
+                }
+                parts.append("rotated to \(name(Int(method)))" + (skipped.isEmpty ? "" : " (\(skipped.joined(separator: ", ")) until the customer acts)"))
+            }
             return "attempt with \(name(Int(method))): " + parts.joined(separator: "; ")
         }
     }

@@ -42,7 +42,7 @@ package struct PlanContext {
                 if m.forbids == .consentRevoked { return .stop(.consentRevoked, rule: .consentRevoked, now: now) }
                 continue
             }
-            if m.flags.contains(.unusable) || MethodState.isExpired(m.expiry, month: month) { continue }
+            if !m.flags.isDisjoint(with: MethodState.Flags.skipped) || MethodState.isExpired(m.expiry, month: month) { continue }
             var j = n
             while j > 0 && PlanContext.prefers(m, over: methods[mStart + Int(order[j - 1])]) {
                 order[j] = order[j - 1]
@@ -66,7 +66,8 @@ package struct PlanContext {
         if cr.rotate {
             let others = currentPos < 0 ? n : n - 1
             if others == 0 {
-                return .wait(currentPos >= 0 && c.lastClass == .customerMustAct ? .customerAction : .noUsableMethod, rule: currentRule, now: now)
+                let needsCustomer = current < mCount && methods[mStart + current].flags.contains(.needsCustomer)
+                return .wait((currentPos >= 0 || needsCustomer) && c.lastClass == .customerMustAct ? .customerAction : .noUsableMethod, rule: currentRule, now: now)
             }
             firstPos = currentPos == 0 ? 1 : 0
         } else {

@@ -98,7 +98,7 @@ extension PlanContext {
         for i in 0..<Int(c.methodCount) where methods[start + i].forbids == .consentRevoked { return .consentRevoked }
         let m = methods[start + index]
         if m.forbids != .none { return m.forbids }
-        if m.flags.contains(.unusable) || MethodState.isExpired(m.expiry, month: PlanContext.monthIndex(t)) { return .credentialUnusable }
+        if !m.flags.isDisjoint(with: MethodState.Flags.skipped) || MethodState.isExpired(m.expiry, month: PlanContext.monthIndex(t)) { return .credentialUnusable }
         let check = compliance(m, charge: c, at: t)
         if check.earliest > t { return check.rule == .none ? .credentialUnusable : check.rule }
         if t > check.deadline { return m.rail == .achDebit ? .achReinitiationLimit : .sepaRetryLimit }

@@ -11,12 +11,16 @@ package struct RawDecline: Sendable, Hashable, Codable {
     package var networkDeclineCode: String?
     package var achReturnCode: String?
     package var sepaReasonCode: String?
+    /// The provider's id of the failed payment (Stripe: the charge), when it says. Not read by the
+    /// taxonomy: it identifies the failure (the same one seen twice, an attempt whose answer was lost).
+    package var payment: String?
 
     package init(
         code: String? = nil, declineCode: String? = nil, adviceCode: String? = nil,
         networkAdviceCode: String? = nil, networkDeclineCode: String? = nil,
-        achReturnCode: String? = nil, sepaReasonCode: String? = nil
+        achReturnCode: String? = nil, sepaReasonCode: String? = nil, payment: String? = nil
     ) {
+        self.payment = payment
         self.code = code
         self.declineCode = declineCode
         self.adviceCode = adviceCode

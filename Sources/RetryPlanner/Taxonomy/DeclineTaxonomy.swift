@@ -101,7 +101,9 @@ package enum DeclineTaxonomy {
             return Decline(declineClass: .useAnotherMethod, visaCategory: 3, forbids: .credentialUnusable, flags: .dataQuality)
         case "pin_try_exceeded", "card_not_supported", "currency_not_supported", "invalid_account":
             return Decline(declineClass: .useAnotherMethod, visaCategory: 4, forbids: .credentialUnusable)
-        case "authentication_required":
+        // An off-session payment that needs the customer: a 402 `authentication_required`, a 402 whose only
+        // code is `invoice_payment_intent_requires_action`, a PaymentIntent left `requires_action`.
+        case "authentication_required", "invoice_payment_intent_requires_action", "requires_action":
             return Decline(declineClass: .customerMustAct, visaCategory: 4)
         case "incorrect_number", "incorrect_cvc", "incorrect_zip", "invalid_cvc", "invalid_expiry_month",
              "invalid_expiry_year":
@@ -149,8 +151,37 @@ package enum DeclineTaxonomy {
 
     // MARK: Bank debits
 
+    /// Stripe reports bank-debit failures as words, not as the rail's codes: each word as the return
+    /// code it stands for (Stripe's network decline codes for ACH Direct Debit and SEPA Direct Debit).
+    static let achWords: [String: String] = [
+        "insufficient_funds": "R01",
+        "account_closed": "R02", "bank_account_closed": "R02",
+        "no_account": "R03", "bank_account_invalid_details": "R03",
+        "invalid_account_number": "R04",
+        "debit_not_authorized": "R10", "debit_authorization_not_match": "R10",
+        "bank_account_restricted": "R16", "account_frozen": "R16", "bank_account_frozen": "R16",
+    ]
+    static let sepaWords: [String: String] = [
+        "insufficient_funds": "AM04",
+        "account_closed": "AC04", "bank_account_closed": "AC04",
+        "no_account": "AC01", "invalid_account_number": "AC01", "bank_account_invalid_details": "AC01",
+        "bank_account_restricted": "AC06", "account_frozen": "AC06", "bank_account_frozen": "AC06",
+        "debit_not_authorized": "MD01", "debit_authorization_not_match": "MD01",
+        "debit_disputed": "MD06",
+        "generic_could_not_process": "MS03", "could_not_process": "MS03",
+    ]
+
+    /// The rail's code for a bank-debit decline: the code field the rail has, else a Stripe word translated.
+    static func bankCode(_ rail: String?, _ raw: RawDecline, words: [String: String]) -> String {
+        if let rail { return rail.uppercased() }
+        for word in [raw.declineCode, raw.code].compactMap({ $0?.lowercased() }) {
+            if let code = words[word] { return code }
+        }
+        return (raw.declineCode ?? raw.code ?? "").uppercased()
+    }
+
     static func classifyACH(_ raw: RawDecline) -> Decline {
-        let code = (raw.achReturnCode ?? raw.declineCode ?? raw.code ?? "").uppercased()
+        let code = bankCode(raw.achReturnCode, raw, words: achWords)
         switch code {
         case "R01", "R09":
             return Decline(declineClass: .retryLater, visaCategory: 0, flags: .insufficientFunds)
@@ -167,7 +198,7 @@ package enum DeclineTaxonomy {
     }
 
     static func classifySEPA(_ raw: RawDecline) -> Decline {
-        let code = (raw.sepaReasonCode ?? raw.declineCode ?? raw.code ?? "").uppercased()
+        let code = bankCode(raw.sepaReasonCode, raw, words: sepaWords)
         switch code {
         case "AM04":
             return Decline(declineClass: .retryLater, visaCategory: 0, flags: .insufficientFunds)
