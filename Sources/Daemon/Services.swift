@@ -2,7 +2,7 @@ import AsyncAlgorithms
 import Foundation
 import GRDB
 package import Logging
-import Providers
+package import Providers
 import RetryPlanner
 import ServiceLifecycle
 package import Spool
@@ -142,14 +142,14 @@ package struct PollerService: Service {
     }
 
     /// Parked failures as kept in `meta` (`poll.parked`): one a line, `id TAB failed_at TAB reason`.
-    static func encodeParked(_ parked: [ParkedFailure]) -> String {
+    package static func encodeParked(_ parked: [ParkedFailure]) -> String {
         parked.map { p in
             let reason = String(p.reason.map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 }.prefix(300))
             return "\(p.id)\t\(p.failedAt)\t\(reason)"
         }.joined(separator: "\n")
     }
 
-    static func decodeParked(_ text: String?) -> [ParkedFailure] {
+    package static func decodeParked(_ text: String?) -> [ParkedFailure] {
         guard let text, !text.isEmpty else { return [] }
         return text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)

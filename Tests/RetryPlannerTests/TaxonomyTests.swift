@@ -112,3 +112,42 @@ struct TaxonomyTests {
         #expect(!DeclineTaxonomy.classify(RawDecline(sepaReasonCode: "MS03"), rail: .sepaDebit).flags.contains(.insufficientFunds))
     }
 }
+
+/// Stripe reports bank-debit failures as words, and 3DS in three shapes.
+@Suite("Stripe's words for bank debits and authentication")
+struct StripeWordsTests {
+    @Test("ACH words map to their return codes", arguments: [
+        ("insufficient_funds", DeclineClass.retryLater), ("account_closed", .useAnotherMethod), ("no_account", .useAnotherMethod),
+        ("invalid_account_number", .useAnotherMethod), ("bank_account_restricted", .useAnotherMethod), ("debit_not_authorized", .consentRevoked),
+    ])
+    func ach(word: String, expected: DeclineClass) {
+        let d = DeclineTaxonomy.classify(RawDecline(code: word), rail: .achDebit)
+        #expect(d.declineClass == expected)
+        #expect(!d.flags.contains(.unknownCode))
+        if word == "insufficient_funds" { #expect(d.flags.contains(.insufficientFunds)) }
+    }
+
+    @Test("SEPA words map to their reason codes", arguments: [
+        ("insufficient_funds", DeclineClass.retryLater), ("account_closed", .useAnotherMethod), ("no_account", .useAnotherMethod),
+        ("debit_disputed", .consentRevoked), ("generic_could_not_process", .retryLater),
+    ])
+    func sepa(word: String, expected: DeclineClass) {
+        let d = DeclineTaxonomy.classify(RawDecline(code: word), rail: .sepaDebit)
+        #expect(d.declineClass == expected)
+        #expect(!d.flags.contains(.unknownCode))
+    }
+
+    @Test func rawCodesStillWinAndUnknownWordsStayUnknown() {
+        #expect(DeclineTaxonomy.classify(RawDecline(code: "insufficient_funds", achReturnCode: "R02"), rail: .achDebit).declineClass == .useAnotherMethod)
+        #expect(DeclineTaxonomy.classify(RawDecline(code: "some_new_word"), rail: .achDebit).flags.contains(.unknownCode))
+    }
+
+    @Test("3DS answers need the customer", arguments: [
+        RawDecline(code: "card_declined", declineCode: "authentication_required"),
+        RawDecline(code: "invoice_payment_intent_requires_action"),
+        RawDecline(code: "requires_action"),
+    ])
+    func authentication(raw: RawDecline) {
+        #expect(DeclineTaxonomy.classify(raw, rail: .card).declineClass == .customerMustAct)
+    }
+}

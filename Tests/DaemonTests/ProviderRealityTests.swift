@@ -1,0 +1,90 @@
+import Daemon
+import Foundation
+import GRDB
+import Providers
+import RetryPlanner
+import Store
+import Testing
+
+/// What a real provider does to the engine: lists that change order, cards that vanish, declines
+/// made elsewhere, one request's error, failures that cannot be fetched yet.
+@Suite("Provider reality")
+struct ProviderRealityTests {
+    static func card(_ token: String, _ brand: String = "visa", isDefault: Bool = false) -> StoredMethod {
+        StoredMethod(token: token, brand: brand, last4: "4242", expYear: 2031, expMonth: 12, rail: .card, isDefault: isDefault, fingerprint: "fp_" + token)
+    }
+
+    static func failure(_ id: String, at: Int64, methods: [StoredMethod], method: String, decline: String = "do_not_honor",
+                        payment: String? = nil, own: Bool = false) -> FailedCharge {
+        FailedCharge(id: id, customer: CustomerInfo(id: "cus_r", zone: "UTC", tier: "", tags: [], country: "FR"), amount: 2_500, currency: "EUR",
+                     failedAt: at, decline: RawDecline(code: "card_declined", declineCode: decline, payment: payment), methodToken: method,
+                     methods: methods, paymentId: payment, ownAttempt: own)
+    }
+
+    @Test func methodsKeepTheirPlaceWhenTheProviderReordersThemAndVanishedOnesAreRemoved() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, _) = try makeEngine(dir)
+        let now = engine.clock.now()
+        _ = try await engine.ingest([Self.failure("in_1", at: now, methods: [Self.card("pm_a", isDefault: true), Self.card("pm_b", "mastercard")], method: "pm_a")], cursor: nil)
+        let before = try await engine.store.read { db in try ChargeRecord.fetch(db, id: "in_1") }
+        // The provider lists them in another order, pm_a detached, a new card as the default.
+        _ = try await engine.ingest([Self.failure("in_2", at: now, methods: [Self.card("pm_c", isDefault: true), Self.card("pm_b", "mastercard")], method: "pm_c")], cursor: nil)
+        let rows = try await engine.store.read { db in
+            try Row.fetchAll(db, sql: "SELECT token, idx, unusable, is_default FROM methods WHERE customer = 'cus_r' ORDER BY idx")
+                .map { ($0["token"] as String, $0["unusable"] as Int, $0["is_default"] as Int) }
+        }
+        #expect(rows.map(\.0) == ["pm_a", "pm_b", "pm_c"])
+        #expect(rows.map(\.1) == [MethodRecord.storedRemoved, 0, 0])
+        #expect(rows.map(\.2) == [0, 0, 1])
+        // The first charge's plan still names the card it named: places never move.
+        let methods = try await engine.store.read { db in try ChargeRecord.methods(db, customer: "cus_r") }
+        if let before, let next = before.nextMethod { #expect(["pm_a", "pm_b"].contains(methods[next].token)) }
+        #expect(methods[0].unusable && !methods[0].isDefault)
+    }
+
+    @Test func aDeclineMadeElsewhereCountsOnceAgainstTheCardAndRelancesOwnAreNotCountedTwice() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, _) = try makeEngine(dir)
+        let now = engine.clock.now()
+        let methods = [Self.card("pm_a", "mastercard", isDefault: true)]
+        _ = try await engine.ingest([Self.failure("in_1", at: now, methods: methods, method: "pm_a", payment: "ch_1")], cursor: nil)
+        func ledger() async throws -> Int { try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger")! } }
+        #expect(try await ledger() == 1)
+        // The same failure seen again: nothing new.
+        _ = try await engine.ingest([Self.failure("in_1", at: now, methods: methods, method: "pm_a", payment: "ch_1")], cursor: nil)
+        #expect(try await ledger() == 1)
+        // The customer retried on the hosted page and was declined with a lost card: counted, and the card is forbidden.
+        _ = try await engine.ingest([Self.failure("in_1", at: now + 60, methods: methods, method: "pm_a", decline: "lost_card", payment: "ch_2")], cursor: nil)
+        #expect(try await ledger() == 2)
+        let forbids = try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT forbids FROM methods WHERE token = 'pm_a'")! }
+        #expect(forbids != 0)
+        // A failure of Relance's own attempt (its key) is recorded by the attempt itself, not again here.
+        _ = try await engine.ingest([Self.failure("in_1", at: now + 120, methods: methods, method: "pm_a", payment: "ch_3", own: true)], cursor: nil)
+        #expect(try await ledger() == 2)
+    }
+
+    @Test func oneRequestsErrorHoldsOnlyItsCallerAndARateLimitHoldsEveryone() {
+        let health = ProviderHealth()
+        health.failed(ProviderError(.transient, "invoices.pay: HTTP 500", retryAfter: 1))
+        #expect(health.wait == 0 && !health.blocksAttempts)
+        health.failed(ProviderError(.malformed, "invoices.retrieve: HTTP 400", retryAfter: 60))
+        #expect(health.wait == 0)
+        health.failed(ProviderError(.transient, "events.list: HTTP 429: rate limited", retryAfter: 2, holdsProvider: true))
+        #expect(health.wait > 1 && health.snapshot.state == .backingOff)
+        // Nothing answering at all (five in a row) still backs off.
+        let down = ProviderHealth()
+        for _ in 0..<5 { down.failed(ProviderError(.timeout, "timeout", retryAfter: 5)) }
+        #expect(down.wait > 0 && down.snapshot.state == .failing)
+    }
+
+    @Test func parkedFailuresSurviveTheirEncoding() {
+        let parked = [ParkedFailure(id: "in_1", failedAt: 1_795_000_000, reason: "transient: payment_intents.retrieve: HTTP 500\twith a tab\nand a line"),
+                      ParkedFailure(id: "in_2", failedAt: 1, reason: "")]
+        let back = PollerService.decodeParked(PollerService.encodeParked(parked))
+        #expect(back.map(\.id) == ["in_1", "in_2"] && back.map(\.failedAt) == [1_795_000_000, 1])
+        #expect(!back[0].reason.contains("\n") && back[0].reason.contains("HTTP 500"))
+        #expect(PollerService.decodeParked(nil).isEmpty && PollerService.decodeParked("garbage").isEmpty)
+    }
+}
