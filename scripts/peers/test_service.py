@@ -265,6 +265,39 @@ class ServiceTests(unittest.TestCase):
         self.assertEqual(self.proc.wait(timeout=60), 0, self.log_text()[-2000:])
         self.assertFalse(os.path.exists(self.sock), "the status socket file was left behind")
 
+    def test_a_quiet_poller_keeps_the_watchdog_fed(self):
+        # Real time, a poll interval longer than the watchdog: waiting for the next poll is idle by
+        # design, so the pings go on (a poller that beat only after a poll starved it for the interval).
+        path = os.path.join(self.dir, "retry.toml")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace('poll_interval = "1m"', 'poll_interval = "12s"').replace("time_scale = 3600", "time_scale = 1"))
+        self.start(env_extra={"WATCHDOG_USEC": "3000000"})
+        ready_at, _ = self.notify.wait_for("READY=1", 60)
+        self.notify.drain(13)
+        pings = self.notify.times("WATCHDOG=1", ready_at, time.monotonic())
+        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        self.assertGreaterEqual(len(pings), 8, self.log_text()[-2000:])
+        self.assertLess(max(gaps), 3.0, "a gap of %.1f s between pings (watchdog 3 s)" % max(gaps))
+        self.assertNotIn("watchdog pings withheld", self.log_text())
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=60), 0, self.log_text()[-2000:])
+
+    def test_a_live_key_with_a_scaled_clock_is_refused(self):
+        # The ledger counts virtual seconds: at 3600x, "15 reattempts in 30 days" would be 15 in 12 real
+        # minutes on real cards. A live key never runs with time_scale != 1; a test key does.
+        for key, refused in (("sk_live_51AbCdEfGh", True), ("rk_live_51AbCdEfGh", True)):
+            with open(os.path.join(self.dir, "key"), "w") as f:
+                f.write(key + "\n")
+            path = write_config(self.dir, extra="[provider]\nkind = \"stripe\"\napi_base = \"http://127.0.0.1:9\"\napi_key_file = \"%s/key\"\n" % self.dir)
+            r = subprocess.run([os.path.join(BIN, "relanced"), "--config", path, "--run-for", "5"], capture_output=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            out = (r.stdout + r.stderr).decode()
+            self.assertNotEqual(r.returncode, 0, out)
+            self.assertIn("live Stripe key", out)
+            self.assertNotIn(key, out)
+
     def test_socket_activation(self):
         activated = os.path.join(self.dir, "activated.sock")
         # systemd-socket-activate passes on only the environment it is told to (-E).
