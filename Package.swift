@@ -180,7 +180,8 @@ let package = Package(
         // The Stripe adapter against real servers on loopback (the fixture server, localstripe).
         .testTarget(
             name: "StripeTests",
-            dependencies: ["Providers", "HTTPTransport", "RetryPlanner", "TestSupport"],
+            dependencies: ["Providers", "HTTPTransport", "RetryPlanner", "TestSupport", "Daemon", "Store", "RelanceConfig",
+                           .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

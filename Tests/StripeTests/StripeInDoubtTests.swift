@@ -1,0 +1,120 @@
+import Daemon
+import Foundation
+import GRDB
+import Logging
+import Providers
+import RelanceConfig
+import RetryPlanner
+import Store
+import Testing
+
+/// Attempts whose answer was lost, and answers about the method rather than the invoice: resolved by
+/// reading, never by a new key, never by a provider-wide hold.
+@Suite("Stripe attempts in doubt", .serialized)
+struct StripeInDoubtTests {
+    @Test("a pay whose answer was lost is found by reading; an invoice never paid again shows nothing")
+    func lookupByReading() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("l1"))
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("l2", visaOutcomes: [
+            ["code": "card_declined", "decline_code": "do_not_honor", "network_decline_code": "05"]]))
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("l3"))
+        let stripe = try StripeFixtureTests.provider(fixture)
+        let (found, _) = try await stripe.failures(after: nil, limit: 10, now: 0)
+        let prior = Dictionary(uniqueKeysWithValues: found.map { ($0.id, $0.paymentId) })
+        #expect(prior.values.allSatisfy { $0 != nil })
+
+        let paid = try await stripe.pay(charge: "in_l1", customer: "cus_l1", method: "pm_visa_l1", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_l1_1", now: 0)
+        let declined = try await stripe.pay(charge: "in_l2", customer: "cus_l2", method: "pm_visa_l2", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_l2_1", now: 0)
+        let pays = try await fixture.requests(prefix: "/v1/invoices/").filter { ($0["path"] as? String ?? "").hasSuffix("/pay") }.count
+        // Read back as if both answers had been lost.
+        let l1 = try await stripe.lookup(charge: "in_l1", customer: "cus_l1", method: "pm_visa_l1", idempotencyKey: "rl_in_l1_1", prior: prior["in_l1"] ?? nil, now: 0)
+        #expect(l1 == paid)
+        let l2 = try await stripe.lookup(charge: "in_l2", customer: "cus_l2", method: "pm_visa_l2", idempotencyKey: "rl_in_l2_1", prior: prior["in_l2"] ?? nil, now: 0)
+        guard case .declined(let raw) = l2, case .declined(let sent) = declined else { Issue.record("expected declines: \(String(describing: l2)), \(declined)"); return }
+        #expect(raw.payment == sent.payment && DeclineTaxonomy.classify(raw, rail: .card).declineClass == .retryLater)
+        // Nothing happened to the third since its failure.
+        let l3 = try await stripe.lookup(charge: "in_l3", customer: "cus_l3", method: "pm_visa_l3", idempotencyKey: "rl_in_l3_1", prior: prior["in_l3"] ?? nil, now: 0)
+        #expect(l3 == nil)
+        // Reading never pays.
+        #expect(try await fixture.requests(prefix: "/v1/invoices/").filter { ($0["path"] as? String ?? "").hasSuffix("/pay") }.count == pays)
+        #expect(try await fixture.audit()["double_charges"] == 0)
+    }
+
+    @Test("a method the invoice's customer does not have, on an open invoice, is refused; the invoice is not closed")
+    func methodRefusedNotClosed() async throws {
+        let fixture = try await StripeFixture.start()
+        for id in ["m1", "m2"] { try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario(id)) }
+        let stripe = try StripeFixtureTests.provider(fixture)
+        let other = try await stripe.pay(charge: "in_m1", customer: "cus_m1", method: "pm_visa_m2", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_m1_1", now: 0)
+        guard case .methodRefused = other else { Issue.record("another customer's card: \(other)"); return }
+        let missing = try await stripe.pay(charge: "in_m1", customer: "cus_m1", method: "pm_gone", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_m1_2", now: 0)
+        guard case .methodRefused = missing else { Issue.record("a method that does not exist: \(missing)"); return }
+        #expect(try await stripe.status(charge: "in_m1", customer: "cus_m1", now: 0) == .open)
+        // An invoice that is really gone is closed.
+        let gone = try await stripe.pay(charge: "in_nowhere", customer: "cus_m1", method: "pm_visa_m1", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_nowhere_1", now: 0)
+        #expect(gone == .closed(.void))
+    }
+
+    @Test("a key reused with other parameters is in doubt, never a provider-wide hold")
+    func idempotencyErrorIsInDoubt() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("k1", visaOutcomes: [["code": "card_declined", "decline_code": "do_not_honor"]]))
+        let stripe = try StripeFixtureTests.provider(fixture)
+        _ = try await stripe.pay(charge: "in_k1", customer: "cus_k1", method: "pm_visa_k1", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_k1_1", now: 0)
+        do throws(ProviderError) {
+            let outcome = try await stripe.pay(charge: "in_k1", customer: "cus_k1", method: "pm_mc_k1", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_k1_1", now: 0)
+            Issue.record("expected an error, got \(outcome)")
+        } catch {
+            #expect(error.kind == .timeout && !error.holdsProvider)
+        }
+    }
+
+    /// An engine on the Stripe adapter, its clock at `start`.
+    static func engine(_ dir: String, _ fixture: StripeFixture, start: Int64) throws -> Engine {
+        var settings = Settings()
+        settings.daemon.stateDir = dir
+        settings.daemon.spoolMinFreeBytes = 0
+        let stripe = try StripeFixtureTests.provider(fixture)
+        return Engine(store: try Store(path: dir + "/relance.sqlite"), provider: stripe, clock: VirtualClock(scale: 1, startingAt: start),
+                      settings: settings, zones: try SystemZones.table(["UTC", "Europe/Paris", "Europe/Berlin"]), logger: Logger(label: "test"))
+    }
+
+    @Test("an attempt left reserved for more than 23 hours is never sent again: read, and given up when it never went")
+    func staleReservationIsReadNotReposted() async throws {
+        let fixture = try await StripeFixture.start()
+        for id in ["s1", "s2"] { try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario(id)) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relance-doubt-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start: Int64 = 1_795_000_000
+        let engine = try Self.engine(dir, fixture, start: start)
+        let (charges, cursor) = try await engine.provider.failures(after: nil, limit: 10, now: start)
+        _ = try await engine.ingest(charges, cursor: cursor)
+        // Both charges get an attempt reserved; s1's request reached Stripe (it paid), s2's never left.
+        for id in ["s1", "s2"] {
+            try await engine.store.write { db in
+                try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, 1, ?, ?, ?, 'reserved')",
+                               arguments: ["in_\(id)", "rl_in_\(id)_1", "pm_visa_\(id)", start])
+                try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = ?", arguments: ["in_\(id)"])
+                try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, attempt_key) VALUES (?, ?, 4900, 2, ?)",
+                               arguments: ["fpV\(id)", start, "rl_in_\(id)_1"])
+            }
+        }
+        _ = try await engine.provider.pay(charge: "in_s1", customer: "cus_s1", method: "pm_visa_s1", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_s1_1", now: start)
+        let paysBefore = try await fixture.requests(prefix: "/v1/invoices/").filter { ($0["path"] as? String ?? "").hasSuffix("/pay") }.count
+        // A day later (the daemon was stopped): Stripe may have pruned both keys.
+        engine.clock.set(start + 24 * 3_600)
+        let rows = try await engine.store.read { db in try Int64.fetchAll(db, sql: "SELECT rowid FROM charges WHERE id IN ('in_s1', 'in_s2') ORDER BY id") }
+        for rowid in rows { _ = await engine.wake(rowid) }
+        #expect(try await fixture.requests(prefix: "/v1/invoices/").filter { ($0["path"] as? String ?? "").hasSuffix("/pay") }.count == paysBefore)
+        let states = try await engine.store.read { db in
+            try Row.fetchAll(db, sql: "SELECT key, state FROM attempts ORDER BY key").map { ($0["key"] as String, $0["state"] as String) }
+        }
+        #expect(states.map(\.1) == ["succeeded", "abandoned"], "\(states)")
+        let charge2 = try await engine.store.read { db in try Row.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_s2'")?["state"] as String? }
+        #expect(charge2 == "scheduled")
+        #expect(try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key = 'rl_in_s2_1'") } == 0)
+        #expect(try await fixture.audit()["double_charges"] == 0)
+    }
+}
