@@ -10,6 +10,8 @@
 /// | `relance_dispatch_lag_seconds` | histogram | — | delay between an attempt's planned time and its start |
 /// | `relance_provider_requests_total` | counter | `endpoint`, `status` | provider calls by endpoint and HTTP status (`error` when none) |
 /// | `relance_provider_latency_seconds` | histogram | — | provider call duration |
+/// | `relance_provider_retries_total` | counter | `endpoint`, `reason` | requests sent again by the client (`network`, `timeout`, `conflict`, `lock_timeout`, `server_error`, `should_retry`) |
+/// | `relance_provider_skipped_total` | counter | `reason` | failures found but not ingested (`parked` to be fetched again; `no_payment_intent`, `no_customer`, `customer_deleted`, ...) |
 /// | `relance_spool_pending_files` | gauge | — | event files written to the spool and not yet taken by a consumer |
 /// | `relance_planner_decisions_total` | counter | — | planner decisions made |
 ///
@@ -25,6 +27,8 @@ package enum RelanceMetric {
     package static let dispatchLagSeconds = "relance_dispatch_lag_seconds"
     package static let providerRequestsTotal = "relance_provider_requests_total"
     package static let providerLatencySeconds = "relance_provider_latency_seconds"
+    package static let providerRetriesTotal = "relance_provider_retries_total"
+    package static let providerSkippedTotal = "relance_provider_skipped_total"
     package static let spoolPendingFiles = "relance_spool_pending_files"
     package static let plannerDecisionsTotal = "relance_planner_decisions_total"
 }

@@ -1,0 +1,54 @@
+import Providers
+import Testing
+
+/// `[provider] requests_per_second` holds in every one-second window, not only on average: a token
+/// bucket let a second's worth of tokens out as one burst after an idle second (the e2e once saw
+/// 72 requests in a second for a limit of 40).
+@Suite("Rate window")
+struct RateWindowTests {
+    /// Drives the window with requests wanted at `wanted` (seconds), each sent as soon as it may; returns when each went.
+    static func sent(rate: Int, wanted: [Double]) -> [Double] {
+        let window = RateWindow(rate: rate, margin: 0)
+        var out: [Double] = []
+        var clock = 0.0
+        for w in wanted {
+            clock = max(clock, w)
+            while true {
+                let wait = window.tryAcquire(at: clock)
+                if wait == 0 { break }
+                clock += wait
+            }
+            out.append(clock)
+        }
+        return out
+    }
+
+    static func busiestSecond(_ times: [Double]) -> Int {
+        let sorted = times.sorted()
+        var best = 0, j = 0
+        for i in sorted.indices {
+            while sorted[i] - sorted[j] >= 1 { j += 1 }
+            best = max(best, i - j + 1)
+        }
+        return best
+    }
+
+    @Test("no one-second window, wherever it starts, holds more than the rate", arguments: [1, 5, 40, 100])
+    func everyWindow(rate: Int) {
+        // Idle, then a burst of demand, idle again, then steady demand above the rate.
+        let wanted = Array(repeating: 0.0, count: rate * 3) + Array(repeating: 10.5, count: rate * 2)
+            + (0..<(rate * 4)).map { 20 + Double($0) / Double(rate * 2) }
+        let times = Self.sent(rate: rate, wanted: wanted)
+        #expect(Self.busiestSecond(times) <= rate)
+        // And it does not under-use the limit: a steady demand goes out at the rate.
+        #expect(times[rate * 3 - 1] < 3)
+    }
+
+    @Test func waitsAreShortAndExact() {
+        let window = RateWindow(rate: 2, margin: 0)
+        #expect(window.tryAcquire(at: 100) == 0)
+        #expect(window.tryAcquire(at: 100.2) == 0)
+        #expect(abs(window.tryAcquire(at: 100.5) - 0.5) < 1e-9)
+        #expect(window.tryAcquire(at: 101.0) == 0)
+    }
+}
