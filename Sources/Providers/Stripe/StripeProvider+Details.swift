@@ -1,27 +1,49 @@
 import Foundation
 import RetryPlanner
 
+/// An invoice found failed (by an event, the open-invoice listing, or a parked id): what the finding
+/// itself says of it.
+struct Found: Sendable {
+    var id: String
+    /// The failed payment's charge, when the finding names it (an event's invoice under acacia).
+    var charge: String?
+    var livemode: Bool?
+    var failedAt: Int64
+    /// Whether an event says the failure came from Relance's own attempt.
+    var own: Bool
+
+    init(_ invoice: StripeInvoice, failedAt: Int64, own: Bool) {
+        (id, charge, livemode, self.failedAt, self.own) = (invoice.id, invoice.charge, invoice.livemode, failedAt, own)
+    }
+
+    init(parked: ParkedFailure) {
+        (id, charge, livemode, failedAt, own) = (parked.id, nil, nil, parked.failedAt, false)
+    }
+}
+
 extension StripeProvider {
     /// Turns invoices found failed into failed charges: decline fields, customer, stored methods.
     ///
     /// Each invoice stands alone: one whose details still fail after the client's retries is parked
     /// (fetched again later by id) and the others go on; one that cannot be a charge (no customer, no
-    /// PaymentIntent, gone) is skipped with its reason. An invoice rendered in a newer API version (an
-    /// event's payload since `2025-03-31.basil` has no `payment_intent`) is read again under the pinned one.
-    func details(_ invoices: [(StripeInvoice, Int64, Bool)]) async throws(ProviderError) -> FailurePage {
+    /// PaymentIntent, gone) is skipped with its reason. Requests per failure: the invoice (expanded),
+    /// and the customer's method list once per customer and page.
+    func details(_ invoices: [Found]) async throws(ProviderError) -> FailurePage {
         var customers: [String: (StripeCustomer, [StripePaymentMethod])] = [:]
         var page = FailurePage(cursor: nil)
-        for (found, failedAt, own) in invoices {
+        for found in invoices {
+            let failedAt = found.failedAt
             do throws(ProviderError) {
-                var invoice = found
-                try checkMode(invoice.livemode, "invoice \(invoice.id)")
-                if invoice.paymentIntent == nil || invoice.customer == nil {
-                    guard let pinned = try await client.find("/v1/invoices/\(StripeClient.encode(invoice.id))", endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
-                        page.skipped.append((invoice.id, "invoice_missing"))
-                        continue
-                    }
-                    invoice = pinned
+                // One read of the invoice under the pinned version, its PaymentIntent and customer
+                // expanded: an event renders the invoice in the account's version (since
+                // `2025-03-31.basil` without `payment_intent`), and the expansions save two reads.
+                try checkMode(found.livemode, "invoice \(found.id)")
+                guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(found.id))", query: [("expand[]", "payment_intent"), ("expand[]", "customer")],
+                                                           endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
+                    page.skipped.append((found.id, "invoice_missing"))
+                    continue
                 }
+                try checkMode(invoice.livemode, "invoice \(invoice.id)")
                 guard let customerId = invoice.customer else {
                     page.skipped.append((invoice.id, "no_customer"))
                     continue
@@ -30,12 +52,20 @@ extension StripeProvider {
                     page.skipped.append((invoice.id, "no_payment_intent"))
                     continue
                 }
-                guard let intent = try await client.find("/v1/payment_intents/\(StripeClient.encode(pi))", endpoint: "payment_intents.retrieve", as: StripePaymentIntent.self) else {
+                var expanded = invoice.paymentIntentObject
+                if expanded == nil {
+                    expanded = try await client.find("/v1/payment_intents/\(StripeClient.encode(pi))", endpoint: "payment_intents.retrieve", as: StripePaymentIntent.self)
+                }
+                guard let intent = expanded else {
                     page.skipped.append((invoice.id, "payment_intent_missing"))
                     continue
                 }
                 if customers[customerId] == nil {
-                    guard let customer = try await client.find("/v1/customers/\(StripeClient.encode(customerId))", endpoint: "customers.retrieve", as: StripeCustomer.self) else {
+                    var owner = invoice.customerObject
+                    if owner == nil {
+                        owner = try await client.find("/v1/customers/\(StripeClient.encode(customerId))", endpoint: "customers.retrieve", as: StripeCustomer.self)
+                    }
+                    guard let customer = owner else {
                         page.skipped.append((invoice.id, "customer_missing"))
                         continue
                     }
@@ -54,7 +84,7 @@ extension StripeProvider {
                 page.charges.append(FailedCharge(
                     id: invoice.id, customer: customerInfo(customer), amount: invoice.amountRemaining ?? invoice.amountDue,
                     currency: invoice.currency.uppercased(), failedAt: failedAt, decline: raw, methodToken: failedToken, methods: stored,
-                    paymentId: found.charge ?? error?.charge ?? intent.latestCharge, ownAttempt: own))
+                    paymentId: found.charge ?? error?.charge ?? intent.latestCharge, ownAttempt: found.own))
             } catch where error.kind != .unauthorized {
                 ProviderMetrics.skipped("parked")
                 page.parked.append(ParkedFailure(id: found.id, failedAt: failedAt, reason: error.description))

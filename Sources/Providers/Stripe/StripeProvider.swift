@@ -105,7 +105,7 @@ package final class StripeProvider: PaymentProvider {
         }
         guard let newest = events.last else { return FailurePage(cursor: cursor) }
         for event in events { try checkMode(event.livemode, "event \(event.id)") }
-        var page = try await details(events.filter { $0.type == "invoice.payment_failed" }.map { ($0.data.object, $0.created, $0.fromRelance) })
+        var page = try await details(events.filter { $0.type == "invoice.payment_failed" }.map { Found($0.data.object, failedAt: $0.created, own: $0.fromRelance) })
         page.cursor = "evt:\(newest.id)@\(newest.created)"
         _ = more
         return page
@@ -136,7 +136,7 @@ package final class StripeProvider: PaymentProvider {
         } else {
             list = try await client.get("/v1/invoices", query: query, endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
         }
-        var page = try await details(list.data.filter { ($0.attemptCount ?? 0) > 0 }.map { ($0, $0.created, false) })
+        var page = try await details(list.data.filter { ($0.attemptCount ?? 0) > 0 }.map { Found($0, failedAt: $0.created, own: false) })
         guard list.hasMore, let last = list.data.last else {
             page.cursor = "evt:" + watermark
             return page
@@ -147,23 +147,6 @@ package final class StripeProvider: PaymentProvider {
 
     /// Fetches parked failures again by invoice id, through the same path.
     package func refetch(_ parked: [ParkedFailure], now: Int64) async throws(ProviderError) -> FailurePage {
-        var page = FailurePage(cursor: nil)
-        var found: [(StripeInvoice, Int64, Bool)] = []
-        for p in parked {
-            do throws(ProviderError) {
-                guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(p.id))", endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
-                    page.skipped.append((p.id, "invoice_missing"))
-                    continue
-                }
-                found.append((invoice, p.failedAt, false))
-            } catch where error.kind != .unauthorized {
-                page.parked.append(ParkedFailure(id: p.id, failedAt: p.failedAt, reason: error.description))
-            }
-        }
-        let details = try await details(found)
-        page.charges = details.charges
-        page.parked += details.parked
-        page.skipped += details.skipped
-        return page
+        try await details(parked.map(Found.init(parked:)))
     }
 }
