@@ -102,14 +102,17 @@ struct StripePaymentIntent: Decodable, Sendable {
     var status: String?
     var lastPaymentError: StripeErrorBody?
     private var latestChargeRef: StripeRef<StripeCharge>?
+    private var paymentMethodRef: StripeRef<StripePaymentMethod>?
     var livemode: Bool?
 
     var latestCharge: String? { latestChargeRef?.id }
     var latestChargeObject: StripeCharge? { latestChargeRef?.object }
+    /// The method the PaymentIntent was last confirmed with.
+    var paymentMethod: String? { paymentMethodRef?.id }
 
     enum CodingKeys: String, CodingKey {
         case id, status, lastPaymentError, livemode
-        case latestChargeRef = "latestCharge"
+        case latestChargeRef = "latestCharge", paymentMethodRef = "paymentMethod"
     }
 }
 

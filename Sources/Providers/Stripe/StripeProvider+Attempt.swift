@@ -75,7 +75,7 @@ extension StripeProvider {
             let invoice = try StripeClient.decode(StripeInvoice.self, response, endpoint: "invoices.pay")
             try checkMode(invoice.livemode, "invoice \(invoice.id)")
             if invoice.status == "paid" { return .succeeded(paymentId: invoice.charge ?? invoice.paymentIntent ?? invoice.id) }
-            return try await settle(charge: charge, method: method, prior: nil) ?? .pending("accepted; the payment of \(charge) is not final yet")
+            return try await settle(charge: charge, method: method, prior: nil, fresh: true) ?? .pending("accepted; the payment of \(charge) is not final yet")
         case 402:
             let envelope = try StripeClient.decode(StripeErrorEnvelope.self, response, endpoint: "invoices.pay")
             return .declined(Self.decline(envelope.error))
@@ -101,11 +101,13 @@ extension StripeProvider {
     /// charge. nil when nothing shows that the attempt reached Stripe (no charge newer than the last
     /// one Relance knew of, `prior`).
     package func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, now: Int64) async throws(ProviderError) -> PayOutcome? {
-        try await settle(charge: charge, method: method, prior: prior)
+        try await settle(charge: charge, method: method, prior: prior, fresh: false)
     }
 
-    /// What the invoice, its PaymentIntent and its latest charge say of the latest payment.
-    func settle(charge: String, method: String, prior: String?) async throws(ProviderError) -> PayOutcome? {
+    /// What the invoice, its PaymentIntent and its latest charge say of the latest payment. `fresh`:
+    /// just after a 200 on pay, when only the PaymentIntent's state is the attempt's for sure (the
+    /// latest charge may still be the original failure's); nil then means "read again later".
+    func settle(charge: String, method: String, prior: String?, fresh: Bool) async throws(ProviderError) -> PayOutcome? {
         guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", query: [("expand[]", "payment_intent.latest_charge")],
                                                    endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
             return .closed(.void)
@@ -116,31 +118,33 @@ extension StripeProvider {
             intent = try await client.find("/v1/payment_intents/\(StripeClient.encode(pi))", endpoint: "payment_intents.retrieve", as: StripePaymentIntent.self)
         }
         var latest = intent?.latestChargeObject
-        if latest == nil, let id = intent?.latestCharge ?? invoice.charge {
+        if latest == nil, !fresh || invoice.status == "paid", let id = intent?.latestCharge ?? invoice.charge {
             latest = try await client.find("/v1/charges/\(StripeClient.encode(id))", endpoint: "charges.retrieve", as: StripeCharge.self)
         }
         // The latest charge is this attempt's when it is on this method and newer than what Relance knew.
-        let ours = latest.flatMap { c in c.id != prior && (c.paymentMethod == nil || c.paymentMethod == method) ? c : nil }
+        let ours = fresh ? nil : latest.flatMap { c in c.id != prior && (c.paymentMethod == nil || c.paymentMethod == method) ? c : nil }
         switch invoice.status {
         case "paid":
+            if fresh { return .succeeded(paymentId: latest?.id ?? invoice.charge ?? invoice.paymentIntent ?? invoice.id) }
             return ours.map { .succeeded(paymentId: $0.id) } ?? .closed(.paid)
         case "open":
             break
         default:
             return .closed(try Self.status(of: invoice))
         }
-        if let ours {
-            switch ours.status {
-            case "succeeded": return .succeeded(paymentId: ours.id)
-            case "pending": return .pending("payment \(ours.id) of \(charge) is pending")
-            case "failed": return .declined(Self.decline(ours, intent: intent))
+        // The PaymentIntent's state, when it is on this method: a debit processing, or the customer needed.
+        if intent?.paymentMethod == nil || intent?.paymentMethod == method {
+            switch intent?.status {
+            case "processing": return .pending("the payment of \(charge) is processing")
+            case "requires_action": return .declined(RawDecline(code: "requires_action", payment: ours?.id))
             default: break
             }
         }
-        switch intent?.status {
-        case "processing": return .pending("the payment of \(charge) is processing")
-        case "requires_action" where ours != nil || prior == nil:
-            return .declined(RawDecline(code: "requires_action", payment: ours?.id))
+        guard let ours else { return nil }
+        switch ours.status {
+        case "succeeded": return .succeeded(paymentId: ours.id)
+        case "pending": return .pending("payment \(ours.id) of \(charge) is pending")
+        case "failed": return .declined(Self.decline(ours, intent: intent))
         default: return nil
         }
     }
