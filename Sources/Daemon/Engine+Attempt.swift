@@ -169,7 +169,10 @@ extension Engine {
     func reserve(_ db: Database, _ rec: inout ChargeRecord, methods: [MethodRecord], now: Int64) throws -> AttemptTicket? {
         guard let m = rec.nextMethod, m < methods.count else { return nil }
         let plannedAt = rec.nextAt ?? now
-        let number = rec.attempts + 1
+        // Numbers (and so keys) are never reused: an attempt refused or given up unsent did not count
+        // as a retry, but its key may still be kept by the provider.
+        let used = try Int.fetchOne(db.cachedStatement(sql: "SELECT max(number) FROM attempts WHERE charge = ?"), arguments: [rec.id]) ?? 0
+        let number = max(rec.attempts, used) + 1
         let key = "rl_\(rec.id)_\(number)"
         try db.cachedStatement(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, ?, ?, ?, ?, 'reserved')").execute(
                        arguments: [rec.id, number, key, methods[m].token, now])
@@ -237,6 +240,8 @@ extension Engine {
         ])
         health.failed(error)
         noteError("attempt \(attempt) on \(charge): \(error)")
-        return clock.virtual(afterWall: error.retryAfter ?? 5)
+        // The provider's wait in wall time, but never more than an hour of the daemon's clock: with a
+        // scaled clock a minute of wall time would be weeks, and an attempt in doubt must be read soon.
+        return min(clock.virtual(afterWall: min(error.retryAfter ?? 5, 60)), clock.now() + 3_600)
     }
 }

@@ -7,8 +7,9 @@ import RetryPlanner
 import Store
 
 extension Engine {
-    /// How long a payment that is not final yet (a bank debit processing) waits before it is read again.
-    static let pendingFollowUp: Int64 = 6 * 3_600
+    /// How long a payment that is not final yet waits before it is read again: a day (ACH debits settle
+    /// in about four business days, SEPA debits in five to fourteen; reading more often only spends requests).
+    static let pendingFollowUp: Int64 = 86_400
 
     /// Record the outcome, re-plan, in one transaction; returns the next wake.
     func record(_ ticket: AttemptTicket, outcome: PayOutcome, rowid: Int64) async -> Int64? {
@@ -26,7 +27,7 @@ extension Engine {
                     try db.cachedStatement(sql: "UPDATE methods SET last_success_at = ? WHERE token = ?").execute(arguments: [ticket.reservedAt, ticket.method.token])
                     // The issuer saw the attempt at most now: the rolling counters count it from then.
                     try db.cachedStatement(sql: "UPDATE ledger SET time = ?, payment = ? WHERE attempt_key = ?").execute(arguments: [now, paymentId, ticket.key])
-                    rec.attempts = ticket.number
+                    rec.attempts += 1
                     rec.lastAttemptAt = ticket.reservedAt
                     rec.currentMethod = methodIndex
                     rec.state = .recovered
@@ -54,7 +55,7 @@ extension Engine {
                         arguments: [now, Int(flags.rawValue), Int(decline.merchantAdviceCode), Int(decline.forbids.rawValue), Int(decline.visaCategory), raw.payment, ticket.key])
                     let marked = try markMethod(db, method: ticket.method, decline: decline) != nil
                     rec.attemptsOnMethod = methodIndex == rec.currentMethod ? rec.attemptsOnMethod + 1 : 1
-                    rec.attempts = ticket.number
+                    rec.attempts += 1
                     rec.lastAttemptAt = ticket.reservedAt
                     rec.currentMethod = methodIndex
                     rec.lastClass = decline.declineClass

@@ -187,7 +187,8 @@ package final class Engine: Sendable {
                     rail: rail, country: fc.customer.country
                 )
                 let segment = planner.policy.segmentIndex(for: attributes) ?? (planner.policy.segments.count - 1)
-                if let method, let marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false,
+                if let method, let marked = try self.recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline,
+                                                                   reattempt: try self.isReattempt(db, method, at: fc.failedAt),
                                                                    key: nil, payment: fc.paymentId) {
                     // The decline just marked the method: the list as reading it back would give.
                     methods[m] = marked
@@ -242,8 +243,16 @@ package final class Engine: Sendable {
         guard let customer = try String.fetchOne(db.cachedStatement(sql: "SELECT customer FROM charges WHERE id = ?"), arguments: [fc.id]),
               let method = try ChargeRecord.methods(db, customer: customer).first(where: { $0.token == fc.methodToken }) else { return }
         let decline = DeclineTaxonomy.classify(fc.decline, rail: method.rail)
-        try recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, reattempt: false, key: nil, payment: payment)
+        try recordLedger(db, method: method, time: fc.failedAt, amount: fc.amount, decline: decline,
+                         reattempt: try isReattempt(db, method, at: fc.failedAt), key: nil, payment: payment)
         logger.info("a decline made elsewhere counts against the card", metadata: ["charge.id": "\(fc.id)", "payment": "\(payment)"])
+    }
+
+    /// Whether a failure Relance did not make (a new invoice's first payment, the customer on a hosted
+    /// page) counts as a reattempt on its card (``LedgerEntry/isReattempt(after:at:window:)``).
+    func isReattempt(_ db: Database, _ method: MethodRecord, at time: Int64) throws -> Bool {
+        let window = active.withLock { $0.planner.policy.rules.visaWindow }
+        return LedgerEntry.isReattempt(after: try ChargeRecord.ledger(db, credential: method.credential, since: time - window), at: time, window: window)
     }
 
     /// Which of `ids` are stored charges: index searches of a fixed-size batch each, not a statement per id.

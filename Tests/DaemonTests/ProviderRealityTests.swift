@@ -58,6 +58,9 @@ struct ProviderRealityTests {
         // The customer retried on the hosted page and was declined with a lost card: counted, and the card is forbidden.
         _ = try await engine.ingest([Self.failure("in_1", at: now + 60, methods: methods, method: "pm_a", decline: "lost_card", payment: "ch_2")], cursor: nil)
         #expect(try await ledger() == 2)
+        // After the card's decline, the customer's attempt counts as a reattempt on the card: the issuer counts it so.
+        let flags = try await engine.store.read { db in try Int.fetchAll(db, sql: "SELECT flags FROM ledger ORDER BY rowid") }
+        #expect(flags.map { LedgerEntry.Flags(rawValue: UInt8($0)).contains(.reattempt) } == [false, true])
         let forbids = try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT forbids FROM methods WHERE token = 'pm_a'")! }
         #expect(forbids != 0)
         // A failure of Relance's own attempt (its key) is recorded by the attempt itself, not again here.

@@ -35,6 +35,8 @@ final class StripeFixture: Sendable {
         peer = try PeerProcess(arguments: [
             "python3", repositoryRoot + "/scripts/peers/stripe_fixture.py", "--port", "0", "--api-key", Self.apiKey,
             "--customers", String(customers), "--invoices", String(invoices),
+            // Deterministic: no random transient faults, no customers acting by themselves.
+            "--faults", "off", "--streams", "off",
         ])
         http = try HTTPTransport()
     }

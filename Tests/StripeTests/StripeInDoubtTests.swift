@@ -115,6 +115,21 @@ struct StripeInDoubtTests {
         let charge2 = try await engine.store.read { db in try Row.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_s2'")?["state"] as String? }
         #expect(charge2 == "scheduled")
         #expect(try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key = 'rl_in_s2_1'") } == 0)
+        // The charge goes on with a new attempt under a new key (the abandoned one may still be kept by Stripe).
+        let next = try await engine.store.read { db in try Int64.fetchOne(db, sql: "SELECT next_at FROM charges WHERE id = 'in_s2'") }
+        engine.clock.set(max(next ?? 0, engine.clock.now()) + 1)
+        let row2 = try await engine.store.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_s2'")! }
+        _ = await engine.wake(row2)
+        let keys = try await fixture.requests(prefix: "/v1/invoices/in_s2/pay").compactMap { r in
+            (r["headers"] as? [String: String] ?? [:]).first { $0.key.lowercased() == "idempotency-key" }?.value
+        }
+        #expect(keys == ["rl_in_s2_2"])
+        let after = try await engine.store.read { db in
+            try Row.fetchAll(db, sql: "SELECT number, state FROM attempts WHERE charge = 'in_s2' ORDER BY number").map { ($0["number"] as Int, $0["state"] as String) }
+        }
+        #expect(after.map(\.0) == [1, 2] && after[0].1 == "abandoned" && after[1].1 != "reserved", "\(after)")
+        // The abandoned attempt never reached the issuer: it does not count as a retry.
+        #expect(try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT attempts FROM charges WHERE id = 'in_s2'") } == 1)
         #expect(try await fixture.audit()["double_charges"] == 0)
     }
 }

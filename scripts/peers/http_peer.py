@@ -21,6 +21,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the peers
+
+from fixture_faults import send_drip, send_head, send_truncated
+
 counts = {"connections": 0, "requests": 0}
 lock = threading.Lock()
 
@@ -103,21 +107,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def ep_drip(self, query, body):
         size = int(query.get("bytes", "10"))
-        self.send_response(200)
-        self.send_header("Content-Length", str(size))
-        self.end_headers()
-        for _ in range(size):
-            self.wfile.write(b"x")
-            self.wfile.flush()
-            time.sleep(1)
+        send_head(self, 200, [], size)
+        send_drip(self, b"x" * size, 1.0, close=False)
 
     def ep_close(self, query, body):
-        self.send_response(200)
-        self.send_header("Content-Length", "1000")
-        self.end_headers()
-        self.wfile.write(b"x" * 10)
-        self.wfile.flush()
-        self.close_connection = True
+        send_truncated(self, 200, [], b"x" * 1000, sent=10)
 
     def ep_stats(self, query, body):
         with lock:

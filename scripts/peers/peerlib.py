@@ -1,14 +1,16 @@
 """Helpers shared by the Python test drivers."""
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 PEERS = os.path.dirname(os.path.abspath(__file__))
 
 
-def call(base, method, path, body=None, key=None):
+def call(base, method, path, body=None, key=None, timeout=30):
     """A JSON request to the Stripe fixture (its control API, or the Stripe API with `key`)."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method)
@@ -16,13 +18,14 @@ def call(base, method, path, body=None, key=None):
         req.add_header("Authorization", "Bearer " + key)
     if data is not None:
         req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=30) as r:
+    with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read())
 
 
 def start_fixture(key, *options, stderr=subprocess.DEVNULL):
     """Starts the Stripe fixture server (stripe_fixture.py) on a free loopback port with `key` and the
-    given options (--seed, --customers, ...); returns (process, base url). The caller terminates it."""
+    given options (--seed, --customers, --faults off, ...); returns (process, base url). The caller
+    terminates it."""
     fixture = subprocess.Popen(
         [sys.executable, os.path.join(PEERS, "stripe_fixture.py"), "--port", "0", "--api-key", key, *options],
         stdout=subprocess.PIPE, stderr=stderr)
@@ -35,10 +38,40 @@ def start_fixture(key, *options, stderr=subprocess.DEVNULL):
     return fixture, "http://127.0.0.1:%d" % port
 
 
+def unix_get(sock_path, path, timeout=10.0):
+    """GET over a Unix socket (the daemon's status socket): (status, body bytes, wall time mid-request)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    t0 = time.time()
+    s.sendall(("GET %s HTTP/1.1\r\nHost: relanced\r\nConnection: close\r\n\r\n" % path).encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    t1 = time.time()
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b"\r\n")[0].split()[1])
+    if b"transfer-encoding: chunked" in head.lower():
+        out, rest = b"", body
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size.split(b";")[0], 16)
+            if n == 0:
+                break
+            out, rest = out + rest[:n], rest[n + 2:]
+        body = out
+    return status, body, (t0 + t1) / 2, t1 - t0
+
+
 def write_stripe_config(work, base, key, daemon, provider):
     """Writes the API key to `work`/key and a retry.toml for relanced against the Stripe fixture at `base`,
     with state, spool and status socket under `work`; `daemon` and `provider` are further settings of
-    those tables, in order (strings are quoted). Returns the config's path."""
+    those tables, in order (strings are quoted; e.g. provider={"max_network_retries": 2}). Returns the
+    config's path."""
     def settings(table):
         return ["%s = %s" % (name, '"%s"' % value if isinstance(value, str) else value) for name, value in table.items()]
 

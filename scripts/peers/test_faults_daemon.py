@@ -111,7 +111,9 @@ class Stack:
         self.daemon_settings, self.provider_settings, self.rps = daemon, provider, rps
         self.fixture = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "scripts", "peers", "stripe_fixture.py"), "--port", "0", "--api-key", KEY,
-             "--seed", str(seed), "--customers", str(invoices // 2), "--invoices", str(invoices), "--failure-rate", str(rate)],
+             "--seed", str(seed), "--customers", str(invoices // 2), "--invoices", str(invoices), "--failure-rate", str(rate),
+             # These scenarios inject their own faults, one kind at a time, on the daemon's clock.
+             "--faults", "off", "--streams", "off", "--time-scale", "20000"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.base = "http://127.0.0.1:%d" % json.loads(self.fixture.stdout.readline())["port"]
         self.proc = None
@@ -247,7 +249,7 @@ class DaemonFaultTests(unittest.TestCase):
         records = s.records()
         audit = records["audit"]
         self.assertEqual(audit["double_charges"], 0, audit)
-        self.assertEqual(audit["attempts_on_closed"], 0, audit)
+        self.assertEqual(audit["attempts_on_closed_violations"], 0, (audit, records.get("audit_records", {}).get("attempts_on_closed_violations")))
         self.assertEqual(audit["idempotency_conflicts"], 0, audit)
         executed = s.executed(records)
         keys = [a["idempotency_key"] for a in executed]
@@ -287,7 +289,7 @@ class DaemonFaultTests(unittest.TestCase):
                    "replays": sum(1 for a in records["attempts"] if a["outcome"] == "replayed"),
                    "charges": len(charges), "closed": sum(1 for e in events if e["type"] == "relance.charge.closed"),
                    "events": len(ids), "reserved": reserved,
-                   "double_charges": audit["double_charges"], "on_closed": audit["attempts_on_closed"], "lost": len(missing),
+                   "double_charges": audit["double_charges"], "on_closed": audit.get("attempts_on_closed_violations", 0), "lost": len(missing),
                    "secrets_found": 0}
         print("faults-daemon %s: %s" % (label, " ".join("%s=%s" % kv for kv in figures.items())), file=sys.stderr)
         return figures
@@ -315,7 +317,8 @@ class DaemonFaultTests(unittest.TestCase):
         pay = {"method": "POST", "path_prefix": "/v1/invoices/"}
         # Groups whose faults are taken by different requests (pays, polls and guards) at the same time.
         plan = [
-            [{"kind": "status", "status": 503, "count": 5, "method": "GET"}, dict(pay, kind="status", status=500, count=3)],
+            # The client retries a 5xx twice itself: enough in a row that some request still meets one at its last try.
+            [{"kind": "status", "status": 503, "count": 12, "method": "GET"}, dict(pay, kind="status", status=500, count=9)],
             [dict(pay, kind="delay", seconds=3.5)],
             [dict(pay, kind="reset"), {"kind": "reset", "method": "GET"}],
             [dict(pay, kind="truncated"), {"kind": "truncated", "method": "GET"}],

@@ -156,6 +156,13 @@ package struct LedgerEntry: Sendable, Hashable {
     package var forbids: Rule
     package var visaCategory: UInt8
 
+    /// Whether an attempt on a card, merchant-initiated or not (a new invoice's first payment, the
+    /// customer on a hosted page), counts as a reattempt: the card declined within the window before
+    /// it. The issuer counts it so; the Visa limit must too, or others' attempts take a card past it.
+    package static func isReattempt(after history: [LedgerEntry], at time: Int64, window: Int64) -> Bool {
+        history.contains { $0.flags.contains(.declined) && $0.time > time - window && $0.time <= time }
+    }
+
     package init(time: Int64, amount: Int64, flags: Flags, merchantAdviceCode: UInt8 = 0, forbids: Rule = .none, visaCategory: UInt8 = 0) {
         self.time = time
         self.amountTag = ChargeState.amountTag(amount)
