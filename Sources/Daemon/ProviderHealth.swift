@@ -8,7 +8,7 @@ import Synchronization
 /// |---|---|---|
 /// | `ok` | any answer | none |
 /// | `backing_off` | a rate-limit 429 (an error that holds the whole provider) | no call before its `Retry-After` |
-/// | `failing` | five errors in a row with no answer between them (the provider is down) | no call before the last one's retry time |
+/// | `failing` | five errors in a row with no answer between them | none: each caller waits on its own error |
 ///
 /// One request's error (a 5xx after the client's retries, a timeout, a malformed answer) holds only
 /// the charge it concerns: the provider as a whole waits only when it asks to, or when nothing answers.
@@ -56,8 +56,9 @@ package final class ProviderHealth: Sendable {
                     v.state = .backingOff
                     v.holdUntil = max(v.holdUntil, now + (error.retryAfter ?? 1))
                 } else if v.consecutiveFailures >= 5 {
+                    // Shown, not a hold: five errors in a row may all be one charge's (a saved 500
+                    // replayed), and the others must go on. Each caller waits on its own error.
                     v.state = .failing
-                    v.holdUntil = max(v.holdUntil, now + min(error.retryAfter ?? 1, 5))
                 }
             }
         }

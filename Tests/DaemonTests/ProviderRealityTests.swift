@@ -76,10 +76,10 @@ struct ProviderRealityTests {
         #expect(health.wait == 0)
         health.failed(ProviderError(.transient, "events.list: HTTP 429: rate limited", retryAfter: 2, holdsProvider: true))
         #expect(health.wait > 1 && health.snapshot.state == .backingOff)
-        // Nothing answering at all (five in a row) still backs off.
+        // Five in a row (one charge's saved 500 replayed, say) are shown, and hold nobody else.
         let down = ProviderHealth()
-        for _ in 0..<5 { down.failed(ProviderError(.timeout, "timeout", retryAfter: 5)) }
-        #expect(down.wait > 0 && down.snapshot.state == .failing)
+        for _ in 0..<5 { down.failed(ProviderError(.transient, "invoices.pay: HTTP 500", retryAfter: 60)) }
+        #expect(down.wait == 0 && down.snapshot.state == .failing)
     }
 
     @Test func parkedFailuresSurviveTheirEncoding() {

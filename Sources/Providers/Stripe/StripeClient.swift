@@ -185,6 +185,8 @@ final class StripeClient: Sendable {
             default: return nil
             }
         case .success(let response):
+            // A saved answer replayed under its idempotency key comes back the same however often it is asked.
+            if response.header("Idempotent-Replayed")?.lowercased() == "true" { return nil }
             let after = response.header("Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
             switch response.header("Stripe-Should-Retry")?.lowercased() {
             case "true": return ("should_retry", after)

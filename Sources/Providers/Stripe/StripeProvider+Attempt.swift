@@ -91,6 +91,15 @@ extension StripeProvider {
             let state = try Self.status(of: invoice)
             if state != .open { return .closed(state) }
             return .methodRefused("HTTP \(response.status) \(envelope.error.code ?? envelope.error.type ?? ""): \(envelope.error.message ?? "")")
+        case 500...:
+            // Stripe saves a 500 under the key once the request began executing, and replays it: a
+            // replayed 500 will never turn into an outcome. The caller read the invoice before sending
+            // it again (`lookup`) and found no payment of this attempt, so the saved 500 is all there
+            // is: nothing was charged, and the attempt is given up.
+            if response.header("Idempotent-Replayed")?.lowercased() == "true" {
+                return .notMade("the key's saved answer is HTTP \(response.status) and no payment of it exists")
+            }
+            throw StripeClient.failure(response, endpoint: "invoices.pay")
         default:
             throw StripeClient.failure(response, endpoint: "invoices.pay")
         }
