@@ -32,12 +32,17 @@ package final class ProviderHealth: Sendable {
     package var snapshot: Snapshot { value.withLock { $0 } }
 
     /// The provider answered (a success, a decline, a list): back to `ok`.
+    /// A rate limit's hold stays until its time: a request already in flight when the 429 came back
+    /// may still answer.
     package func answered(at virtual: Int64) {
+        let now = Date().timeIntervalSince1970
         value.withLock { v in
-            v.state = .ok
-            v.holdUntil = 0
             v.consecutiveFailures = 0
             v.lastSuccessAt = virtual
+            if v.holdUntil <= now || v.state == .unauthorized {
+                v.state = .ok
+                v.holdUntil = 0
+            }
         }
     }
 

@@ -76,6 +76,9 @@ struct ProviderRealityTests {
         #expect(health.wait == 0)
         health.failed(ProviderError(.transient, "events.list: HTTP 429: rate limited", retryAfter: 2, holdsProvider: true))
         #expect(health.wait > 1 && health.snapshot.state == .backingOff)
+        // A request already in flight when the 429 came back answers: the hold stays until its time.
+        health.answered(at: 0)
+        #expect(health.wait > 1 && health.snapshot.state == .backingOff)
         // Five in a row (one charge's saved 500 replayed, say) are shown, and hold nobody else.
         let down = ProviderHealth()
         for _ in 0..<5 { down.failed(ProviderError(.transient, "invoices.pay: HTTP 500", retryAfter: 60)) }

@@ -319,13 +319,16 @@ class DaemonFaultTests(unittest.TestCase):
         plan = [
             # The client retries a 5xx twice itself: enough in a row that some request still meets one at its last try.
             [{"kind": "status", "status": 503, "count": 12, "method": "GET"}, dict(pay, kind="status", status=500, count=9)],
-            [dict(pay, kind="delay", seconds=3.5)],
+            # A slow pay still charges; its retries under the same key meet it in progress (409) or replayed.
+            [dict(pay, kind="delay", seconds=3.5, count=3)],
+            # A timeout is retried by the client: three in a row on reads reach the daemon as a timeout.
+            [{"kind": "delay", "seconds": 3.5, "method": "GET", "count": 3}],
             [dict(pay, kind="reset"), {"kind": "reset", "method": "GET"}],
             [dict(pay, kind="truncated"), {"kind": "truncated", "method": "GET"}],
             [dict(pay, kind="malformed"), {"kind": "malformed", "method": "GET"}],
             [dict(pay, kind="wrong_content_type"), {"kind": "wrong_content_type", "method": "GET"}],
             [dict(pay, kind="oversized", bytes=300000)],
-            [dict(pay, kind="drip", seconds=1)],
+            [dict(pay, kind="drip", seconds=1, count=3)],
         ]
         injected = {"status_429": 1}
         for group in plan:
