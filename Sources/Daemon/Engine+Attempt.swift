@@ -220,6 +220,12 @@ extension Engine {
                     return await record(ticket, outcome: .notMade("no payment of attempt \(ticket.number) at the provider, and its key may be pruned"), rowid: rowid)
                 }
             }
+            // A decline ingested since the reservation (another invoice of the customer, failed on the same
+            // card) may have marked the method: it is not sent then (a resumed one only reaches here when
+            // nothing shows its first request reached the provider), and the charge is planned again.
+            if let mark = await markedSinceReservation(ticket) {
+                return await record(ticket, outcome: .notMade("the method was marked (\(mark)) after the reservation"), rowid: rowid)
+            }
             let paid = try await provider.pay(
                 charge: ticket.charge, customer: ticket.customer, method: ticket.method.token, amount: ticket.amount,
                 currency: ticket.currency, idempotencyKey: ticket.key, now: now
@@ -229,6 +235,21 @@ extension Engine {
         } catch {
             return providerFailed(error, charge: ticket.charge, attempt: ticket.number, resumed: true)
         }
+    }
+
+    /// What a method's row says now, when it no longer may be tried (needs the customer, unusable,
+    /// forbidden by a rule); nil when it still may, or when the store cannot say (the attempt goes on).
+    func markedSinceReservation(_ ticket: AttemptTicket) async -> String? {
+        let read = try? await store.read { db -> [Int]? in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT unusable, forbids FROM methods WHERE token = ?"), arguments: [ticket.method.token])
+                .map { [$0["unusable"] as Int, $0["forbids"] as Int] }
+        }
+        guard let row = read ?? nil else { return nil }
+        let (unusable, forbids) = (row[0], row[1])
+        if forbids != 0 { return "forbidden by \(Rule(rawValue: UInt8(truncatingIfNeeded: forbids))?.key ?? String(forbids))" }
+        if unusable == MethodRecord.storedNeedsCustomer { return "needs the customer" }
+        if unusable != 0 { return "unusable" }
+        return nil
     }
 
     /// A provider call for one charge failed: only that charge waits (the provider as a whole waits

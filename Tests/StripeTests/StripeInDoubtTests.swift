@@ -132,4 +132,31 @@ struct StripeInDoubtTests {
         #expect(try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT attempts FROM charges WHERE id = 'in_s2'") } == 1)
         #expect(try await fixture.audit()["double_charges"] == 0)
     }
+
+    @Test("a method marked by a decline ingested after the reservation is not sent")
+    func markedAfterReservationIsNotSent() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("n1"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relance-marked-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start: Int64 = 1_795_000_000
+        let engine = try Self.engine(dir, fixture, start: start)
+        let (charges, cursor) = try await engine.provider.failures(after: nil, limit: 10, now: start)
+        _ = try await engine.ingest(charges, cursor: cursor)
+        // Reserved, then another invoice's failure on the same card asked for authentication.
+        try await engine.store.write { db in
+            try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES ('in_n1', 1, 'rl_in_n1_1', 'pm_visa_n1', ?, 'reserved')",
+                           arguments: [start])
+            try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, attempt_key) VALUES ('fpVn1', ?, 4900, 2, 'rl_in_n1_1')", arguments: [start])
+            try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = 'in_n1'")
+            try db.execute(sql: "UPDATE methods SET unusable = ? WHERE token = 'pm_visa_n1'", arguments: [MethodRecord.storedNeedsCustomer])
+        }
+        let rowid = try await engine.store.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_n1'")! }
+        _ = await engine.wake(rowid)
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_n1/pay").isEmpty)
+        let state = try await engine.store.read { db in try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = 'rl_in_n1_1'") }
+        #expect(state == "abandoned")
+        #expect(try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key = 'rl_in_n1_1'") } == 0)
+    }
 }
