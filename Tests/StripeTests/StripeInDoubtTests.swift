@@ -70,6 +70,20 @@ struct StripeInDoubtTests {
         }
     }
 
+    static func directory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relance-doubt-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// An engine on the Stripe adapter, its clock at `start`, with the fixture's failures ingested.
+    static func ingested(_ dir: String, _ fixture: StripeFixture, start: Int64) async throws -> Engine {
+        let engine = try Self.engine(dir, fixture, start: start)
+        let (charges, cursor) = try await engine.provider.failures(after: nil, limit: 10, now: start)
+        _ = try await engine.ingest(charges, cursor: cursor)
+        return engine
+    }
+
     /// An engine on the Stripe adapter, its clock at `start`.
     static func engine(_ dir: String, _ fixture: StripeFixture, start: Int64) throws -> Engine {
         var settings = Settings()
@@ -84,13 +98,10 @@ struct StripeInDoubtTests {
     func staleReservationIsReadNotReposted() async throws {
         let fixture = try await StripeFixture.start()
         for id in ["s1", "s2"] { try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario(id)) }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relance-doubt-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let start: Int64 = 1_795_000_000
-        let engine = try Self.engine(dir, fixture, start: start)
-        let (charges, cursor) = try await engine.provider.failures(after: nil, limit: 10, now: start)
-        _ = try await engine.ingest(charges, cursor: cursor)
+        let engine = try await Self.ingested(dir, fixture, start: start)
         // Both charges get an attempt reserved; s1's request reached Stripe (it paid), s2's never left.
         for id in ["s1", "s2"] {
             try await engine.store.write { db in
@@ -137,13 +148,10 @@ struct StripeInDoubtTests {
     func markedAfterReservationIsNotSent() async throws {
         let fixture = try await StripeFixture.start()
         try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("n1"))
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("relance-marked-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let start: Int64 = 1_795_000_000
-        let engine = try Self.engine(dir, fixture, start: start)
-        let (charges, cursor) = try await engine.provider.failures(after: nil, limit: 10, now: start)
-        _ = try await engine.ingest(charges, cursor: cursor)
+        let engine = try await Self.ingested(dir, fixture, start: start)
         // Reserved, then another invoice's failure on the same card asked for authentication.
         try await engine.store.write { db in
             try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES ('in_n1', 1, 'rl_in_n1_1', 'pm_visa_n1', ?, 'reserved')",
