@@ -138,6 +138,7 @@ package struct PollerService: Service {
         }
         for parked in page.parked {
             logger.warning("failure parked; fetched again later", metadata: ["charge.id": "\(parked.id)", "reason": "\(parked.reason)"])
+            engine.noteError("failure \(parked.id) parked, fetched again at the next poll interval: \(parked.reason)")
         }
     }
 
