@@ -223,19 +223,37 @@ extension Engine {
             // A decline ingested since the reservation (another invoice of the customer, failed on the same
             // card) may have marked the method: it is not sent then (a resumed one only reaches here when
             // nothing shows its first request reached the provider), and the charge is planned again.
+            // The request's slot is taken first: the wait for it (a rate-limit hold) can be long enough
+            // for the world to change, so what was checked is checked again after it, right before the POST.
+            let waited = await provider.takeSlot()
             if let mark = await markedSinceReservation(ticket) {
                 return await record(ticket, outcome: .notMade("the method was marked (\(mark)) after the reservation"), rowid: rowid)
             }
-            let paid = try await provider.pay(
-                charge: ticket.charge, customer: ticket.customer, method: ticket.method.token, amount: ticket.amount,
-                currency: ticket.currency, idempotencyKey: ticket.key, now: now
-            )
+            if waited > Self.slotWaitRecheck && !ticket.resumed {
+                let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: clock.now())
+                if status != .open { return await record(ticket, outcome: .closed(status), rowid: rowid) }
+                _ = await provider.takeSlot()
+            }
+            let (charge, customer, method, amount, currency, key) = (ticket.charge, ticket.customer, ticket.method.token, ticket.amount, ticket.currency, ticket.key)
+            let provider = self.provider
+            let result: Result<PayOutcome, ProviderError> = await RequestSlot.$held.withValue(true) {
+                do throws(ProviderError) {
+                    return .success(try await provider.pay(charge: charge, customer: customer, method: method, amount: amount, currency: currency,
+                                                           idempotencyKey: key, now: now))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            let paid = try result.get()
             health.answered(at: now)
             return await record(ticket, outcome: paid, rowid: rowid)
         } catch {
             return providerFailed(error, charge: ticket.charge, attempt: ticket.number, resumed: true)
         }
     }
+
+    /// Seconds of wall time waited for a POST's slot after which the guard is read again before it.
+    static let slotWaitRecheck = 0.25
 
     /// What a method's row says now, when it no longer may be tried (needs the customer, unusable,
     /// forbidden by a rule); nil when it still may, or when the store cannot say (the attempt goes on).

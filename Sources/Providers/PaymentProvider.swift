@@ -188,6 +188,13 @@ package struct ProviderError: Error, Sendable, CustomStringConvertible {
     package var description: String { "\(kind.rawValue): \(message)" }
 }
 
+/// A request's slot in the provider's rate limit, taken ahead by its caller: the wait for it (a
+/// rate-limit hold, a full second) can be long, and what was checked before it may have changed.
+package enum RequestSlot {
+    /// Set while this task's payment request (the POST, its first try) already holds its slot.
+    @TaskLocal package static var held = false
+}
+
 /// A payment provider: where failures come from and where attempts go.
 package protocol PaymentProvider: Sendable {
     var name: String { get }
@@ -212,6 +219,8 @@ package protocol PaymentProvider: Sendable {
     func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, now: Int64) async throws(ProviderError) -> PayOutcome?
     /// How long the provider keeps an idempotency key (seconds of provider time); nil = for ever.
     var idempotencyWindow: Int64? { get }
+    /// Waits for a request's slot in the rate limit and takes it; returns the seconds waited.
+    func takeSlot() async -> Double
 }
 
 extension PaymentProvider {
@@ -234,4 +243,6 @@ extension PaymentProvider {
     }
 
     package var idempotencyWindow: Int64? { nil }
+
+    package func takeSlot() async -> Double { 0 }
 }

@@ -125,8 +125,12 @@ final class StripeClient: Sendable {
     /// records each request's count and latency and each retry's reason.
     func send(_ request: HTTPRequest, endpoint: String) async throws(ProviderError) -> HTTPResponse {
         var retries = 0
+        // A caller that took its payment's slot itself (to check the world again after waiting for it)
+        // sends the POST's first try at once; every other request (the reads around it) takes its own.
+        var admitted = RequestSlot.held && request.method == "POST"
         while true {
-            await admit()
+            if !admitted { await admit() }
+            admitted = false
             let started = ContinuousClock.now
             let result: Result<HTTPResponse, HTTPError>
             do {

@@ -37,6 +37,13 @@ package final class StripeProvider: PaymentProvider {
         self.requireTestMode = requireTestMode
     }
 
+    package func takeSlot() async -> Double {
+        let started = ContinuousClock.now
+        await client.admit()
+        let (seconds, attoseconds) = (ContinuousClock.now - started).components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
     /// Whether a key may be used with a scaled clock: test-mode keys only (the ledger counts virtual
     /// seconds, so at 43,200x "15 per 30 days" would be 15 a minute on real cards).
     package static func isTestKey(_ key: String) -> Bool {
