@@ -258,6 +258,9 @@ package struct SpoolService: Service {
         self.logger = logger
     }
 
+    /// Waits until the written events have left the outbox (their delete runs on a queue of its own).
+    package func settle() { written.settle() }
+
     package func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
