@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 package import Logging
 import Providers
 package import RelanceConfig
@@ -46,7 +45,7 @@ package final class Daemon: Sendable {
         guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             throw DaemonError("another relanced holds \(lockPath): two daemons never share a state directory")
         }
-        let store = try Store(path: d.stateDir + "/relance.sqlite")
+        let store = try SQLiteChargeStore(path: d.stateDir + "/relance.sqlite")
         let provider: any PaymentProvider
         switch settings.provider.kind {
         case .sandbox:
@@ -68,15 +67,8 @@ package final class Daemon: Sendable {
         // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
         // persisted value may be up to a second of wall time old, so it also starts after every time
         // already written (attempts, ledger, failures).
-        let stored = try await store.read { db -> Int64? in
-            let persisted = try Store.meta(db, "clock.virtual").flatMap(Int64.init)
-            let seen = try Int64.fetchOne(db, sql: """
-                SELECT max(coalesce((SELECT max(time) FROM ledger), 0), coalesce((SELECT max(reserved_at) FROM attempts), 0),
-                           coalesce((SELECT max(finished_at) FROM attempts), 0), coalesce((SELECT max(first_failed_at) FROM charges), 0))
-                """) ?? 0
-            guard persisted != nil || seen > 0 else { return nil }
-            return max(persisted ?? 0, seen + 1)
-        }
+        let anchor = try await store.clockAnchor()
+        let stored = anchor.persisted != nil || anchor.seen > 0 ? max(anchor.persisted ?? 0, anchor.seen + 1) : nil
         let wall = Int64(Date().timeIntervalSince1970)
         let start = d.timeScale == 1 ? max(stored ?? wall, wall) : (stored ?? wall)
         let clock = VirtualClock(scale: d.timeScale, startingAt: start)
@@ -84,7 +76,7 @@ package final class Daemon: Sendable {
         let zones = SystemZones.all()
         let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
         let index = DueIndex()
-        let due = try await dueEntries(store)
+        let due = try await store.dueEntries()
         index.push(contentsOf: due)
         let spool = try SpoolWriter(directory: d.spoolDir)
         let reporter = StatusReporter(engine: engine, index: index, spool: spool, config: config)
@@ -106,27 +98,6 @@ package final class Daemon: Sendable {
         ])
         return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd, reporter: reporter,
                       statusServer: statusServer, notifier: SystemdNotifier.fromEnvironment())
-    }
-
-    /// The charges that need waking, with their time (an attempt left in flight at once). Two index
-    /// searches: with `OR`, SQLite scanned the whole table, so start-up grew with every charge ever
-    /// stored (5.4 s on a state of 3M charges, 1.4M of them open), not with the open ones.
-    package static let dueSQL = """
-        SELECT rowid, wake_at FROM charges WHERE wake_at IS NOT NULL
-        UNION ALL SELECT rowid, 0 FROM charges WHERE state = 'in_flight' AND wake_at IS NULL
-        """
-
-    /// Every charge that needs waking, streamed positionally: a million tracked charges make a
-    /// million entries, and no row objects (which would leave the allocator holding hundreds of
-    /// megabytes after start-up).
-    static func dueEntries(_ store: Store) async throws -> [(Int64, Int64)] {
-        try await store.read { db in
-            let s = try RawStatement(db, dueSQL)
-            defer { s.reset() }
-            var due: [(Int64, Int64)] = []
-            while try s.step() { due.append((s.int64(0), s.int64(1))) }
-            return due
-        }
     }
 
     /// The status socket's routes: `/metrics` (Prometheus text), `/status` (JSON), `/healthz`.
@@ -178,28 +149,17 @@ package final class Daemon: Sendable {
 
     /// Recovered amount and rate, from the store.
     package func summary() async throws -> String {
-        try await engine.store.read { db in
-            let states = try Row.fetchAll(db.cachedStatement(sql: "SELECT state, count(*) AS n FROM charges GROUP BY state"))
-            var byState: [String: Int] = [:]
-            for row in states { byState[row["state"]] = row["n"] }
-            let total = byState.values.reduce(0, +)
-            let recovered = byState["recovered"] ?? 0
-            let amounts = try Row.fetchAll(db.cachedStatement(sql: "SELECT currency, sum(amount) AS a, count(*) AS n FROM charges WHERE state = 'recovered' GROUP BY currency ORDER BY currency"))
-            let failed = try Row.fetchAll(db.cachedStatement(sql: "SELECT currency, sum(amount) AS a FROM charges GROUP BY currency ORDER BY currency"))
-            var failedBy: [String: Int64] = [:]
-            for row in failed { failedBy[row["currency"]] = row["a"] }
-            let money = amounts.map { row -> String in
-                let c: String = row["currency"]
-                let a: Int64 = row["a"]
-                let of = failedBy[c] ?? 0
-                return "\(c) \(Self.money(a, currency: c)) of \(Self.money(of, currency: c)) (\(of > 0 ? Int(Double(a) * 100 / Double(of)) : 0)%)"
-            }.joined(separator: ", ")
-            let rate = total > 0 ? Double(recovered) * 100 / Double(total) : 0
-            let closedOrOpen = ["scheduled", "in_flight", "waiting", "exhausted", "closed"].map { "\($0)=\(byState[$0] ?? 0)" }.joined(separator: " ")
-            let lag = self.engine.lags.percentiles()
-            let lagLine = "dispatch lag: attempts=\(lag.count) p50=\(String(format: "%.1f", lag.p50))ms p99=\(String(format: "%.1f", lag.p99))ms max=\(String(format: "%.1f", lag.max))ms"
-            return "summary: charges=\(total) recovered=\(recovered) (\(String(format: "%.1f", rate))%) \(closedOrOpen)\nrecovered amount: \(money.isEmpty ? "none" : money)\n\(lagLine)"
-        }
+        let f = try await engine.store.figures(now: engine.clock.now())
+        let total = f.byState.values.reduce(0, +)
+        let recovered = f.byState["recovered"] ?? 0
+        let money = try await engine.store.amounts().filter { $0.recoveredCount > 0 }.map { row -> String in
+            "\(row.currency) \(Self.money(row.recovered, currency: row.currency)) of \(Self.money(row.failed, currency: row.currency)) (\(row.failed > 0 ? Int(Double(row.recovered) * 100 / Double(row.failed)) : 0)%)"
+        }.joined(separator: ", ")
+        let rate = total > 0 ? Double(recovered) * 100 / Double(total) : 0
+        let closedOrOpen = ["scheduled", "in_flight", "waiting", "exhausted", "closed"].map { "\($0)=\(f.byState[$0] ?? 0)" }.joined(separator: " ")
+        let lag = engine.lags.percentiles()
+        let lagLine = "dispatch lag: attempts=\(lag.count) p50=\(String(format: "%.1f", lag.p50))ms p99=\(String(format: "%.1f", lag.p99))ms max=\(String(format: "%.1f", lag.max))ms"
+        return "summary: charges=\(total) recovered=\(recovered) (\(String(format: "%.1f", rate))%) \(closedOrOpen)\nrecovered amount: \(money.isEmpty ? "none" : money)\n\(lagLine)"
     }
 
     /// An amount in minor units as text in the currency's major unit, with as many decimals as the

@@ -82,9 +82,9 @@ package enum DispatchBench {
             // The rewrite filled the WAL: back into the database before the window opens.
             try store.checkpoint()
         }
-        let engine = Engine(store: store, provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
+        let engine = Engine(store: SQLiteChargeStore(store), provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
         let index = DueIndex()
-        index.push(contentsOf: try await Daemon.dueEntries(store))
+        index.push(contentsOf: try await SQLiteChargeStore(store).dueEntries())
         result.charges = index.count
         result.dueAtStart = index.dueCount(now: clock.now())
         let dispatcher = DispatcherService(engine: engine, index: index, logger: logger)

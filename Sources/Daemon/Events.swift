@@ -1,22 +1,8 @@
 import Foundation
-import GRDB
 import Providers
 import RetryPlanner
 import Store
 import Synchronization
-
-/// Event types written to the spool (`relance.<noun>.<verb>`); operators' consumers depend on these names.
-enum EventType: String {
-    case chargeIngested = "relance.charge.ingested"
-    case attemptScheduled = "relance.attempt.scheduled"
-    case attemptSucceeded = "relance.attempt.succeeded"
-    case attemptFailed = "relance.attempt.failed"
-    case chargeRecovered = "relance.charge.recovered"
-    case chargeExhausted = "relance.charge.exhausted"
-    case chargeClosed = "relance.charge.closed"
-    case customerActionRequired = "relance.customer.action_required"
-    case noticeDue = "relance.notice.due"
-}
 
 /// How far the spool writer is behind the outbox: the highest event sequence number appended and
 /// the highest written to the spool. The dispatcher and the poller hold new work while too many
@@ -32,78 +18,110 @@ package final class OutboxProgress: Sendable {
     func didSpool(through seq: Int64) { _ = spooled.max(seq, ordering: .relaxed) }
 }
 
-/// Builds CloudEvents 1.0 events and appends them to the outbox, in the caller's transaction.
+/// Builds CloudEvents 1.0 events from the machine's ``ChargeEvent``s and appends them to the outbox,
+/// in the caller's transaction.
 struct EventBuilder {
     let source: String
     let progress = OutboxProgress()
 
-    /// Appends one event about `charge`; its id (`<charge>:<n>`) is stable across redelivery.
-    func append(
-        _ db: Database, _ type: EventType, charge: inout ChargeRecord, at time: Int64,
-        attempt: Int? = nil, method: MethodRecord? = nil, decline: RawDecline? = nil, declineClass: DeclineClass? = nil,
-        fill: (inout JSONWriter) -> Void = { _ in }
-    ) throws {
-        try insert(db, render(type, charge: &charge, at: time, attempt: attempt, method: method, decline: decline, declineClass: declineClass, fill: fill))
-    }
-
     /// Appends an event rendered earlier to the outbox.
-    func insert(_ db: Database, _ event: RenderedEvent) throws {
-        let insert = try RawStatement(db, "INSERT INTO outbox(id, json) VALUES (?, ?)")
-        insert.bind(1, event.id)
-        insert.bind(2, event.json)
-        try insert.run()
-        progress.didAppend(db.lastInsertedRowID)
+    func insert(_ tx: any ChargeTransaction, _ event: RenderedEvent) throws {
+        progress.didAppend(try tx.appendEvent(id: event.id, json: event.json))
     }
 
-    /// One event about `charge`, counted on it, not yet stored (no store access: it may run off the writer).
-    func render(
-        _ type: EventType, charge: inout ChargeRecord, at time: Int64,
-        attempt: Int? = nil, method: MethodRecord? = nil, decline: RawDecline? = nil, declineClass: DeclineClass? = nil,
-        fill: (inout JSONWriter) -> Void = { _ in }
-    ) -> RenderedEvent {
+    /// One event about `charge`, counted on it (its id, `<charge>:<n>`, is stable across redelivery),
+    /// not yet stored (no store access: it may run off the writer).
+    func render(_ event: ChargeEvent, charge: inout ChargeRecord, at time: Int64) -> RenderedEvent {
         charge.events += 1
         let id = "\(charge.id):\(charge.events)"
         // One buffer for the whole event: the envelope, then `data` written in place.
-        var event = JSONWriter(capacity: 768)
-        event.string("specversion", "1.0")
-        event.string("id", id)
-        event.string("source", source)
-        event.string("type", type.rawValue)
-        event.time("time", time)
-        event.string("subject", charge.id)
-        event.string("datacontenttype", "application/json")
-        event.open("data")
-        event.string("charge", charge.id)
-        event.string("customer", charge.customer)
-        event.int("amount", charge.amount)
-        event.string("currency", charge.currency)
-        event.int("attempt", attempt.map(Int64.init))
-        if let method {
-            event.open("method")
-            event.string("token", method.token)
-            event.string("brand", method.brand)
-            event.string("last4", method.last4)
-            if method.expYear > 0 {
-                event.int("exp_month", Int64(method.expMonth))
-                event.int("exp_year", Int64(method.expYear))
-            }
-            event.close()
+        var out = JSONWriter(capacity: 768)
+        out.string("specversion", "1.0")
+        out.string("id", id)
+        out.string("source", source)
+        out.string("type", event.type)
+        out.time("time", time)
+        out.string("subject", charge.id)
+        out.string("datacontenttype", "application/json")
+        out.open("data")
+        out.string("charge", charge.id)
+        out.string("customer", charge.customer)
+        out.int("amount", charge.amount)
+        out.string("currency", charge.currency)
+        Self.fill(&out, event)
+        out.close()
+        return RenderedEvent(id: id, json: out.finish())
+    }
+
+    /// The event's own fields in `data`, after the charge's.
+    static func fill(_ d: inout JSONWriter, _ event: ChargeEvent) {
+        switch event {
+        case .ingested(let method, let decline, let declineClass):
+            d.int("attempt", nil)
+            if let method { Self.method(&d, method) }
+            Self.decline(&d, decline, declineClass)
+        case .attemptScheduled(let attempt, let method, let at, let reason, let rule):
+            d.int("attempt", Int64(attempt))
+            Self.method(&d, method)
+            d.time("scheduled_at", at)
+            d.string("reason", reason)
+            if rule != .none { d.string("rule", rule.key) }
+        case .actionRequired(let attempt, let action, let reason, let rule):
+            d.int("attempt", attempt.map(Int64.init))
+            d.string("action", action)
+            d.string("reason", reason)
+            if rule != .none { d.string("rule", rule.key) }
+        case .exhausted(let attempt, let reason, let rule, let endAction):
+            d.int("attempt", attempt.map(Int64.init))
+            d.string("reason", reason)
+            if rule != .none { d.string("rule", rule.key) }
+            d.string("end_action", endAction)
+        case .noticeDue(let attempt, let level, let index, let dueAt):
+            d.int("attempt", attempt.map(Int64.init))
+            var n = JSONWriter()
+            n.string("level", level.name)
+            n.int("index", Int64(index))
+            n.string("tone", level.tone)
+            n.string("channel", level.channel)
+            n.time("due_at", dueAt)
+            d.object("notice", n)
+        case .attemptSucceeded(let attempt, let method, let payment):
+            d.int("attempt", Int64(attempt))
+            Self.method(&d, method)
+            d.string("payment", payment)
+        case .recovered(let attempt, let method, let amount, let firstFailedAt):
+            d.int("attempt", Int64(attempt))
+            Self.method(&d, method)
+            d.int("recovered_amount", amount)
+            d.time("first_failed_at", firstFailedAt)
+        case .attemptFailed(let attempt, let method, let decline, let declineClass):
+            d.int("attempt", Int64(attempt))
+            Self.method(&d, method)
+            Self.decline(&d, decline, declineClass)
+        case .closed(let attempt, let status):
+            d.int("attempt", attempt.map(Int64.init))
+            d.string("status", status.rawValue)
         }
-        if let decline {
-            event.open("decline")
-            event.string("code", decline.code)
-            event.string("decline_code", decline.declineCode)
-            event.string("advice_code", decline.adviceCode)
-            event.string("network_advice_code", decline.networkAdviceCode)
-            event.string("network_decline_code", decline.networkDeclineCode)
-            event.string("ach_return_code", decline.achReturnCode)
-            event.string("sepa_reason_code", decline.sepaReasonCode)
-            event.string("class", declineClass?.key)
-            event.close()
+    }
+
+    static func method(_ d: inout JSONWriter, _ method: PaymentMethod) {
+        d.open("method")
+        d.string("token", method.token)
+        d.string("brand", method.brand)
+        d.string("last4", method.last4)
+        if method.expYear > 0 {
+            d.int("exp_month", Int64(method.expMonth))
+            d.int("exp_year", Int64(method.expYear))
         }
-        fill(&event)
-        event.close()
-        return RenderedEvent(id: id, json: event.finish())
+        d.close()
+    }
+
+    /// The raw decline in its one encoding (``RawDecline/fields``), with its class.
+    static func decline(_ d: inout JSONWriter, _ decline: RawDecline, _ declineClass: DeclineClass) {
+        d.open("decline")
+        d.fields(of: decline)
+        d.string("class", declineClass.key)
+        d.close()
     }
 }
 

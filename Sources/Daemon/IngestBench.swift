@@ -60,7 +60,7 @@ package enum IngestBench {
         let epoch = start - Int64(days) * 86_400
         _ = try await sandbox.failures(after: nil, limit: 0, now: epoch)
         let clock = VirtualClock(scale: 1, startingAt: start)
-        let engine = Engine(store: store, provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
+        let engine = Engine(store: SQLiteChargeStore(store), provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
         let writer = try SpoolWriter(directory: settings.daemon.spoolDir)
         let spool = SpoolService(engine: engine, writer: writer, logger: logger)
         var result = Result()

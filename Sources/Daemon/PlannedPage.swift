@@ -15,9 +15,9 @@ final class PlannedPage: Sendable {
         var record: ChargeRecord
         var book: ChargeBook
         /// The customer's methods as stored after the failure was recorded (marks included).
-        var methods: [MethodRecord]
+        var methods: [PaymentMethod]
         /// The method of the failed payment as it was before.
-        var method: MethodRecord?
+        var method: PaymentMethod?
         var decline: RawDecline
         var declineClass: DeclineClass
     }

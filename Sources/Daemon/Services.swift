@@ -1,6 +1,5 @@
 import AsyncAlgorithms
 import Foundation
-import GRDB
 package import Logging
 package import Providers
 import RetryPlanner
@@ -66,8 +65,8 @@ package struct PollerService: Service {
                 // clock, so it scales with time_scale) and a minute of wall time.
                 let cap = min(60, max(0.1, Double(4 * interval) / engine.clock.scale))
                 do {
-                    let (cursor, parked) = try await engine.store.read { db in
-                        (try Store.meta(db, "poll.cursor"), Self.decodeParked(try Store.meta(db, "poll.parked")))
+                    let (cursor, parked) = try await engine.store.read { tx in
+                        (try tx.meta("poll.cursor"), Self.decodeParked(try tx.meta("poll.parked")))
                     }
                     let now = engine.clock.now()
                     var page: FailurePage
@@ -281,7 +280,7 @@ package struct SpoolService: Service {
                 spooled.settle()
                 // Still failing: the events stay counted, and the next round retries.
                 try? spooled.retryFailedDelete(store)
-                return try store.readNow { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox")) ?? 0 }
+                return try store.outboxCount()
             }) ?? 0
             if left == 0 { break }
             attempts += 1
@@ -300,16 +299,7 @@ package struct SpoolService: Service {
                 // Events with a seq at or below the last one written are in the spool already (their
                 // delete may be pending): the batch starts after it, never repeating an id.
                 let after = spooled.written.withLock { $0 }
-                let rows = try store.readNow { db in
-                    let s = try RawStatement(db, "SELECT seq, json FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?")
-                    s.bind(1, after)
-                    s.bind(2, limit)
-                    defer { s.reset() }
-                    var rows: [(Int64, String)] = []
-                    rows.reserveCapacity(limit)
-                    while try s.step() { rows.append((s.int64(0), s.string(1))) }
-                    return rows
-                }
+                let rows = try store.outbox(after: after, limit: limit)
                 guard let first = rows.first, let last = rows.last else { return 0 }
                 if writer.freeBytes() < minFree {
                     throw SpoolError(code: .noSpace, path: writer.directory, errno: ENOSPC)
@@ -363,7 +353,7 @@ final class SpoolProgress: Sendable {
     let pending = Mutex<(through: Int64?, running: Bool, failed: Bool)>((nil, false, false))
 
     /// Deletes the outbox's events through `seq` on the delete queue.
-    func delete(through seq: Int64, from store: Store) {
+    func delete(through seq: Int64, from store: any ChargeStore) {
         let start = pending.withLock { p -> Bool in
             p.through = max(p.through ?? seq, seq)
             if p.running { return false }
@@ -373,7 +363,7 @@ final class SpoolProgress: Sendable {
         if start { Self.deletes.async { self.deleteWhilePending(store) } }
     }
 
-    private func deleteWhilePending(_ store: Store) {
+    private func deleteWhilePending(_ store: any ChargeStore) {
         while let target = pending.withLock({ p -> Int64? in
             if p.through == nil { p.running = false }
             return p.through
@@ -388,7 +378,7 @@ final class SpoolProgress: Sendable {
     }
 
     /// Retries a delete that failed (blocking; throws when it fails again).
-    func retryFailedDelete(_ store: Store) throws {
+    func retryFailedDelete(_ store: any ChargeStore) throws {
         guard let target = pending.withLock({ $0.failed && !$0.running ? $0.through : nil }) else { return }
         try deleteNow(store, through: target)
     }
@@ -396,8 +386,8 @@ final class SpoolProgress: Sendable {
     /// Waits for the deletes queued so far (the outbox is counted after, at shutdown).
     func settle() { Self.deletes.sync {} }
 
-    private func deleteNow(_ store: Store, through target: Int64) throws {
-        try store.writeNow { db in try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq <= ?").execute(arguments: [target]) }
+    private func deleteNow(_ store: any ChargeStore, through target: Int64) throws {
+        try store.deleteOutbox(through: target)
         pending.withLock { p in
             if p.through == target { p.through = nil }
             p.failed = false
@@ -423,7 +413,7 @@ package struct ClockKeeperService: Service {
             while !Task.isCancelled {
                 if !(await pause(1)) { break }
                 let now = engine.clock.now()
-                _ = try? await engine.store.write { db in try Store.setMeta(db, "clock.virtual", String(now)) }
+                _ = try? await engine.store.write { tx in try tx.setMeta("clock.virtual", String(now)) }
                 // The WAL checkpoint, on its own connection and thread: its fsync holds no write up.
                 let store = engine.store
                 do { try await offload(checkpointQueue) { try store.checkpoint() } } catch {
@@ -440,7 +430,7 @@ package struct ClockKeeperService: Service {
             }
         }
         let now = engine.clock.now()
-        _ = try? engine.store.writeNow { db in try Store.setMeta(db, "clock.virtual", String(now)) }
+        _ = try? engine.store.writeNow { tx in try tx.setMeta("clock.virtual", String(now)) }
     }
 }
 

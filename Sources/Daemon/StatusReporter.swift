@@ -1,5 +1,5 @@
+import RetryPlanner
 import Foundation
-import GRDB
 import Metrics
 import Providers
 import Spool
@@ -33,15 +33,6 @@ package final class StatusReporter: Sendable {
         ("under 10", 0, 1_000), ("10 to 50", 1_000, 5_000), ("50 to 200", 5_000, 20_000),
         ("200 to 1000", 20_000, 100_000), ("1000 and over", 100_000, nil),
     ]
-    /// Every band's charges and recoveries in one pass over the charges, as one row of
-    /// 2 × bands.count counts (a query per band read the whole table once per band).
-    static let bandsQuery: String = {
-        let counts = bands.map { band in
-            let range = "amount >= \(band.min)" + (band.max.map { " AND amount < \($0)" } ?? "")
-            return "count(*) FILTER (WHERE \(range)), count(*) FILTER (WHERE \(range) AND state = 'recovered')"
-        }
-        return "SELECT " + counts.joined(separator: ", ") + " FROM charges"
-    }()
     /// Wall seconds between two reads of the amount bands: a pass over every charge (about 0.3 s of
     /// CPU with a million), where the other figures are index searches read every 2 s.
     static let bandsInterval = 30.0
@@ -77,27 +68,15 @@ package final class StatusReporter: Sendable {
         let cached = cache.withLock { $0 }
         if now - cached.readAt < 2 { return cached }
         let virtual = engine.clock.now()
-        var f = try await engine.store.read { db -> Figures in
-            var f = Figures()
-            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM charges GROUP BY state") { f.byState[row["state"]] = row["n"] }
-            let window = try Row.fetchOne(db, sql: """
-                SELECT count(*) FILTER (WHERE finished_at >= ?1) AS ah, count(*) AS ad,
-                       count(*) FILTER (WHERE finished_at >= ?1 AND state = 'succeeded') AS rh,
-                       count(*) FILTER (WHERE state = 'succeeded') AS rd
-                FROM attempts WHERE finished_at >= ?2 AND state IN ('succeeded', 'declined')
-                """, arguments: [virtual - 3_600, virtual - 86_400])
-            f.attemptsHour = window?["ah"] ?? 0
-            f.attemptsDay = window?["ad"] ?? 0
-            f.recoveriesHour = window?["rh"] ?? 0
-            f.recoveriesDay = window?["rd"] ?? 0
-            if now - cached.bandsReadAt < Self.bandsInterval {
-                (f.bands, f.bandsReadAt) = (cached.bands, cached.bandsReadAt)
-            } else if let row = try Row.fetchOne(db, sql: Self.bandsQuery) {
-                f.bands = Self.bands.indices.map { (row[2 * $0], row[2 * $0 + 1]) }
-                f.bandsReadAt = now
-            }
-            f.outbox = try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0
-            return f
+        let stored = try await engine.store.figures(now: virtual)
+        var f = Figures()
+        (f.byState, f.outbox) = (stored.byState, stored.outbox)
+        (f.attemptsHour, f.attemptsDay, f.recoveriesHour, f.recoveriesDay) = (stored.attemptsHour, stored.attemptsDay, stored.recoveriesHour, stored.recoveriesDay)
+        if now - cached.bandsReadAt < Self.bandsInterval {
+            (f.bands, f.bandsReadAt) = (cached.bands, cached.bandsReadAt)
+        } else {
+            f.bands = try await engine.store.bandFigures(Self.bands.map(\.min))
+            f.bandsReadAt = now
         }
         f.readAt = now
         cache.withLock { $0 = f }

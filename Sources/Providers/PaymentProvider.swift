@@ -1,54 +1,5 @@
 package import RetryPlanner
 
-/// A customer's stored payment method as providers report it: a token, never a card number.
-package struct StoredMethod: Sendable, Hashable, Codable {
-    package var token: String
-    /// `visa`, `mastercard`, `amex`, ... for cards; `sepa_debit`, `ach_debit` for bank debits.
-    package var brand: String
-    package var last4: String
-    /// The last valid month (`expMonth` 1...12); both 0 when there is none (bank accounts). Normalized
-    /// as the planner reads it (``MethodState/normalizedExpiry(year:month:)``) whatever the provider sent.
-    package private(set) var expYear: Int
-    package private(set) var expMonth: Int
-    package var rail: Rail
-    package var isDefault: Bool
-    /// The card's fingerprint (same card, different tokens); the compliance ledger's key when present.
-    package var fingerprint: String?
-
-    package init(token: String, brand: String, last4: String, expYear: Int, expMonth: Int, rail: Rail, isDefault: Bool, fingerprint: String?) {
-        self.token = token
-        self.brand = brand
-        self.last4 = last4
-        (self.expYear, self.expMonth) = MethodState.normalizedExpiry(year: expYear, month: expMonth)
-        self.rail = rail
-        self.isDefault = isDefault
-        self.fingerprint = fingerprint
-    }
-
-    /// The expiry as the planner counts it (``MethodState/expiry``; 0 = none).
-    package var expiry: UInt16 { MethodState.expiry(year: expYear, month: expMonth) }
-
-    /// The credential the network rules count against.
-    package var credential: String { fingerprint ?? token }
-}
-
-/// What segments match on, from the provider's customer record.
-package struct CustomerInfo: Sendable, Hashable, Codable {
-    package var id: String
-    package var zone: String
-    package var tier: String
-    package var tags: [String]
-    package var country: String
-
-    package init(id: String, zone: String, tier: String, tags: [String], country: String) {
-        self.id = id
-        self.zone = zone
-        self.tier = tier
-        self.tags = tags
-        self.country = country
-    }
-}
-
 /// A failed charge, normalized from the provider.
 package struct FailedCharge: Sendable, Hashable {
     package var id: String
@@ -60,7 +11,7 @@ package struct FailedCharge: Sendable, Hashable {
     package var decline: RawDecline
     /// The method the failed payment used.
     package var methodToken: String
-    package var methods: [StoredMethod]
+    package var methods: [PaymentMethod]
     /// The provider's id of the failed payment (Stripe: the charge), when it says: the same failure
     /// seen twice is counted once, and a failure of an attempt made elsewhere (the customer on the
     /// hosted invoice page) still counts against the card's network limits.
@@ -68,7 +19,7 @@ package struct FailedCharge: Sendable, Hashable {
     /// Whether the failure came from Relance's own attempt (its idempotency key), when the provider says.
     package var ownAttempt: Bool
 
-    package init(id: String, customer: CustomerInfo, amount: Int64, currency: String, failedAt: Int64, decline: RawDecline, methodToken: String, methods: [StoredMethod],
+    package init(id: String, customer: CustomerInfo, amount: Int64, currency: String, failedAt: Int64, decline: RawDecline, methodToken: String, methods: [PaymentMethod],
                  paymentId: String? = nil, ownAttempt: Bool = false) {
         self.paymentId = paymentId
         self.ownAttempt = ownAttempt
@@ -123,40 +74,14 @@ package struct FailurePage: Sendable {
 /// customer's methods as they are now (nil: the provider does not say, keep the stored ones).
 package struct ChargeSnapshot: Sendable {
     package var status: ChargeStatus
-    package var methods: [StoredMethod]?
+    package var methods: [PaymentMethod]?
 
-    package init(status: ChargeStatus, methods: [StoredMethod]? = nil) {
+    package init(status: ChargeStatus, methods: [PaymentMethod]? = nil) {
         self.status = status
         self.methods = methods
     }
 }
 
-/// Whether a charge may still be attempted.
-package enum ChargeStatus: String, Sendable, Hashable {
-    case open
-    /// Paid elsewhere (another channel, the customer paid by hand).
-    case paid
-    /// Voided or written off by the billing system.
-    case void
-    /// The customer's subscription or account was cancelled.
-    case customerCancelled = "customer_cancelled"
-}
-
-/// The result of a payment attempt.
-package enum PayOutcome: Sendable, Hashable {
-    case succeeded(paymentId: String)
-    case declined(RawDecline)
-    /// The provider refused because the charge is no longer open: nothing was charged.
-    case closed(ChargeStatus)
-    /// The provider refused the method itself (detached, not the customer's, invalid) while the charge
-    /// is still open: the issuer was never reached, nothing was charged; the method is unusable.
-    case methodRefused(String)
-    /// Accepted and not final yet (a bank debit processing): followed by reading, never sent again.
-    case pending(String)
-    /// Nothing shows that the attempt reached the provider, and its idempotency key may have been
-    /// pruned: it is given up, nothing was charged, and the charge is planned again.
-    case notMade(String)
-}
 
 /// A provider call that did not produce an answer.
 package struct ProviderError: Error, Sendable, CustomStringConvertible {

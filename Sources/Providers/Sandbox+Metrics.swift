@@ -1,3 +1,4 @@
+package import RetryPlanner
 /// The sandbox's calls, counted and timed like a remote provider's (`relance_provider_requests_total`,
 /// `relance_provider_latency_seconds`), with `ok` or the error kind as the status.
 extension Sandbox {

@@ -1,4 +1,4 @@
-import RetryPlanner
+package import RetryPlanner
 
 /// The sandbox's seeded world: customers, their methods, and a stream of failed charges.
 /// Everything is a pure function of the seed and an index, so nothing needs storing.
@@ -27,14 +27,14 @@ package struct SandboxPopulation: Sendable {
                         "America/Los_Angeles", "America/Sao_Paulo", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney", "UTC"]
     static let countries = ["FR", "DE", "GB", "ES", "US", "US", "US", "BR", "JP", "IN", "AU", "NL"]
 
-    package func customer(_ k: Int) -> (info: CustomerInfo, methods: [StoredMethod]) {
+    package func customer(_ k: Int) -> (info: CustomerInfo, methods: [PaymentMethod]) {
         var r = Rng(seed, UInt64(k), 1)
         let z = r.below(Self.zones.count)
         let tier = ["free", "pro", "pro", "gold"][r.below(4)]
         let tags = r.below(10) == 0 ? ["vip"] : []
         let info = CustomerInfo(id: "cus_sbx_\(k)", zone: Self.zones[z], tier: tier, tags: tags, country: Self.countries[z])
         let count = 1 + [0, 0, 0, 1, 1, 2, 3][r.below(7)]
-        var methods: [StoredMethod] = []
+        var methods: [PaymentMethod] = []
         for m in 0..<count {
             let kind = r.below(100)
             let europe = ["FR", "DE", "ES", "NL"].contains(info.country)
@@ -43,7 +43,7 @@ package struct SandboxPopulation: Sendable {
                 : europe ? ("sepa_debit", .sepaDebit) : info.country == "US" ? ("ach_debit", .achDebit) : ("visa", .card)
             let last4 = String(1000 + r.below(9000))
             let expYear = rail == .card ? 2025 + r.below(6) : 0
-            methods.append(StoredMethod(
+            methods.append(PaymentMethod(
                 token: "pm_sbx_\(k)_\(m)", brand: brand, last4: last4, expYear: expYear, expMonth: rail == .card ? 1 + r.below(12) : 0,
                 rail: rail, isDefault: m == 0, fingerprint: "fp_sbx_\(k)_\(m)"
             ))
@@ -84,7 +84,7 @@ package struct SandboxPopulation: Sendable {
         (1, RawDecline(code: "card_declined", declineCode: "duplicate_transaction")),
     ]
 
-    static func draw(_ r: inout Rng, method: StoredMethod, at t: Int64) -> RawDecline {
+    static func draw(_ r: inout Rng, method: PaymentMethod, at t: Int64) -> RawDecline {
         switch method.rail {
         case .achDebit:
             return RawDecline(achReturnCode: ["R01", "R01", "R01", "R09", "R03", "R10"][r.below(6)])

@@ -52,22 +52,6 @@ package struct SandboxSettings: Sendable, Hashable {
     package init() {}
 }
 
-/// One reminder level for customer communications (`relance.notice.due`).
-package struct NoticeLevel: Sendable, Hashable {
-    package var name: String
-    /// Due this long after the original failure, while the charge is still unpaid.
-    package var after: Int64
-    package var tone: String
-    package var channel: String
-
-    package init(name: String, after: Int64, tone: String, channel: String) {
-        self.name = name
-        self.after = after
-        self.tone = tone
-        self.channel = channel
-    }
-}
-
 /// Everything `retry.toml` configures: an immutable snapshot, swapped whole on reload.
 package struct Settings: Sendable, Hashable {
     package var daemon = DaemonSettings()

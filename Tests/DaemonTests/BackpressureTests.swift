@@ -31,7 +31,7 @@ struct BackpressureTests {
             cursor = next
             charges += page.count
         }
-        let stored = try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0 }
+        let stored = try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0 }
         #expect(stored > 10_000)
         #expect(engine.outboxPending == Int64(stored))
         #expect(engine.spoolBehind)

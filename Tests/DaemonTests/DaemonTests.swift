@@ -23,7 +23,7 @@ func makeEngine(_ dir: String, outOfBand: Int = 0, start: Int64 = 1_795_000_000,
     let store = try Store(path: dir + "/relance.sqlite")
     let sandbox = try Sandbox(path: dir + "/sandbox.sqlite", population: SandboxPopulation(seed: 3, customers: 50, failuresPerDay: 200, outOfBandPercent: outOfBand))
     let clock = VirtualClock(scale: 1, startingAt: start)
-    let engine = Engine(store: store, provider: sandbox, clock: clock, settings: settings, zones: try SystemZones.table(["UTC", "Europe/Paris"]), logger: Logger(label: "test"))
+    let engine = Engine(store: SQLiteChargeStore(store), provider: sandbox, clock: clock, settings: settings, zones: try SystemZones.table(["UTC", "Europe/Paris"]), logger: Logger(label: "test"))
     return (engine, sandbox)
 }
 
@@ -70,7 +70,7 @@ struct EngineTests {
         let first = try await engine.ingest(charges, cursor: cursor)
         let again = try await engine.ingest(charges, cursor: cursor)
         #expect(again.isEmpty)
-        let (stored, events) = try await engine.store.read { db in
+        let (stored, events) = try await engine.db.read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM charges") ?? 0,
              try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE json LIKE '%relance.charge.ingested%'") ?? 0)
         }
@@ -102,7 +102,7 @@ struct EngineTests {
         let audit = try await sandbox.audit()
         #expect(audit.doubleCharges == 0 && audit.duplicateAttempts == 0)
         #expect(audit.payments > 0)
-        let (recorded, reserved) = try await engine.store.read { db in
+        let (recorded, reserved) = try await engine.db.read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts WHERE state IN ('succeeded', 'declined')") ?? 0,
              try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts WHERE state = 'reserved'") ?? 0)
         }
@@ -110,7 +110,7 @@ struct EngineTests {
         #expect(reserved == 0)
     }
 
-    @Test func aFailureOfACustomerWithoutStoredMethodsIsKeptAndWaitsForTheCustomer() async throws {
+    @Test func aFailureOfACustomerWithoutPaymentMethodsIsKeptAndWaitsForTheCustomer() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (engine, _) = try makeEngine(dir)
@@ -120,7 +120,7 @@ struct EngineTests {
             methodToken: "pm_gone", methods: []
         )
         _ = try await engine.ingest([failure], cursor: nil)
-        let (state, types) = try await engine.store.read { db in
+        let (state, types) = try await engine.db.read { db in
             (try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_nomethod'"),
              try String.fetchAll(db, sql: "SELECT json FROM outbox ORDER BY seq"))
         }
@@ -143,16 +143,16 @@ struct EngineTests {
         let now = engine.clock.now()
         let first = try await sandbox.pay(charge: charge.id, customer: charge.customer.id, method: method, amount: charge.amount,
                                           currency: charge.currency, idempotencyKey: key, now: now)
-        try await engine.store.write { db in
+        try await engine.db.write { db in
             try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, 1, ?, ?, ?, 'reserved')",
                            arguments: [charge.id, key, method, now])
             try db.execute(sql: "UPDATE charges SET state = 'in_flight' WHERE id = ?", arguments: [charge.id])
         }
-        let rowid = try await engine.store.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = ?", arguments: [charge.id])! }
+        let rowid = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = ?", arguments: [charge.id])! }
         _ = await engine.wake(rowid)
         let audit = try await sandbox.audit()
         #expect(audit.payments == 1 && audit.replays == 1 && audit.duplicateAttempts == 0)
-        let state = try await engine.store.read { db in try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = ?", arguments: [key]) }
+        let state = try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = ?", arguments: [key]) }
         switch first {
         case .succeeded: #expect(state == "succeeded")
         case .declined: #expect(state == "declined")
@@ -172,13 +172,13 @@ struct EngineTests {
         _ = try await engine.ingest(charges, cursor: cursor)
         // Every out-of-band settlement (at most 21 days later) has happened.
         engine.clock.set(engine.clock.now() + 30 * 86_400)
-        let rows = try await engine.store.read { db in try Int64.fetchAll(db, sql: "SELECT rowid FROM charges") }
+        let rows = try await engine.db.read { db in try Int64.fetchAll(db, sql: "SELECT rowid FROM charges") }
         for rowid in rows { _ = await engine.wake(rowid) }
-        try await engine.store.write { db in try db.execute(sql: "UPDATE charges SET next_at = 0 WHERE state = 'scheduled'") }
+        try await engine.db.write { db in try db.execute(sql: "UPDATE charges SET next_at = 0 WHERE state = 'scheduled'") }
         for rowid in rows { _ = await engine.wake(rowid) }
         let audit = try await sandbox.audit()
         #expect(audit.successes == 0)
-        let (closed, events) = try await engine.store.read { db in
+        let (closed, events) = try await engine.db.read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM charges WHERE state = 'closed'") ?? 0,
              try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE json LIKE '%relance.charge.closed%'") ?? 0)
         }
@@ -200,7 +200,7 @@ struct FullDiskTests {
         #expect(await blocked.drainOnce() == 0)
         #expect(full.isPaused)
         #expect(full.pausedReason.withLock { $0 }?.hasPrefix("spool: spool disk full") == true)
-        let kept = try await full.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0 }
+        let kept = try await full.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0 }
         #expect(kept > 0)
         #expect(writer.pendingFiles() == 0)
         // Space returns: the same outbox drains completely, and work resumes.

@@ -1,6 +1,7 @@
 import Daemon
 import GRDB
 import Providers
+import RetryPlanner
 import Store
 import Testing
 
@@ -18,26 +19,26 @@ struct HotPathTests {
         let (charges, cursor) = try await sandbox.failures(after: nil, limit: 150, now: t0 + 86_400)
         #expect(charges.count == 150)
         _ = try await engine.ingest(charges, cursor: cursor)
-        try await engine.store.read { db in
+        try await engine.db.read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT rowid AS r, * FROM charges")
             #expect(rows.count == 150)
             var states: Set<String> = []
             for row in rows {
-                let byName = try #require(try ChargeRecord.fetch(db, id: row["id"]))
-                let positional = try #require(try ChargeRecord.fetch(db, rowid: row["r"]))
+                let byName = try #require(try SQLiteTransaction(db: db).charge(id: row["id"]))
+                let positional = try #require(try SQLiteTransaction(db: db).charge(rowid: row["r"]))
                 #expect(positional == byName)
                 states.insert(byName.state.rawValue)
-                let methods = try ChargeRecord.methods(db, customer: byName.customer)
+                let methods = try SQLiteTransaction(db: db).methods(customer: byName.customer)
                 let named = try Row.fetchAll(db, sql: "SELECT * FROM methods WHERE customer = ? ORDER BY idx", arguments: [byName.customer])
                 #expect(methods.map(\.token) == named.map { $0["token"] as String })
                 #expect(methods.map(\.credential) == named.map { $0["credential"] as String })
                 #expect(methods.map(\.isDefault) == named.map { ($0["is_default"] as Int) != 0 })
                 #expect(methods.map { $0.unusable || $0.needsCustomer } == named.map { ($0["unusable"] as Int) != 0 })
-                #expect(methods.map(\.needsCustomer) == named.map { ($0["unusable"] as Int) == MethodRecord.storedNeedsCustomer })
+                #expect(methods.map(\.needsCustomer) == named.map { ($0["unusable"] as Int) == Int(PaymentMethod.Standing.needsCustomer.rawValue) })
             }
             // The sample covers planned and waiting charges, so the nullable columns are exercised both ways.
             #expect(states.contains("scheduled") && states.count > 1)
-            #expect(try ChargeRecord.fetch(db, rowid: 1_000_000) == nil)
+            #expect(try SQLiteTransaction(db: db).charge(rowid: 1_000_000) == nil)
         }
     }
 
@@ -55,9 +56,9 @@ struct HotPathTests {
             "SELECT id FROM charges WHERE rowid = ?",
             "SELECT 1 FROM charges WHERE id = ?",
             // Start-up: the due index is rebuilt from the open charges only.
-            Daemon.dueSQL,
+            SQLiteChargeStore.dueSQL,
         ]
-        try await engine.store.read { db in
+        try await engine.db.read { db in
             for sql in statements {
                 let arguments = StatementArguments(Array(repeating: 1, count: sql.filter { $0 == "?" }.count))
                 let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }

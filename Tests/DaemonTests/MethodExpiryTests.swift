@@ -6,12 +6,12 @@ import RetryPlanner
 import Store
 import Testing
 
-/// A method's expiry enters through the provider's `StoredMethod` (Stripe adapter, sandbox), the
+/// A method's expiry enters through the provider's `PaymentMethod` (Stripe adapter, sandbox), the
 /// ingest upsert and the stored `MethodRecord`: each normalizes it as the planner does, 0 = none.
 @Suite("Method expiry")
 struct MethodExpiryTests {
-    static func card(_ token: String, _ year: Int, _ month: Int, isDefault: Bool = false) -> StoredMethod {
-        StoredMethod(token: token, brand: "visa", last4: "4242", expYear: year, expMonth: month, rail: .card, isDefault: isDefault, fingerprint: nil)
+    static func card(_ token: String, _ year: Int, _ month: Int, isDefault: Bool = false) -> PaymentMethod {
+        PaymentMethod(token: token, brand: "visa", last4: "4242", expYear: year, expMonth: month, rail: .card, isDefault: isDefault, fingerprint: nil)
     }
 
     @Test func providersHandOverNormalizedExpiries() {
@@ -35,8 +35,8 @@ struct MethodExpiryTests {
             methodToken: "pm_far", methods: [Self.card("pm_far", 99_999, 0, isDefault: true), Self.card("pm_none", 0, 0)]
         )
         _ = try await engine.ingest([failure], cursor: nil)
-        let (rows, state) = try await engine.store.read { db in
-            (try ChargeRecord.methods(db, customer: "cus_expiry"),
+        let (rows, state) = try await engine.db.read { db in
+            (try SQLiteTransaction(db: db).methods(customer: "cus_expiry"),
              try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_expiry'"))
         }
         #expect(rows.map { [$0.expYear, $0.expMonth] } == [[5461, 4], [0, 0]])
@@ -45,11 +45,11 @@ struct MethodExpiryTests {
         #expect(state == "scheduled")
 
         // A row stored before expiries were normalized on entry reads back normalized too.
-        try await engine.store.write { db in
+        try await engine.db.write { db in
             try db.execute(sql: "UPDATE methods SET exp_year = 99999, exp_month = 0 WHERE token = 'pm_none'")
         }
-        let old = try await engine.store.read { db in
-            try ChargeRecord.methods(db, customer: "cus_expiry").first { $0.token == "pm_none" }
+        let old = try await engine.db.read { db in
+            try SQLiteTransaction(db: db).methods(customer: "cus_expiry").first { $0.token == "pm_none" }
         }
         #expect(old?.expYear == 5461 && old?.expMonth == 4 && old?.state.expiry == .max)
     }

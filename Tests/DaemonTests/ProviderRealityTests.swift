@@ -10,11 +10,11 @@ import Testing
 /// made elsewhere, one request's error, failures that cannot be fetched yet.
 @Suite("Provider reality")
 struct ProviderRealityTests {
-    static func card(_ token: String, _ brand: String = "visa", isDefault: Bool = false) -> StoredMethod {
-        StoredMethod(token: token, brand: brand, last4: "4242", expYear: 2031, expMonth: 12, rail: .card, isDefault: isDefault, fingerprint: "fp_" + token)
+    static func card(_ token: String, _ brand: String = "visa", isDefault: Bool = false) -> PaymentMethod {
+        PaymentMethod(token: token, brand: brand, last4: "4242", expYear: 2031, expMonth: 12, rail: .card, isDefault: isDefault, fingerprint: "fp_" + token)
     }
 
-    static func failure(_ id: String, at: Int64, methods: [StoredMethod], method: String, decline: String = "do_not_honor",
+    static func failure(_ id: String, at: Int64, methods: [PaymentMethod], method: String, decline: String = "do_not_honor",
                         payment: String? = nil, own: Bool = false) -> FailedCharge {
         FailedCharge(id: id, customer: CustomerInfo(id: "cus_r", zone: "UTC", tier: "", tags: [], country: "FR"), amount: 2_500, currency: "EUR",
                      failedAt: at, decline: RawDecline(code: "card_declined", declineCode: decline, payment: payment), methodToken: method,
@@ -27,18 +27,18 @@ struct ProviderRealityTests {
         let (engine, _) = try makeEngine(dir)
         let now = engine.clock.now()
         _ = try await engine.ingest([Self.failure("in_1", at: now, methods: [Self.card("pm_a", isDefault: true), Self.card("pm_b", "mastercard")], method: "pm_a")], cursor: nil)
-        let before = try await engine.store.read { db in try ChargeRecord.fetch(db, id: "in_1") }
+        let before = try await engine.db.read { db in try SQLiteTransaction(db: db).charge(id: "in_1") }
         // The provider lists them in another order, pm_a detached, a new card as the default.
         _ = try await engine.ingest([Self.failure("in_2", at: now, methods: [Self.card("pm_c", isDefault: true), Self.card("pm_b", "mastercard")], method: "pm_c")], cursor: nil)
-        let rows = try await engine.store.read { db in
+        let rows = try await engine.db.read { db in
             try Row.fetchAll(db, sql: "SELECT token, idx, unusable, is_default FROM methods WHERE customer = 'cus_r' ORDER BY idx")
                 .map { ($0["token"] as String, $0["unusable"] as Int, $0["is_default"] as Int) }
         }
         #expect(rows.map(\.0) == ["pm_a", "pm_b", "pm_c"])
-        #expect(rows.map(\.1) == [MethodRecord.storedRemoved, 0, 0])
+        #expect(rows.map(\.1) == [Int(PaymentMethod.Standing.removed.rawValue), 0, 0])
         #expect(rows.map(\.2) == [0, 0, 1])
         // The first charge's plan still names the card it named: places never move.
-        let methods = try await engine.store.read { db in try ChargeRecord.methods(db, customer: "cus_r") }
+        let methods = try await engine.db.read { db in try SQLiteTransaction(db: db).methods(customer: "cus_r") }
         if let before, let next = before.nextMethod { #expect(["pm_a", "pm_b"].contains(methods[next].token)) }
         #expect(methods[0].unusable && !methods[0].isDefault)
     }
@@ -50,7 +50,7 @@ struct ProviderRealityTests {
         let now = engine.clock.now()
         let methods = [Self.card("pm_a", "mastercard", isDefault: true)]
         _ = try await engine.ingest([Self.failure("in_1", at: now, methods: methods, method: "pm_a", payment: "ch_1")], cursor: nil)
-        func ledger() async throws -> Int { try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger")! } }
+        func ledger() async throws -> Int { try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger")! } }
         #expect(try await ledger() == 1)
         // The same failure seen again: nothing new.
         _ = try await engine.ingest([Self.failure("in_1", at: now, methods: methods, method: "pm_a", payment: "ch_1")], cursor: nil)
@@ -59,9 +59,9 @@ struct ProviderRealityTests {
         _ = try await engine.ingest([Self.failure("in_1", at: now + 60, methods: methods, method: "pm_a", decline: "lost_card", payment: "ch_2")], cursor: nil)
         #expect(try await ledger() == 2)
         // After the card's decline, the customer's attempt counts as a reattempt on the card: the issuer counts it so.
-        let flags = try await engine.store.read { db in try Int.fetchAll(db, sql: "SELECT flags FROM ledger ORDER BY rowid") }
+        let flags = try await engine.db.read { db in try Int.fetchAll(db, sql: "SELECT flags FROM ledger ORDER BY rowid") }
         #expect(flags.map { LedgerEntry.Flags(rawValue: UInt8($0)).contains(.reattempt) } == [false, true])
-        let forbids = try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT forbids FROM methods WHERE token = 'pm_a'")! }
+        let forbids = try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT forbids FROM methods WHERE token = 'pm_a'")! }
         #expect(forbids != 0)
         // A failure of Relance's own attempt (its key) is recorded by the attempt itself, not again here.
         _ = try await engine.ingest([Self.failure("in_1", at: now + 120, methods: methods, method: "pm_a", payment: "ch_3", own: true)], cursor: nil)

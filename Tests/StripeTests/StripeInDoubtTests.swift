@@ -90,7 +90,7 @@ struct StripeInDoubtTests {
         settings.daemon.stateDir = dir
         settings.daemon.spoolMinFreeBytes = 0
         let stripe = try StripeFixtureTests.provider(fixture)
-        return Engine(store: try Store(path: dir + "/relance.sqlite"), provider: stripe, clock: VirtualClock(scale: 1, startingAt: start),
+        return Engine(store: try SQLiteChargeStore(path: dir + "/relance.sqlite"), provider: stripe, clock: VirtualClock(scale: 1, startingAt: start),
                       settings: settings, zones: try SystemZones.table(["UTC", "Europe/Paris", "Europe/Berlin"]), logger: Logger(label: "test"))
     }
 
@@ -104,7 +104,7 @@ struct StripeInDoubtTests {
         let engine = try await Self.ingested(dir, fixture, start: start)
         // Both charges get an attempt reserved; s1's request reached Stripe (it paid), s2's never left.
         for id in ["s1", "s2"] {
-            try await engine.store.write { db in
+            try await engine.db.write { db in
                 try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, 1, ?, ?, ?, 'reserved')",
                                arguments: ["in_\(id)", "rl_in_\(id)_1", "pm_visa_\(id)", start])
                 try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = ?", arguments: ["in_\(id)"])
@@ -116,31 +116,31 @@ struct StripeInDoubtTests {
         let paysBefore = try await fixture.requests(prefix: "/v1/invoices/").filter { ($0["path"] as? String ?? "").hasSuffix("/pay") }.count
         // A day later (the daemon was stopped): Stripe may have pruned both keys.
         engine.clock.set(start + 24 * 3_600)
-        let rows = try await engine.store.read { db in try Int64.fetchAll(db, sql: "SELECT rowid FROM charges WHERE id IN ('in_s1', 'in_s2') ORDER BY id") }
+        let rows = try await engine.db.read { db in try Int64.fetchAll(db, sql: "SELECT rowid FROM charges WHERE id IN ('in_s1', 'in_s2') ORDER BY id") }
         for rowid in rows { _ = await engine.wake(rowid) }
         #expect(try await fixture.requests(prefix: "/v1/invoices/").filter { ($0["path"] as? String ?? "").hasSuffix("/pay") }.count == paysBefore)
-        let states = try await engine.store.read { db in
+        let states = try await engine.db.read { db in
             try Row.fetchAll(db, sql: "SELECT key, state FROM attempts ORDER BY key").map { ($0["key"] as String, $0["state"] as String) }
         }
         #expect(states.map(\.1) == ["succeeded", "abandoned"], "\(states)")
-        let charge2 = try await engine.store.read { db in try Row.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_s2'")?["state"] as String? }
+        let charge2 = try await engine.db.read { db in try Row.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_s2'")?["state"] as String? }
         #expect(charge2 == "scheduled")
-        #expect(try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key = 'rl_in_s2_1'") } == 0)
+        #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key = 'rl_in_s2_1'") } == 0)
         // The charge goes on with a new attempt under a new key (the abandoned one may still be kept by Stripe).
-        let next = try await engine.store.read { db in try Int64.fetchOne(db, sql: "SELECT next_at FROM charges WHERE id = 'in_s2'") }
+        let next = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT next_at FROM charges WHERE id = 'in_s2'") }
         engine.clock.set(max(next ?? 0, engine.clock.now()) + 1)
-        let row2 = try await engine.store.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_s2'")! }
+        let row2 = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_s2'")! }
         _ = await engine.wake(row2)
         let keys = try await fixture.requests(prefix: "/v1/invoices/in_s2/pay").compactMap { r in
             (r["headers"] as? [String: String] ?? [:]).first { $0.key.lowercased() == "idempotency-key" }?.value
         }
         #expect(keys == ["rl_in_s2_2"])
-        let after = try await engine.store.read { db in
+        let after = try await engine.db.read { db in
             try Row.fetchAll(db, sql: "SELECT number, state FROM attempts WHERE charge = 'in_s2' ORDER BY number").map { ($0["number"] as Int, $0["state"] as String) }
         }
         #expect(after.map(\.0) == [1, 2] && after[0].1 == "abandoned" && after[1].1 != "reserved", "\(after)")
         // The abandoned attempt never reached the issuer: it does not count as a retry.
-        #expect(try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT attempts FROM charges WHERE id = 'in_s2'") } == 1)
+        #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT attempts FROM charges WHERE id = 'in_s2'") } == 1)
         #expect(try await fixture.audit()["double_charges"] == 0)
     }
 
@@ -153,18 +153,18 @@ struct StripeInDoubtTests {
         let start: Int64 = 1_795_000_000
         let engine = try await Self.ingested(dir, fixture, start: start)
         // Reserved, then another invoice's failure on the same card asked for authentication.
-        try await engine.store.write { db in
+        try await engine.db.write { db in
             try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES ('in_n1', 1, 'rl_in_n1_1', 'pm_visa_n1', ?, 'reserved')",
                            arguments: [start])
             try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, attempt_key) VALUES ('fpVn1', ?, 4900, 2, 'rl_in_n1_1')", arguments: [start])
             try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = 'in_n1'")
-            try db.execute(sql: "UPDATE methods SET unusable = ? WHERE token = 'pm_visa_n1'", arguments: [MethodRecord.storedNeedsCustomer])
+            try db.execute(sql: "UPDATE methods SET unusable = ? WHERE token = 'pm_visa_n1'", arguments: [Int(PaymentMethod.Standing.needsCustomer.rawValue)])
         }
-        let rowid = try await engine.store.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_n1'")! }
+        let rowid = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_n1'")! }
         _ = await engine.wake(rowid)
         #expect(try await fixture.requests(prefix: "/v1/invoices/in_n1/pay").isEmpty)
-        let state = try await engine.store.read { db in try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = 'rl_in_n1_1'") }
+        let state = try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = 'rl_in_n1_1'") }
         #expect(state == "abandoned")
-        #expect(try await engine.store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key = 'rl_in_n1_1'") } == 0)
+        #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key = 'rl_in_n1_1'") } == 0)
     }
 }

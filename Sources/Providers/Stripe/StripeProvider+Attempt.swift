@@ -1,5 +1,5 @@
 import Foundation
-import RetryPlanner
+package import RetryPlanner
 
 extension StripeProvider {
     /// The guard alone: the invoice still `open`, its subscription not cancelled, its customer not deleted.

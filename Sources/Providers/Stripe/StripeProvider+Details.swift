@@ -115,18 +115,18 @@ extension StripeProvider {
     }
 
     /// Stored methods Relance can retry: cards, SEPA and US bank debits (others are skipped).
-    static func methods(_ list: [StripePaymentMethod], default defaultId: String?) -> [StoredMethod] {
-        list.compactMap { pm -> StoredMethod? in
+    static func methods(_ list: [StripePaymentMethod], default defaultId: String?) -> [PaymentMethod] {
+        list.compactMap { pm -> PaymentMethod? in
             switch pm.type {
             case "card":
                 guard let card = pm.card else { return nil }
-                return StoredMethod(token: pm.id, brand: card.brand ?? "unknown", last4: card.last4 ?? "", expYear: card.expYear ?? 0,
+                return PaymentMethod(token: pm.id, brand: card.brand ?? "unknown", last4: card.last4 ?? "", expYear: card.expYear ?? 0,
                                     expMonth: card.expMonth ?? 0, rail: .card, isDefault: pm.id == defaultId, fingerprint: card.fingerprint)
             case "sepa_debit":
-                return StoredMethod(token: pm.id, brand: "sepa_debit", last4: pm.sepaDebit?.last4 ?? "", expYear: 0, expMonth: 0,
+                return PaymentMethod(token: pm.id, brand: "sepa_debit", last4: pm.sepaDebit?.last4 ?? "", expYear: 0, expMonth: 0,
                                     rail: .sepaDebit, isDefault: pm.id == defaultId, fingerprint: pm.sepaDebit?.fingerprint)
             case "us_bank_account":
-                return StoredMethod(token: pm.id, brand: "ach_debit", last4: pm.usBankAccount?.last4 ?? "", expYear: 0, expMonth: 0,
+                return PaymentMethod(token: pm.id, brand: "ach_debit", last4: pm.usBankAccount?.last4 ?? "", expYear: 0, expMonth: 0,
                                     rail: .achDebit, isDefault: pm.id == defaultId, fingerprint: pm.usBankAccount?.fingerprint)
             default:
                 return nil

@@ -1,20 +1,18 @@
-import RetryPlanner
-
-/// A small, fast JSON object writer for events (the spool's hot path): UTF-8 bytes appended to one
+/// A small, fast JSON object writer for events (the spool's hot path) and the store's decline text: UTF-8 bytes appended to one
 /// buffer, numbers and times formatted in place, no intermediate strings.
-struct JSONWriter {
-    private(set) var bytes: [UInt8]
+package struct JSONWriter {
+    package private(set) var bytes: [UInt8]
     private var first = true
 
     /// `capacity`: the expected length, reserved at once (events are a few hundred bytes).
-    init(capacity: Int = 0) {
+    package init(capacity: Int = 0) {
         bytes = []
         if capacity > 0 { bytes.reserveCapacity(capacity) }
         bytes.append(UInt8(ascii: "{"))
     }
 
     /// Appends `s` as a JSON string (quoted, escaped).
-    static func escape(_ s: String, into out: inout [UInt8]) {
+    package static func escape(_ s: String, into out: inout [UInt8]) {
         var s = s
         s.withUTF8 { utf8 in
             out.append(UInt8(ascii: "\""))
@@ -58,20 +56,20 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func string(_ k: StaticString, _ v: String?) {
+    package mutating func string(_ k: StaticString, _ v: String?) {
         guard let v else { return }
         key(k)
         Self.escape(v, into: &bytes)
     }
 
-    mutating func int(_ k: StaticString, _ v: Int64?) {
+    package mutating func int(_ k: StaticString, _ v: Int64?) {
         guard let v else { return }
         key(k)
         appendDecimal(v)
     }
 
     /// An epoch second as an RFC 3339 UTC string (as `rfc3339(_:)` writes it).
-    mutating func time(_ k: StaticString, _ t: Int64) {
+    package mutating func time(_ k: StaticString, _ t: Int64) {
         key(k)
         let day = Civil.floorDiv(t, Civil.secondsPerDay)
         let (y, m, d) = Civil.date(days: day)
@@ -93,7 +91,7 @@ struct JSONWriter {
     }
 
     /// A nested object (already rendered).
-    mutating func object(_ k: StaticString, _ v: JSONWriter?) {
+    package mutating func object(_ k: StaticString, _ v: JSONWriter?) {
         guard let v else { return }
         key(k)
         bytes.append(contentsOf: v.bytes)
@@ -101,25 +99,25 @@ struct JSONWriter {
     }
 
     /// Starts a nested object written in place; `close()` ends it.
-    mutating func open(_ k: StaticString) {
+    package mutating func open(_ k: StaticString) {
         key(k)
         bytes.append(UInt8(ascii: "{"))
         first = true
     }
 
-    mutating func close() {
+    package mutating func close() {
         bytes.append(UInt8(ascii: "}"))
         first = false
     }
 
-    var finished: String {
+    package var finished: String {
         var copy = bytes
         copy.append(UInt8(ascii: "}"))
         return String(decoding: copy, as: UTF8.self)
     }
 
     /// The finished text.
-    consuming func finish() -> String {
+    package consuming func finish() -> String {
         bytes.append(UInt8(ascii: "}"))
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -149,4 +147,11 @@ struct JSONWriter {
 }
 
 /// RFC 3339 UTC time of an epoch second.
-func rfc3339(_ t: Int64) -> String { Civil.rfc3339(t) }
+package func rfc3339(_ t: Int64) -> String { Civil.rfc3339(t) }
+
+extension JSONWriter {
+    /// A raw decline's fields (``RawDecline/fields``), the one encoding the store and events share.
+    package mutating func fields(of decline: RawDecline) {
+        for (name, value) in decline.fields { string(name, value) }
+    }
+}

@@ -1,0 +1,118 @@
+package import Providers
+import RetryPlanner
+import Store
+
+extension Engine {
+    /// Stores new failures (idempotent: a failure seen twice is stored once), plans each, and
+    /// returns the due entries (rowid, wake time). The cursor is saved in the same transaction.
+    ///
+    /// The hot path of a large backlog: the configuration is read once per page, the charge row is
+    /// written once with its plan, and planning runs beside the writer (``PlannedPage``).
+    package func ingest(_ charges: [FailedCharge], cursor: String?, parked: String? = nil) async throws -> [(Int64, Int64)] {
+        let now = clock.now()
+        let (settings, machine) = active.withLock { ($0.settings, $0.machine) }
+        let defaultZone = zoneIndex[settings.defaultTimeZone] ?? 0
+        let (due, added) = try await store.write { [self] tx in
+            // Stored and read here in order (a failure's ledger entry counts for the next charge on
+            // the same card); planned and rendered beside, on the planning queue; written here after.
+            let page = PlannedPage(count: charges.count) { [self] input in
+                var rec = input.record
+                let plan = machine.ingested(&rec, method: input.method, declineClass: input.declineClass, book: input.book,
+                                            methods: input.methods, now: now)
+                planned(plan)
+                let rendered = plan.events.map { events.render($0, charge: &rec, at: now) }
+                counted(plan.events)
+                return .init(record: rec, events: rendered, wake: plan.wake)
+            }
+            var batch: [PlannedPage.Input] = []
+            var added = 0
+            // Charges stored already, and those of this page as they are stored (a page may repeat one).
+            var seen = try tx.storedCharges(charges.map(\.id))
+            for fc in charges {
+                if !seen.insert(fc.id).inserted {
+                    try self.ledgerElsewhere(tx, fc)
+                    continue
+                }
+                var methods = try tx.storeCustomer(fc.customer, methods: fc.methods)
+                // A customer with no stored method is still stored: the planner waits for the customer.
+                let m = methods.firstIndex { $0.token == fc.methodToken } ?? 0
+                let method = m < methods.count ? methods[m] : nil
+                let rail = method?.rail ?? .card
+                let decline = DeclineTaxonomy.classify(fc.decline, rail: rail)
+                let attributes = ChargeAttributes(
+                    amount: fc.amount, currency: fc.currency, tier: fc.customer.tier, tags: Set(fc.customer.tags),
+                    rail: rail, country: fc.customer.country
+                )
+                let policy = machine.planner.policy
+                let segment = policy.segmentIndex(for: attributes) ?? (policy.segments.count - 1)
+                if let method {
+                    // The failure counts against the card, and marks the method as its decline says:
+                    // the list as reading it back would give.
+                    if let marked = try self.countDecline(tx, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, payment: fc.paymentId) {
+                        methods[m] = marked
+                    }
+                }
+                var rec = ChargeRecord(
+                    id: fc.id, customer: fc.customer.id, amount: fc.amount, currency: fc.currency, segment: segment,
+                    firstFailedAt: fc.failedAt, currentMethod: m, lastClass: decline.declineClass, lastFlags: decline.flags, decline: fc.decline
+                )
+                rec.zone = self.zoneIndex[fc.customer.zone] ?? defaultZone
+                let book = try tx.book(rec, methods: methods, now: now)
+                rec.zone = 0
+                batch.append(.init(
+                    index: added, record: rec, book: book, methods: methods, method: method, decline: fc.decline, declineClass: decline.declineClass))
+                added += 1
+                if batch.count == 32 {
+                    page.plan(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            page.plan(batch)
+            var due: [(Int64, Int64)] = []
+            due.reserveCapacity(added)
+            for planned in page.finish() {
+                for event in planned.events { try self.events.insert(tx, event) }
+                let rowid = try tx.insert(planned.record, wake: planned.wake)
+                if let wake = planned.wake { due.append((rowid, wake)) }
+            }
+            if let cursor { try tx.setMeta("poll.cursor", cursor) }
+            if let parked { try tx.setMeta("poll.parked", parked) }
+            return (due, added)
+        }
+        count { $0.ingested += added }
+        return due
+    }
+
+    /// A failure Relance did not make counts against its card's network limits like any decline, and
+    /// marks the method as its decline says; returns the method as marked, or nil when it is unchanged.
+    func countDecline(_ tx: any ChargeTransaction, method: PaymentMethod, time: Int64, amount: Int64, decline: Decline, payment: String?) throws -> PaymentMethod? {
+        var flags: LedgerEntry.Flags = [.declined]
+        if try isReattempt(tx, method, at: time) { flags.insert(.reattempt) }
+        try tx.addLedger(credential: method.credential, time: time, amount: amount, flags: flags, decline: decline, key: nil, payment: payment)
+        guard let marked = method.marked(by: decline) else { return nil }
+        try tx.update(marked)
+        return marked
+    }
+
+    /// A failure of a charge already tracked, from a payment made elsewhere (the customer retrying on
+    /// the hosted invoice page): it counts against the card's network limits like any decline, once
+    /// (by the provider's payment id), and marks the method as its decline says. Relance's own
+    /// attempts are recognised by their key, by their payment id in the ledger, and by an attempt
+    /// of the charge in flight on the same method (its answer may not be recorded yet).
+    func ledgerElsewhere(_ tx: any ChargeTransaction, _ fc: FailedCharge) throws {
+        guard let payment = fc.paymentId, !fc.ownAttempt else { return }
+        if try tx.knows(payment: payment, charge: fc.id, method: fc.methodToken) { return }
+        guard let customer = try tx.customer(ofCharge: fc.id),
+              let method = try tx.methods(customer: customer).first(where: { $0.token == fc.methodToken }) else { return }
+        let decline = DeclineTaxonomy.classify(fc.decline, rail: method.rail)
+        _ = try countDecline(tx, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, payment: payment)
+        logger.info("a decline made elsewhere counts against the card", metadata: ["charge.id": "\(fc.id)", "payment": "\(payment)"])
+    }
+
+    /// Whether a failure Relance did not make (a new invoice's first payment, the customer on a hosted
+    /// page) counts as a reattempt on its card (``LedgerEntry/isReattempt(after:at:window:)``).
+    func isReattempt(_ tx: any ChargeTransaction, _ method: PaymentMethod, at time: Int64) throws -> Bool {
+        let window = machine.planner.policy.rules.visaWindow
+        return LedgerEntry.isReattempt(after: try tx.ledger(credential: method.credential, since: time - window), at: time, window: window)
+    }
+}

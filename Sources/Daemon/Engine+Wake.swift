@@ -1,0 +1,119 @@
+import Providers
+import RetryPlanner
+import Store
+
+extension Engine {
+    /// Handles whatever is due for a charge: notices, the end of a wait, an attempt (guard and
+    /// methods read → reserve → pay → record → re-plan), or the resumption of an attempt in flight.
+    /// Returns when the charge next needs waking. `dispatched`: handed out by the dispatcher (its
+    /// attempts count towards the dispatch lag, from their planned time).
+    package func wake(_ rowid: Int64, dispatched: Bool = false) async -> Int64? {
+        let now = clock.now()
+        count { $0.wakes += 1 }
+        // One snapshot of the configuration for the whole wake.
+        let machine = self.machine
+        // Before a reservation: the provider's word on the charge (still open?) and on the customer's
+        // methods as they are now. Nothing is reserved for a charge closed elsewhere, and the method
+        // is chosen from the list of now, never changed between the reservation and the request.
+        var snapshot: ChargeSnapshot? = nil
+        do {
+            if let due = try await dueAttempt(rowid, now: now) {
+                do throws(ProviderError) {
+                    snapshot = try await provider.snapshot(charge: due.id, customer: due.customer, now: now)
+                    health.answered(at: now)
+                } catch {
+                    return providerFailed(error, charge: due.id, attempt: due.attempts + 1, resumed: false)
+                }
+                if let status = snapshot?.status, status != .open {
+                    return await close(rowid, charge: due.id, status: status)
+                }
+            }
+        } catch {
+            storeFailed("store error while waking a charge: \(error)")
+            return clock.virtual(afterWall: 1)
+        }
+        let phase1: (ticket: AttemptTicket?, wake: Int64?)
+        let listed = snapshot?.methods
+        do {
+            phase1 = try await store.write { [self] tx -> (AttemptTicket?, Int64?) in
+                guard var rec = try tx.charge(rowid: rowid), rec.state.isOpen else { return (nil, nil) }
+                let (notices, need) = machine.wake(&rec, now: now)
+                try emit(tx, notices, charge: &rec, at: now)
+                var ticket: AttemptTicket? = nil
+                switch need {
+                case .nothing:
+                    break
+                case .plan:
+                    _ = try replan(tx, &rec, machine: machine, now: now)
+                case .attempt(let m):
+                    var methods = try tx.methods(customer: rec.customer)
+                    if m < methods.count, let busy = try tx.busyUntil(credential: methods[m].credential, now: now) {
+                        try tx.save(rec, wake: busy)
+                        return (nil, busy)
+                    }
+                    var changed = false
+                    if let listed {
+                        (methods, changed) = try tx.refreshMethods(customer: rec.customer, listed: listed)
+                        if changed {
+                            // The customer added, removed or updated a method, or changed the default:
+                            // the plan is made again from the list of now.
+                            logger.info("the customer's methods changed; re-planning", metadata: ["charge.id": "\(rec.id)"])
+                        }
+                    }
+                    rec.zone = try zone(tx, customer: rec.customer)
+                    let book = try tx.book(rec, methods: methods, now: now)
+                    switch machine.attempt(&rec, book: book, methods: methods, methodsChanged: changed,
+                                           usedNumber: try tx.highestAttempt(charge: rec.id), now: now) {
+                    case .replanned(let plan):
+                        if !changed { logger.debug("planned attempt no longer allowed; re-planning", metadata: ["charge.id": "\(rec.id)", "rule": "\(plan.rule.key)"]) }
+                        planned(plan)
+                        try emit(tx, plan.events, charge: &rec, at: now)
+                    case .reserve(let reservation):
+                        // Reserve: attempt row, ledger increment and idempotency key, in one transaction.
+                        try tx.reserve(charge: rec.id, reservation, at: now)
+                        try tx.addLedger(credential: reservation.method.credential, time: now, amount: rec.amount, flags: [.reattempt],
+                                         decline: nil, key: reservation.key, payment: nil)
+                        ticket = AttemptTicket(charge: rec.id, customer: rec.customer, number: reservation.number, key: reservation.key,
+                                               method: reservation.method, amount: rec.amount, currency: rec.currency, reservedAt: now,
+                                               plannedAt: reservation.plannedAt, resumed: false, prior: rec.decline.payment)
+                    }
+                case .resume:
+                    if let row = try tx.reservedAttempt(charge: rec.id),
+                       let method = try tx.methods(customer: rec.customer).first(where: { $0.token == row.method }) {
+                        ticket = AttemptTicket(charge: rec.id, customer: rec.customer, number: row.number, key: row.key, method: method,
+                                               amount: rec.amount, currency: rec.currency, reservedAt: row.reservedAt, resumed: true,
+                                               prior: rec.decline.payment)
+                    }
+                }
+                let wake = machine.wakeTime(rec, now: now)
+                try tx.save(rec, wake: ticket == nil ? wake : nil)
+                return (ticket, wake)
+            }
+        } catch {
+            storeFailed("store error while waking a charge: \(error)")
+            logger.error("store error while waking a charge", metadata: ["charge.rowid": "\(rowid)", "error": "\(error)"])
+            return clock.virtual(afterWall: 1)
+        }
+        guard let ticket = phase1.ticket else { return phase1.wake }
+        if dispatched, !ticket.resumed {
+            // Dispatch lag: from the attempt's planned time (with the charge's point within that
+            // second, where the due index releases it) to its request, in wall seconds (the index
+            // entry's time may be an earlier notice or a retry after a busy credential).
+            let due = Double(ticket.plannedAt) + Double(DueIndex.spread(of: rowid)) / 1_000
+            let lag = max(0, (clock.preciseNow() - due) / clock.scale)
+            lags.record(lag)
+            meters.dispatchLag.recordNanoseconds(Int64(lag * 1e9))
+        }
+        return await perform(ticket, rowid: rowid)
+    }
+
+    /// The charge, when an attempt of it is due now and its credential is free: the provider is read first.
+    func dueAttempt(_ rowid: Int64, now: Int64) async throws -> ChargeRecord? {
+        try await store.read { tx -> ChargeRecord? in
+            guard let rec = try tx.charge(rowid: rowid), rec.state == .scheduled, (rec.nextAt ?? .max) <= now else { return nil }
+            let methods = try tx.methods(customer: rec.customer)
+            if let m = rec.nextMethod, m < methods.count, try tx.busyUntil(credential: methods[m].credential, now: now) != nil { return nil }
+            return rec
+        }
+    }
+}

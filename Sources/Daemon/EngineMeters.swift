@@ -1,0 +1,57 @@
+import Metrics
+import RetryPlanner
+import Synchronization
+
+/// A bounded reservoir of dispatch-lag samples, for percentiles in the summary (and later the metrics).
+package final class LagSamples: Sendable {
+    struct State {
+        var samples: [Double] = []
+        var seen = 0
+    }
+    let state = Mutex(State())
+    static let capacity = 100_000
+
+    func record(_ seconds: Double) {
+        state.withLock { s in
+            s.seen += 1
+            if s.samples.count < Self.capacity {
+                s.samples.append(seconds)
+            } else {
+                // Reservoir sampling keeps a uniform sample of everything seen.
+                let j = Int.random(in: 0..<s.seen)
+                if j < Self.capacity { s.samples[j] = seconds }
+            }
+        }
+    }
+
+    /// The share of the samples at most `seconds`.
+    package func fraction(atMost seconds: Double) -> Double {
+        state.withLock { s in s.samples.isEmpty ? 0 : Double(s.samples.count { $0 <= seconds }) / Double(s.samples.count) }
+    }
+
+    /// (count, p50, p99, max) in milliseconds.
+    package func percentiles() -> (count: Int, p50: Double, p99: Double, max: Double) {
+        let (sorted, seen) = state.withLock { ($0.samples.sorted(), $0.seen) }
+        guard !sorted.isEmpty else { return (0, 0, 0, 0) }
+        func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * q))] * 1_000 }
+        return (seen, at(0.5), at(0.99), sorted.last! * 1_000)
+    }
+}
+
+/// Metrics created once (the hot path increments them without a factory lookup).
+final class Meters: Sendable {
+    let decisions = Counter(label: "relance_planner_decisions_total")
+    let dispatchLag = Timer(label: "relance_dispatch_lag_seconds")
+    /// One counter per rule, made on first use.
+    let blocks = Mutex<[Rule: Counter]>([:])
+
+    func complianceBlock(_ rule: Rule) {
+        let counter = blocks.withLock { made in
+            if let c = made[rule] { return c }
+            let c = Counter(label: "relance_compliance_blocks_total", dimensions: [("rule", rule.key)])
+            made[rule] = c
+            return c
+        }
+        counter.increment()
+    }
+}

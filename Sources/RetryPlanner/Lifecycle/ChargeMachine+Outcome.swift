@@ -1,0 +1,96 @@
+extension ChargeMachine {
+    /// What an attempt's answer does to the store, beside the charge itself.
+    package struct OutcomeStep: Sendable, Equatable {
+        /// The attempt's final state (`succeeded`, `declined`, `closed`, `refused`, `abandoned`) and what
+        /// it keeps as its outcome; nil: it stays reserved (a payment not final yet).
+        package var attempt: (state: String, outcome: String)?
+        package var ledger: LedgerChange
+        /// What this answer teaches about the method (applied to the method as stored then).
+        package var method: MethodChange?
+        package var events: [ChargeEvent]
+        /// Plan the charge again (with the methods as they are after ``method``).
+        package var replan: Bool
+        /// When to wake the charge, when it is not planned again.
+        package var wake: Int64?
+        /// The outcome and decline class, as the attempts metric counts them; nil when nothing was decided.
+        package var counted: (outcome: String, declineClass: String)?
+
+        package static func == (a: Self, b: Self) -> Bool {
+            a.attempt?.state == b.attempt?.state && a.attempt?.outcome == b.attempt?.outcome && a.ledger == b.ledger && a.method == b.method
+                && a.events == b.events && a.replan == b.replan && a.wake == b.wake && a.counted?.outcome == b.counted?.outcome
+                && a.counted?.declineClass == b.counted?.declineClass
+        }
+    }
+
+    /// What an attempt's answer teaches about its method.
+    package enum MethodChange: Sendable, Equatable {
+        /// It worked, for the attempt reserved at this time.
+        case succeeded(at: Int64)
+        /// Declined: the decline's marks (a rule that forbids it, unusable, needs the customer).
+        case declined(Decline)
+        /// The provider refused the method itself: unusable until the customer acts.
+        case refused
+    }
+
+    /// What becomes of the attempt's entry in the compliance ledger.
+    package enum LedgerChange: Sendable, Equatable {
+        case keep
+        /// The issuer saw the attempt, at most now: the rolling counters count it from then.
+        case confirm(time: Int64, decline: Decline?, payment: String?)
+        /// The issuer never saw it (nothing was charged): it leaves the ledger.
+        case remove
+    }
+
+    /// How long a payment that is not final yet waits before it is read again: a day (ACH debits settle
+    /// in about four business days, SEPA debits in five to fourteen; reading more often only spends requests).
+    package static let pendingFollowUp: Int64 = 86_400
+
+    /// The answer to attempt `number` (reserved at `reservedAt` on `method`, at place `methodIndex` in
+    /// the customer's list) came back at `now`.
+    package func outcome(
+        _ charge: inout ChargeRecord, number: Int, method: PaymentMethod, methodIndex: Int, reservedAt: Int64, _ outcome: PayOutcome, now: Int64
+    ) -> OutcomeStep {
+        switch outcome {
+        case .succeeded(let payment):
+            charge.attempts += 1
+            charge.lastAttemptAt = reservedAt
+            charge.currentMethod = methodIndex
+            charge.state = .recovered
+            charge.nextAt = nil
+            return OutcomeStep(
+                attempt: ("succeeded", payment), ledger: .confirm(time: now, decline: nil, payment: payment), method: .succeeded(at: reservedAt),
+                events: [.attemptSucceeded(attempt: number, method: method, payment: payment),
+                         .recovered(attempt: number, method: method, amount: charge.amount, firstFailedAt: charge.firstFailedAt)],
+                replan: false, wake: nil, counted: ("succeeded", "none"))
+        case .declined(let raw):
+            let decline = DeclineTaxonomy.classify(raw, rail: method.rail)
+            charge.attemptsOnMethod = methodIndex == charge.currentMethod ? charge.attemptsOnMethod + 1 : 1
+            charge.attempts += 1
+            charge.lastAttemptAt = reservedAt
+            charge.currentMethod = methodIndex
+            charge.lastClass = decline.declineClass
+            charge.lastFlags = decline.flags
+            charge.decline = raw
+            return OutcomeStep(
+                attempt: ("declined", raw.outcomeCode), ledger: .confirm(time: now, decline: decline, payment: raw.payment),
+                method: .declined(decline),
+                events: [.attemptFailed(attempt: number, method: method, decline: raw, declineClass: decline.declineClass)],
+                replan: true, wake: nil, counted: ("declined", decline.declineClass.key))
+        case .closed(let status):
+            // Nothing was charged: the attempt never reached the issuer, so it leaves the ledger.
+            return OutcomeStep(attempt: ("closed", status.rawValue), ledger: .remove, method: nil, events: settled(&charge, status: status),
+                               replan: false, wake: nil, counted: ("closed", "none"))
+        case .methodRefused(let reason), .notMade(let reason):
+            // Nothing was charged and the issuer never saw it: the attempt leaves the ledger and the
+            // charge is planned again at once (a refused method is unusable from now on).
+            let isRefusal: Bool
+            if case .methodRefused = outcome { isRefusal = true } else { isRefusal = false }
+            charge.state = .scheduled
+            return OutcomeStep(attempt: (isRefusal ? "refused" : "abandoned", String(reason.prefix(200))), ledger: .remove, method: isRefusal ? .refused : nil,
+                               events: [], replan: true, wake: nil, counted: (isRefusal ? "refused" : "abandoned", "none"))
+        case .pending:
+            // Accepted, not final (a bank debit processing): followed by reading, never sent again.
+            return OutcomeStep(attempt: nil, ledger: .keep, method: nil, events: [], replan: false, wake: now + Self.pendingFollowUp, counted: nil)
+        }
+    }
+}

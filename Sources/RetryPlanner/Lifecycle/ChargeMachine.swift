@@ -1,0 +1,174 @@
+/// The charge lifecycle as a state machine: every rule of what happens to a charge between its
+/// failure and its end (recovered, exhausted, closed), and nothing else.
+///
+/// Pure, like the planner: no store, no clock, no I/O. Each input is one function; it changes the
+/// charge passed `inout` and returns what the runner must do (write these events, reserve this
+/// attempt, sleep until). The runner reads what an input needs (the methods, the ledgers, whether
+/// the credential is busy), carries out the actions in one store transaction, and calls the provider
+/// outside it.
+///
+/// States: scheduled → in flight → (recovered | scheduled | waiting | exhausted | closed); waiting →
+/// scheduled (the customer's methods changed) or exhausted at the end of the span; any open state →
+/// closed when the provider says the charge was settled elsewhere.
+package struct ChargeMachine: Sendable {
+    package let planner: Planner
+    package let notices: [NoticeLevel]
+
+    package init(planner: Planner, notices: [NoticeLevel]) {
+        self.planner = planner
+        self.notices = notices
+    }
+
+    package func segment(of charge: ChargeRecord) -> SegmentPolicy {
+        planner.policy.segments[min(charge.segment, planner.policy.segments.count - 1)]
+    }
+
+    // MARK: Planning
+
+    /// The charge's next step, planned from its book: the events that says, and when it next needs waking.
+    package struct Plan: Sendable, Equatable {
+        package var events: [ChargeEvent]
+        package var wake: Int64?
+        /// The rule that moved or blocked the decision (`.none` when none did).
+        package var rule: Rule
+    }
+
+    /// Plans the next step: an attempt (scheduled), a wait for the customer, or the end (exhausted).
+    package func plan(_ charge: inout ChargeRecord, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan {
+        let decision = book.plan(with: planner, now: now)
+        let previous = charge.state
+        var events: [ChargeEvent] = []
+        switch decision.kind {
+        case .attempt:
+            charge.state = .scheduled
+            charge.nextAt = decision.at
+            charge.nextMethod = Int(decision.method)
+            let explanation = decision.explain(book: book, planner: planner, methodNames: methods.map { "\($0.brand) •\($0.last4)" })
+            events.append(.attemptScheduled(attempt: charge.attempts + 1, method: methods[Int(decision.method)], at: decision.at,
+                                            reason: explanation, rule: decision.rule))
+        case .waitForCustomer:
+            charge.state = .waiting
+            charge.nextAt = nil
+            if previous != .waiting || charge.attempts == 0 {
+                let action = charge.lastClass == .customerMustAct ? "authenticate_or_update" : "add_payment_method"
+                events.append(.actionRequired(attempt: charge.attempts > 0 ? charge.attempts : nil, action: action,
+                                              reason: decision.reason.key, rule: decision.rule))
+            }
+        case .stop:
+            charge.state = .exhausted
+            charge.nextAt = nil
+            charge.reason = decision.reason.key
+            events.append(.exhausted(attempt: charge.attempts > 0 ? charge.attempts : nil, reason: decision.reason.key,
+                                     rule: decision.rule, endAction: segment(of: charge).endAction))
+        }
+        return Plan(events: events, wake: wakeTime(charge, now: now), rule: decision.rule)
+    }
+
+    /// A failure just stored: its first event, then its plan.
+    package func ingested(
+        _ charge: inout ChargeRecord, method: PaymentMethod?, declineClass: DeclineClass, book: ChargeBook, methods: [PaymentMethod], now: Int64
+    ) -> Plan {
+        var plan = plan(&charge, book: book, methods: methods, now: now)
+        plan.events.insert(.ingested(method: method, decline: charge.decline, declineClass: declineClass), at: 0)
+        return plan
+    }
+
+    /// The earliest of: the next attempt, the next notice, the end of the span (to exhaust a waiting
+    /// charge), now for an attempt in flight (to resume it); nil for a charge that is over.
+    package func wakeTime(_ charge: ChargeRecord, now: Int64) -> Int64? {
+        guard charge.state.isOpen else { return nil }
+        var wake: Int64 = .max
+        if charge.state == .scheduled, let next = charge.nextAt { wake = min(wake, next) }
+        if charge.state == .inFlight { wake = min(wake, now) }
+        if charge.nextNotice < notices.count { wake = min(wake, charge.firstFailedAt + notices[charge.nextNotice].after) }
+        if charge.state == .waiting { wake = min(wake, charge.firstFailedAt + segment(of: charge).maxSpan) }
+        return wake == .max ? nil : wake
+    }
+
+    // MARK: Wake
+
+    /// What a woken charge needs next, once its notices are out.
+    package enum WakeNeed: Sendable, Equatable {
+        /// Nothing now: sleep until ``wakeTime(_:now:)``.
+        case nothing
+        /// A waiting charge reached the end of its span: plan it (it ends, exhausted).
+        case plan
+        /// The planned attempt is due on this method: see ``attempt(_:book:methods:methodsChanged:usedNumber:now:)``,
+        /// once the method's credential is free (one attempt at a time per credential: another charge's
+        /// attempt on the same card may bring a hard decline or use up a rolling counter).
+        case attempt(method: Int)
+        /// An attempt is in flight: resume it, by reading first.
+        case resume
+    }
+
+    /// The charge woke at `now`: the notices that fell due, and what it needs next.
+    package func wake(_ charge: inout ChargeRecord, now: Int64) -> (events: [ChargeEvent], need: WakeNeed) {
+        guard charge.state.isOpen else { return ([], .nothing) }
+        var events: [ChargeEvent] = []
+        while charge.nextNotice < notices.count && charge.firstFailedAt + notices[charge.nextNotice].after <= now {
+            let level = notices[charge.nextNotice]
+            events.append(.noticeDue(attempt: charge.attempts > 0 ? charge.attempts : nil, level: level, index: charge.nextNotice + 1,
+                                     dueAt: charge.firstFailedAt + level.after))
+            charge.nextNotice += 1
+        }
+        switch charge.state {
+        case .waiting where now >= charge.firstFailedAt + segment(of: charge).maxSpan:
+            return (events, .plan)
+        case .scheduled where (charge.nextAt ?? .max) <= now:
+            guard let m = charge.nextMethod else { return (events, .nothing) }
+            return (events, .attempt(method: m))
+        case .inFlight:
+            return (events, .resume)
+        default:
+            return (events, .nothing)
+        }
+    }
+
+    /// A reserved attempt: durable before the provider hears of it.
+    package struct Reservation: Sendable, Equatable {
+        package var number: Int
+        /// The provider's idempotency key: the same attempt, however often it is sent, charges once.
+        package var key: String
+        package var method: PaymentMethod
+        /// When the attempt was planned for (the dispatch lag counts from then).
+        package var plannedAt: Int64
+    }
+
+    /// What a due attempt comes to.
+    package enum AttemptStep: Sendable, Equatable {
+        /// Reserve it (attempt row, ledger entry and key in one transaction), then pay.
+        case reserve(Reservation)
+        /// It may not go as planned (the customer's methods changed, or a network rule now forbids it):
+        /// planned again.
+        case replanned(Plan)
+    }
+
+    /// The planned attempt is due and its credential is free. `book` is read after the customer's
+    /// methods were refreshed (`methodsChanged`: the provider's list differed from the stored one);
+    /// `usedNumber`: the highest attempt number this charge ever reserved (numbers, and so keys, are
+    /// never reused: an attempt refused or given up unsent did not count, but its key may still be kept).
+    ///
+    /// The network rules are always checked again here, at the moment of the reservation: the plan is
+    /// older than this moment.
+    package func attempt(
+        _ charge: inout ChargeRecord, book: ChargeBook, methods: [PaymentMethod], methodsChanged: Bool, usedNumber: Int, now: Int64
+    ) -> AttemptStep {
+        guard !methodsChanged, let m = charge.nextMethod, m < methods.count, book.recheck(with: planner, method: m, at: now) == nil else {
+            return .replanned(plan(&charge, book: book, methods: methods, now: now))
+        }
+        let number = max(charge.attempts, usedNumber) + 1
+        let plannedAt = charge.nextAt ?? now
+        charge.state = .inFlight
+        return .reserve(Reservation(number: number, key: "rl_\(charge.id)_\(number)", method: methods[m], plannedAt: plannedAt))
+    }
+
+    // MARK: Settlement
+
+    /// The provider says the charge is no longer open (paid, voided, cancelled elsewhere): it ends, closed.
+    package func settled(_ charge: inout ChargeRecord, status: ChargeStatus) -> [ChargeEvent] {
+        charge.state = .closed
+        charge.nextAt = nil
+        charge.reason = status.rawValue
+        return [.closed(attempt: charge.attempts > 0 ? charge.attempts : nil, status: status)]
+    }
+}

@@ -1,0 +1,126 @@
+package import RetryPlanner
+
+/// Durable state behind one protocol: charges, customers and their methods, the compliance ledger,
+/// attempts, the outbox of events, and meta values (the clock anchor, the poll cursor).
+///
+/// Every state change and its events are written in one transaction (``write(_:)``); no other
+/// module names a table. ``SQLiteChargeStore`` is the embedded implementation.
+package protocol ChargeStore: Sendable {
+    /// Runs `body` atomically, off the cooperative thread pool; returns once it committed.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any ChargeTransaction) throws -> T) async throws -> T
+    /// Runs `body` atomically, blocking the caller: for shutdown paths that must finish even when the
+    /// task is cancelled.
+    func writeNow<T>(_ body: (any ChargeTransaction) throws -> T) throws -> T
+    /// Runs `body` on a consistent snapshot, off the cooperative thread pool.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any ChargeTransaction) throws -> T) async throws -> T
+
+    // MARK: Start-up
+
+    /// Every charge that needs waking, with its time (0: an attempt left in flight, at once).
+    func dueEntries() async throws -> [(rowid: Int64, wake: Int64)]
+    /// The latest time written anywhere (ledger, attempts, failures), and the persisted clock, if any.
+    func clockAnchor() async throws -> (persisted: Int64?, seen: Int64)
+
+    // MARK: The outbox (blocking calls: run them off the cooperative pool)
+
+    /// The lowest and highest sequence numbers waiting, and the highest ever handed out.
+    func outboxBounds() throws -> (first: Int64?, last: Int64?, issued: Int64?)
+    /// Up to `limit` events after sequence number `after`, in order.
+    func outbox(after: Int64, limit: Int) throws -> [(seq: Int64, json: String)]
+    /// Removes the events through `seq` (written to the spool).
+    func deleteOutbox(through seq: Int64) throws
+    func outboxCount() throws -> Int
+
+    // MARK: Figures
+
+    /// Charges by state, attempts and recoveries in the hour and day before `now`, events waiting.
+    func figures(now: Int64) async throws -> StoreFigures
+    /// Charges and recovery rate by amount band (`bands`: lower bounds in minor units, ascending).
+    func bandFigures(_ bands: [Int64]) async throws -> [(charges: Int, recovered: Int)]
+    /// Failed and recovered amounts by currency.
+    func amounts() async throws -> [(currency: String, failed: Int64, recovered: Int64, recoveredCount: Int)]
+
+    /// Makes the store's latest commits durable in its main file (a checkpoint; blocking).
+    func checkpoint() throws
+}
+
+/// What `/status` and the status line show from the store.
+package struct StoreFigures: Sendable {
+    package var byState: [String: Int] = [:]
+    package var attemptsHour = 0
+    package var attemptsDay = 0
+    package var recoveriesHour = 0
+    package var recoveriesDay = 0
+    package var outbox = 0
+
+    package init() {}
+}
+
+/// One transaction's reads and writes: everything the runner does to a charge, by table.
+package protocol ChargeTransaction {
+    // MARK: Charges
+
+    func charge(rowid: Int64) throws -> ChargeRecord?
+    /// Which of `ids` are stored charges.
+    func storedCharges(_ ids: [String]) throws -> Set<String>
+    func customer(ofCharge id: String) throws -> String?
+    /// Writes a new charge with its wake time; returns its rowid.
+    func insert(_ charge: ChargeRecord, wake: Int64?) throws -> Int64
+    func save(_ charge: ChargeRecord, wake: Int64?) throws
+
+    // MARK: Customers and methods
+
+    /// The customer's time-zone name, as last stored.
+    func zone(ofCustomer id: String) throws -> String?
+    /// The customer's methods, in their places (a method keeps its place for good).
+    func methods(customer: String) throws -> [PaymentMethod]
+    /// Stores the customer and the methods the provider lists now; returns the stored list.
+    func storeCustomer(_ customer: CustomerInfo, methods listed: [PaymentMethod]) throws -> [PaymentMethod]
+    /// Stores the customer's methods as the provider lists them now; returns them, and whether anything changed.
+    func refreshMethods(customer: String, listed: [PaymentMethod]) throws -> (methods: [PaymentMethod], changed: Bool)
+    /// Writes what Relance learnt of a method (its last success, a rule that forbids it, its standing).
+    func update(_ method: PaymentMethod) throws
+    /// The method as stored now.
+    func method(token: String) throws -> PaymentMethod?
+
+    // MARK: The compliance ledger
+
+    /// A credential's entries since `since`, oldest first.
+    func ledger(credential: String, since: Int64) throws -> [LedgerEntry]
+    /// Adds an attempt (Relance's, by `key`, or one made elsewhere, by `payment`).
+    func addLedger(credential: String, time: Int64, amount: Int64, flags: LedgerEntry.Flags, decline: Decline?, key: String?, payment: String?) throws
+    /// Changes the entry of Relance's attempt `key` as its answer says.
+    func changeLedger(key: String, _ change: ChargeMachine.LedgerChange) throws
+    /// Whether a failed payment is known already: in the ledger by its id, or as the charge's attempt
+    /// in flight on `method`.
+    func knows(payment: String, charge: String, method: String) throws -> Bool
+
+    // MARK: Attempts
+
+    /// When a charge whose credential has an attempt reserved should look again, or nil when it is free.
+    func busyUntil(credential: String, now: Int64) throws -> Int64?
+    /// The highest attempt number the charge ever reserved (0: none).
+    func highestAttempt(charge: String) throws -> Int
+    /// Reserves an attempt: its row, with its key.
+    func reserve(charge: String, _ reservation: ChargeMachine.Reservation, at time: Int64) throws
+    /// The charge's latest reserved attempt.
+    func reservedAttempt(charge: String) throws -> (number: Int, key: String, method: String, reservedAt: Int64)?
+    /// An attempt's state (`reserved`, `succeeded`, ...), by its key.
+    func attemptState(key: String) throws -> String?
+    func finishAttempt(key: String, state: String, outcome: String, at time: Int64) throws
+
+    // MARK: Outbox and meta
+
+    /// Appends an event; returns its sequence number.
+    func appendEvent(id: String, json: String) throws -> Int64
+    func meta(_ key: String) throws -> String?
+    func setMeta(_ key: String, _ value: String) throws
+}
+
+extension ChargeTransaction {
+    /// The planner's view of the charge with `methods` and their ledgers.
+    package func book(_ charge: ChargeRecord, methods: [PaymentMethod], now: Int64) throws -> ChargeBook {
+        let since = charge.ledgerSince(now: now)
+        return charge.book(methods: methods, ledgers: try methods.map { try ledger(credential: $0.credential, since: since) })
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+package import RetryPlanner
+
+extension SQLiteTransaction {
+    /// The charge with this rowid (the due index's key), read positionally.
+    package func charge(rowid: Int64) throws -> ChargeRecord? {
+        let s = try RawStatement(db, """
+            SELECT id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts, current_method,
+                attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason
+            FROM charges WHERE rowid = ?
+            """)
+        s.bind(1, rowid)
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        var rec = ChargeRecord(
+            id: s.string(0), customer: s.string(1), amount: s.int64(2), currency: s.string(3), segment: s.int(5),
+            firstFailedAt: s.int64(7), currentMethod: s.int(10),
+            lastClass: DeclineClass(rawValue: UInt8(truncatingIfNeeded: s.int(12))) ?? .retryLater,
+            lastFlags: Decline.Flags(rawValue: UInt8(truncatingIfNeeded: s.int(13))), decline: Self.decline(s.string(14))
+        )
+        rec.state = ChargeLifecycle(rawValue: s.string(4)) ?? .scheduled
+        rec.zone = s.int(6)
+        rec.lastAttemptAt = s.int64(8)
+        rec.attempts = s.int(9)
+        rec.attemptsOnMethod = s.int(11)
+        rec.nextAt = s.optionalInt64(15)
+        rec.nextMethod = s.optionalInt64(16).map { Int($0) }
+        rec.nextNotice = s.int(17)
+        rec.events = s.int(18)
+        rec.reason = s.string(19)
+        return rec
+    }
+
+    /// Which of `ids` are stored charges: index searches of a fixed-size batch each, not a statement per id.
+    package func storedCharges(_ ids: [String]) throws -> Set<String> {
+        let batch = 64
+        let s = try RawStatement(db, "SELECT id FROM charges WHERE id IN (\(Array(repeating: "?", count: batch).joined(separator: ", ")))")
+        var found = Set<String>()
+        for start in stride(from: 0, to: ids.count, by: batch) {
+            for i in 0..<batch {
+                // The unused places of the last batch stay NULL, which matches nothing.
+                s.bind(Int32(i + 1), start + i < ids.count ? ids[start + i] : nil)
+            }
+            while try s.step() { found.insert(s.string(0)) }
+            s.reset()
+        }
+        return found
+    }
+
+    package func customer(ofCharge id: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT customer FROM charges WHERE id = ?"), arguments: [id])
+    }
+
+    /// Writes a new charge row with its plan; returns its rowid.
+    package func insert(_ rec: ChargeRecord, wake: Int64?) throws -> Int64 {
+        let s = try RawStatement(db, """
+            INSERT INTO charges(id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts,
+                current_method, attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, wake_at, events, reason)
+            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        s.bind(1, rec.id)
+        s.bind(2, rec.customer)
+        s.bind(3, rec.amount)
+        s.bind(4, rec.currency)
+        s.bind(5, rec.state.rawValue)
+        s.bind(6, rec.segment)
+        s.bind(7, rec.firstFailedAt)
+        s.bind(8, rec.lastAttemptAt)
+        s.bind(9, rec.attempts)
+        s.bind(10, rec.currentMethod)
+        s.bind(11, rec.attemptsOnMethod)
+        s.bind(12, Int(rec.lastClass.rawValue))
+        s.bind(13, Int(rec.lastFlags.rawValue))
+        s.bind(14, Self.text(rec.decline))
+        s.bind(15, rec.nextAt)
+        s.bind(16, rec.nextMethod)
+        s.bind(17, rec.nextNotice)
+        s.bind(18, wake)
+        s.bind(19, rec.events)
+        s.bind(20, rec.reason)
+        try s.run()
+        return s.lastInsertedRowID
+    }
+
+    package func save(_ rec: ChargeRecord, wake: Int64?) throws {
+        try db.cachedStatement(sql: """
+            UPDATE charges SET state = ?, last_attempt_at = ?, attempts = ?, current_method = ?, attempts_on_method = ?,
+                last_class = ?, last_flags = ?, decline = ?, next_at = ?, next_method = ?, next_notice = ?, wake_at = ?,
+                events = ?, reason = ?
+            WHERE id = ?
+            """).execute(arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
+                             Int(rec.lastClass.rawValue), Int(rec.lastFlags.rawValue), Self.text(rec.decline), rec.nextAt, rec.nextMethod,
+                             rec.nextNotice, wake, rec.events, rec.reason, rec.id])
+    }
+
+    /// A raw decline as `charges.decline` keeps it: a JSON object of its ``RawDecline/fields``.
+    static func text(_ decline: RawDecline) -> String {
+        var w = JSONWriter()
+        w.fields(of: decline)
+        return w.finished
+    }
+
+    /// The raw decline `charges.decline` keeps (rows written before its fields took their snake_case
+    /// names are read too); an empty one when the text is not a JSON object.
+    static func decline(_ text: String) -> RawDecline {
+        let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+        return RawDecline { object[$0] as? String }
+    }
+}
