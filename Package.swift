@@ -73,7 +73,7 @@ let package = Package(
         // Payment providers: the protocol, the embedded sandbox, Stripe.
         .target(
             name: "Providers",
-            dependencies: ["RetryPlanner", "HTTPTransport", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["RetryPlanner", "RelanceConfig", "HTTPTransport", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
@@ -133,6 +133,17 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // The ingest and dispatch benchmarks: the daemon's runner and services over a sandbox (relancectl bench).
+        .target(
+            name: "Bench",
+            dependencies: [
+                "Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "relancectl",
             dependencies: [
@@ -143,7 +154,7 @@ let package = Package(
                 "HTTPTransport",
                 "Providers",
                 "StatusServer",
-                "Daemon",
+                "Bench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -162,7 +173,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner", "StatusServer", "TestSupport",
+            dependencies: ["Daemon", "Bench", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner", "StatusServer", "TestSupport",
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),

@@ -46,24 +46,7 @@ package final class Daemon: Sendable {
             throw DaemonError("another relanced holds \(lockPath): two daemons never share a state directory")
         }
         let store = try SQLiteChargeStore(path: d.stateDir + "/relance.sqlite")
-        let provider: any PaymentProvider
-        switch settings.provider.kind {
-        case .sandbox:
-            let s = settings.sandbox
-            provider = try Sandbox(path: d.stateDir + "/sandbox.sqlite", population: SandboxPopulation(
-                seed: s.seed, customers: s.customers, failuresPerDay: s.failuresPerDay, outOfBandPercent: s.outOfBandPercent))
-        case .stripe:
-            let p = settings.provider
-            let key = try StripeKey.load(apiKeyFile: p.apiKeyFile)
-            // The ledger counts virtual seconds: at 43,200x, "15 per 30 days" would be 15 a minute on real cards.
-            if d.timeScale != 1 && !StripeProvider.isTestKey(key) {
-                throw DaemonError("time_scale = \(d.timeScale) with a live Stripe key: the network rules count virtual time, so a scaled clock would break them on real cards. Use a test key (sk_test_ or rk_test_), or time_scale = 1")
-            }
-            provider = try StripeProvider(
-                apiBase: p.apiBase, apiKey: key, defaultZone: settings.defaultTimeZone, requestsPerSecond: p.requestsPerSecond,
-                maxNetworkRetries: p.maxNetworkRetries, connectTimeout: Double(p.connectTimeout),
-                requestTimeout: Double(p.requestTimeout), maxResponseBytes: p.maxResponseBytes, requireTestMode: d.timeScale != 1)
-        }
+        let provider = try ProviderFactory.make(settings)
         // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
         // persisted value may be up to a second of wall time old, so it also starts after every time
         // already written (attempts, ledger, failures).
@@ -79,7 +62,7 @@ package final class Daemon: Sendable {
         let due = try await store.dueEntries()
         index.push(contentsOf: due)
         let spool = try SpoolWriter(directory: d.spoolDir)
-        let reporter = StatusReporter(engine: engine, index: index, spool: spool, config: config)
+        let reporter = StatusReporter(store: store, signals: engine.signals, clock: clock, providerName: provider.name, index: index, spool: spool, config: config)
         var serverConfig = StatusServerConfiguration(unixSocketPath: d.statusSocket)
         serverConfig.socketGroup = d.statusSocketGroup
         serverConfig.tcpListen = d.metricsListen
@@ -123,13 +106,16 @@ package final class Daemon: Sendable {
     package func run(runFor: Double?, configPath: String, overrides: @escaping @Sendable (inout Settings) -> Void = { _ in }) async throws {
         // Shutdown runs in reverse order: systemd hears STOPPING first, the spool is flushed last.
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: SpoolService(engine: engine, writer: spool, logger: logger)),
-            .init(service: ClockKeeperService(engine: engine, index: index, logger: logger)),
-            .init(service: PollerService(engine: engine, index: index, logger: logger)),
-            .init(service: DispatcherService(engine: engine, index: index, logger: logger)),
+            .init(service: SpoolService(runner: engine, store: engine.store, signals: engine.signals, writer: spool, logger: logger)),
+            .init(service: ClockKeeperService(store: engine.store, clock: engine.clock, stats: { [engine] in engine.stats.withLock { $0 } },
+                                              index: index, logger: logger)),
+            .init(service: PollerService(runner: engine, provider: engine.provider, store: engine.store, signals: engine.signals,
+                                         clock: engine.clock, index: index, logger: logger)),
+            .init(service: DispatcherService(runner: engine, signals: engine.signals, clock: engine.clock, index: index, logger: logger)),
             .init(service: statusServer),
-            .init(service: ReloadService(configPath: configPath, overrides: overrides, notifier: notifier, engine: engine, reporter: reporter, logger: logger)),
-            .init(service: SystemdService(notifier: notifier, engine: engine, reporter: reporter, logger: logger)),
+            .init(service: ReloadService(configPath: configPath, overrides: overrides, notifier: notifier, apply: { [engine] in engine.reload($0) },
+                                         signals: engine.signals, reporter: reporter, logger: logger)),
+            .init(service: SystemdService(notifier: notifier, signals: engine.signals, reporter: reporter, logger: logger)),
         ]
         notifier.ready(status: await reporter.statusLine())
         var config = ServiceGroupConfiguration(services: services, logger: logger)

@@ -34,11 +34,11 @@ extension Engine {
             if ticket.resumed {
                 if let found = try await provider.lookup(charge: ticket.charge, customer: ticket.customer, method: ticket.method.token,
                                                          idempotencyKey: ticket.key, prior: ticket.prior, now: now) {
-                    health.answered(at: now)
+                    signals.health.answered(at: now)
                     return await record(ticket, outcome: found, rowid: rowid)
                 }
                 if let window = provider.idempotencyWindow, now - ticket.reservedAt >= window {
-                    health.answered(at: now)
+                    signals.health.answered(at: now)
                     return await record(ticket, outcome: .notMade("no payment of attempt \(ticket.number) at the provider, and its key may be pruned"), rowid: rowid)
                 }
             }
@@ -67,7 +67,7 @@ extension Engine {
                 }
             }
             let paid = try result.get()
-            health.answered(at: now)
+            signals.health.answered(at: now)
             return await record(ticket, outcome: paid, rowid: rowid)
         } catch {
             return providerFailed(error, charge: ticket.charge, attempt: ticket.number, resumed: true)
@@ -95,8 +95,8 @@ extension Engine {
         logger.warning(resumed ? "provider call failed; the attempt stays reserved and is resolved by reading" : "provider call failed before the reservation", metadata: [
             "charge.id": "\(charge)", "attempt.number": "\(attempt)", "error": "\(error)",
         ])
-        health.failed(error)
-        noteError("attempt \(attempt) on \(charge): \(error)")
+        signals.health.failed(error)
+        signals.noteError("attempt \(attempt) on \(charge): \(error)")
         // The provider's wait in wall time, but never more than an hour of the daemon's clock: with a
         // scaled clock a minute of wall time would be weeks, and an attempt in doubt must be read soon.
         return min(clock.virtual(afterWall: min(error.retryAfter ?? 5, 60)), clock.now() + 3_600)

@@ -51,7 +51,7 @@ extension Engine {
                 return wake
             }
         } catch {
-            storeFailed("store error while recording attempt \(ticket.number) of \(ticket.charge): \(error)")
+            signals.storeFailed("store error while recording attempt \(ticket.number) of \(ticket.charge): \(error)")
             logger.error("store error while recording an outcome; the attempt is resumed with the same key", metadata: [
                 "charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)", "error": "\(error)",
             ])
@@ -71,7 +71,7 @@ extension Engine {
                 return nil
             }
         } catch {
-            storeFailed("store error while closing \(charge): \(error)")
+            signals.storeFailed("store error while closing \(charge): \(error)")
             return clock.virtual(afterWall: 1)
         }
     }

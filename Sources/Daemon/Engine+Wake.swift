@@ -20,7 +20,7 @@ extension Engine {
             if let due = try await dueAttempt(rowid, now: now) {
                 do throws(ProviderError) {
                     snapshot = try await provider.snapshot(charge: due.id, customer: due.customer, now: now)
-                    health.answered(at: now)
+                    signals.health.answered(at: now)
                 } catch {
                     return providerFailed(error, charge: due.id, attempt: due.attempts + 1, resumed: false)
                 }
@@ -29,7 +29,7 @@ extension Engine {
                 }
             }
         } catch {
-            storeFailed("store error while waking a charge: \(error)")
+            signals.storeFailed("store error while waking a charge: \(error)")
             return clock.virtual(afterWall: 1)
         }
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
@@ -90,7 +90,7 @@ extension Engine {
                 return (ticket, wake)
             }
         } catch {
-            storeFailed("store error while waking a charge: \(error)")
+            signals.storeFailed("store error while waking a charge: \(error)")
             logger.error("store error while waking a charge", metadata: ["charge.rowid": "\(rowid)", "error": "\(error)"])
             return clock.virtual(afterWall: 1)
         }

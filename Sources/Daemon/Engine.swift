@@ -35,17 +35,9 @@ package final class Engine: Sendable {
     package let stats = Mutex(EngineStats())
     /// Dispatch lag samples (wall seconds from due time to request).
     package let lags = LagSamples()
-    /// Why new work is paused (spool disk full, provider credentials rejected), or nil.
-    package let pausedReason = Mutex<String?>(nil)
-    /// How the provider is answering (backoff, rejected credentials).
-    package let health = ProviderHealth()
+    /// Held work, provider health, spool progress, heartbeats, the last errors: shared with the services.
+    package let signals: DaemonSignals
     let meters = Meters()
-    /// The last errors, newest last, for `/status`.
-    package let recentErrors = Mutex<[(time: Int64, message: String)]>([])
-    /// Wall time of the last store error: the dispatcher is not making progress while they recur.
-    package let lastStoreError = Mutex<ContinuousClock.Instant?>(nil)
-    /// When each loop (poller, dispatcher) last showed progress, for the systemd watchdog.
-    package let heartbeats = Mutex<[String: ContinuousClock.Instant]>([:])
 
     package init(store: any ChargeStore, provider: any PaymentProvider, clock: VirtualClock, settings: Settings, zones: ZoneTable, logger: Logger) {
         self.store = store
@@ -56,7 +48,8 @@ package final class Engine: Sendable {
         for (i, name) in zones.names.enumerated() { index[name] = i }
         self.zoneIndex = index
         self.logger = logger
-        self.events = EventBuilder(source: "relance://\(ProcessInfo.processInfo.hostName)/relanced")
+        self.signals = DaemonSignals(clock: clock)
+        self.events = EventBuilder(source: "relance://\(ProcessInfo.processInfo.hostName)/relanced", progress: signals.outbox)
         // The outbox left by an earlier run: its events wait for the spool. An empty one has had
         // everything up to the last sequence number handed out spooled (without that, the first new
         // event would look like a backlog of every event ever written, and hold new work).
@@ -102,41 +95,13 @@ package final class Engine: Sendable {
         }
     }
 
-    package var isPaused: Bool { pausedReason.withLock { $0 != nil } }
-
     /// Events appended to the outbox and not yet written to the spool.
-    package var outboxPending: Int64 { events.progress.pending }
+    package var outboxPending: Int64 { signals.outbox.pending }
 
     /// The spool writer is far behind: new work waits (backpressure) until it catches up.
-    package var spoolBehind: Bool {
-        events.progress.pending > Int64(max(10_000, 20 * settings.daemon.spoolBatchEvents))
-    }
+    package var spoolBehind: Bool { signals.spoolBehind(batchEvents: settings.daemon.spoolBatchEvents) }
 
     func count(_ update: (inout EngineStats) -> Void) { stats.withLock { update(&$0) } }
-
-    func storeFailed(_ message: String) {
-        lastStoreError.withLock { $0 = .now }
-        noteError(message)
-    }
-
-    /// Whether a store error happened within `window`.
-    package func storeFailing(within window: Duration) -> Bool {
-        lastStoreError.withLock { $0.map { ContinuousClock.now - $0 < window } ?? false }
-    }
-
-    package func beat(_ component: String) {
-        let now = ContinuousClock.now
-        heartbeats.withLock { $0[component] = now }
-    }
-
-    /// Keeps an error for `/status` (the last 20).
-    package func noteError(_ message: String) {
-        let now = clock.now()
-        recentErrors.withLock { list in
-            list.append((now, message))
-            if list.count > 20 { list.removeFirst(list.count - 20) }
-        }
-    }
 
     // MARK: Carrying out the machine's actions
 

@@ -22,7 +22,7 @@ package final class OutboxProgress: Sendable {
 /// in the caller's transaction.
 struct EventBuilder {
     let source: String
-    let progress = OutboxProgress()
+    let progress: OutboxProgress
 
     /// Appends an event rendered earlier to the outbox.
     func insert(_ tx: any ChargeTransaction, _ event: RenderedEvent) throws {

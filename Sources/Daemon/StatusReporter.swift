@@ -47,15 +47,21 @@ package final class StatusReporter: Sendable {
         var readAt: Double = 0
     }
 
-    let engine: Engine
+    let store: any ChargeStore
+    let signals: DaemonSignals
+    let clock: VirtualClock
+    let providerName: String
     let index: DueIndex
     let spool: SpoolWriter
     let startedAt = Date()
     let config: Mutex<ConfigState>
     let cache = Mutex(Figures())
 
-    init(engine: Engine, index: DueIndex, spool: SpoolWriter, config: ConfigState) {
-        self.engine = engine
+    init(store: any ChargeStore, signals: DaemonSignals, clock: VirtualClock, providerName: String, index: DueIndex, spool: SpoolWriter, config: ConfigState) {
+        self.store = store
+        self.signals = signals
+        self.clock = clock
+        self.providerName = providerName
         self.index = index
         self.spool = spool
         self.config = Mutex(config)
@@ -67,15 +73,15 @@ package final class StatusReporter: Sendable {
         let now = Date().timeIntervalSince1970
         let cached = cache.withLock { $0 }
         if now - cached.readAt < 2 { return cached }
-        let virtual = engine.clock.now()
-        let stored = try await engine.store.figures(now: virtual)
+        let virtual = clock.now()
+        let stored = try await store.figures(now: virtual)
         var f = Figures()
         (f.byState, f.outbox) = (stored.byState, stored.outbox)
         (f.attemptsHour, f.attemptsDay, f.recoveriesHour, f.recoveriesDay) = (stored.attemptsHour, stored.attemptsDay, stored.recoveriesHour, stored.recoveriesDay)
         if now - cached.bandsReadAt < Self.bandsInterval {
             (f.bands, f.bandsReadAt) = (cached.bands, cached.bandsReadAt)
         } else {
-            f.bands = try await engine.store.bandFigures(Self.bands.map(\.min))
+            f.bands = try await store.bandFigures(Self.bands.map(\.min))
             f.bandsReadAt = now
         }
         f.readAt = now
@@ -89,17 +95,17 @@ package final class StatusReporter: Sendable {
     /// Refreshes the gauges `/metrics` shows (called before each scrape).
     package func refreshGauges() async {
         _ = try? await figures()
-        Gauge(label: "relance_due_backlog").record(index.dueCount(now: engine.clock.now()))
+        Gauge(label: "relance_due_backlog").record(index.dueCount(now: clock.now()))
         Gauge(label: "relance_spool_pending_files").record(spool.pendingFiles())
     }
 
     /// Why the daemon is up but not doing its job (for `/healthz`), or nil.
     package func unhealthyReason() -> String? {
-        if let paused = engine.pausedReason.withLock({ $0 }) { return paused }
-        let health = engine.health.snapshot
+        if let paused = signals.pausedReason.withLock({ $0 }) { return paused }
+        let health = signals.health.snapshot
         if health.state == .unauthorized { return "the provider rejects the credentials: \(health.lastError ?? "")" }
         let now = ContinuousClock.now
-        let silent = engine.heartbeats.withLock { $0 }.filter { now - $0.value > .seconds(60) }.keys.sorted()
+        let silent = signals.heartbeats.withLock { $0 }.filter { now - $0.value > .seconds(60) }.keys.sorted()
         if !silent.isEmpty { return "no progress for a minute: \(silent.joined(separator: ", "))" }
         return nil
     }
@@ -109,19 +115,19 @@ package final class StatusReporter: Sendable {
         guard let f = try? await figures() else { return "state unreadable (see the log)" }
         let tracked = f.byState.values.reduce(0, +)
         let open = (f.byState["scheduled"] ?? 0) + (f.byState["in_flight"] ?? 0) + (f.byState["waiting"] ?? 0)
-        let paused = engine.pausedReason.withLock { $0 }
-        return "\(tracked) charges (\(open) open, \(f.byState["recovered"] ?? 0) recovered), due \(index.dueCount(now: engine.clock.now())), "
-            + "attempts last hour \(f.attemptsHour), provider \(engine.health.snapshot.state.rawValue)"
+        let paused = signals.pausedReason.withLock { $0 }
+        return "\(tracked) charges (\(open) open, \(f.byState["recovered"] ?? 0) recovered), due \(index.dueCount(now: clock.now())), "
+            + "attempts last hour \(f.attemptsHour), provider \(signals.health.snapshot.state.rawValue)"
             + (paused.map { ", paused: \($0)" } ?? "")
     }
 
     /// The `/status` document, encoded (keys sorted, `null` for none).
     package func document() async throws -> [UInt8] {
         let f = try await figures()
-        let now = engine.clock.now()
-        let health = engine.health.snapshot
+        let now = clock.now()
+        let health = signals.health.snapshot
         let config = self.config.withLock { $0 }
-        let paused = engine.pausedReason.withLock { $0 }
+        let paused = signals.pausedReason.withLock { $0 }
         let count = { (state: String) in f.byState[state] ?? 0 }
         return try StatusDocument(
             version: Self.version,
@@ -129,9 +135,9 @@ package final class StatusReporter: Sendable {
             startedAt: rfc3339(Int64(startedAt.timeIntervalSince1970)),
             uptimeSeconds: (Date().timeIntervalSince(startedAt) * 1_000).rounded() / 1_000,
             virtualTime: rfc3339(now),
-            timeScale: Int(engine.clock.scale),
+            timeScale: Int(clock.scale),
             config: .init(path: config.path, digest: config.digest, loadedAt: rfc3339(config.loadedAt), lastReloadError: config.lastReloadError),
-            provider: .init(name: engine.provider.name, state: health.state.rawValue, lastError: health.lastError,
+            provider: .init(name: providerName, state: health.state.rawValue, lastError: health.lastError,
                             lastSuccessAt: health.lastSuccessAt.map(rfc3339)),
             charges: .init(scheduled: count("scheduled"), inFlight: count("in_flight"), waiting: count("waiting"),
                            recovered: count("recovered"), exhausted: count("exhausted"), closed: count("closed")),
@@ -143,8 +149,8 @@ package final class StatusReporter: Sendable {
                       recovered: counts.recovered, rate: counts.charges > 0 ? Double(counts.recovered) / Double(counts.charges) : 0)
             },
             spool: .init(pendingEvents: f.outbox, paused: paused != nil, reason: paused),
-            // The engine keeps them oldest first; the document lists them newest first.
-            lastErrors: engine.recentErrors.withLock { $0 }.reversed().map { .init(time: rfc3339($0.time), message: $0.message) }
+            // The signals keep them oldest first; the document lists them newest first.
+            lastErrors: signals.recentErrors.withLock { $0 }.reversed().map { .init(time: rfc3339($0.time), message: $0.message) }
         ).encode()
     }
 }

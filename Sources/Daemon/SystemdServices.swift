@@ -11,7 +11,7 @@ import UnixSignals
 /// It is the last service of the group, so graceful shutdown reaches it first.
 struct SystemdService: Service {
     let notifier: SystemdNotifier
-    let engine: Engine
+    let signals: DaemonSignals
     let reporter: StatusReporter
     let logger: Logger
 
@@ -27,7 +27,7 @@ struct SystemdService: Service {
             var withheld = false
             while !Task.isCancelled {
                 let now = ContinuousClock.now
-                for (component, at) in engine.heartbeats.withLock({ $0 }) { gate.beat(component, at: at) }
+                for (component, at) in signals.heartbeats.withLock({ $0 }) { gate.beat(component, at: at) }
                 if timeout != nil {
                     let stuck = gate.stuck(at: now)
                     if stuck.isEmpty {
@@ -37,7 +37,7 @@ struct SystemdService: Service {
                     } else if !withheld {
                         withheld = true
                         logger.error("watchdog pings withheld: no progress", metadata: ["stuck": "\(stuck.joined(separator: ","))"])
-                        engine.noteError("watchdog pings withheld: \(stuck.joined(separator: ", ")) made no progress")
+                        signals.noteError("watchdog pings withheld: \(stuck.joined(separator: ", ")) made no progress")
                     }
                 }
                 notifier.status(await reporter.statusLine())
@@ -54,14 +54,16 @@ struct ReloadService: Service {
     let configPath: String
     let overrides: @Sendable (inout Settings) -> Void
     let notifier: SystemdNotifier
-    let engine: Engine
+    /// Swaps in a validated configuration; returns the sections that need a restart.
+    let apply: @Sendable (Settings) -> [String]
+    let signals: DaemonSignals
     let reporter: StatusReporter
     let logger: Logger
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
-            for await _ in signals {
+            for await _ in hangups {
                 reload()
             }
         }
@@ -73,7 +75,7 @@ struct ReloadService: Service {
             let snapshot = try ConfigLoader.load(path: configPath)
             var settings = snapshot.settings
             overrides(&settings)
-            let restart = engine.reload(settings)
+            let restart = apply(settings)
             reporter.updateConfig { c in
                 c.digest = snapshot.digest
                 c.loadedAt = Int64(Date().timeIntervalSince1970)
@@ -90,7 +92,7 @@ struct ReloadService: Service {
         } catch {
             let message = "\(error)"
             reporter.updateConfig { $0.lastReloadError = message }
-            engine.noteError("reload of \(configPath) refused; the previous configuration stays in force: \(message)")
+            signals.noteError("reload of \(configPath) refused; the previous configuration stays in force: \(message)")
             logger.error("reload refused; the previous configuration stays in force", metadata: ["config.path": "\(configPath)", "error": "\(message)"])
             notifier.ready(status: "reload refused (previous configuration kept): \(message.split(separator: "\n").first ?? "")")
         }

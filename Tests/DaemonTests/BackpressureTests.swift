@@ -43,7 +43,7 @@ struct BackpressureTests {
         #expect(reopened.spoolBehind)
 
         // The spool writer catches up: the hold ends once the backlog is under the limit.
-        let spool = SpoolService(engine: engine, writer: try SpoolWriter(directory: dir + "/spool"), logger: Logger(label: "test"))
+        let spool = SpoolService(runner: engine, store: engine.store, signals: engine.signals, writer: try SpoolWriter(directory: dir + "/spool"), logger: Logger(label: "test"))
         var written = 0
         while engine.spoolBehind {
             let n = await spool.drainOnce()

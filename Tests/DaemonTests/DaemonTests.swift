@@ -196,17 +196,17 @@ struct FullDiskTests {
         let (charges, cursor) = try await sandbox.failures(after: nil, limit: 5, now: full.clock.now())
         _ = try await full.ingest(charges, cursor: cursor)
         let writer = try SpoolWriter(directory: dir + "/spool")
-        let blocked = SpoolService(engine: full, writer: writer, logger: Logger(label: "test"))
+        let blocked = SpoolService(runner: full, store: full.store, signals: full.signals, writer: writer, logger: Logger(label: "test"))
         #expect(await blocked.drainOnce() == 0)
-        #expect(full.isPaused)
-        #expect(full.pausedReason.withLock { $0 }?.hasPrefix("spool: spool disk full") == true)
+        #expect(full.signals.isPaused)
+        #expect(full.signals.pausedReason.withLock { $0 }?.hasPrefix("spool: spool disk full") == true)
         let kept = try await full.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox") ?? 0 }
         #expect(kept > 0)
         #expect(writer.pendingFiles() == 0)
         // Space returns: the same outbox drains completely, and work resumes.
         let (roomy, _) = try makeEngine(dir)
-        roomy.pausedReason.withLock { $0 = "spool: spool disk full" }
-        let resumed = SpoolService(engine: roomy, writer: writer, logger: Logger(label: "test"))
+        roomy.signals.pausedReason.withLock { $0 = "spool: spool disk full" }
+        let resumed = SpoolService(runner: roomy, store: roomy.store, signals: roomy.signals, writer: writer, logger: Logger(label: "test"))
         var written = 0
         while true {
             let n = await resumed.drainOnce()
@@ -214,7 +214,7 @@ struct FullDiskTests {
             written += n
         }
         #expect(written == kept)
-        #expect(!roomy.isPaused)
+        #expect(!roomy.signals.isPaused)
         #expect(writer.pendingFiles() > 0)
     }
 }

@@ -16,8 +16,8 @@ struct StatusReporterTests {
         _ = try await sandbox.failures(after: nil, limit: 0, now: engine.clock.now())
         let (charges, cursor) = try await sandbox.failures(after: nil, limit: 200, now: engine.clock.now() + 2 * 86_400)
         _ = try await engine.ingest(charges, cursor: cursor)
-        engine.noteError("provider: HTTP 429 rate_limit")
-        let reporter = StatusReporter(engine: engine, index: DueIndex(), spool: try SpoolWriter(directory: dir + "/spool"),
+        engine.signals.noteError("provider: HTTP 429 rate_limit")
+        let reporter = StatusReporter(store: engine.store, signals: engine.signals, clock: engine.clock, providerName: engine.provider.name, index: DueIndex(), spool: try SpoolWriter(directory: dir + "/spool"),
                                       config: ConfigState(path: dir + "/retry.toml", digest: "9c1f4e2ab07d3e55", loadedAt: engine.clock.now()))
         let bytes = try await reporter.document()
         let doc = try StatusDocument.decode(bytes)

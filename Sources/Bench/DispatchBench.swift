@@ -1,3 +1,4 @@
+import Daemon
 import Foundation
 package import Logging
 import Providers
@@ -87,12 +88,12 @@ package enum DispatchBench {
         index.push(contentsOf: try await SQLiteChargeStore(store).dueEntries())
         result.charges = index.count
         result.dueAtStart = index.dueCount(now: clock.now())
-        let dispatcher = DispatcherService(engine: engine, index: index, logger: logger)
-        let spool = SpoolService(engine: engine, writer: try SpoolWriter(directory: settings.daemon.spoolDir), logger: logger)
+        let dispatcher = DispatcherService(runner: engine, signals: engine.signals, clock: engine.clock, index: index, logger: logger)
+        let spool = SpoolService(runner: engine, store: engine.store, signals: engine.signals, writer: try SpoolWriter(directory: settings.daemon.spoolDir), logger: logger)
         let began = ContinuousClock.now
         // The clock keeper too: its WAL checkpoint every second keeps the writer from checkpointing
         // a grown WAL itself in the middle of the window, as in the daemon.
-        let keeper = ClockKeeperService(engine: engine, index: index, logger: logger)
+        let keeper = ClockKeeperService(store: engine.store, clock: engine.clock, stats: { [engine] in engine.stats.withLock { $0 } }, index: index, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [dispatcher, spool, keeper], logger: logger))
         let services = Task { try await group.run() }
         // Done when nothing has been due for a few polls in a row (a busy credential's retry is 50 ms

@@ -1,3 +1,4 @@
+import Daemon
 import Foundation
 import GRDB
 package import Logging
@@ -62,7 +63,7 @@ package enum IngestBench {
         let clock = VirtualClock(scale: 1, startingAt: start)
         let engine = Engine(store: SQLiteChargeStore(store), provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
         let writer = try SpoolWriter(directory: settings.daemon.spoolDir)
-        let spool = SpoolService(engine: engine, writer: writer, logger: logger)
+        let spool = SpoolService(runner: engine, store: engine.store, signals: engine.signals, writer: writer, logger: logger)
         var result = Result()
 
         let began = ContinuousClock.now
@@ -82,7 +83,7 @@ package enum IngestBench {
         // WAL checkpoints every second on their own connection, as the daemon's clock keeper does.
         async let checkpoints: Void = {
             while !done.isSet && !Task.isCancelled {
-                try? await offload(checkpointQueue) { try store.checkpoint() }
+                try? await Task.detached { try store.checkpoint() }.value
                 try? await Task.sleep(for: .seconds(1))
             }
         }()
