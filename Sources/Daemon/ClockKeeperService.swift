@@ -1,13 +1,7 @@
-import AsyncAlgorithms
-import Foundation
 package import Logging
-package import Providers
-package import RelanceConfig
 import RetryPlanner
 import ServiceLifecycle
-package import Spool
 package import Store
-package import Synchronization
 
 /// Persists the virtual clock and logs progress every few seconds.
 package struct ClockKeeperService: Service {

@@ -1,13 +1,6 @@
 import AsyncAlgorithms
-import Foundation
 package import Logging
-package import Providers
-package import RelanceConfig
-import RetryPlanner
 import ServiceLifecycle
-package import Spool
-package import Store
-package import Synchronization
 
 /// Hands due charges to a bounded pool of workers (the provider's client keeps its request rate).
 package struct DispatcherService: Service {

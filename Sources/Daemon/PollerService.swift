@@ -1,13 +1,8 @@
-import AsyncAlgorithms
-import Foundation
 package import Logging
 package import Providers
 package import RelanceConfig
-import RetryPlanner
 import ServiceLifecycle
-package import Spool
 package import Store
-package import Synchronization
 
 /// Asks the provider for new failures with a persisted cursor, stores and plans them.
 package struct PollerService: Service {

@@ -1,13 +1,9 @@
-import AsyncAlgorithms
 import Foundation
 package import Logging
-package import Providers
-package import RelanceConfig
-import RetryPlanner
 import ServiceLifecycle
 package import Spool
 package import Store
-package import Synchronization
+import Synchronization
 
 /// Drains the outbox into the spool in batches; a full disk pauses new work until space returns.
 package struct SpoolService: Service {
