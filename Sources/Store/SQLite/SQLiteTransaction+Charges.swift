@@ -95,7 +95,7 @@ extension SQLiteTransaction {
     }
 
     /// A raw decline as `charges.decline` keeps it: a JSON object of its ``RawDecline/fields``.
-    static func text(_ decline: RawDecline) -> String {
+    package static func text(_ decline: RawDecline) -> String {
         var w = JSONWriter()
         w.fields(of: decline)
         return w.finished
@@ -103,8 +103,33 @@ extension SQLiteTransaction {
 
     /// The raw decline `charges.decline` keeps (rows written before its fields took their snake_case
     /// names are read too); an empty one when the text is not a JSON object.
-    static func decline(_ text: String) -> RawDecline {
+    package static func decline(_ text: String) -> RawDecline {
+        if let flat = flatStrings(text) { return RawDecline { flat[$0] } }
         let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
         return RawDecline { object[$0] as? String }
+    }
+
+    /// A flat JSON object of string values, as ``JSONWriter`` writes it (read on every wake, so
+    /// without Foundation's parser); nil for anything else (escapes included: the caller parses those).
+    static func flatStrings(_ text: String) -> [String: String]? {
+        var out: [String: String] = [:]
+        var rest = Substring(text)
+        guard rest.first == "{" else { return nil }
+        rest = rest.dropFirst()
+        func quoted() -> String? {
+            guard rest.first == "\"", let end = rest.dropFirst().firstIndex(of: "\"") else { return nil }
+            let value = rest[rest.index(after: rest.startIndex)..<end]
+            if value.contains("\\") { return nil }
+            rest = rest[rest.index(after: end)...]
+            return String(value)
+        }
+        while rest.first != "}" {
+            guard let key = quoted(), rest.first == ":" else { return nil }
+            rest = rest.dropFirst()
+            guard let value = quoted() else { return nil }
+            out[key] = value
+            if rest.first == "," { rest = rest.dropFirst() } else if rest.first != "}" { return nil }
+        }
+        return out
     }
 }
