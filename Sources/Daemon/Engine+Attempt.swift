@@ -30,16 +30,15 @@ extension Engine {
     /// A provider error leaves the attempt reserved, to be resumed the same way.
     func perform(_ ticket: AttemptTicket, rowid: Int64) async -> Int64? {
         let now = clock.now()
+        let machine = self.machine
         do throws(ProviderError) {
             if ticket.resumed {
-                if let found = try await provider.lookup(charge: ticket.charge, customer: ticket.customer, method: ticket.method.token,
-                                                         idempotencyKey: ticket.key, prior: ticket.prior, now: now) {
-                    signals.health.answered(at: now)
-                    return await record(ticket, outcome: found, rowid: rowid)
-                }
-                if let window = provider.idempotencyWindow, now - ticket.reservedAt >= window {
-                    signals.health.answered(at: now)
-                    return await record(ticket, outcome: .notMade("no payment of attempt \(ticket.number) at the provider, and its key may be pruned"), rowid: rowid)
+                let found = try await provider.lookup(charge: ticket.charge, customer: ticket.customer, method: ticket.method.token,
+                                                      idempotencyKey: ticket.key, prior: ticket.prior, now: now)
+                signals.health.answered(at: now)
+                if let outcome = machine.resumed(number: ticket.number, found: found, reservedAt: ticket.reservedAt,
+                                                 idempotencyWindow: provider.idempotencyWindow, now: now) {
+                    return await record(ticket, outcome: outcome, rowid: rowid)
                 }
             }
             // A decline ingested since the reservation (another invoice of the customer, failed on the same
@@ -48,8 +47,10 @@ extension Engine {
             // The request's slot is taken first: the wait for it (a rate-limit hold) can be long enough
             // for the world to change, so what was checked is checked again after it, right before the POST.
             let waited = await provider.takeSlot()
-            if let mark = await markedSinceReservation(ticket) {
-                return await record(ticket, outcome: .notMade("the method was marked (\(mark)) after the reservation"), rowid: rowid)
+            let token = ticket.method.token
+            // When the store cannot say, the attempt goes on (as planned at the reservation).
+            if let stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil, let given = machine.beforeRequest(method: stored) {
+                return await record(ticket, outcome: given, rowid: rowid)
             }
             if waited > Self.slotWaitRecheck && !ticket.resumed {
                 let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: clock.now())
@@ -76,17 +77,6 @@ extension Engine {
 
     /// Seconds of wall time waited for a POST's slot after which the guard is read again before it.
     static let slotWaitRecheck = 0.25
-
-    /// What a method's row says now, when it no longer may be tried (needs the customer, unusable,
-    /// forbidden by a rule); nil when it still may, or when the store cannot say (the attempt goes on).
-    func markedSinceReservation(_ ticket: AttemptTicket) async -> String? {
-        let token = ticket.method.token
-        guard let method = (try? await store.read { tx in try tx.method(token: token) }) ?? nil else { return nil }
-        if method.forbids != .none { return "forbidden by \(method.forbids.key)" }
-        if method.needsCustomer { return "needs the customer" }
-        if method.unusable { return "unusable" }
-        return nil
-    }
 
     /// A provider call for one charge failed: only that charge waits (the provider as a whole waits
     /// when the error says so, through `health`). An attempt stays reserved and is resumed by reading.

@@ -145,4 +145,26 @@ struct ChargeMachineTests {
         #expect(Self.machine.settled(&rec, status: .void) == [.closed(attempt: nil, status: .void)])
         #expect(rec.state == .closed && Self.machine.wakeTime(rec, now: end) == nil)
     }
+
+    @Test func aResumedAttemptIsSentAgainOnlyWhileTheProviderKeepsItsKey() {
+        let m = Self.machine, reserved = Self.start
+        #expect(m.resumed(number: 2, found: .succeeded(paymentId: "ch_1"), reservedAt: reserved, idempotencyWindow: 86_400, now: reserved + 90_000)
+            == .succeeded(paymentId: "ch_1"))
+        #expect(m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: 86_400, now: reserved + 86_399) == nil)
+        guard case .notMade? = m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: 86_400, now: reserved + 86_400) else {
+            Issue.record("sent again although the key may be pruned")
+            return
+        }
+        #expect(m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: nil, now: reserved + 900_000) == nil)
+    }
+
+    @Test func aMethodMarkedSinceTheReservationIsNotSent() {
+        var card = Self.visa()
+        #expect(Self.machine.beforeRequest(method: card) == nil)
+        card.standing = .needsCustomer
+        #expect(Self.machine.beforeRequest(method: card) == .notMade("the method was marked (needs the customer) after the reservation"))
+        card.standing = .usable
+        card.forbids = .visaCategory1
+        #expect(Self.machine.beforeRequest(method: card) != nil)
+    }
 }

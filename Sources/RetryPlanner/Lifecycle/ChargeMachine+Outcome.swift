@@ -45,6 +45,26 @@ extension ChargeMachine {
     /// in about four business days, SEPA debits in five to fourteen; reading more often only spends requests).
     package static let pendingFollowUp: Int64 = 86_400
 
+    /// An attempt being resumed (a crash, a lost answer) was looked up at the provider: `found` is
+    /// what it says of it. Nil: send it again with the same key (nothing shows it reached the
+    /// provider, and the provider still keeps the key: `idempotencyWindow` from the reservation, nil
+    /// for no limit). Otherwise the outcome to record: what was found, or, once the key may be
+    /// pruned, the attempt given up unsent (a request then could charge a second time).
+    package func resumed(number: Int, found: PayOutcome?, reservedAt: Int64, idempotencyWindow: Int64?, now: Int64) -> PayOutcome? {
+        if let found { return found }
+        if let window = idempotencyWindow, now - reservedAt >= window {
+            return .notMade("no payment of attempt \(number) at the provider, and its key may be pruned")
+        }
+        return nil
+    }
+
+    /// Right before the request: the method as stored now. A decline seen since the reservation
+    /// (another invoice of the customer, failed on the same card) may have marked it: the attempt is
+    /// then given up unsent, and the charge planned again.
+    package func beforeRequest(method: PaymentMethod) -> PayOutcome? {
+        method.refusal.map { .notMade("the method was marked (\($0)) after the reservation") }
+    }
+
     /// The answer to attempt `number` (reserved at `reservedAt` on `method`, at place `methodIndex` in
     /// the customer's list) came back at `now`.
     package func outcome(

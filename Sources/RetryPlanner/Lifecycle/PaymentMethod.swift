@@ -58,6 +58,15 @@ package struct PaymentMethod: Sendable, Hashable {
     package var unusable: Bool { standing == .unusable || standing == .removed }
     package var needsCustomer: Bool { standing == .needsCustomer }
 
+    /// Why the method may no longer be tried off-session (forbidden by a rule, needs the customer,
+    /// unusable), or nil when it may.
+    package var refusal: String? {
+        if forbids != .none { return "forbidden by \(forbids.key)" }
+        if needsCustomer { return "needs the customer" }
+        if unusable { return "unusable" }
+        return nil
+    }
+
     /// The planner's compact view of the method.
     package var state: MethodState {
         var flags: MethodState.Flags = []
