@@ -217,6 +217,14 @@ class Run:
                              "allowed_h": round(allowance / 3600, 1), "faults_met": waits})
         return late, len(first)
 
+    def held_wall(self):
+        """Wall seconds during which a 429's Retry-After (1 s) held every request: the union of the holds."""
+        held, end = 0.0, float("-inf")
+        for t in sorted(r["time"] for r in self.fx_requests if r.get("fault") == "429"):
+            held += min(1.0, t + 1.0 - max(t, end))
+            end = t + 1.0
+        return held
+
     def population_budget(self):
         """Virtual seconds the first scan may take: four requests for each failure already there."""
         n = sum(1 for e in self.fx_events["events"] if e["source"] == "population")
@@ -334,11 +342,21 @@ class StripeEndToEnd(unittest.TestCase):
         self.assertTrue(all(seen.values()), seen)
 
     def test_recovery_with_faults_on(self):
+        """Faults on recover at least 90 % of what faults off recover, in the part of the window the
+        provider left open. Each 429's Retry-After (1 s, honoured in wall time as it must be) stops
+        every request for 1 s of wall time: at this time scale, 7.5 virtual hours, about a tenth of the
+        35 days over a run's dozen 429s, where on Stripe it costs a second. That share is the test
+        world's, not Relance's: it is measured (the union of the holds) and taken out."""
         self.runs_ok()
         on = sum(self.runs[(s, "on")].recovered() for s in SEEDS)
         off = sum(self.runs[(s, "off")].recovered() for s in SEEDS)
+        open_share = sum(1 - self.runs[(s, "on")].held_wall() / RUN_FOR for s in SEEDS) / len(SEEDS)
         self.assertGreater(off, 0, "nothing recovered with faults off")
-        self.assertGreaterEqual(on, 0.9 * off, "recovered with faults on %d < 90 %% of %d with faults off" % (on, off))
+        print("stripe-e2e: faults on recovered %.1f %% of faults off; the provider's Retry-After held %.1f %% of the window"
+              % (100.0 * on / off, 100 * (1 - open_share)), file=sys.stderr)
+        self.assertGreaterEqual(on, 0.9 * off * open_share,
+                                "recovered with faults on %d < 90 %% of %d with faults off, in the %.1f %% of the window "
+                                "the provider's Retry-After left open" % (on, off, 100 * open_share))
 
     def test_audit_is_clean(self):
         bad = {}
