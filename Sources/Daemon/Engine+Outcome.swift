@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Metrics
+import RelanceMetrics
 import Logging
 import Providers
 import RetryPlanner
@@ -41,8 +42,8 @@ extension Engine {
                         d.time("first_failed_at", firstFailedAt)
                     }
                     count { $0.recovered += 1; $0.attempts += 1 }
-                    Counter(label: "relance_attempts_total", dimensions: [("outcome", "succeeded"), ("decline_class", "none")]).increment()
-                    Counter(label: "relance_recovered_amount_total", dimensions: [("currency", rec.currency)]).increment(by: rec.amount)
+                    Counter(label: RelanceMetric.attemptsTotal, dimensions: [("outcome", "succeeded"), ("decline_class", "none")]).increment()
+                    Counter(label: RelanceMetric.recoveredAmountTotal, dimensions: [("currency", rec.currency)]).increment(by: rec.amount)
                     try save(db, rec, wake: nil)
                     return nil
                 case .declined(let raw):
@@ -63,7 +64,7 @@ extension Engine {
                     rec.decline = Self.json(raw)
                     try events.append(db, .attemptFailed, charge: &rec, at: now, attempt: ticket.number, method: ticket.method, decline: raw, declineClass: decline.declineClass)
                     count { $0.declined += 1; $0.attempts += 1 }
-                    Counter(label: "relance_attempts_total", dimensions: [("outcome", "declined"), ("decline_class", decline.declineClass.key)]).increment()
+                    Counter(label: RelanceMetric.attemptsTotal, dimensions: [("outcome", "declined"), ("decline_class", decline.declineClass.key)]).increment()
                     if marked { methods = try ChargeRecord.methods(db, customer: rec.customer) }
                     let wake = try replan(db, &rec, methods: methods, now: now)
                     try save(db, rec, wake: wake)
@@ -73,7 +74,7 @@ extension Engine {
                     try db.cachedStatement(sql: "UPDATE attempts SET state = 'closed', outcome = ?, finished_at = ? WHERE key = ?").execute(arguments: [status.rawValue, now, ticket.key])
                     try db.cachedStatement(sql: "DELETE FROM ledger WHERE attempt_key = ?").execute(arguments: [ticket.key])
                     try closeCharge(db, &rec, status: status, now: now)
-                    Counter(label: "relance_attempts_total", dimensions: [("outcome", "closed"), ("decline_class", "none")]).increment()
+                    Counter(label: RelanceMetric.attemptsTotal, dimensions: [("outcome", "closed"), ("decline_class", "none")]).increment()
                     return nil
                 case .methodRefused(let reason), .notMade(let reason):
                     // Nothing was charged and the issuer never saw it: the attempt leaves the ledger and
@@ -91,7 +92,7 @@ extension Engine {
                         "charge.id": "\(rec.id)", "attempt.number": "\(ticket.number)", "method": "\(ticket.method.token)", "reason": "\(reason)",
                     ])
                     rec.state = .scheduled
-                    Counter(label: "relance_attempts_total", dimensions: [("outcome", refused ? "refused" : "abandoned"), ("decline_class", "none")]).increment()
+                    Counter(label: RelanceMetric.attemptsTotal, dimensions: [("outcome", refused ? "refused" : "abandoned"), ("decline_class", "none")]).increment()
                     let wake = try replan(db, &rec, methods: methods, now: now)
                     try save(db, rec, wake: wake)
                     return wake

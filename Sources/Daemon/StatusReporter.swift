@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Metrics
+import RelanceMetrics
 import Providers
 import Spool
 import StatusServer
@@ -102,7 +103,7 @@ package final class StatusReporter: Sendable {
         f.readAt = now
         cache.withLock { $0 = f }
         for state in Self.states {
-            Gauge(label: "relance_charges_tracked", dimensions: [("state", state)]).record(f.byState[state] ?? 0)
+            Gauge(label: RelanceMetric.chargesTracked, dimensions: [("state", state)]).record(f.byState[state] ?? 0)
         }
         return f
     }
@@ -110,8 +111,8 @@ package final class StatusReporter: Sendable {
     /// Refreshes the gauges `/metrics` shows (called before each scrape).
     package func refreshGauges() async {
         _ = try? await figures()
-        Gauge(label: "relance_due_backlog").record(index.dueCount(now: engine.clock.now()))
-        Gauge(label: "relance_spool_pending_files").record(spool.pendingFiles())
+        Gauge(label: RelanceMetric.dueBacklog).record(index.dueCount(now: engine.clock.now()))
+        Gauge(label: RelanceMetric.spoolPendingFiles).record(spool.pendingFiles())
     }
 
     /// Why the daemon is up but not doing its job (for `/healthz`), or nil.
