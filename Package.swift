@@ -65,6 +65,11 @@ let package = Package(
                            .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        // The metric names, types and help texts (standard library only: every module that records can use it).
+        .target(
+            name: "RelanceMetrics",
+            swiftSettings: strict
+        ),
         // Atomic event files (Maildir-style spool).
         .target(
             name: "Spool",
@@ -73,7 +78,7 @@ let package = Package(
         // Payment providers: the protocol, the embedded sandbox, Stripe.
         .target(
             name: "Providers",
-            dependencies: ["RetryPlanner", "RelanceConfig", "HTTPTransport", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["RetryPlanner", "RelanceConfig", "HTTPTransport", "RelanceMetrics", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
@@ -81,7 +86,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "RetryPlanner", "RelanceConfig", "Store", "Spool", "Providers", "SystemdSupport", "StatusServer",
+                "RetryPlanner", "RelanceConfig", "Store", "Spool", "Providers", "SystemdSupport", "StatusServer", "RelanceMetrics",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -94,6 +99,7 @@ let package = Package(
         .target(
             name: "StatusServer",
             dependencies: [
+                "RelanceMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -173,7 +179,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Daemon", "Bench", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner", "StatusServer", "TestSupport",
+            dependencies: ["Daemon", "Bench", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner", "StatusServer", "RelanceMetrics", "TestSupport",
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
@@ -204,6 +210,7 @@ let package = Package(
             name: "StatusServerTests",
             dependencies: [
                 "StatusServer",
+                "RelanceMetrics",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -36,6 +36,7 @@ package final class Daemon: Sendable {
     package static func open(settings: Settings, config: ConfigState, logger: Logger) async throws -> Daemon {
         let configDigest = config.digest
         _ = Telemetry.bootstrap()
+        MetricsAtStart.record(settings, version: StatusReporter.version)
         let d = settings.daemon
         for dir in [d.stateDir, d.spoolDir, (d.statusSocket as NSString).deletingLastPathComponent] where !dir.isEmpty {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -1,6 +1,7 @@
 import Logging
 import Metrics
 import Providers
+import RelanceMetrics
 import RetryPlanner
 import Store
 
@@ -35,11 +36,11 @@ extension Engine {
                     break
                 }
                 if let (outcomeLabel, declineClass) = step.counted {
-                    Counter(label: "relance_attempts_total", dimensions: [("outcome", outcomeLabel), ("decline_class", declineClass)]).increment()
+                    Counter(label: RelanceMetric.attemptsTotal, dimensions: [("outcome", outcomeLabel), ("decline_class", declineClass)]).increment()
                     switch outcomeLabel {
                     case "succeeded":
                         count { $0.recovered += 1; $0.attempts += 1 }
-                        Counter(label: "relance_recovered_amount_total", dimensions: [("currency", rec.currency)]).increment(by: rec.amount)
+                        Counter(label: RelanceMetric.recoveredAmountTotal, dimensions: [("currency", rec.currency)]).increment(by: rec.amount)
                     case "declined":
                         count { $0.declined += 1; $0.attempts += 1 }
                     default:

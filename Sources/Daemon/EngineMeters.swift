@@ -1,4 +1,5 @@
 import Metrics
+import RelanceMetrics
 import RetryPlanner
 import Synchronization
 
@@ -40,15 +41,15 @@ package final class LagSamples: Sendable {
 
 /// Metrics created once (the hot path increments them without a factory lookup).
 final class Meters: Sendable {
-    let decisions = Counter(label: "relance_planner_decisions_total")
-    let dispatchLag = Timer(label: "relance_dispatch_lag_seconds")
+    let decisions = Counter(label: RelanceMetric.plannerDecisionsTotal)
+    let dispatchLag = Timer(label: RelanceMetric.dispatchLagSeconds)
     /// One counter per rule, made on first use.
     let blocks = Mutex<[Rule: Counter]>([:])
 
     func complianceBlock(_ rule: Rule) {
         let counter = blocks.withLock { made in
             if let c = made[rule] { return c }
-            let c = Counter(label: "relance_compliance_blocks_total", dimensions: [("rule", rule.key)])
+            let c = Counter(label: RelanceMetric.complianceBlocksTotal, dimensions: [("rule", rule.key)])
             made[rule] = c
             return c
         }

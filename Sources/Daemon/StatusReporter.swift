@@ -1,6 +1,7 @@
 import RetryPlanner
 import Foundation
 import Metrics
+import RelanceMetrics
 import Providers
 import Spool
 import StatusServer
@@ -87,7 +88,7 @@ package final class StatusReporter: Sendable {
         f.readAt = now
         cache.withLock { $0 = f }
         for state in Self.states {
-            Gauge(label: "relance_charges_tracked", dimensions: [("state", state)]).record(f.byState[state] ?? 0)
+            Gauge(label: RelanceMetric.chargesTracked, dimensions: [("state", state)]).record(f.byState[state] ?? 0)
         }
         return f
     }
@@ -95,8 +96,8 @@ package final class StatusReporter: Sendable {
     /// Refreshes the gauges `/metrics` shows (called before each scrape).
     package func refreshGauges() async {
         _ = try? await figures()
-        Gauge(label: "relance_due_backlog").record(index.dueCount(now: clock.now()))
-        Gauge(label: "relance_spool_pending_files").record(spool.pendingFiles())
+        Gauge(label: RelanceMetric.dueBacklog).record(index.dueCount(now: clock.now()))
+        Gauge(label: RelanceMetric.spoolPendingFiles).record(spool.pendingFiles())
     }
 
     /// Why the daemon is up but not doing its job (for `/healthz`), or nil.

@@ -13,11 +13,21 @@ package final class VirtualClock: Sendable {
 
     package let scale: Double
     private let anchor: Mutex<Anchor>
+    /// Moves only through ``set(_:)`` (a test that compares two runs needs the same times in both).
+    let stepped: Bool
 
     /// Starts at `virtual` (epoch seconds) now.
     package init(scale: Int, startingAt virtual: Int64) {
         self.scale = Double(max(1, scale))
         self.anchor = Mutex(Anchor(wall: Self.wallNow(), virtual: Double(virtual)))
+        self.stepped = false
+    }
+
+    /// A clock that stands at `virtual` until ``set(_:)`` moves it.
+    package init(steppedFrom virtual: Int64) {
+        self.scale = 1
+        self.anchor = Mutex(Anchor(wall: Self.wallNow(), virtual: Double(virtual)))
+        self.stepped = true
     }
 
     static func wallNow() -> Double {
@@ -31,7 +41,7 @@ package final class VirtualClock: Sendable {
 
     package func preciseNow() -> Double {
         let a = anchor.withLock { $0 }
-        return a.virtual + (Self.wallNow() - a.wall) * scale
+        return stepped ? a.virtual : a.virtual + (Self.wallNow() - a.wall) * scale
     }
 
     /// Moves virtual time to `t` (tests drive time this way; the daemon never rewinds it).

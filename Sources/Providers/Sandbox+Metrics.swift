@@ -2,6 +2,9 @@ package import RetryPlanner
 /// The sandbox's calls, counted and timed like a remote provider's (`relance_provider_requests_total`,
 /// `relance_provider_latency_seconds`), with `ok` or the error kind as the status.
 extension Sandbox {
+    /// The endpoints below, as `/metrics` names them.
+    static let endpoints = ["sandbox.failures", "sandbox.status", "sandbox.pay"]
+
     package func failures(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> (charges: [FailedCharge], cursor: String?) {
         try await Self.measured("sandbox.failures") { () async throws(ProviderError) in try await listFailures(after: cursor, limit: limit, now: now) }
     }

@@ -22,6 +22,7 @@ package final class Sandbox: PaymentProvider {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         db = try DatabaseQueue(path: path, configuration: config)
+        ProviderMetrics.declare(endpoints: Self.endpoints, statuses: ["ok", "error"])
         try db.write { db in
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -107,6 +107,14 @@ package struct SandboxPopulation: Sendable {
         }
     }
 
+    /// Every currency the sandbox's charges are in.
+    package static let currencies = ["EUR", "GBP", "JPY", "USD"]
+
+    /// A charge's currency, from its customer's country.
+    static func currency(country: String) -> String {
+        ["FR", "DE", "ES", "NL"].contains(country) ? "EUR" : country == "GB" ? "GBP" : country == "JP" ? "JPY" : "USD"
+    }
+
     /// Charge `i` of the stream, and when (if ever) it is settled out of band.
     package func charge(_ i: Int, epoch: Int64) -> (charge: FailedCharge, outOfBand: (status: ChargeStatus, at: Int64)?) {
         var r = Rng(seed, UInt64(i), 2)
@@ -114,7 +122,7 @@ package struct SandboxPopulation: Sendable {
         let (info, methods) = customer(k)
         let amounts: [Int64] = [499, 900, 1_290, 1_900, 2_900, 4_900, 9_900, 19_900, 49_000]
         let amount = amounts[r.below(amounts.count)]
-        let currency = ["FR", "DE", "ES", "NL"].contains(info.country) ? "EUR" : info.country == "GB" ? "GBP" : info.country == "JP" ? "JPY" : "USD"
+        let currency = Self.currency(country: info.country)
         let at = failedAt(i, epoch: epoch)
         let decline = Self.draw(&r, method: methods[0], at: at)
         var outOfBand: (ChargeStatus, Int64)? = nil

@@ -4,7 +4,7 @@ import Glibc
 
 /// A spool write that failed, with the system's own text.
 package struct SpoolError: Error, Sendable, CustomStringConvertible {
-    package enum Code: Sendable { case create, write, sync, rename, noSpace }
+    package enum Code: Sendable { case create, write, read, sync, rename, noSpace }
     package let code: Code
     package let path: String
     package let errno: Int32
@@ -20,8 +20,9 @@ package struct SpoolError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .create: return "cannot create \(path): \(text)"
         case .write: return "cannot write \(path): \(text)"
+        case .read: return "cannot read \(path): \(text)"
         case .sync: return "cannot fsync \(path): \(text)"
-        case .rename: return "cannot rename into \(path): \(text)"
+        case .rename: return "cannot link into \(path): \(text)"
         case .noSpace: return "spool disk full at \(path): \(text)"
         }
     }

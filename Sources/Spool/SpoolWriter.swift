@@ -2,9 +2,10 @@
 import Glibc
 #endif
 
-/// Writes event batches into a Maildir-style spool: `tmp/NAME` is written and fsynced, renamed into
+/// Writes event batches into a Maildir-style spool: `tmp/NAME` is written and fsynced, linked into
 /// `new/`, and `new/` is fsynced. Consumers take files from `new/`; nothing partial ever appears there.
-/// The same batch always gets the same name, so a batch rewritten after a crash replaces itself.
+/// The same batch always gets the same name, so a batch rewritten after a crash is written once; a
+/// file in `new/` is never replaced by another batch (see `SpoolWriter+Place.swift`).
 package struct SpoolWriter: Sendable {
     package let directory: String
 
@@ -41,10 +42,11 @@ package struct SpoolWriter: Sendable {
         return Int64(st.f_bavail) * Int64(st.f_frsize)
     }
 
-    /// Writes one batch (`lines` joined by newlines) atomically as `new/<name>`.
-    package func write(name: String, lines: [String]) throws(SpoolError) {
+    /// Writes one batch (`lines` joined by newlines) atomically into `new/`, under `name` unless that
+    /// name holds another batch; returns the name used (see `place(_:name:body:)`).
+    @discardableResult
+    package func write(name: String, lines: [String]) throws(SpoolError) -> String {
         let tmp = directory + "/tmp/" + name
-        let final = directory + "/new/" + name
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw SpoolError(code: errno == ENOSPC ? .noSpace : .create, path: tmp, errno: errno) }
         var body = lines.joined(separator: "\n")
@@ -66,16 +68,11 @@ package struct SpoolWriter: Sendable {
             failure = SpoolError(code: errno == ENOSPC ? .noSpace : .sync, path: tmp, errno: errno)
         }
         close(fd)
-        if let failure {
-            unlink(tmp)
-            throw failure
-        }
-        guard rename(tmp, final) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw SpoolError(code: .rename, path: final, errno: e)
-        }
+        defer { unlink(tmp) }
+        if let failure { throw failure }
+        let placed = try place(tmp, name: name, body: body)
         try syncDirectory(directory + "/new")
+        return placed
     }
 
     func syncDirectory(_ path: String) throws(SpoolError) {

@@ -1,12 +1,12 @@
 import CoreMetrics
 package import Prometheus
-import Synchronization
+import RelanceMetrics
 
 /// Process-wide Prometheus registry behind swift-metrics.
 ///
 /// Code records through the plain swift-metrics API (`Counter`, `Gauge`, `Timer`, `Recorder`);
 /// `GET /metrics` renders the registry. The mapping is swift-prometheus 2.x's
-/// `PrometheusMetricsFactory`:
+/// `PrometheusMetricsFactory`, with help text (`HelpingMetricsFactory`):
 ///
 /// | swift-metrics | Prometheus `# TYPE` |
 /// |---|---|
@@ -15,10 +15,12 @@ import Synchronization
 /// | `Timer` | `histogram`, observed in seconds, buckets from `durationBuckets` |
 /// | `Recorder` (aggregating) | `histogram` of plain values, buckets per label |
 ///
-/// Every `Timer` gets `durationBuckets` (1 ms … 60 s), so `Timer(label: "relance_dispatch_lag_seconds")`
+/// Every `Timer` gets `durationBuckets` (1 ms … 60 s), so `Timer(label: RelanceMetric.dispatchLagSeconds)`
 /// renders `relance_dispatch_lag_seconds_bucket{le="0.001"}` … `{le="+Inf"}`, `_sum` (seconds) and
 /// `_count`. An aggregating `Recorder` under one of the `secondsHistograms` labels gets the same
-/// boundaries as `Double` seconds. The names the daemon uses are listed in `RelanceMetric`.
+/// boundaries as `Double` seconds. The names the daemon uses, and their help texts, are listed in
+/// `RelanceMetric`; a listed family with no series yet is shown by its `# HELP` and `# TYPE` lines
+/// alone, and the `process_` families are read from `/proc` at each render (`ProcessMetrics`).
 ///
 /// Rules inherited from the registry (violations stop the process): one name has one type, and
 /// every series of a name has the same label names.
@@ -33,33 +35,33 @@ package enum Telemetry {
     /// The labels that are histograms in seconds, whether recorded as a `Timer` or a `Recorder`.
     package static let secondsHistograms = [RelanceMetric.dispatchLagSeconds, RelanceMetric.providerLatencySeconds]
 
-    private static let registry: PrometheusCollectorRegistry = {
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
+    private static let factory: HelpingMetricsFactory = {
         let seconds = durationBuckets.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
-        factory.defaultDurationHistogramBuckets = durationBuckets
-        for label in secondsHistograms {
-            factory.durationHistogramBuckets[label] = durationBuckets
-            factory.valueHistogramBuckets[label] = seconds
-        }
+        let factory = HelpingMetricsFactory(registry: PrometheusCollectorRegistry(), durationBuckets: durationBuckets,
+                                            valueBuckets: Dictionary(uniqueKeysWithValues: secondsHistograms.map { ($0, seconds) }))
         MetricsSystem.bootstrap(factory)
-        return registry
+        return factory
     }()
 
-    /// Bootstraps MetricsSystem with a PrometheusMetricsFactory once per process (idempotent, thread-safe) and returns the registry.
+    /// Bootstraps MetricsSystem with the registry's factory once per process (idempotent, thread-safe) and returns the registry.
     ///
     /// Call it at the start of `main`, before any metric is created (one created earlier stays a
     /// no-op) and instead of any other `MetricsSystem.bootstrap` (swift-metrics allows one).
     @discardableResult
     package static func bootstrap() -> PrometheusCollectorRegistry {
-        registry
+        factory.registry
     }
 
-    /// Prometheus text exposition format (0.0.4) of everything registered.
+    /// Prometheus text exposition format (0.0.4) of everything registered, the listed families not
+    /// yet made, and the process's own figures.
     package static func render() -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(8_192)
         bootstrap().emit(into: &buffer)
+        for family in RelanceMetric.families where !family.name.hasPrefix("process_") && !factory.hasMade(family.name) {
+            buffer.append(contentsOf: "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.type)\n".utf8)
+        }
+        ProcessMetrics.read()?.emit(into: &buffer)
         return buffer
     }
 }

@@ -23,7 +23,11 @@ package final class Store: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // FULL: every commit is on disk before it returns. With NORMAL, a power loss (not a
+            // kill -9) could take back the last commits: a reservation whose request already went
+            // out, events already in spool files. The group commit shares the fsync among the writes
+            // queued together (docs/PERFORMANCE.md has the cost).
+            try db.execute(sql: "PRAGMA synchronous = FULL")
             // `checkpoint()` runs every second; the writer checkpoints itself only if the WAL reaches
             // 64 MB (4 KiB pages) without one, as a safety valve.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")

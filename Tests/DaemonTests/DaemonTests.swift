@@ -36,9 +36,19 @@ struct SpoolTests {
         try spool.write(name: "0001-0002.jsonl", lines: ["{\"a\":1}", "{\"b\":2}"])
         #expect(try String(contentsOfFile: dir + "/spool/new/0001-0002.jsonl", encoding: .utf8) == "{\"a\":1}\n{\"b\":2}\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/spool/tmp").isEmpty)
-        // Rewriting a batch after a crash replaces it: same name, same content, no duplicate file.
-        try spool.write(name: "0001-0002.jsonl", lines: ["{\"a\":1}", "{\"b\":2}"])
+        // Rewriting a batch after a crash: same name, same content, no duplicate file.
+        #expect(try spool.write(name: "0001-0002.jsonl", lines: ["{\"a\":1}", "{\"b\":2}"]) == "0001-0002.jsonl")
         #expect(spool.pendingFiles() == 1)
+        // Another batch under a name already taken (sequence numbers handed out again after a power
+        // loss) never replaces the file: it gets a name of its own, sorted right after, every time.
+        let other = try spool.write(name: "0001-0002.jsonl", lines: ["{\"c\":3}", "{\"d\":4}"])
+        #expect(other.hasPrefix("0001-0002_") && other.hasSuffix(".jsonl") && other.count == "0001-0002_.jsonl".count + 16)
+        #expect(try spool.write(name: "0001-0002.jsonl", lines: ["{\"c\":3}", "{\"d\":4}"]) == other)
+        #expect(try String(contentsOfFile: dir + "/spool/new/0001-0002.jsonl", encoding: .utf8) == "{\"a\":1}\n{\"b\":2}\n")
+        #expect(try String(contentsOfFile: dir + "/spool/new/" + other, encoding: .utf8) == "{\"c\":3}\n{\"d\":4}\n")
+        #expect(["0001-0002.jsonl", other, "0001-0003.jsonl", "0002-0002.jsonl"].sorted() == ["0001-0002.jsonl", other, "0001-0003.jsonl", "0002-0002.jsonl"])
+        #expect(spool.pendingFiles() == 2)
+        try FileManager.default.removeItem(atPath: dir + "/spool/new/" + other)
         // A killed writer's half-written file in tmp/ is removed at the next start; new/ is untouched.
         _ = FileManager.default.createFile(atPath: dir + "/spool/tmp/half.jsonl", contents: Data("{\"a\"".utf8))
         _ = try SpoolWriter(directory: dir + "/spool")

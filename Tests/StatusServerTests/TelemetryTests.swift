@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import RelanceMetrics
 import Testing
 @testable import StatusServer
 
@@ -71,6 +72,11 @@ import Testing
             (RelanceMetric.spoolPendingFiles, "gauge"), (RelanceMetric.plannerDecisionsTotal, "counter"),
         ]
         for (name, type) in types { #expect(text.contains("# TYPE \(name) \(type)\n"), "no \(type) \(name)") }
+        // Every listed family has its help, recorded or not (a family with no series yet shows its
+        // help and type alone), and the process's own figures are there.
+        for family in RelanceMetric.families {
+            #expect(text.contains("# HELP \(family.name) \(family.help)\n# TYPE \(family.name) \(family.type)\n"), "no help for \(family.name)")
+        }
         // XTS is ISO 4217's test currency: no other test in this process records it.
         #expect(text.contains(#"relance_recovered_amount_total{currency="XTS"} 4990"#))
         // Other suites of this process record latencies and lags too: only the buckets' bounds are fixed here.

@@ -25,6 +25,7 @@ EXPECTED = {
     "relance_provider_latency_seconds": ("histogram", set()),
     "relance_spool_pending_files": ("gauge", set()),
     "relance_planner_decisions_total": ("counter", set()),
+    "relance_build_info": ("gauge", {"version"}),
 }
 FIRST_BUCKET, LAST_BUCKET = 0.001, 60.0
 

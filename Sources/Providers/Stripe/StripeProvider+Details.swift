@@ -22,6 +22,11 @@ struct Found: Sendable {
 }
 
 extension StripeProvider {
+    /// Why `details` parks or skips a failure (`relance_provider_skipped_total{reason}`, at zero from the start).
+    static let skipReasons = [
+        "parked", "invoice_missing", "no_customer", "no_payment_intent", "payment_intent_missing", "customer_missing", "customer_deleted",
+    ]
+
     /// Turns invoices found failed into failed charges: decline fields, customer, stored methods.
     ///
     /// Each invoice stands alone: one whose details still fail after the client's retries is parked

@@ -35,6 +35,7 @@ package final class StripeProvider: PaymentProvider {
                                   maxResponseBytes: maxResponseBytes)
         self.defaultZone = defaultZone
         self.requireTestMode = requireTestMode
+        ProviderMetrics.declare(skipped: Self.skipReasons)
     }
 
     package func takeSlot() async -> Double {
