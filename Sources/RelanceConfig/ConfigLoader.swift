@@ -52,13 +52,13 @@ package enum ConfigLoader {
     }
 
     static func section(text: String, file: String, diagnostics: Diagnostics) -> Section? {
-        switch TOMLNode.parse(text, file: file) {
+        switch TOMLSyntax.parse(text, file: file) {
         case .failure(let issue):
             diagnostics.issues.append(issue)
             return nil
         case .success(let node):
-            guard case .table(let entries) = node else { return nil }
-            return Section(entries: entries, path: "", file: file, locator: SourceLocator(text: text), diagnostics: diagnostics)
+            guard case .table(let entries) = node.value else { return nil }
+            return Section(entries: entries, path: "", file: file, position: nil, diagnostics: diagnostics)
         }
     }
 
