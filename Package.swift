@@ -152,7 +152,6 @@ let package = Package(
             name: "RetryPlannerTests",
             dependencies: [
                 "RetryPlanner",
-                "TestSupport",
                 "RelanceConfig",
                 "PlannerWorkload",
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -201,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelanceConfigTests",
-            dependencies: ["RelanceConfig", "RetryPlanner", "ConfigFuzz"],
+            dependencies: ["RelanceConfig", "RetryPlanner", "ConfigFuzz", "TestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
