@@ -135,6 +135,12 @@ struct TOMLValueTests {
         #expect(d.statusSocketGroup == "x''y")
     }
 
+    /// As the loader has always read them: a string ends at a NUL, a key with a NUL is left out.
+    @Test func aNULEndsAStringAndHidesAKey() throws {
+        #expect(try load("[daemon]\nstate_dir = \"a\\u0000b\"\n").settings.daemon.stateDir == "a")
+        #expect(try load("[daemon]\n\"workers\\u0000x\" = 3\n").settings.daemon.workers == DaemonSettings().workers)
+    }
+
     @Test func datesAndTimesHaveTheirKinds() {
         #expect(issues("[daemon]\nworkers = 1979-05-27\n") == ["retry.toml:2:1: daemon.workers: expected an integer, found a date"])
         #expect(issues("[daemon]\nworkers = 07:32:00.5\n") == ["retry.toml:2:1: daemon.workers: expected an integer, found a time"])

@@ -5,9 +5,9 @@ extension TOMLSyntax {
         guard let c = current else { throw fail("expected a value, found end of file") }
         switch c {
         case UInt8(ascii: "\""):
-            return .string(peek(1) == c && peek(2) == c ? try multilineString(quote: c, escapes: true) : try basicString())
+            return .string(Self.upToNUL(peek(1) == c && peek(2) == c ? try multilineString(quote: c, escapes: true) : try basicString()))
         case UInt8(ascii: "'"):
-            return .string(peek(1) == c && peek(2) == c ? try multilineString(quote: c, escapes: false) : try literalString())
+            return .string(Self.upToNUL(peek(1) == c && peek(2) == c ? try multilineString(quote: c, escapes: false) : try literalString()))
         case UInt8(ascii: "["): return try array(depth: depth + 1)
         case UInt8(ascii: "{"): return try inlineTable(depth: depth + 1)
         case UInt8(ascii: "t"): try word("true"); return .boolean(true)
@@ -84,6 +84,13 @@ extension TOMLSyntax {
     }
 
     // MARK: Strings
+
+    /// A string value as the loader has always read it: up to its first NUL (`"\u0000"`), as the
+    /// TOML library used before handed strings over as C strings.
+    static func upToNUL(_ s: String) -> String {
+        guard let nul = s.utf8.firstIndex(of: 0) else { return s }
+        return String(s[..<nul])
+    }
 
     /// An escape sequence (at the backslash), appended to `out` as UTF-8.
     mutating func escape(into out: inout [UInt8]) throws(Failure) {

@@ -69,9 +69,10 @@ final class TOMLTable {
         self.position = position
     }
 
-    /// The table as a plain value.
+    /// The table as a plain value. Keys with a NUL in them are left out, as the TOML library used
+    /// before left them out (it handed keys over as C strings).
     var node: TOMLNode {
-        TOMLNode(value: .table(entries.mapValues { entry in
+        TOMLNode(value: .table(entries.filter { !$0.key.utf8.contains(0) }.mapValues { entry in
             switch entry {
             case .table(let t): t.node
             case .tables(let a): TOMLNode(value: .array(a.elements.map(\.node)), position: a.position)
