@@ -20,7 +20,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -49,7 +48,7 @@ let package = Package(
         ),
         .target(
             name: "RelanceConfig",
-            dependencies: ["RetryPlanner", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["RetryPlanner"],
             swiftSettings: strict
         ),
         // A seeded synthetic population for the planner benchmark (shared by relancectl and Benchmarks/).
@@ -170,7 +169,6 @@ let package = Package(
             name: "RetryPlannerTests",
             dependencies: [
                 "RetryPlanner",
-                "TestSupport",
                 "RelanceConfig",
                 "PlannerWorkload",
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -220,7 +218,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelanceConfigTests",
-            dependencies: ["RelanceConfig", "RetryPlanner", "ConfigFuzz"],
+            dependencies: ["RelanceConfig", "RetryPlanner", "ConfigFuzz", "TestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),

@@ -115,13 +115,12 @@ package struct ConfigFuzzer {
     /// Runs `count` inputs through the loader.
     package mutating func run(count: Int, before: (String) -> Void = { _ in }) -> Report {
         var report = Report()
-        let zones = ZoneCache()
         for _ in 0..<count {
             let text = input()
             before(text)
             report.inputs += 1
             do {
-                _ = try ConfigLoader.load(text: text, file: "fuzz.toml", read: { _ in nil }, zoneExists: zones.exists)
+                _ = try ConfigLoader.load(text: text, file: "fuzz.toml", read: { _ in nil })
                 report.configs += 1
             } catch {
                 report.errors += 1
@@ -129,16 +128,5 @@ package struct ConfigFuzzer {
             }
         }
         return report
-    }
-}
-
-/// Remembers which zone names exist, so the fuzzer does not read the tz database a million times.
-final class ZoneCache {
-    var known: [String: Bool] = [:]
-    func exists(_ name: String) -> Bool {
-        if let k = known[name] { return k }
-        let k = ConfigLoader.systemZoneExists(name)
-        known[name] = k
-        return k
     }
 }

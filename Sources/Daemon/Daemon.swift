@@ -2,7 +2,7 @@ import Foundation
 package import Logging
 import Providers
 package import RelanceConfig
-import RetryPlanner
+package import RetryPlanner
 import ServiceLifecycle
 import StatusServer
 import SystemdSupport
@@ -32,8 +32,9 @@ package final class Daemon: Sendable {
     }
 
     /// Opens the state (one daemon per state directory), the provider and the spool, rebuilds the due
-    /// index, and binds the status socket (or takes it from socket activation).
-    package static func open(settings: Settings, config: ConfigState, logger: Logger) async throws -> Daemon {
+    /// index, and binds the status socket (or takes it from socket activation). `zones` are the loaded
+    /// configuration's (``ConfigSnapshot/zones``): the tz database is not read again.
+    package static func open(settings: Settings, config: ConfigState, zones: ZoneTable, logger: Logger) async throws -> Daemon {
         let configDigest = config.digest
         _ = Telemetry.bootstrap()
         MetricsAtStart.record(settings, version: StatusReporter.version)
@@ -57,7 +58,6 @@ package final class Daemon: Sendable {
         let start = d.timeScale == 1 ? max(stored ?? wall, wall) : (stored ?? wall)
         let clock = VirtualClock(scale: d.timeScale, startingAt: start)
         let started = Date()
-        let zones = SystemZones.all()
         let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
         let index = DueIndex()
         let due = try await store.dueEntries()

@@ -8,6 +8,9 @@ package struct ConfigSnapshot: Sendable {
     package let files: [String]
     /// FNV-1a 64 of every file's bytes, in hex: changes whenever any file does.
     package let digest: String
+    /// The time zones the configuration was checked against, compiled for the planner: every zone
+    /// of the system's tz database (``SystemZones/database``) unless the loader was given others.
+    package let zones: ZoneTable
 
     package var policy: Policy { settings.policy }
 }
@@ -23,19 +26,21 @@ package enum ConfigLoader {
         return String(decoding: data, as: UTF8.self)
     }
 
-    package static let systemZoneExists: @Sendable (String) -> Bool = { name in
-        (try? SystemZones.load(name)) != nil
+    /// Whether `name` is a time zone: one of `zones`, else a zone file of the system's tz database
+    /// that parses (`Etc/UTC`, a name the table spells otherwise).
+    static func zoneExists(_ name: String, in zones: ZoneTable) -> Bool {
+        zones.index(of: name) != nil || (try? SystemZones.load(name)) != nil
     }
 
-    package static func load(path: String, read: FileReader = diskReader, zoneExists: @escaping (String) -> Bool = systemZoneExists) throws(ConfigError) -> ConfigSnapshot {
+    package static func load(path: String, read: FileReader = diskReader, zones: ZoneTable = SystemZones.database) throws(ConfigError) -> ConfigSnapshot {
         guard let text = read(path) else {
             throw ConfigError(issues: [ConfigIssue(file: path, path: "", message: "cannot read the file (missing or unreadable)")])
         }
-        return try load(text: text, file: path, read: read, zoneExists: zoneExists)
+        return try load(text: text, file: path, read: read, zones: zones)
     }
 
     /// Loads from text; `file` names it in errors and anchors relative includes.
-    package static func load(text: String, file: String, read: FileReader = diskReader, zoneExists: @escaping (String) -> Bool = systemZoneExists) throws(ConfigError) -> ConfigSnapshot {
+    package static func load(text: String, file: String, read: FileReader = diskReader, zones: ZoneTable = SystemZones.database) throws(ConfigError) -> ConfigSnapshot {
         let diagnostics = Diagnostics()
         var files = [file]
         var digest = FNV()
@@ -46,19 +51,19 @@ package enum ConfigLoader {
         var segments = root.tables("segment")
         var visited: Set<String> = [file]
         collectIncludes(from: root, file: file, read: read, diagnostics: diagnostics, visited: &visited, files: &files, digest: &digest, segments: &segments)
-        let settings = ConfigReader(diagnostics: diagnostics, zoneExists: zoneExists).read(root: root, segments: segments)
+        let settings = ConfigReader(diagnostics: diagnostics, zoneExists: { zoneExists($0, in: zones) }).read(root: root, segments: segments)
         if !diagnostics.issues.isEmpty { throw ConfigError(issues: diagnostics.issues) }
-        return ConfigSnapshot(settings: settings, files: files, digest: digest.hex)
+        return ConfigSnapshot(settings: settings, files: files, digest: digest.hex, zones: zones)
     }
 
     static func section(text: String, file: String, diagnostics: Diagnostics) -> Section? {
-        switch TOMLNode.parse(text, file: file) {
+        switch TOMLSyntax.parse(text, file: file) {
         case .failure(let issue):
             diagnostics.issues.append(issue)
             return nil
         case .success(let node):
-            guard case .table(let entries) = node else { return nil }
-            return Section(entries: entries, path: "", file: file, locator: SourceLocator(text: text), diagnostics: diagnostics)
+            guard case .table(let entries) = node.value else { return nil }
+            return Section(entries: entries, path: "", file: file, position: nil, diagnostics: diagnostics)
         }
     }
 

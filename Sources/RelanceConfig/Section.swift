@@ -9,24 +9,27 @@ final class Section {
     let entries: [String: TOMLNode]
     let path: String
     let file: String
-    let locator: SourceLocator
+    /// Where the table is defined (nil for a file's root table).
+    let position: TOMLPosition?
     let diagnostics: Diagnostics
     private(set) var known: [String] = []
 
-    init(entries: [String: TOMLNode], path: String, file: String, locator: SourceLocator, diagnostics: Diagnostics) {
+    init(entries: [String: TOMLNode], path: String, file: String, position: TOMLPosition?, diagnostics: Diagnostics) {
         self.entries = entries
         self.path = path
         self.file = file
-        self.locator = locator
+        self.position = position
         self.diagnostics = diagnostics
     }
 
     func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    /// Records an issue at `key` (or at the section itself when `key` is nil).
+    /// Records an issue at `key` (`ladder`, or an element `ladder[1]`, located at its key), or at
+    /// the section itself when `key` is nil or absent.
     func error(_ key: String?, _ message: String) {
         let p = key.map(keyPath) ?? path
-        let position = locator.locate(p)
+        let name = key.map { k in String(k.prefix { $0 != "[" }) }
+        let position = name.flatMap { entries[$0]?.position } ?? self.position
         diagnostics.issues.append(ConfigIssue(file: file, path: p, line: position?.line, column: position?.column, message: message))
     }
 
@@ -38,12 +41,12 @@ final class Section {
     }
 
     private func mismatch(_ key: String, expected: String, found: TOMLNode) {
-        error(key, "expected \(expected), found \(found.kindName)")
+        error(key, "expected \(expected), found \(found.value.kindName)")
     }
 
     func int(_ key: String, default fallback: Int, in range: ClosedRange<Int>, why: String = "") -> Int {
         guard let node = value(key) else { return fallback }
-        guard case .integer(let v) = node else {
+        guard case .integer(let v) = node.value else {
             mismatch(key, expected: "an integer", found: node)
             return fallback
         }
@@ -64,7 +67,7 @@ final class Section {
 
     func bool(_ key: String, default fallback: Bool) -> Bool {
         guard let node = value(key) else { return fallback }
-        guard case .boolean(let v) = node else {
+        guard case .boolean(let v) = node.value else {
             mismatch(key, expected: "a boolean (true or false)", found: node)
             return fallback
         }
@@ -73,7 +76,7 @@ final class Section {
 
     func string(_ key: String, default fallback: String) -> String {
         guard let node = value(key) else { return fallback }
-        guard case .string(let v) = node else {
+        guard case .string(let v) = node.value else {
             mismatch(key, expected: "a string", found: node)
             return fallback
         }
@@ -103,7 +106,7 @@ final class Section {
 
     private func parseDuration(_ key: String, _ node: TOMLNode, element: Int? = nil) -> Int64? {
         let name = element.map { "\(key)[\($0)]" } ?? key
-        switch node {
+        switch node.value {
         case .integer(let v): return Int64(v)
         case .string(let text):
             guard let seconds = DurationText.parse(text) else {
@@ -119,7 +122,7 @@ final class Section {
 
     func durations(_ key: String, default fallback: [Int64], in range: ClosedRange<Int64>) -> [Int64] {
         guard let node = value(key) else { return fallback }
-        guard case .array(let items) = node else {
+        guard case .array(let items) = node.value else {
             mismatch(key, expected: "an array of durations", found: node)
             return fallback
         }
@@ -137,13 +140,13 @@ final class Section {
 
     func strings(_ key: String, default fallback: [String] = []) -> [String] {
         guard let node = value(key) else { return fallback }
-        guard case .array(let items) = node else {
+        guard case .array(let items) = node.value else {
             mismatch(key, expected: "an array of strings", found: node)
             return fallback
         }
         var result: [String] = []
         for (i, item) in items.enumerated() {
-            guard case .string(let s) = item else {
+            guard case .string(let s) = item.value else {
                 mismatch("\(key)[\(i)]", expected: "a string", found: item)
                 return fallback
             }
@@ -154,13 +157,13 @@ final class Section {
 
     func ints(_ key: String, default fallback: [Int] = [], in range: ClosedRange<Int>) -> [Int] {
         guard let node = value(key) else { return fallback }
-        guard case .array(let items) = node else {
+        guard case .array(let items) = node.value else {
             mismatch(key, expected: "an array of integers", found: node)
             return fallback
         }
         var result: [Int] = []
         for (i, item) in items.enumerated() {
-            guard case .integer(let v) = item else {
+            guard case .integer(let v) = item.value else {
                 mismatch("\(key)[\(i)]", expected: "an integer", found: item)
                 return fallback
             }
@@ -176,27 +179,27 @@ final class Section {
     /// A sub-table (`[daemon]`, `[segment.match]`), or nil when absent.
     func table(_ key: String) -> Section? {
         guard let node = value(key) else { return nil }
-        guard case .table(let entries) = node else {
+        guard case .table(let entries) = node.value else {
             mismatch(key, expected: "a table", found: node)
             return nil
         }
-        return Section(entries: entries, path: keyPath(key), file: file, locator: locator, diagnostics: diagnostics)
+        return Section(entries: entries, path: keyPath(key), file: file, position: node.position, diagnostics: diagnostics)
     }
 
     /// An array of tables (`[[segment]]`).
     func tables(_ key: String) -> [Section] {
         guard let node = value(key) else { return [] }
-        guard case .array(let items) = node else {
+        guard case .array(let items) = node.value else {
             mismatch(key, expected: "an array of tables ([[\(keyPath(key))]])", found: node)
             return []
         }
         var result: [Section] = []
         for (i, item) in items.enumerated() {
-            guard case .table(let entries) = item else {
+            guard case .table(let entries) = item.value else {
                 mismatch("\(key)[\(i)]", expected: "a table", found: item)
                 continue
             }
-            result.append(Section(entries: entries, path: "\(keyPath(key))[\(i)]", file: file, locator: locator, diagnostics: diagnostics))
+            result.append(Section(entries: entries, path: "\(keyPath(key))[\(i)]", file: file, position: item.position, diagnostics: diagnostics))
         }
         return result
     }

@@ -57,7 +57,7 @@ struct Relanced: AsyncParsableCommand {
         let daemon: Daemon
         do {
             let state = ConfigState(path: config, digest: snapshot.digest, loadedAt: Int64(Date().timeIntervalSince1970))
-            daemon = try await Daemon.open(settings: settings, config: state, logger: logger)
+            daemon = try await Daemon.open(settings: settings, config: state, zones: snapshot.zones, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)

@@ -1,9 +1,28 @@
 /// All configured time zones flattened into contiguous storage for the planner's inner loop.
 ///
-/// Built once at config time from ``ZoneRules`` (read from the system's TZif files). A lookup
-/// finds the year's first transition through a per-zone year index, then scans at most a few
-/// transitions: no allocation, no Foundation calendar.
+/// Built once at config time from each zone's transitions (the configuration reads them from the
+/// system's TZif files). A lookup finds the year's first transition through a per-zone year index,
+/// then scans at most a few transitions: no allocation, no Foundation calendar.
 package struct ZoneTable: Sendable {
+    /// One zone's UTC offsets as the table takes them.
+    package struct Zone: Sendable {
+        package var name: String
+        /// The offset (seconds east of Greenwich) before the first transition, or always when there is none.
+        package var initialOffset: Int32
+        /// Strictly increasing instants (epoch seconds) at which the offset changes.
+        package var transitions: ContiguousArray<Int64>
+        /// `offsets[i]` is in effect from `transitions[i]` on.
+        package var offsets: ContiguousArray<Int32>
+
+        package init(name: String, initialOffset: Int32, transitions: ContiguousArray<Int64> = [], offsets: ContiguousArray<Int32> = []) {
+            precondition(transitions.count == offsets.count, "one offset per transition")
+            self.name = name
+            self.initialOffset = initialOffset
+            self.transitions = transitions
+            self.offsets = offsets
+        }
+    }
+
     package let names: [String]
     var firstTransition: ContiguousArray<UInt32>
     var transitionCount: ContiguousArray<UInt32>
@@ -19,7 +38,7 @@ package struct ZoneTable: Sendable {
     static let yearSpan = lastYear - baseYear + 1
 
     /// Builds the table; zone `i` of `zones` is addressed as index `i` by ``ChargeState/zone``.
-    package init(_ zones: [ZoneRules]) {
+    package init(_ zones: [Zone]) {
         var names: [String] = []
         var first = ContiguousArray<UInt32>(), count = ContiguousArray<UInt32>(), initial = ContiguousArray<Int32>()
         var times = ContiguousArray<Int64>(), offs = ContiguousArray<Int32>(), years = ContiguousArray<UInt32>()
@@ -48,7 +67,7 @@ package struct ZoneTable: Sendable {
     }
 
     /// A table with UTC only.
-    package static let utcOnly = ZoneTable([ZoneRules.utc])
+    package static let utcOnly = ZoneTable([Zone(name: "UTC", initialOffset: 0)])
 
     package var count: Int { names.count }
 

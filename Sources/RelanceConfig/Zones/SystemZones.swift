@@ -12,16 +12,16 @@ package enum SystemZones {
     package static func load(_ name: String) throws(ZoneError) -> ZoneRules {
         if name == "UTC" || name == "Etc/UTC" { return .utc }
         guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains("..") else {
-            throw ZoneError(message: "invalid time zone name \"\(name)\"")
+            throw ZoneError(description: "invalid time zone name \"\(name)\"")
         }
         let path = directory + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ZoneError(message: "unknown time zone \"\(name)\" (no file \(path))")
+            throw ZoneError(description: "unknown time zone \"\(name)\" (no file \(path))")
         }
         do {
             return try ZoneRules(name: name, tzif: [UInt8](data))
         } catch {
-            throw ZoneError(message: "time zone \"\(name)\": \(error.description)")
+            throw ZoneError(description: "time zone \"\(name)\": \(error.description)")
         }
     }
 
@@ -34,8 +34,13 @@ package enum SystemZones {
 }
 
 extension SystemZones {
+    /// ``all()``, read on first use and kept for the life of the process: the table a loaded
+    /// configuration carries (``ConfigSnapshot/zones``) and the daemon plans with, so that neither a
+    /// reload nor the daemon's start reads the tz database again.
+    package static let database = all()
+
     /// Every zone of the tz database (TZif files; `posix/` and `right/` copies skipped), UTC first.
-    /// Read once at start: the planner then needs no file access for any customer's zone.
+    /// The planner then needs no file access for any customer's zone.
     package static func all() -> ZoneTable {
         var zones: [ZoneRules] = [.utc]
         let root = directory
