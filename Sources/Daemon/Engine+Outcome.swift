@@ -18,7 +18,7 @@ extension Engine {
                 let methodIndex = methods.firstIndex { $0.token == ticket.method.token } ?? 0
                 let step = machine.outcome(&rec, number: ticket.number, method: ticket.method, methodIndex: methodIndex,
                                            reservedAt: ticket.reservedAt, outcome, now: now)
-                if let (state, text) = step.attempt { try tx.finishAttempt(key: ticket.key, state: state, outcome: text, at: now) }
+                if let end = step.attempt { try tx.finishAttempt(key: ticket.key, state: end.state, outcome: end.outcome, at: now) }
                 try tx.changeLedger(key: ticket.key, step.ledger)
                 // Applied to the method as stored now (the customer or another charge may have changed it since).
                 if let change = step.method, let stored = try tx.method(token: ticket.method.token), let changed = stored.applying(change) {
@@ -35,9 +35,9 @@ extension Engine {
                 default:
                     break
                 }
-                if let (outcomeLabel, declineClass) = step.counted {
-                    Counter(label: RelanceMetric.attemptsTotal, dimensions: [("outcome", outcomeLabel), ("decline_class", declineClass)]).increment()
-                    switch outcomeLabel {
+                if let counted = step.counted {
+                    Counter(label: RelanceMetric.attemptsTotal, dimensions: [("outcome", counted.outcome), ("decline_class", counted.declineClass)]).increment()
+                    switch counted.outcome {
                     case "succeeded":
                         count { $0.recovered += 1; $0.attempts += 1 }
                         Counter(label: RelanceMetric.recoveredAmountTotal, dimensions: [("currency", rec.currency)]).increment(by: rec.amount)

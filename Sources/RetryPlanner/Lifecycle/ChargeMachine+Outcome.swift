@@ -3,7 +3,7 @@ extension ChargeMachine {
     package struct OutcomeStep: Sendable, Equatable {
         /// The attempt's final state (`succeeded`, `declined`, `closed`, `refused`, `abandoned`) and what
         /// it keeps as its outcome; nil: it stays reserved (a payment not final yet).
-        package var attempt: (state: String, outcome: String)?
+        package var attempt: AttemptEnd?
         package var ledger: LedgerChange
         /// What this answer teaches about the method (applied to the method as stored then).
         package var method: MethodChange?
@@ -13,13 +13,20 @@ extension ChargeMachine {
         /// When to wake the charge, when it is not planned again.
         package var wake: Int64?
         /// The outcome and decline class, as the attempts metric counts them; nil when nothing was decided.
-        package var counted: (outcome: String, declineClass: String)?
+        package var counted: Counted?
+    }
 
-        package static func == (a: Self, b: Self) -> Bool {
-            a.attempt?.state == b.attempt?.state && a.attempt?.outcome == b.attempt?.outcome && a.ledger == b.ledger && a.method == b.method
-                && a.events == b.events && a.replan == b.replan && a.wake == b.wake && a.counted?.outcome == b.counted?.outcome
-                && a.counted?.declineClass == b.counted?.declineClass
-        }
+    /// How an attempt ends: its state as stored (`succeeded`, `declined`, `closed`, `refused`,
+    /// `abandoned`) and what it keeps as its outcome (a payment id, a decline code, a reason).
+    package struct AttemptEnd: Sendable, Equatable {
+        package var state: String
+        package var outcome: String
+    }
+
+    /// An attempt as `relance_attempts_total` counts it.
+    package struct Counted: Sendable, Equatable {
+        package var outcome: String
+        package var declineClass: String
     }
 
     /// What an attempt's answer teaches about its method.
@@ -78,10 +85,10 @@ extension ChargeMachine {
             charge.state = .recovered
             charge.nextAt = nil
             return OutcomeStep(
-                attempt: ("succeeded", payment), ledger: .confirm(time: now, decline: nil, payment: payment), method: .succeeded(at: reservedAt),
+                attempt: AttemptEnd(state: "succeeded", outcome: payment), ledger: .confirm(time: now, decline: nil, payment: payment), method: .succeeded(at: reservedAt),
                 events: [.attemptSucceeded(attempt: number, method: method, payment: payment),
                          .recovered(attempt: number, method: method, amount: charge.amount, firstFailedAt: charge.firstFailedAt)],
-                replan: false, wake: nil, counted: ("succeeded", "none"))
+                replan: false, wake: nil, counted: Counted(outcome: "succeeded", declineClass: "none"))
         case .declined(let raw):
             let decline = DeclineTaxonomy.classify(raw, rail: method.rail)
             charge.attemptsOnMethod = methodIndex == charge.currentMethod ? charge.attemptsOnMethod + 1 : 1
@@ -92,22 +99,22 @@ extension ChargeMachine {
             charge.lastFlags = decline.flags
             charge.decline = raw
             return OutcomeStep(
-                attempt: ("declined", raw.outcomeCode), ledger: .confirm(time: now, decline: decline, payment: raw.payment),
+                attempt: AttemptEnd(state: "declined", outcome: raw.outcomeCode), ledger: .confirm(time: now, decline: decline, payment: raw.payment),
                 method: .declined(decline),
                 events: [.attemptFailed(attempt: number, method: method, decline: raw, declineClass: decline.declineClass)],
-                replan: true, wake: nil, counted: ("declined", decline.declineClass.key))
+                replan: true, wake: nil, counted: Counted(outcome: "declined", declineClass: decline.declineClass.key))
         case .closed(let status):
             // Nothing was charged: the attempt never reached the issuer, so it leaves the ledger.
-            return OutcomeStep(attempt: ("closed", status.rawValue), ledger: .remove, method: nil, events: settled(&charge, status: status),
-                               replan: false, wake: nil, counted: ("closed", "none"))
+            return OutcomeStep(attempt: AttemptEnd(state: "closed", outcome: status.rawValue), ledger: .remove, method: nil, events: settled(&charge, status: status),
+                               replan: false, wake: nil, counted: Counted(outcome: "closed", declineClass: "none"))
         case .methodRefused(let reason), .notMade(let reason):
             // Nothing was charged and the issuer never saw it: the attempt leaves the ledger and the
             // charge is planned again at once (a refused method is unusable from now on).
             let isRefusal: Bool
             if case .methodRefused = outcome { isRefusal = true } else { isRefusal = false }
             charge.state = .scheduled
-            return OutcomeStep(attempt: (isRefusal ? "refused" : "abandoned", String(reason.prefix(200))), ledger: .remove, method: isRefusal ? .refused : nil,
-                               events: [], replan: true, wake: nil, counted: (isRefusal ? "refused" : "abandoned", "none"))
+            return OutcomeStep(attempt: AttemptEnd(state: isRefusal ? "refused" : "abandoned", outcome: String(reason.prefix(200))), ledger: .remove, method: isRefusal ? .refused : nil,
+                               events: [], replan: true, wake: nil, counted: Counted(outcome: isRefusal ? "refused" : "abandoned", declineClass: "none"))
         case .pending:
             // Accepted, not final (a bank debit processing): followed by reading, never sent again.
             return OutcomeStep(attempt: nil, ledger: .keep, method: nil, events: [], replan: false, wake: now + Self.pendingFollowUp, counted: nil)
