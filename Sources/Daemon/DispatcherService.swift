@@ -21,7 +21,7 @@ package struct DispatcherService: Service {
 
     /// New work waits: the spool is full or far behind, the key is refused, or the provider asked to back off.
     var holdsWork: Bool {
-        signals.isPaused || signals.spoolBehind(batchEvents: runner.settings.daemon.spoolBatchEvents) || signals.health.blocksAttempts
+        signals.isPaused || runner.spoolBehind || signals.health.blocksAttempts
             || signals.health.wait > 0
     }
 

@@ -58,7 +58,6 @@ extension Engine {
                 )
                 rec.zone = self.zoneIndex[fc.customer.zone] ?? defaultZone
                 let book = try tx.book(rec, methods: methods, now: now)
-                rec.zone = 0
                 batch.append(.init(
                     index: added, record: rec, book: book, methods: methods, method: method, decline: fc.decline, declineClass: decline.declineClass))
                 added += 1

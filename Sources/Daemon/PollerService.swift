@@ -32,7 +32,7 @@ package struct PollerService: Service {
             var backoff = 1.0
             var lastRefetch = Int64.min
             while !Task.isCancelled {
-                if signals.isPaused || signals.spoolBehind(batchEvents: runner.settings.daemon.spoolBatchEvents) {
+                if signals.isPaused || runner.spoolBehind {
                     signals.beat("poller")
                     if await pause(0.5) { continue } else { return }
                 }
@@ -149,6 +149,8 @@ package protocol ChargeRunner: Sendable {
     func ingest(_ charges: [FailedCharge], cursor: String?, parked: String?) async throws -> [(Int64, Int64)]
     /// Handles whatever is due for a charge; returns when it next needs waking.
     func wake(_ rowid: Int64, dispatched: Bool) async -> Int64?
+    /// The spool writer is far behind the outbox: new work waits until it catches up.
+    var spoolBehind: Bool { get }
 }
 
 extension Engine: ChargeRunner {}
