@@ -36,9 +36,12 @@ extension Engine {
                 let found = try await provider.lookup(charge: ticket.charge, customer: ticket.customer, method: ticket.method.token,
                                                       idempotencyKey: ticket.key, prior: ticket.prior, now: now)
                 signals.health.answered(at: now)
-                if let outcome = machine.resumed(number: ticket.number, found: found, reservedAt: ticket.reservedAt,
-                                                 idempotencyWindow: provider.idempotencyWindow, now: now) {
-                    return await record(ticket, outcome: outcome, rowid: rowid)
+                let settles = settling.withLock { $0[ticket.key] } ?? startSettles
+                switch machine.resumed(number: ticket.number, found: found, reservedAt: ticket.reservedAt,
+                                       idempotencyWindow: provider.idempotencyWindow, requestsSettleAt: settles, now: now) {
+                case .record(let outcome): return await record(ticket, outcome: outcome, rowid: rowid)
+                case .readAgain(let at): return at
+                case .sendAgain: break
                 }
             }
             // A decline ingested since the reservation (another invoice of the customer, failed on the same
@@ -51,6 +54,11 @@ extension Engine {
             // When the store cannot say, the attempt goes on (as planned at the reservation).
             if let stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil, let given = machine.beforeRequest(method: stored) {
                 return await record(ticket, outcome: given, rowid: rowid)
+            }
+            // The wait for the slot may have outlasted the provider's memory of the key: not sent then,
+            // read again once every request under it has settled.
+            if ticket.resumed && !machine.maySendAgain(reservedAt: ticket.reservedAt, idempotencyWindow: provider.idempotencyWindow, now: clock.now()) {
+                return max(clock.now(), settling.withLock { $0[ticket.key] } ?? startSettles)
             }
             if waited > Self.slotWaitRecheck && !ticket.resumed {
                 let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: clock.now())
@@ -67,6 +75,9 @@ extension Engine {
                     return .failure(error)
                 }
             }
+            // From now, a request under this key may be running at the provider until it settles.
+            let settles = clock.virtual(afterWall: Self.settleWall(settings))
+            settling.withLock { $0[key] = settles }
             let paid = try result.get()
             signals.health.answered(at: now)
             return await record(ticket, outcome: paid, rowid: rowid)

@@ -3,12 +3,13 @@ import RetryPlanner
 import Store
 
 extension Engine {
-    /// Stores new failures (idempotent: a failure seen twice is stored once), plans each, and
-    /// returns the due entries (rowid, wake time). The cursor is saved in the same transaction.
+    /// Stores new failures (idempotent: a failure seen twice is stored once), plans each, marks the
+    /// open charges that `changes` concern to be read again now, and returns the due entries (rowid,
+    /// wake time). The cursor is saved in the same transaction: no change is lost to a crash.
     ///
     /// The hot path of a large backlog: the configuration is read once per page, the charge row is
     /// written once with its plan, and planning runs beside the writer (``PlannedPage``).
-    package func ingest(_ charges: [FailedCharge], cursor: String?, parked: String? = nil) async throws -> [(Int64, Int64)] {
+    package func ingest(_ charges: [FailedCharge], changes: [ProviderChange] = [], cursor: String?, parked: String? = nil) async throws -> [(Int64, Int64)] {
         let now = clock.now()
         let (settings, machine) = active.withLock { ($0.settings, $0.machine) }
         let defaultZone = zoneIndex[settings.defaultTimeZone] ?? 0
@@ -74,11 +75,32 @@ extension Engine {
                 let rowid = try tx.insert(planned.record, wake: planned.wake)
                 if let wake = planned.wake { due.append((rowid, wake)) }
             }
+            for change in changes { due += try self.touch(tx, change, machine: machine, now: now) }
             if let cursor { try tx.setMeta("poll.cursor", cursor) }
             if let parked { try tx.setMeta("poll.parked", parked) }
             return (due, added)
         }
         count { $0.ingested += added }
+        return due
+    }
+
+    /// A change the provider reported: each open charge it concerns is marked to be read again and
+    /// woken now. An attempt in flight is left alone (its answer re-plans it, and the next attempt
+    /// reads the guard and the methods first).
+    func touch(_ tx: any ChargeTransaction, _ change: ProviderChange, machine: ChargeMachine, now: Int64) throws -> [(Int64, Int64)] {
+        let rowids: [Int64]
+        let what: ChargeRecord.Recheck
+        switch change {
+        case .charge(let id): (rowids, what) = (try tx.rowid(ofCharge: id).map { [$0] } ?? [], .status)
+        case .customer(let id): (rowids, what) = (try tx.openCharges(customer: id), .status)
+        case .methods(let id): (rowids, what) = (try tx.openCharges(customer: id), .methods)
+        }
+        var due: [(Int64, Int64)] = []
+        for rowid in rowids {
+            guard var rec = try tx.charge(rowid: rowid), rec.state != .inFlight, let wake = machine.touched(&rec, what, now: now) else { continue }
+            try tx.save(rec, wake: wake)
+            due.append((rowid, wake))
+        }
         return due
     }
 

@@ -9,6 +9,7 @@ extension Engine {
     /// Records the answer and what the machine makes of it, and re-plans, in one transaction; returns the next wake.
     func record(_ ticket: AttemptTicket, outcome: PayOutcome, rowid: Int64) async -> Int64? {
         let now = clock.now()
+        if !outcome.leavesInDoubt { settling.withLock { _ = $0.removeValue(forKey: ticket.key) } }
         let machine = self.machine
         do {
             return try await store.write { [self] tx -> Int64? in

@@ -12,14 +12,24 @@ extension Engine {
         count { $0.wakes += 1 }
         // One snapshot of the configuration for the whole wake.
         let machine = self.machine
-        // Before a reservation: the provider's word on the charge (still open?) and on the customer's
-        // methods as they are now. Nothing is reserved for a charge closed elsewhere, and the method
-        // is chosen from the list of now, never changed between the reservation and the request.
+        // The guard, before any notice, exhaustion or reservation, and after a change the provider
+        // reported: the provider's word on the charge (still open?) and, where it matters, on the
+        // customer's methods as they are now. A customer who paid elsewhere is neither reminded nor
+        // sent to collections; nothing is reserved for a charge closed elsewhere; the method is chosen
+        // from the list of now, never changed between the reservation and the request.
         var snapshot: ChargeSnapshot? = nil
+        var checked: ChargeRecord.Recheck = []
         do {
-            if let due = try await dueAttempt(rowid, now: now) {
+            if let (due, need) = try await guardNeed(rowid, machine: machine, now: now) {
                 do throws(ProviderError) {
-                    snapshot = try await provider.snapshot(charge: due.id, customer: due.customer, now: now)
+                    switch need {
+                    case .snapshot:
+                        snapshot = try await provider.snapshot(charge: due.id, customer: due.customer, now: now)
+                        checked = [.status, .methods]
+                    case .status:
+                        snapshot = ChargeSnapshot(status: try await provider.status(charge: due.id, customer: due.customer, now: now))
+                        checked = .status
+                    }
                     signals.health.answered(at: now)
                 } catch {
                     return providerFailed(error, charge: due.id, attempt: due.attempts + 1, resumed: false)
@@ -33,10 +43,25 @@ extension Engine {
             return clock.virtual(afterWall: 1)
         }
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
-        let listed = snapshot?.methods
+        let (listed, handled) = (snapshot?.methods, checked)
         do {
             phase1 = try await store.write { [self] tx -> (AttemptTicket?, Int64?) in
                 guard var rec = try tx.charge(rowid: rowid), rec.state.isOpen else { return (nil, nil) }
+                if let listed, rec.state != .inFlight {
+                    let before = try tx.methods(customer: rec.customer)
+                    let (methods, changed) = try tx.refreshMethods(customer: rec.customer, listed: listed)
+                    if changed {
+                        // The customer added, removed or updated a method, or changed the default: a
+                        // method they fixed is tried soon; otherwise the plan is made from the list of now.
+                        logger.info("the customer's methods changed; re-planning", metadata: ["charge.id": "\(rec.id)"])
+                        rec.zone = try zone(tx, customer: rec.customer)
+                        let plan = machine.customerActed(&rec, book: try tx.book(rec, methods: methods, now: now), methods: methods,
+                                                         fixed: machine.fixedMethods(before: before, after: methods), now: now)
+                        planned(plan)
+                        try emit(tx, plan.events, charge: &rec, at: now)
+                    }
+                }
+                rec.recheck.subtract(handled)
                 let (notices, need) = machine.wake(&rec, now: now)
                 try emit(tx, notices, charge: &rec, at: now)
                 var ticket: AttemptTicket? = nil
@@ -46,26 +71,17 @@ extension Engine {
                 case .plan:
                     _ = try replan(tx, &rec, machine: machine, now: now)
                 case .attempt(let m):
-                    var methods = try tx.methods(customer: rec.customer)
+                    let methods = try tx.methods(customer: rec.customer)
                     if m < methods.count, let busy = try tx.busyUntil(credential: methods[m].credential, now: now) {
                         try tx.save(rec, wake: busy)
                         return (nil, busy)
                     }
-                    var changed = false
-                    if let listed {
-                        (methods, changed) = try tx.refreshMethods(customer: rec.customer, listed: listed)
-                        if changed {
-                            // The customer added, removed or updated a method, or changed the default:
-                            // the plan is made again from the list of now.
-                            logger.info("the customer's methods changed; re-planning", metadata: ["charge.id": "\(rec.id)"])
-                        }
-                    }
                     rec.zone = try zone(tx, customer: rec.customer)
                     let book = try tx.book(rec, methods: methods, now: now)
-                    switch machine.attempt(&rec, book: book, methods: methods, methodsChanged: changed,
+                    switch machine.attempt(&rec, book: book, methods: methods, methodsChanged: false,
                                            usedNumber: try tx.highestAttempt(charge: rec.id), now: now) {
                     case .replanned(let plan):
-                        if !changed { logger.debug("planned attempt no longer allowed; re-planning", metadata: ["charge.id": "\(rec.id)", "rule": "\(plan.rule.key)"]) }
+                        logger.debug("planned attempt no longer allowed; re-planning", metadata: ["charge.id": "\(rec.id)", "rule": "\(plan.rule.key)"])
                         planned(plan)
                         try emit(tx, plan.events, charge: &rec, at: now)
                     case .reserve(let reservation):
@@ -107,13 +123,16 @@ extension Engine {
         return await perform(ticket, rowid: rowid)
     }
 
-    /// The charge, when an attempt of it is due now and its credential is free: the provider is read first.
-    func dueAttempt(_ rowid: Int64, now: Int64) async throws -> ChargeRecord? {
-        try await store.read { tx -> ChargeRecord? in
-            guard let rec = try tx.charge(rowid: rowid), rec.state == .scheduled, (rec.nextAt ?? .max) <= now else { return nil }
-            let methods = try tx.methods(customer: rec.customer)
-            if let m = rec.nextMethod, m < methods.count, try tx.busyUntil(credential: methods[m].credential, now: now) != nil { return nil }
-            return rec
+    /// The charge, when its wake needs the guard first (``ChargeMachine/guardNeed(_:now:credentialBusy:)``).
+    func guardNeed(_ rowid: Int64, machine: ChargeMachine, now: Int64) async throws -> (ChargeRecord, ChargeMachine.Guard)? {
+        try await store.read { tx -> (ChargeRecord, ChargeMachine.Guard)? in
+            guard let rec = try tx.charge(rowid: rowid), rec.state.isOpen else { return nil }
+            var busy = false
+            if rec.state == .scheduled, (rec.nextAt ?? .max) <= now, let m = rec.nextMethod {
+                let methods = try tx.methods(customer: rec.customer)
+                busy = try m < methods.count && tx.busyUntil(credential: methods[m].credential, now: now) != nil
+            }
+            return machine.guardNeed(rec, now: now, credentialBusy: busy).map { (rec, $0) }
         }
     }
 }

@@ -38,17 +38,23 @@ package final class Engine: Sendable {
     /// Held work, provider health, spool progress, heartbeats, the last errors: shared with the services.
     package let signals: DaemonSignals
     let meters = Meters()
+    /// Per idempotency key in doubt: the daemon time by which no request sent under it can still be
+    /// running at the provider (``ChargeMachine/resumed(number:found:reservedAt:idempotencyWindow:requestsSettleAt:now:)``).
+    let settling = Mutex<[String: Int64]>([:])
+    /// For keys sent before this process started (a crash): a request may have left just before it.
+    let startSettles: Int64
 
     package init(store: any ChargeStore, provider: any PaymentProvider, clock: VirtualClock, settings: Settings, zones: ZoneTable, logger: Logger) {
         self.store = store
         self.provider = provider
         self.clock = clock
-        self.active = Mutex((settings, ChargeMachine(planner: Planner(policy: settings.policy, zones: zones), notices: settings.notices)))
+        self.active = Mutex((settings, ChargeMachine(planner: Planner(policy: settings.policy, zones: zones), notices: settings.notices, retryAfterUpdate: settings.retryAfterUpdate)))
         var index: [String: Int] = [:]
         for (i, name) in zones.names.enumerated() { index[name] = i }
         self.zoneIndex = index
         self.logger = logger
         self.signals = DaemonSignals(clock: clock)
+        self.startSettles = clock.virtual(afterWall: Engine.settleWall(settings))
         self.events = EventBuilder(source: "relance://\(ProcessInfo.processInfo.hostName)/relanced", progress: signals.outbox)
         // The outbox left by an earlier run: its events wait for the spool. An empty one has had
         // everything up to the last sequence number handed out spooled (without that, the first new
@@ -63,6 +69,11 @@ package final class Engine: Sendable {
             }
         }
     }
+
+    /// Wall seconds after a request under a key returned (answered, failed or timed out) by which the
+    /// provider has surely finished with it: twice the request timeout (a provider may go on after
+    /// the client gave up; Stripe's own requests end within its timeouts).
+    static func settleWall(_ settings: Settings) -> Double { Double(2 * max(1, settings.provider.requestTimeout)) }
 
     package var settings: Settings { active.withLock { $0.settings } }
     var machine: ChargeMachine { active.withLock { $0.machine } }
@@ -90,7 +101,8 @@ package final class Engine: Sendable {
     package func reload(_ new: Settings) -> [String] {
         active.withLock { current in
             let (applied, restart) = Self.reloadable(current.settings, new)
-            current = (applied, ChargeMachine(planner: Planner(policy: applied.policy, zones: current.machine.planner.zones), notices: applied.notices))
+            current = (applied, ChargeMachine(planner: Planner(policy: applied.policy, zones: current.machine.planner.zones), notices: applied.notices,
+                                                  retryAfterUpdate: applied.retryAfterUpdate))
             return restart
         }
     }

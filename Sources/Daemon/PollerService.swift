@@ -73,18 +73,20 @@ package struct PollerService: Service {
                             let again = try await provider.refetch(Array(parked.prefix(pageSize)), now: now)
                             page.charges += again.charges
                             page.skipped += again.skipped
+                            page.errors += again.errors
                             kept = again.parked + parked.dropFirst(pageSize)
                         } catch {
                             signals.health.failed(error)
                         }
                     }
                     report(page)
+                    for error in page.errors { signals.health.failed(error) }
                     let fetched = Set(page.charges.map(\.id))
                     var ids = Set<String>()
                     let stillParked = (kept + page.parked).filter { !fetched.contains($0.id) && ids.insert($0.id).inserted }
                     // A page with no new failure still moves the cursor: store it.
-                    if !page.charges.isEmpty || page.cursor != cursor || stillParked != parked {
-                        let due = try await runner.ingest(page.charges, cursor: page.cursor, parked: Self.encodeParked(stillParked))
+                    if !page.charges.isEmpty || !page.changes.isEmpty || page.cursor != cursor || stillParked != parked {
+                        let due = try await runner.ingest(page.charges, changes: page.changes, cursor: page.cursor, parked: Self.encodeParked(stillParked))
                         index.push(contentsOf: due)
                         logger.debug("ingested failures", metadata: ["count": "\(page.charges.count)", "parked": "\(stillParked.count)"])
                     }
@@ -146,7 +148,7 @@ package protocol ChargeRunner: Sendable {
     /// The configuration in force (swapped whole on reload).
     var settings: Settings { get }
     /// Stores new failures, plans each, and returns the due entries (rowid, wake time).
-    func ingest(_ charges: [FailedCharge], cursor: String?, parked: String?) async throws -> [(Int64, Int64)]
+    func ingest(_ charges: [FailedCharge], changes: [ProviderChange], cursor: String?, parked: String?) async throws -> [(Int64, Int64)]
     /// Handles whatever is due for a charge; returns when it next needs waking.
     func wake(_ rowid: Int64, dispatched: Bool) async -> Int64?
     /// The spool writer is far behind the outbox: new work waits until it catches up.

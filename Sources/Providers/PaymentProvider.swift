@@ -50,6 +50,17 @@ package struct ParkedFailure: Sendable, Hashable {
 }
 
 /// One poll's result: what to ingest, what to fetch again later, what cannot be ingested.
+/// Something the provider reports that changed outside Relance: the open charges it concerns are
+/// woken at once, and the provider asked again before any notice, exhaustion or attempt.
+package enum ProviderChange: Sendable, Hashable {
+    /// The charge may be settled (paid, voided, written off).
+    case charge(String)
+    /// Every open charge of the customer may be settled (their subscription ended).
+    case customer(String)
+    /// The customer's methods changed: a method attached, updated or detached, or another default.
+    case methods(customer: String)
+}
+
 package struct FailurePage: Sendable {
     package var charges: [FailedCharge]
     package var parked: [ParkedFailure]
@@ -59,6 +70,12 @@ package struct FailurePage: Sendable {
     package var notes: [String]
     /// Where the next poll starts (nil: unchanged).
     package var cursor: String?
+    /// What changed outside Relance meanwhile (an invoice settled, a customer's methods): the
+    /// charges concerned are woken and read again at once.
+    package var changes: [ProviderChange] = []
+    /// The errors that parked failures: the provider's health hears of them as of any other call's
+    /// (a rate-limit 429 met by one invoice's read holds every request all the same).
+    package var errors: [ProviderError] = []
 
     package init(charges: [FailedCharge] = [], parked: [ParkedFailure] = [], skipped: [(id: String, reason: String)] = [],
                  notes: [String] = [], cursor: String?) {

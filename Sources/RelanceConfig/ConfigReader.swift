@@ -22,6 +22,10 @@ struct ConfigReader {
             t.finish()
         }
         if let t = root.table("notices") { s.notices = notices(t) }
+        if let t = root.table("customer_action") {
+            s.retryAfterUpdate = t.duration("retry_after_update", default: s.retryAfterUpdate, in: 0...7 * Self.day)
+            t.finish()
+        }
         _ = root.strings("include")
         root.finish()
         if !segments.isEmpty {

@@ -61,6 +61,8 @@ package struct Settings: Sendable, Hashable {
     package var defaultTimeZone = "UTC"
     package var notices: [NoticeLevel] = Settings.defaultNotices
     package var policy: Policy = .standard
+    /// `[customer_action] retry_after_update`: a method the customer added or fixed is tried within this.
+    package var retryAfterUpdate: Int64 = 300
 
     package init() {}
 

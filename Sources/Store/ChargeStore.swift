@@ -64,6 +64,10 @@ package protocol ChargeTransaction {
     /// Which of `ids` are stored charges.
     func storedCharges(_ ids: [String]) throws -> Set<String>
     func customer(ofCharge id: String) throws -> String?
+    /// The due index's key of a stored charge.
+    func rowid(ofCharge id: String) throws -> Int64?
+    /// The rowids of the customer's open charges (scheduled, in flight, waiting), oldest first.
+    func openCharges(customer: String) throws -> [Int64]
     /// Writes a new charge with its wake time; returns its rowid.
     func insert(_ charge: ChargeRecord, wake: Int64?) throws -> Int64
     func save(_ charge: ChargeRecord, wake: Int64?) throws

@@ -100,6 +100,14 @@ package final class Store: Sendable {
                 CREATE INDEX ledger_payment ON ledger(payment) WHERE payment IS NOT NULL;
                 """)
         }
+        m.registerMigration("v5") { db in
+            // What the provider said changed outside Relance (an invoice settled, a customer's methods),
+            // read again at the charge's next wake; a customer's open charges are found by customer.
+            try db.execute(sql: """
+                ALTER TABLE charges ADD COLUMN recheck INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX charges_customer ON charges(customer);
+                """)
+        }
         return m
     }
 

@@ -148,14 +148,37 @@ struct ChargeMachineTests {
 
     @Test func aResumedAttemptIsSentAgainOnlyWhileTheProviderKeepsItsKey() {
         let m = Self.machine, reserved = Self.start
-        #expect(m.resumed(number: 2, found: .succeeded(paymentId: "ch_1"), reservedAt: reserved, idempotencyWindow: 86_400, now: reserved + 90_000)
-            == .succeeded(paymentId: "ch_1"))
-        #expect(m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: 86_400, now: reserved + 86_399) == nil)
-        guard case .notMade? = m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: 86_400, now: reserved + 86_400) else {
+        #expect(m.resumed(number: 2, found: .succeeded(paymentId: "ch_1"), reservedAt: reserved, idempotencyWindow: 86_400,
+                          requestsSettleAt: 0, now: reserved + 90_000) == .record(.succeeded(paymentId: "ch_1")))
+        #expect(m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: 86_400, requestsSettleAt: 0, now: reserved + 86_399) == .sendAgain)
+        guard case .record(.notMade) = m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: 86_400, requestsSettleAt: 0,
+                                                 now: reserved + 86_400) else {
             Issue.record("sent again although the key may be pruned")
             return
         }
-        #expect(m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: nil, now: reserved + 900_000) == nil)
+        #expect(m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: nil, requestsSettleAt: 0, now: reserved + 900_000) == .sendAgain)
+    }
+
+    /// A request sent under the key may still be running at the provider (the client gave up on it,
+    /// the provider did not): nothing found yet proves nothing. Given up then, the charge would be
+    /// attempted again under a new key while the first request charges: a double charge.
+    @Test func anAttemptIsNeverGivenUpWhileARequestOfItsKeyMayStillRun() {
+        let m = Self.machine, reserved = Self.start
+        let settles = reserved + 90_000
+        #expect(m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: 86_400, requestsSettleAt: settles, now: reserved + 86_500)
+            == .readAgain(at: settles))
+        guard case .record(.notMade) = m.resumed(number: 2, found: nil, reservedAt: reserved, idempotencyWindow: 86_400, requestsSettleAt: settles,
+                                                 now: settles) else {
+            Issue.record("not given up once every request of the key has settled")
+            return
+        }
+        // What the provider says is recorded whenever it says it.
+        #expect(m.resumed(number: 2, found: .declined(RawDecline(code: "card_declined")), reservedAt: reserved, idempotencyWindow: 86_400,
+                          requestsSettleAt: settles, now: reserved + 86_500) == .record(.declined(RawDecline(code: "card_declined"))))
+        // Right before a request under the key: only while the provider keeps it.
+        #expect(m.maySendAgain(reservedAt: reserved, idempotencyWindow: 86_400, now: reserved + 86_399))
+        #expect(!m.maySendAgain(reservedAt: reserved, idempotencyWindow: 86_400, now: reserved + 86_400))
+        #expect(m.maySendAgain(reservedAt: reserved, idempotencyWindow: nil, now: reserved + 900_000))
     }
 
     @Test func aMethodMarkedSinceTheReservationIsNotSent() {

@@ -202,6 +202,20 @@ struct StripeFixtureTests {
         }
     }
 
+    @Test("a 429 met by one failure's read parks that failure and reaches the caller as the error it is")
+    func parkedByARateLimit() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", Self.scenario("p1"))
+        let stripe = try Self.provider(fixture)
+        try await fixture.fault(["method": "GET", "path_prefix": "/v1/invoices/in_p1", "kind": "status", "status": 429, "headers": ["Retry-After": "1"], "count": 1])
+        let page = try await stripe.poll(after: nil, limit: 100, now: 0)
+        #expect(page.charges.isEmpty && page.parked.map(\.id) == ["in_p1"])
+        // The poller hands these to the provider's health: `/status` shows `backing_off` while the hold lasts.
+        #expect(page.errors.count == 1 && page.errors.first?.holdsProvider == true)
+        let again = try await stripe.refetch(page.parked, now: 0)
+        #expect(again.charges.map(\.id) == ["in_p1"] && again.errors.isEmpty)
+    }
+
     @Test("a request waiting for its rate-limit token when a 429 comes back waits out Retry-After too")
     func retryAfterHoldsQueuedRequests() async throws {
         let fixture = try await StripeFixture.start()

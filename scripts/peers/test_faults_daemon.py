@@ -88,32 +88,33 @@ def skip_loudly(test, why):
     test.skipTest(why)
 
 
-def wait_for(condition, seconds, what, step=0.2):
-    """Polls `condition` until it returns something true; fails naming `what` after `seconds`."""
+def wait_for(condition, seconds, what, step=0.2, detail=None):
+    """Polls `condition` until it returns something true; fails naming `what` after `seconds`, with
+    what `detail()` says of the state then."""
     end = time.monotonic() + seconds
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > end:
-            raise AssertionError("timed out after %ss waiting for %s" % (seconds, what))
+            raise AssertionError("timed out after %ss waiting for %s%s" % (seconds, what, "; " + detail() if detail else ""))
         time.sleep(step)
 
 
 class Stack:
     """The fixture server and relanced on a Stripe retry.toml, in a fresh folder."""
 
-    def __init__(self, name, seed, daemon="", provider="", invoices=60, rate=1.0, rps=20):
+    def __init__(self, name, seed, daemon="", provider="", invoices=60, rate=1.0, rps=20, scale=20000, poll="2h"):
         self.work = tempfile.mkdtemp(prefix="relance-faults-%s-" % name)
         self.state = os.path.join(self.work, "state")
         self.spool = os.path.join(self.work, "spool")
         self.sock = os.path.join(self.work, "run", "relanced.sock")
-        self.daemon_settings, self.provider_settings, self.rps = daemon, provider, rps
+        self.daemon_settings, self.provider_settings, self.rps, self.scale, self.poll = daemon, provider, rps, scale, poll
         self.fixture = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "scripts", "peers", "stripe_fixture.py"), "--port", "0", "--api-key", KEY,
              "--seed", str(seed), "--customers", str(invoices // 2), "--invoices", str(invoices), "--failure-rate", str(rate),
              # These scenarios inject their own faults, one kind at a time, on the daemon's clock.
-             "--faults", "off", "--streams", "off", "--time-scale", "20000"],
+             "--faults", "off", "--streams", "off", "--time-scale", str(scale)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.base = "http://127.0.0.1:%d" % json.loads(self.fixture.stdout.readline())["port"]
         self.proc = None
@@ -126,7 +127,7 @@ class Stack:
         config = os.path.join(self.work, "retry.toml")
         with open(config, "w") as f:
             f.write("[daemon]\nstate_dir = \"%s\"\nspool_dir = \"%s\"\nstatus_socket = \"%s\"\n" % (self.state, self.spool, self.sock))
-            f.write("poll_interval = \"2h\"\ntime_scale = 20000\nworkers = %d\nspool_batch_ms = 100\n%s\n" % (WORKERS, self.daemon_settings))
+            f.write("poll_interval = \"%s\"\ntime_scale = %d\nworkers = %d\nspool_batch_ms = 100\n%s\n" % (self.poll, self.scale, WORKERS, self.daemon_settings))
             f.write("[provider]\nkind = \"stripe\"\napi_base = \"%s\"\napi_key_file = \"%s/key\"\n" % (self.base, self.work))
             f.write("requests_per_second = %d\nconnect_timeout = \"1s\"\nrequest_timeout = \"2s\"\n%s\n" % (self.rps, self.provider_settings))
         self.log = open(os.path.join(self.work, "relanced.log"), "wb")
@@ -183,6 +184,20 @@ class Stack:
         charged = {a["invoice"] for a in self.executed() if a["outcome"] == "succeeded"}
         succeeded = {e["subject"] for e in self.events() if e["type"] == "relance.attempt.succeeded"}
         return charged == succeeded
+
+    def describe(self, since):
+        """What a timed-out wait saw: invoices charged without their event (and the reverse), payments
+        since `since`, and what /status says of the charges."""
+        charged = {a["invoice"] for a in self.executed() if a["outcome"] == "succeeded"}
+        succeeded = {e["subject"] for e in self.events() if e["type"] == "relance.attempt.succeeded"}
+        try:
+            doc = self.status()
+            charges = {k: doc[k] for k in ("charges", "provider", "last_errors") if k in doc}
+        except Exception as error:  # noqa: BLE001 - shown as found
+            charges = "no /status: %s" % error
+        return "charged without an event %s, events without a charge %s, payments since %d; /status %s; log tail:\n%s" % (
+            sorted(charged - succeeded), sorted(succeeded - charged), sum(1 for a in self.executed() if a["time"] > since),
+            json.dumps(charges)[:3000], self.log_tail(4000))
 
     def stop(self):
         """Graceful stop: in-flight attempts finish and the outbox is flushed; exit status 0."""
@@ -247,8 +262,11 @@ class DaemonFaultTests(unittest.TestCase):
     def check_books(self, s, label):
         """The checks every scenario ends with, after a graceful stop; returns figures for the report line."""
         records = s.records()
+        with open(os.path.join(s.work, "fixture-records.json"), "w") as f:
+            json.dump(records, f)
         audit = records["audit"]
-        self.assertEqual(audit["double_charges"], 0, audit)
+        self.assertEqual(audit["double_charges"], 0, (audit, records.get("audit_records", {}).get("double_charges"),
+                                                      s.log_tail(6000)))
         self.assertEqual(audit["attempts_on_closed_violations"], 0, (audit, records.get("audit_records", {}).get("attempts_on_closed_violations")))
         self.assertEqual(audit["idempotency_conflicts"], 0, audit)
         executed = s.executed(records)
@@ -344,7 +362,7 @@ class DaemonFaultTests(unittest.TestCase):
         cleared_at = time.time()
         # Faults cleared: attempts left reserved are resumed with their keys, and new ones go on.
         wait_for(lambda: s.alive() and s.settled() and sum(1 for a in s.executed() if a["time"] > cleared_at) >= 3, 60,
-                 "the charged invoices settled and three new payments after the faults")
+                 "the charged invoices settled and three new payments after the faults", detail=lambda: s.describe(cleared_at))
         sampler.stop()
         doc, seconds = s.ctl_status()
         self.assertEqual(doc["provider"]["state"], "ok", doc["provider"])

@@ -17,7 +17,7 @@ package enum StripeAnswers {
                 precondition(!error.message.isEmpty, "an empty decoding error")
             }
         }
-        attempt(StripeList<StripeEvent>.self) { list in _ = list.data.map { ($0.data.object.customer, $0.data.object.paymentIntent) } }
+        attempt(StripeList<StripeEvent>.self) { list in _ = list.data.map { ($0.data.object.customer, $0.data.object.invoice?.paymentIntent) } }
         attempt(StripeList<StripeInvoice>.self)
         attempt(StripeInvoice.self) { _ = ($0.charge, $0.subscription, $0.amountRemaining ?? $0.amountDue) }
         attempt(StripePaymentIntent.self) { _ = $0.lastPaymentError.map(StripeProvider.decline) }

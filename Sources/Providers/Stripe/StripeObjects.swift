@@ -8,7 +8,17 @@ struct StripeList<Element: Decodable & Sendable>: Decodable, Sendable {
 }
 
 struct StripeEvent: Decodable, Sendable {
-    struct Payload: Decodable, Sendable { var object: StripeInvoice }
+    struct Payload: Decodable, Sendable {
+        var object: StripeEventObject
+        /// What changed, for `*.updated` and `payment_method.detached` (its `customer` before).
+        var previousAttributes: Previous?
+    }
+    struct Previous: Decodable, Sendable {
+        var customer: String?
+        /// Present when a `customer.updated` changed the invoice settings (the default method).
+        var invoiceSettings: Present?
+    }
+    struct Present: Decodable, Sendable {}
     /// The API request that caused the event (none for the customer on a hosted page... or a key of ours).
     struct Request: Decodable, Sendable { var id: String?; var idempotencyKey: String? }
     var id: String
@@ -20,6 +30,26 @@ struct StripeEvent: Decodable, Sendable {
 
     /// Whether the event comes from one of Relance's own attempts (its idempotency keys start `rl_`).
     var fromRelance: Bool { request?.idempotencyKey?.hasPrefix("rl_") == true }
+}
+
+/// An event's object: what every kind has (its id, kind and customer; a customer's own id), and
+/// the whole invoice when it is one (a malformed invoice is a malformed answer, as before).
+struct StripeEventObject: Decodable, Sendable {
+    var id: String
+    var object: String?
+    var customer: String?
+    var invoice: StripeInvoice?
+
+    private enum Keys: String, CodingKey { case id, object, customer }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        id = try c.decode(String.self, forKey: .id)
+        object = try c.decodeIfPresent(String.self, forKey: .object)
+        customer = try? c.decodeIfPresent(StripeRef<StripeRef<StripeCustomer>.Identified>.self, forKey: .customer)?.id
+        if object == nil || object == "invoice" { invoice = try StripeInvoice(from: decoder) }
+        if object == "customer" { customer = id }
+    }
 }
 
 /// An expandable reference: Stripe sends the id, or the whole object when expanded (`expand[]`).

@@ -51,7 +51,8 @@ extension StripeProvider {
         switch invoice.status {
         case "open": return .open
         case "paid": return .paid
-        case "void", "uncollectible", "draft": return .void
+        case "void", "draft": return .void
+        case "uncollectible": return .uncollectible
         default: throw ProviderError(.malformed, "invoices.retrieve: unknown invoice status \(invoice.status ?? "null")", retryAfter: 5)
         }
     }

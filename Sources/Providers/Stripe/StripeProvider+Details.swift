@@ -93,6 +93,7 @@ extension StripeProvider {
             } catch where error.kind != .unauthorized {
                 ProviderMetrics.skipped("parked")
                 page.parked.append(ParkedFailure(id: found.id, failedAt: failedAt, reason: error.description))
+                page.errors.append(error)
             }
         }
         for skipped in page.skipped { ProviderMetrics.skipped(skipped.reason) }

@@ -87,7 +87,7 @@ package final class StripeProvider: PaymentProvider {
             events = []
             var after: String? = nil
             for _ in 0..<100 {
-                var query = [("type", "invoice.payment_failed"), ("limit", "100")]
+                var query = Self.eventTypes + [("limit", "100")]
                 if let after { query.append(("starting_after", after)) }
                 let page = try await client.get("/v1/events", query: query, endpoint: "events.list", as: StripeList<StripeEvent>.self)
                 events += page.data
@@ -101,7 +101,7 @@ package final class StripeProvider: PaymentProvider {
             // events 30 days: a cursor older than that is unknown to it, and the open invoices are
             // listed again instead (those already stored are ignored by the ingest).
             guard let page = try await client.findOrMissing(
-                "/v1/events", query: [("type", "invoice.payment_failed"), ("limit", String(pageSize)), ("ending_before", last)],
+                "/v1/events", query: Self.eventTypes + [("limit", String(pageSize)), ("ending_before", last)],
                 endpoint: "events.list", as: StripeList<StripeEvent>.self)
             else {
                 var page = try await firstRun(pageSize: pageSize)
@@ -113,7 +113,11 @@ package final class StripeProvider: PaymentProvider {
         }
         guard let newest = events.last else { return FailurePage(cursor: cursor) }
         for event in events { try checkMode(event.livemode, "event \(event.id)") }
-        var page = try await details(events.filter { $0.type == "invoice.payment_failed" }.map { Found($0.data.object, failedAt: $0.created, own: $0.fromRelance) })
+        let failed = events.filter { $0.type == "invoice.payment_failed" }.compactMap { e in
+            e.data.object.invoice.map { Found($0, failedAt: e.created, own: e.fromRelance) }
+        }
+        var page = try await details(failed)
+        page.changes = Self.changes(in: events)
         page.cursor = "evt:\(newest.id)@\(newest.created)"
         _ = more
         return page
@@ -122,7 +126,7 @@ package final class StripeProvider: PaymentProvider {
     /// First run: remember the newest failure event before listing open invoices, so that nothing
     /// failing meanwhile falls between the two.
     func firstRun(pageSize: Int) async throws(ProviderError) -> FailurePage {
-        let newest = try await client.get("/v1/events", query: [("type", "invoice.payment_failed"), ("limit", "1")], endpoint: "events.list", as: StripeList<StripeEvent>.self)
+        let newest = try await client.get("/v1/events", query: Self.eventTypes + [("limit", "1")], endpoint: "events.list", as: StripeList<StripeEvent>.self)
         let watermark = newest.data.first.map { "\($0.id)@\($0.created)" } ?? ""
         return try await openInvoices(after: nil, watermark: watermark, pageSize: pageSize)
     }

@@ -52,17 +52,35 @@ extension ChargeMachine {
     /// in about four business days, SEPA debits in five to fourteen; reading more often only spends requests).
     package static let pendingFollowUp: Int64 = 86_400
 
+    /// What to do with an attempt being resumed, once looked up.
+    package enum Resume: Sendable, Equatable {
+        /// Record this: what the provider said of it, or the attempt given up unsent.
+        case record(PayOutcome)
+        /// Send it again under the same key: nothing shows it reached the provider, which still keeps the key.
+        case sendAgain
+        /// Read again then: the key may be pruned, but a request sent under it may still be running at
+        /// the provider (the client gave up waiting, the provider did not).
+        case readAgain(at: Int64)
+    }
+
     /// An attempt being resumed (a crash, a lost answer) was looked up at the provider: `found` is
-    /// what it says of it. Nil: send it again with the same key (nothing shows it reached the
-    /// provider, and the provider still keeps the key: `idempotencyWindow` from the reservation, nil
-    /// for no limit). Otherwise the outcome to record: what was found, or, once the key may be
-    /// pruned, the attempt given up unsent (a request then could charge a second time).
-    package func resumed(number: Int, found: PayOutcome?, reservedAt: Int64, idempotencyWindow: Int64?, now: Int64) -> PayOutcome? {
-        if let found { return found }
-        if let window = idempotencyWindow, now - reservedAt >= window {
-            return .notMade("no payment of attempt \(number) at the provider, and its key may be pruned")
-        }
-        return nil
+    /// what it says of it. Sent again under the same key while the provider keeps it
+    /// (`idempotencyWindow` from the reservation, nil for no limit). Once the key may be pruned, a
+    /// request then could charge a second time: the attempt is given up unsent, but only once no
+    /// request sent under it can still be running (`requestsSettleAt`): until then, nothing found
+    /// proves nothing, and giving up would let a new key charge beside a late first one.
+    package func resumed(number: Int, found: PayOutcome?, reservedAt: Int64, idempotencyWindow: Int64?, requestsSettleAt: Int64, now: Int64) -> Resume {
+        if let found { return .record(found) }
+        if maySendAgain(reservedAt: reservedAt, idempotencyWindow: idempotencyWindow, now: now) { return .sendAgain }
+        if now < requestsSettleAt { return .readAgain(at: requestsSettleAt) }
+        return .record(.notMade("no payment of attempt \(number) at the provider, and its key may be pruned"))
+    }
+
+    /// Whether a request under a key reserved at `reservedAt` may go at `now`: while the provider keeps
+    /// the key. Asked again right before the request (the wait for its slot may outlast the window).
+    package func maySendAgain(reservedAt: Int64, idempotencyWindow: Int64?, now: Int64) -> Bool {
+        guard let window = idempotencyWindow else { return true }
+        return now - reservedAt < window
     }
 
     /// Right before the request: the method as stored now. A decline seen since the reservation

@@ -13,10 +13,13 @@
 package struct ChargeMachine: Sendable {
     package let planner: Planner
     package let notices: [NoticeLevel]
+    /// A method the customer added or fixed is tried within this many seconds, network rules permitting.
+    package let retryAfterUpdate: Int64
 
-    package init(planner: Planner, notices: [NoticeLevel]) {
+    package init(planner: Planner, notices: [NoticeLevel], retryAfterUpdate: Int64 = 300) {
         self.planner = planner
         self.notices = notices
+        self.retryAfterUpdate = retryAfterUpdate
     }
 
     package func segment(of charge: ChargeRecord) -> SegmentPolicy {

@@ -39,6 +39,18 @@ package struct ChargeRecord: Sendable, Equatable {
     /// Events written about the charge so far (an event's id is `<charge>:<n>`).
     package var events: Int
     package var reason: String
+    /// What the provider said changed outside Relance, to read again at the next wake.
+    package var recheck: Recheck = []
+
+    /// What to ask the provider again about an open charge (``ChargeMachine/touched(_:_:now:)``).
+    package struct Recheck: OptionSet, Sendable, Hashable {
+        package let rawValue: UInt8
+        package init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// Whether it is still open (paid, voided, written off, cancelled elsewhere?).
+        package static let status = Recheck(rawValue: 1)
+        /// The customer's methods (added, updated, removed, another default).
+        package static let methods = Recheck(rawValue: 2)
+    }
 
     /// A charge just ingested: nothing attempted yet.
     package init(
@@ -94,6 +106,8 @@ package enum ChargeStatus: String, Sendable, Hashable {
     case void
     /// The customer's subscription or account was cancelled.
     case customerCancelled = "customer_cancelled"
+    /// Written off by the billing system (Stripe's `uncollectible`): no longer to be collected.
+    case uncollectible
 }
 
 /// The result of a payment attempt.
@@ -110,6 +124,12 @@ package enum PayOutcome: Sendable, Hashable {
     /// Nothing shows that the attempt reached the provider, and its idempotency key may have been
     /// pruned: it is given up, nothing was charged, and the charge is planned again.
     case notMade(String)
+
+    /// Whether the attempt stays in flight after this (a payment not final yet, followed by reading).
+    package var leavesInDoubt: Bool {
+        if case .pending = self { return true }
+        return false
+    }
 }
 
 

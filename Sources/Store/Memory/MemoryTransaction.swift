@@ -16,12 +16,19 @@ final class MemoryTransaction: ChargeTransaction {
 
     func storedCharges(_ ids: [String]) throws -> Set<String> { Set(ids.filter { t.chargeRow[$0] != nil }) }
 
+    func rowid(ofCharge id: String) throws -> Int64? { t.chargeRow[id].map { Int64($0 + 1) } }
+
+    func openCharges(customer: String) throws -> [Int64] {
+        t.charges.indices.filter { t.charges[$0].charge.customer == customer && t.charges[$0].charge.state.isOpen }.map { Int64($0 + 1) }
+    }
+
     func customer(ofCharge id: String) throws -> String? { t.chargeRow[id].map { t.charges[$0].charge.customer } }
 
     func insert(_ charge: ChargeRecord, wake: Int64?) throws -> Int64 {
         guard t.chargeRow[charge.id] == nil else { throw MemoryStoreError(message: "charge \(charge.id) exists") }
         var stored = charge
         stored.zone = 0
+        stored.recheck = []
         t.charges.append((stored, wake))
         t.chargeRow[charge.id] = t.charges.count - 1
         return Int64(t.charges.count)

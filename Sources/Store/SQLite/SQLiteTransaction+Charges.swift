@@ -7,7 +7,7 @@ extension SQLiteTransaction {
     package func charge(rowid: Int64) throws -> ChargeRecord? {
         let s = try RawStatement(db, """
             SELECT id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts, current_method,
-                attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason
+                attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason, recheck
             FROM charges WHERE rowid = ?
             """)
         s.bind(1, rowid)
@@ -29,6 +29,7 @@ extension SQLiteTransaction {
         rec.nextNotice = s.int(17)
         rec.events = s.int(18)
         rec.reason = s.string(19)
+        rec.recheck = ChargeRecord.Recheck(rawValue: UInt8(truncatingIfNeeded: s.int(20)))
         return rec
     }
 
@@ -46,6 +47,15 @@ extension SQLiteTransaction {
             s.reset()
         }
         return found
+    }
+
+    package func rowid(ofCharge id: String) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE id = ?"), arguments: [id])
+    }
+
+    package func openCharges(customer: String) throws -> [Int64] {
+        try Int64.fetchAll(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE customer = ? AND state IN ('scheduled', 'in_flight', 'waiting') ORDER BY rowid"),
+                           arguments: [customer])
     }
 
     package func customer(ofCharge id: String) throws -> String? {
@@ -87,11 +97,11 @@ extension SQLiteTransaction {
         try db.cachedStatement(sql: """
             UPDATE charges SET state = ?, last_attempt_at = ?, attempts = ?, current_method = ?, attempts_on_method = ?,
                 last_class = ?, last_flags = ?, decline = ?, next_at = ?, next_method = ?, next_notice = ?, wake_at = ?,
-                events = ?, reason = ?
+                events = ?, reason = ?, recheck = ?
             WHERE id = ?
             """).execute(arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
                              Int(rec.lastClass.rawValue), Int(rec.lastFlags.rawValue), Self.text(rec.decline), rec.nextAt, rec.nextMethod,
-                             rec.nextNotice, wake, rec.events, rec.reason, rec.id])
+                             rec.nextNotice, wake, rec.events, rec.reason, Int(rec.recheck.rawValue), rec.id])
     }
 
     /// A raw decline as `charges.decline` keeps it: a JSON object of its ``RawDecline/fields``.

@@ -1,0 +1,42 @@
+import RetryPlanner
+
+extension StripeProvider {
+    /// The events the poller follows, in one list (`types[]`; Stripe takes at most 20): failures, and
+    /// what changes a tracked charge outside Relance.
+    static let eventTypes: [(String, String)] = [
+        "invoice.payment_failed",
+        // Settled elsewhere: paid on the hosted page or out of band, voided, written off, or the subscription ended.
+        "invoice.paid", "invoice.voided", "invoice.marked_uncollectible", "customer.subscription.deleted",
+        // The customer acted: a card added, updated (a new expiry) or removed, or another default.
+        "payment_method.attached", "payment_method.updated", "payment_method.detached", "customer.updated",
+    ].map { ("types[]", $0) }
+
+    /// What the events say changed outside Relance, each once, in the order first seen. Only what an
+    /// event names is trusted (an id, a customer); what it means is read again from the provider (events
+    /// may come out of order, and a payload renders in the account's API version, not the pinned one).
+    static func changes(in events: [StripeEvent]) -> [ProviderChange] {
+        var out: [ProviderChange] = []
+        var seen = Set<ProviderChange>()
+        for event in events {
+            let object = event.data.object
+            let change: ProviderChange?
+            switch event.type {
+            case "invoice.paid", "invoice.voided", "invoice.marked_uncollectible":
+                change = .charge(object.id)
+            case "customer.subscription.deleted":
+                change = object.customer.map { .customer($0) }
+            case "payment_method.attached", "payment_method.updated":
+                change = object.customer.map { .methods(customer: $0) }
+            case "payment_method.detached":
+                // Detached: the method has no customer any more; the one it had is in previous_attributes.
+                change = (object.customer ?? event.data.previousAttributes?.customer).map { .methods(customer: $0) }
+            case "customer.updated" where event.data.previousAttributes?.invoiceSettings != nil:
+                change = .methods(customer: object.id)
+            default:
+                change = nil
+            }
+            if let change, seen.insert(change).inserted { out.append(change) }
+        }
+        return out
+    }
+}

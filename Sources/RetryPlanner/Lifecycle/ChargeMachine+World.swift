@@ -1,0 +1,73 @@
+/// Inputs from the world outside Relance: the provider says an invoice was settled or a customer's
+/// methods changed, and what must be asked of the provider before the charge may go on.
+extension ChargeMachine {
+    // MARK: Changes the provider reports
+
+    /// The provider reports a change outside Relance that may concern this charge: it is woken now,
+    /// and what changed is read again before anything else (``guardNeed(_:now:credentialBusy:)``).
+    /// Nil for a charge that is over (nothing to wake).
+    package func touched(_ charge: inout ChargeRecord, _ what: ChargeRecord.Recheck, now: Int64) -> Int64? {
+        guard charge.state.isOpen else { return nil }
+        charge.recheck.formUnion(what)
+        return now
+    }
+
+    /// What the provider must be asked before a woken charge goes on.
+    package enum Guard: Sendable, Equatable {
+        /// Whether the charge is still open.
+        case status
+        /// Whether it is still open, and the customer's methods as they are now.
+        case snapshot
+    }
+
+    /// Before a notice, an exhaustion or an attempt, and after a change the provider reported: the
+    /// guard. A customer who paid elsewhere gets no reminder and is never sent to collections; a
+    /// waiting charge's methods are read too (the customer's fix may have come without an event).
+    /// Nil when the wake does none of these (an attempt in flight is resumed by reading anyway).
+    /// `credentialBusy`: the planned attempt's credential has another attempt in flight (it waits).
+    package func guardNeed(_ charge: ChargeRecord, now: Int64, credentialBusy: Bool) -> Guard? {
+        guard charge.state == .scheduled || charge.state == .waiting else { return nil }
+        let noticeDue = charge.nextNotice < notices.count && charge.firstFailedAt + notices[charge.nextNotice].after <= now
+        let spanOver = charge.state == .waiting && now >= charge.firstFailedAt + segment(of: charge).maxSpan
+        let attemptDue = charge.state == .scheduled && (charge.nextAt ?? .max) <= now && !credentialBusy
+        if attemptDue || charge.recheck.contains(.methods) || (charge.state == .waiting && (noticeDue || spanOver)) { return .snapshot }
+        if noticeDue || charge.recheck.contains(.status) { return .status }
+        return nil
+    }
+
+    // MARK: The customer acted
+
+    /// The places in `after` (the customer's methods as listed now) of methods the customer added or
+    /// fixed since `before`: new, a new expiry, or made the default; each usable now.
+    package func fixedMethods(before: [PaymentMethod], after: [PaymentMethod]) -> [Int] {
+        let known = Dictionary(before.map { ($0.token, $0) }, uniquingKeysWith: { a, _ in a })
+        return after.indices.filter { i in
+            let m = after[i]
+            guard m.refusal == nil else { return false }
+            guard let old = known[m.token] else { return true }
+            return old.refusal != nil || old.expiry != m.expiry || (m.isDefault && !old.isDefault)
+        }
+    }
+
+    /// The customer's methods changed (`methods`, as stored now; `fixed`, from ``fixedMethods(before:after:)``).
+    /// A method they added or fixed is tried at once, or within ``retryAfterUpdate`` if a network
+    /// rule holds it now (the default first), reason `method_updated`; within the segment's
+    /// `max_attempts` and `max_span`. Otherwise the charge is planned again from the list of now.
+    package func customerActed(_ charge: inout ChargeRecord, book: ChargeBook, methods: [PaymentMethod], fixed: [Int], now: Int64) -> Plan {
+        let segment = segment(of: charge)
+        let spanEnd = charge.firstFailedAt + segment.maxSpan
+        let order = fixed.filter { $0 < methods.count }.sorted { methods[$0].isDefault && !methods[$1].isDefault }
+        if charge.state.isOpen, charge.state != .inFlight, charge.attempts < segment.maxAttempts {
+            for m in order {
+                for at in [now, now + retryAfterUpdate] where at < spanEnd && book.recheck(with: planner, method: m, at: at) == nil {
+                    charge.state = .scheduled
+                    charge.nextAt = at
+                    charge.nextMethod = m
+                    return Plan(events: [.attemptScheduled(attempt: charge.attempts + 1, method: methods[m], at: at, reason: "method_updated", rule: .none)],
+                                wake: wakeTime(charge, now: now), rule: .none)
+                }
+            }
+        }
+        return plan(&charge, book: book, methods: methods, now: now)
+    }
+}
