@@ -42,6 +42,7 @@ package struct DispatcherService: Service {
                         }
                         let next = await runner.wake(rowid, dispatched: true)
                         busy.remove(rowid)
+                        index.push(contentsOf: runner.takeWoken())
                         if let next {
                             // Wanted again within the second that is running (a busy credential): 50 ms
                             // from now, not at once (that would spin until it clears).

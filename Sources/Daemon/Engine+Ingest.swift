@@ -29,6 +29,9 @@ extension Engine {
             var added = 0
             // Charges stored already, and those of this page as they are stored (a page may repeat one).
             var seen = try tx.storedCharges(charges.map(\.id))
+            // Customers with an open charge already (stored, or earlier in this page): a new failure
+            // of theirs is covered by the notices of their oldest one.
+            var notified = Set<String>()
             for fc in charges {
                 if !seen.insert(fc.id).inserted {
                     try self.ledgerElsewhere(tx, fc)
@@ -58,6 +61,9 @@ extension Engine {
                     firstFailedAt: fc.failedAt, currentMethod: m, lastClass: decline.declineClass, lastFlags: decline.flags, decline: fc.decline
                 )
                 rec.zone = self.zoneIndex[fc.customer.zone] ?? defaultZone
+                rec.paymentURL = fc.paymentURL
+                rec.lead = try !notified.contains(fc.customer.id) && tx.openCharges(customer: fc.customer.id).isEmpty
+                notified.insert(fc.customer.id)
                 let book = try tx.book(rec, methods: methods, now: now)
                 batch.append(.init(
                     index: added, record: rec, book: book, methods: methods, method: method, decline: fc.decline, declineClass: decline.declineClass))

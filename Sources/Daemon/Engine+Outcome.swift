@@ -15,6 +15,7 @@ extension Engine {
             return try await store.write { [self] tx -> Int64? in
                 guard var rec = try tx.charge(rowid: rowid), rec.id == ticket.charge, rec.state == .inFlight,
                       try tx.attemptState(key: ticket.key) == "reserved" else { return nil }
+                rec.zone = try zone(tx, customer: rec.customer)
                 let methods = try tx.methods(customer: rec.customer)
                 let methodIndex = methods.firstIndex { $0.token == ticket.method.token } ?? 0
                 let step = machine.outcome(&rec, number: ticket.number, method: ticket.method, methodIndex: methodIndex,
@@ -50,6 +51,7 @@ extension Engine {
                 }
                 let wake = step.replan ? try replan(tx, &rec, machine: machine, now: now) : step.wake
                 try tx.save(rec, wake: wake)
+                try handOver(tx, from: rec, wasOpen: true, machine: machine, now: now)
                 return wake
             }
         } catch {
@@ -67,10 +69,16 @@ extension Engine {
         let machine = self.machine
         do {
             return try await store.write { [self] tx -> Int64? in
-                guard var rec = try tx.charge(rowid: rowid), rec.id == charge, rec.state == .scheduled || rec.state == .waiting else { return nil }
-                try emit(tx, machine.settled(&rec, status: status), charge: &rec, at: now)
-                try tx.save(rec, wake: nil)
-                return nil
+                guard var rec = try tx.charge(rowid: rowid), rec.id == charge,
+                      rec.state == .scheduled || rec.state == .waiting || rec.state == .exhausted else { return nil }
+                rec.zone = try zone(tx, customer: rec.customer)
+                let wasOpen = rec.state.isOpen
+                try emit(tx, machine.settled(&rec, status: status, now: now), charge: &rec, at: now)
+                // A notice on payment may follow (a thank-you, on the customer's calendar).
+                let wake = machine.wakeTime(rec, now: now)
+                try tx.save(rec, wake: wake)
+                try handOver(tx, from: rec, wasOpen: wasOpen, machine: machine, now: now)
+                return wake
             }
         } catch {
             signals.storeFailed("store error while closing \(charge): \(error)")

@@ -46,8 +46,12 @@ extension Engine {
         let (listed, handled) = (snapshot?.methods, checked)
         do {
             phase1 = try await store.write { [self] tx -> (AttemptTicket?, Int64?) in
-                guard var rec = try tx.charge(rowid: rowid), rec.state.isOpen else { return (nil, nil) }
-                if let listed, rec.state != .inFlight {
+                guard var rec = try tx.charge(rowid: rowid) else { return (nil, nil) }
+                // The customer's zone: notices and attempts follow their calendar.
+                rec.zone = try zone(tx, customer: rec.customer)
+                guard rec.state.isOpen || machine.pendingNotice(rec) != nil else { return (nil, nil) }
+                let wasOpen = rec.state.isOpen
+                if let listed, rec.state.isOpen, rec.state != .inFlight {
                     let before = try tx.methods(customer: rec.customer)
                     let (methods, changed) = try tx.refreshMethods(customer: rec.customer, listed: listed)
                     if changed {
@@ -103,6 +107,7 @@ extension Engine {
                 }
                 let wake = machine.wakeTime(rec, now: now)
                 try tx.save(rec, wake: ticket == nil ? wake : nil)
+                try handOver(tx, from: rec, wasOpen: wasOpen, machine: machine, now: now)
                 return (ticket, wake)
             }
         } catch {
@@ -125,8 +130,9 @@ extension Engine {
 
     /// The charge, when its wake needs the guard first (``ChargeMachine/guardNeed(_:now:credentialBusy:)``).
     func guardNeed(_ rowid: Int64, machine: ChargeMachine, now: Int64) async throws -> (ChargeRecord, ChargeMachine.Guard)? {
-        try await store.read { tx -> (ChargeRecord, ChargeMachine.Guard)? in
-            guard let rec = try tx.charge(rowid: rowid), rec.state.isOpen else { return nil }
+        try await store.read { [self] tx -> (ChargeRecord, ChargeMachine.Guard)? in
+            guard var rec = try tx.charge(rowid: rowid) else { return nil }
+            rec.zone = try zone(tx, customer: rec.customer)
             var busy = false
             if rec.state == .scheduled, (rec.nextAt ?? .max) <= now, let m = rec.nextMethod {
                 let methods = try tx.methods(customer: rec.customer)

@@ -41,6 +41,8 @@ package final class Engine: Sendable {
     /// Per idempotency key in doubt: the daemon time by which no request sent under it can still be
     /// running at the provider (``ChargeMachine/resumed(number:found:reservedAt:idempotencyWindow:requestsSettleAt:now:)``).
     let settling = Mutex<[String: Int64]>([:])
+    /// Other charges a transaction gave a new wake time (``ChargeRunner/takeWoken()``).
+    let woken = Mutex<[(Int64, Int64)]>([])
     /// For keys sent before this process started (a crash): a request may have left just before it.
     let startSettles: Int64
 
@@ -119,9 +121,14 @@ package final class Engine: Sendable {
 
     /// Writes the events, in order, and counts what they say.
     func emit(_ tx: any ChargeTransaction, _ list: [ChargeEvent], charge: inout ChargeRecord, at now: Int64) throws {
-        for event in list { try events.insert(tx, events.render(event, charge: &charge, at: now)) }
+        for event in list {
+            let context = try noticeContext(tx, event, charge: charge, at: now)
+            try events.insert(tx, events.render(event, charge: &charge, at: now, context: context))
+        }
         counted(list)
     }
+
+    package func takeWoken() -> [(Int64, Int64)] { woken.withLock { w in defer { w.removeAll() }; return w } }
 
     /// The statistics an event list moves.
     func counted(_ list: [ChargeEvent]) {

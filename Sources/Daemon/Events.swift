@@ -31,7 +31,7 @@ struct EventBuilder {
 
     /// One event about `charge`, counted on it (its id, `<charge>:<n>`, is stable across redelivery),
     /// not yet stored (no store access: it may run off the writer).
-    func render(_ event: ChargeEvent, charge: inout ChargeRecord, at time: Int64) -> RenderedEvent {
+    func render(_ event: ChargeEvent, charge: inout ChargeRecord, at time: Int64, context: NoticeContext? = nil) -> RenderedEvent {
         charge.events += 1
         let id = "\(charge.id):\(charge.events)"
         // One buffer for the whole event: the envelope, then `data` written in place.
@@ -48,13 +48,13 @@ struct EventBuilder {
         out.string("customer", charge.customer)
         out.int("amount", charge.amount)
         out.string("currency", charge.currency)
-        Self.fill(&out, event)
+        Self.fill(&out, event, context: context, at: time)
         out.close()
         return RenderedEvent(id: id, json: out.finish())
     }
 
     /// The event's own fields in `data`, after the charge's.
-    static func fill(_ d: inout JSONWriter, _ event: ChargeEvent) {
+    static func fill(_ d: inout JSONWriter, _ event: ChargeEvent, context: NoticeContext? = nil, at time: Int64 = 0) {
         switch event {
         case .ingested(let method, let decline, let declineClass):
             d.int("attempt", nil)
@@ -71,6 +71,11 @@ struct EventBuilder {
             d.string("action", action)
             d.string("reason", reason)
             if rule != .none { d.string("rule", rule.key) }
+            if let context {
+                Self.notice(&d, name: "action_required", index: 0, tone: "helpful", channel: "email", template: "action_required",
+                            locale: context.locale, dueAt: time, afterExhausted: false)
+                Self.context(&d, context)
+            }
         case .exhausted(let attempt, let reason, let rule, let endAction):
             d.int("attempt", attempt.map(Int64.init))
             d.string("reason", reason)
@@ -78,13 +83,9 @@ struct EventBuilder {
             d.string("end_action", endAction)
         case .noticeDue(let attempt, let level, let index, let dueAt):
             d.int("attempt", attempt.map(Int64.init))
-            var n = JSONWriter()
-            n.string("level", level.name)
-            n.int("index", Int64(index))
-            n.string("tone", level.tone)
-            n.string("channel", level.channel)
-            n.time("due_at", dueAt)
-            d.object("notice", n)
+            Self.notice(&d, name: level.name, index: index, tone: level.tone, channel: level.channel, template: level.template,
+                        locale: context?.locale ?? level.locale ?? "", dueAt: dueAt, afterExhausted: level.afterExhausted)
+            if let context { Self.context(&d, context) }
         case .attemptSucceeded(let attempt, let method, let payment):
             d.int("attempt", Int64(attempt))
             Self.method(&d, method)
@@ -102,6 +103,54 @@ struct EventBuilder {
             d.int("attempt", attempt.map(Int64.init))
             d.string("status", status.rawValue)
         }
+    }
+
+    /// `data.notice`: which level, how it sounds, where it goes, which template and locale.
+    static func notice(_ d: inout JSONWriter, name: String, index: Int, tone: String, channel: String, template: String, locale: String,
+                       dueAt: Int64, afterExhausted: Bool) {
+        var n = JSONWriter()
+        n.string("level", name)
+        n.int("index", Int64(index))
+        n.string("tone", tone)
+        n.string("channel", channel)
+        n.string("template", template)
+        n.string("locale", locale)
+        n.time("due_at", dueAt)
+        n.bool("after_exhausted", afterExhausted)
+        d.object("notice", n)
+    }
+
+    /// How to reach the customer, every charge the notice covers with totals per currency, the
+    /// segment and the link to pay.
+    static func context(_ d: inout JSONWriter, _ c: NoticeContext) {
+        var contact = JSONWriter()
+        contact.string("email", c.contact.email.isEmpty ? nil : c.contact.email)
+        contact.string("name", c.contact.name.isEmpty ? nil : c.contact.name)
+        contact.string("locale", c.contact.locale.isEmpty ? nil : c.contact.locale)
+        d.object("contact", contact)
+        d.openArray("charges")
+        var totals: [(String, Int64)] = []
+        for charge in c.charges {
+            var o = JSONWriter()
+            o.string("id", charge.id)
+            o.int("amount", charge.amount)
+            o.string("currency", charge.currency)
+            o.time("first_failed_at", charge.firstFailedAt)
+            o.time("next_attempt_at", charge.nextAttemptAt)
+            d.element(o)
+            if let i = totals.firstIndex(where: { $0.0 == charge.currency }) { totals[i].1 += charge.amount } else { totals.append((charge.currency, charge.amount)) }
+        }
+        d.closeArray()
+        d.openArray("totals")
+        for (currency, amount) in totals {
+            var o = JSONWriter()
+            o.string("currency", currency)
+            o.int("amount", amount)
+            d.element(o)
+        }
+        d.closeArray()
+        d.string("segment", c.segment)
+        d.string("payment_url", c.paymentURL.isEmpty ? nil : c.paymentURL)
     }
 
     static func method(_ d: inout JSONWriter, _ method: PaymentMethod) {

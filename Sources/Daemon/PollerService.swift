@@ -153,6 +153,9 @@ package protocol ChargeRunner: Sendable {
     func wake(_ rowid: Int64, dispatched: Bool) async -> Int64?
     /// The spool writer is far behind the outbox: new work waits until it catches up.
     var spoolBehind: Bool { get }
+    /// Charges other than the one at hand that a transaction gave a new wake time (a customer's
+    /// notices handed to their next charge): taken once, for the due index.
+    func takeWoken() -> [(Int64, Int64)]
 }
 
 extension Engine: ChargeRunner {}

@@ -18,9 +18,12 @@ package struct FailedCharge: Sendable, Hashable {
     package var paymentId: String?
     /// Whether the failure came from Relance's own attempt (its idempotency key), when the provider says.
     package var ownAttempt: Bool
+    /// Where the customer can pay it (Stripe's hosted invoice page), when the provider has one.
+    package var paymentURL: String
 
     package init(id: String, customer: CustomerInfo, amount: Int64, currency: String, failedAt: Int64, decline: RawDecline, methodToken: String, methods: [PaymentMethod],
-                 paymentId: String? = nil, ownAttempt: Bool = false) {
+                 paymentId: String? = nil, ownAttempt: Bool = false, paymentURL: String = "") {
+        self.paymentURL = paymentURL
         self.paymentId = paymentId
         self.ownAttempt = ownAttempt
         self.id = id

@@ -32,7 +32,10 @@ package struct SandboxPopulation: Sendable {
         let z = r.below(Self.zones.count)
         let tier = ["free", "pro", "pro", "gold"][r.below(4)]
         let tags = r.below(10) == 0 ? ["vip"] : []
-        let info = CustomerInfo(id: "cus_sbx_\(k)", zone: Self.zones[z], tier: tier, tags: tags, country: Self.countries[z])
+        let locales = ["fr-FR", "de-DE", "en-GB", "es-ES", "en-US", "en-US", "en-US", "pt-BR", "ja-JP", "en-IN", "en-AU", "nl-NL"]
+        var own = Rng(seed, UInt64(k), 7)  // its own stream: the draws above and below stay as they were
+        let contact = Contact(email: "customer\(k)@example.test", name: "Customer \(k)", locale: own.below(5) == 0 ? "" : locales[z])
+        let info = CustomerInfo(id: "cus_sbx_\(k)", zone: Self.zones[z], tier: tier, tags: tags, country: Self.countries[z], contact: contact)
         let count = 1 + [0, 0, 0, 1, 1, 2, 3][r.below(7)]
         var methods: [PaymentMethod] = []
         for m in 0..<count {
@@ -132,7 +135,7 @@ package struct SandboxPopulation: Sendable {
         }
         let charge = FailedCharge(
             id: "in_sbx_\(i)", customer: info, amount: amount, currency: currency, failedAt: at,
-            decline: decline, methodToken: methods[0].token, methods: methods
+            decline: decline, methodToken: methods[0].token, methods: methods, paymentURL: "https://pay.example.test/i/in_sbx_\(i)"
         )
         return (charge, outOfBand)
     }

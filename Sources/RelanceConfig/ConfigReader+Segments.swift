@@ -22,6 +22,8 @@ extension ConfigReader {
         s.maxSpan = t.duration("max_span", default: standard.maxSpan, in: 3_600...400 * Self.day)
         s.endAction = t.choice("end_action", default: standard.endAction, Self.endActions)
         if let m = t.table("match") { s.match = match(m) }
+        // A segment's own notice ladder replaces the global one for its charges.
+        if let n = t.table("notices") { s.notices = noticeLevels(n) }
         if let c = t.table("calendar") {
             s.calendar = self.calendar(c, base: calendar)
             c.finish()

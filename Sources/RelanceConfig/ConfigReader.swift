@@ -21,7 +21,7 @@ struct ConfigReader {
             calendar = self.calendar(t, base: calendar)
             t.finish()
         }
-        if let t = root.table("notices") { s.notices = notices(t) }
+        if let t = root.table("notices") { notices(t, into: &s) }
         if let t = root.table("customer_action") {
             s.retryAfterUpdate = t.duration("retry_after_update", default: s.retryAfterUpdate, in: 0...7 * Self.day)
             t.finish()
@@ -217,7 +217,15 @@ struct ConfigReader {
 
     // MARK: Notices
 
-    func notices(_ t: Section) -> [NoticeLevel] {
+    /// `[notices]`: the global ladder and the default locale.
+    func notices(_ t: Section, into s: inout Settings) {
+        s.defaultLocale = t.string("default_locale", default: s.defaultLocale)
+        if s.defaultLocale.isEmpty { t.error("default_locale", "must not be empty (a BCP 47 tag such as \"fr-FR\")") }
+        s.notices = noticeLevels(t)
+    }
+
+    /// The `[[level]]` tables of a notices table (global or a segment's), each checked.
+    func noticeLevels(_ t: Section) -> [NoticeLevel] {
         let levels = t.tables("level")
         t.finish()
         if levels.isEmpty { return [] }
@@ -231,11 +239,18 @@ struct ConfigReader {
             if !level.has("after") { level.error("after", "missing key \"after\"") }
             let tone = level.choice("tone", default: "friendly", ["friendly", "helpful", "firm", "formal", "final"])
             let channel = level.choice("channel", default: "email", ["email", "sms", "letter", "phone", "in_app"])
-            if let previous = result.last, after <= previous.after {
+            let template = level.string("template", default: name)
+            let locale = level.has("locale") ? level.string("locale", default: "") : nil
+            if locale?.isEmpty == true { level.error("locale", "must not be empty (leave it out for the customer's locale)") }
+            let on = NoticeLevel.Trigger(rawValue: level.choice("on", default: "failure", ["failure", "paid"])) ?? .failure
+            let afterExhausted = level.bool("after_exhausted", default: false)
+            if on == .paid && afterExhausted { level.error("after_exhausted", "a level on \"paid\" is not about retries; remove after_exhausted") }
+            if let previous = result.last(where: { $0.on == on }), after <= previous.after {
                 level.error("after", "must come after the previous level \"\(previous.name)\" (\(DurationText.format(previous.after))), got \(DurationText.format(after))")
             }
             level.finish()
-            result.append(NoticeLevel(name: name, after: after, tone: tone, channel: channel))
+            result.append(NoticeLevel(name: name, after: after, tone: tone, channel: channel, template: template, locale: locale,
+                                      afterExhausted: afterExhausted, on: on))
         }
         return result
     }

@@ -60,6 +60,8 @@ package struct Settings: Sendable, Hashable {
     /// The zone of customers whose provider data has none.
     package var defaultTimeZone = "UTC"
     package var notices: [NoticeLevel] = Settings.defaultNotices
+    /// `[notices] default_locale`: a notice's locale when neither its level nor the customer names one.
+    package var defaultLocale = "en"
     package var policy: Policy = .standard
     /// `[customer_action] retry_after_update`: a method the customer added or fixed is tried within this.
     package var retryAfterUpdate: Int64 = 300
@@ -67,11 +69,13 @@ package struct Settings: Sendable, Hashable {
     package init() {}
 
     /// The reminder levels of the French practice the product follows: a friendly reminder, a
-    /// second reminder, a firm one, a formal notice ("mise en demeure"), then collections.
+    /// second reminder, a firm one, a formal notice ("mise en demeure", sent even once retries are
+    /// over, unless the charge was settled), then collections; and a thank-you once paid.
     package static let defaultNotices: [NoticeLevel] = [
         NoticeLevel(name: "reminder", after: 86_400, tone: "friendly", channel: "email"),
         NoticeLevel(name: "second_reminder", after: 7 * 86_400, tone: "helpful", channel: "email"),
         NoticeLevel(name: "firm_reminder", after: 15 * 86_400, tone: "firm", channel: "email"),
-        NoticeLevel(name: "formal_notice", after: 25 * 86_400, tone: "formal", channel: "letter"),
+        NoticeLevel(name: "formal_notice", after: 25 * 86_400, tone: "formal", channel: "letter", afterExhausted: true),
+        NoticeLevel(name: "thank_you", after: 0, tone: "friendly", channel: "email", on: .paid),
     ]
 }

@@ -76,6 +76,8 @@ package protocol ChargeTransaction {
 
     /// The customer's time-zone name, as last stored.
     func zone(ofCustomer id: String) throws -> String?
+    /// How to reach the customer, as last stored.
+    func contact(customer: String) throws -> Contact?
     /// The customer's methods, in their places (a method keeps its place for good).
     func methods(customer: String) throws -> [PaymentMethod]
     /// Stores the customer and the methods the provider lists now; returns the stored list.

@@ -108,6 +108,18 @@ package final class Store: Sendable {
                 CREATE INDEX charges_customer ON charges(customer);
                 """)
         }
+        m.registerMigration("v6") { db in
+            // Notices: the customer's lead charge speaks for all of them; a notice on payment counts
+            // from the end; the link to pay, and how to reach the customer, go in the notice.
+            try db.execute(sql: """
+                ALTER TABLE charges ADD COLUMN notice_lead INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE charges ADD COLUMN ended_at INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE charges ADD COLUMN payment_url TEXT NOT NULL DEFAULT '';
+                ALTER TABLE customers ADD COLUMN email TEXT NOT NULL DEFAULT '';
+                ALTER TABLE customers ADD COLUMN name TEXT NOT NULL DEFAULT '';
+                ALTER TABLE customers ADD COLUMN locale TEXT NOT NULL DEFAULT '';
+                """)
+        }
         return m
     }
 

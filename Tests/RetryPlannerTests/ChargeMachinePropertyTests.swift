@@ -16,9 +16,15 @@ struct ChargeMachinePropertyTests {
         }
     }
 
+    /// The test ladder with a formal notice sent even after exhaustion and a thank-you on payment.
+    static let machine = ChargeMachine(
+        planner: ChargeMachineTests.machine.planner,
+        notices: ChargeMachineTests.notices.map { var l = $0; l.afterExhausted = l.name == "formal"; return l }
+            + [NoticeLevel(name: "thanks", after: 0, tone: "friendly", channel: "email", on: .paid)])
+
     static func run(seed: UInt64) {
         var rng = Rng(s: seed)
-        let machine = ChargeMachineTests.machine
+        let machine = Self.machine
         var methods = (0..<(1 + rng.below(3))).map { ChargeMachineTests.visa("pm_\($0)", isDefault: $0 == 0) }
         // The world's ledger, by credential, as the store would keep it.
         var ledger: [String: [LedgerEntry]] = [:]
@@ -38,7 +44,7 @@ struct ChargeMachinePropertyTests {
             case 0:
                 // Settled elsewhere: only an open charge closes, and nothing follows.
                 guard rec.state.isOpen, inFlight == nil else { continue }
-                _ = machine.settled(&rec, status: [.paid, .void, .customerCancelled][rng.below(3)])
+                _ = machine.settled(&rec, status: [.paid, .void, .customerCancelled, .uncollectible][rng.below(4)], now: now)
                 #expect(rec.state == .closed)
             case 1:
                 // The customer changed their methods: a new card, or the default moved.
@@ -71,7 +77,17 @@ struct ChargeMachinePropertyTests {
                     #expect(rec.state != .inFlight)
                     continue
                 }
-                let (_, need) = machine.wake(&rec, now: now)
+                let (events, need) = machine.wake(&rec, now: now)
+                // Once a charge is over, only what its end allows: a notice marked after_exhausted once
+                // retries are over, a notice on payment once it ended paid; never a failure notice after
+                // a settlement.
+                for case .noticeDue(_, let level, _, _) in events where !before.isOpen {
+                    if level.on == .paid {
+                        #expect(before == .recovered || (before == .closed && rec.reason == "paid"))
+                    } else {
+                        #expect(before == .exhausted && level.afterExhausted)
+                    }
+                }
                 switch need {
                 case .attempt(let m):
                     // Never an attempt while in flight or over.

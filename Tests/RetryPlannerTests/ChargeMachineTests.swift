@@ -142,7 +142,7 @@ struct ChargeMachineTests {
         var waiting = rec
         #expect(Self.machine.wake(&waiting, now: end - 1).need == .nothing)
         #expect(Self.machine.wake(&waiting, now: end).need == .plan)
-        #expect(Self.machine.settled(&rec, status: .void) == [.closed(attempt: nil, status: .void)])
+        #expect(Self.machine.settled(&rec, status: .void, now: end) == [.closed(attempt: nil, status: .void)])
         #expect(rec.state == .closed && Self.machine.wakeTime(rec, now: end) == nil)
     }
 

@@ -191,6 +191,7 @@ struct StripeCustomer: Decodable, Sendable {
     var deleted: Bool?
     var email: String?
     var name: String?
+    var preferredLocales: [String]?
     var address: Address?
     var metadata: [String: String]?
     var invoiceSettings: InvoiceSettings?

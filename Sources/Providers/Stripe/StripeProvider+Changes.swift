@@ -11,6 +11,18 @@ extension StripeProvider {
         "payment_method.attached", "payment_method.updated", "payment_method.detached", "customer.updated",
     ].map { ("types[]", $0) }
 
+    /// The events of one poll, oldest first: up to and including the `limit`-th failure (each failure
+    /// costs a few reads; every call ends quickly), and every change before it. The cursor moves to
+    /// the last one kept.
+    static func upToFailures(_ events: [StripeEvent], _ limit: Int) -> [StripeEvent] {
+        var failures = 0
+        for (i, event) in events.enumerated() where event.type == "invoice.payment_failed" {
+            failures += 1
+            if failures == limit { return Array(events[...i]) }
+        }
+        return events
+    }
+
     /// What the events say changed outside Relance, each once, in the order first seen. Only what an
     /// event names is trusted (an id, a customer); what it means is read again from the provider (events
     /// may come out of order, and a payload renders in the account's API version, not the pinned one).

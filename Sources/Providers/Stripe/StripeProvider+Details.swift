@@ -89,7 +89,7 @@ extension StripeProvider {
                 page.charges.append(FailedCharge(
                     id: invoice.id, customer: customerInfo(customer), amount: invoice.amountRemaining ?? invoice.amountDue,
                     currency: invoice.currency.uppercased(), failedAt: failedAt, decline: raw, methodToken: failedToken, methods: stored,
-                    paymentId: found.charge ?? error?.charge ?? intent.latestCharge, ownAttempt: found.own))
+                    paymentId: found.charge ?? error?.charge ?? intent.latestCharge, ownAttempt: found.own, paymentURL: invoice.hostedInvoiceUrl ?? ""))
             } catch where error.kind != .unauthorized {
                 ProviderMetrics.skipped("parked")
                 page.parked.append(ParkedFailure(id: found.id, failedAt: failedAt, reason: error.description))
@@ -112,7 +112,8 @@ extension StripeProvider {
             id: customer.id, zone: metadata["time_zone"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultZone,
             tier: metadata["tier"] ?? "",
             tags: (metadata["tags"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-            country: customer.address?.country ?? "")
+            country: customer.address?.country ?? "",
+            contact: Contact(email: customer.email ?? "", name: customer.name ?? "", locale: customer.preferredLocales?.first ?? ""))
     }
 
     static func decline(_ e: StripeErrorBody) -> RawDecline {

@@ -81,7 +81,6 @@ package final class StripeProvider: PaymentProvider {
         guard cursor.hasPrefix("evt:") else { throw ProviderError(.malformed, "unreadable stored cursor \(cursor)") }
         let last = String(cursor.dropFirst(4).split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
         var events: [StripeEvent]
-        var more: Bool
         if last.isEmpty {
             // No event existed at the watermark: every event is new; the oldest come first.
             events = []
@@ -94,22 +93,20 @@ package final class StripeProvider: PaymentProvider {
                 guard page.hasMore, let tail = page.data.last else { break }
                 after = tail.id
             }
-            more = events.count > pageSize
-            events = Array(events.reversed().prefix(pageSize))
+            events = Self.upToFailures(Array(events.reversed()), pageSize)
         } else {
             // `ending_before`: the page just newer than the cursor (listed newest first). Stripe keeps
             // events 30 days: a cursor older than that is unknown to it, and the open invoices are
             // listed again instead (those already stored are ignored by the ingest).
             guard let page = try await client.findOrMissing(
-                "/v1/events", query: Self.eventTypes + [("limit", String(pageSize)), ("ending_before", last)],
+                "/v1/events", query: Self.eventTypes + [("limit", "100"), ("ending_before", last)],
                 endpoint: "events.list", as: StripeList<StripeEvent>.self)
             else {
                 var page = try await firstRun(pageSize: pageSize)
                 page.notes.append("the event cursor \(last) is no longer known to Stripe (events are kept 30 days): listing the open invoices again")
                 return page
             }
-            events = page.data.reversed()
-            more = page.hasMore
+            events = Self.upToFailures(page.data.reversed(), pageSize)
         }
         guard let newest = events.last else { return FailurePage(cursor: cursor) }
         for event in events { try checkMode(event.livemode, "event \(event.id)") }
@@ -119,7 +116,6 @@ package final class StripeProvider: PaymentProvider {
         var page = try await details(failed)
         page.changes = Self.changes(in: events)
         page.cursor = "evt:\(newest.id)@\(newest.created)"
-        _ = more
         return page
     }
 

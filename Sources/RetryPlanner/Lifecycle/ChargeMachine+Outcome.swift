@@ -102,11 +102,12 @@ extension ChargeMachine {
             charge.currentMethod = methodIndex
             charge.state = .recovered
             charge.nextAt = nil
+            ended(&charge, paid: true, now: now)
             return OutcomeStep(
                 attempt: AttemptEnd(state: "succeeded", outcome: payment), ledger: .confirm(time: now, decline: nil, payment: payment), method: .succeeded(at: reservedAt),
                 events: [.attemptSucceeded(attempt: number, method: method, payment: payment),
                          .recovered(attempt: number, method: method, amount: charge.amount, firstFailedAt: charge.firstFailedAt)],
-                replan: false, wake: nil, counted: Counted(outcome: "succeeded", declineClass: "none"))
+                replan: false, wake: wakeTime(charge, now: now), counted: Counted(outcome: "succeeded", declineClass: "none"))
         case .declined(let raw):
             let decline = DeclineTaxonomy.classify(raw, rail: method.rail)
             charge.attemptsOnMethod = methodIndex == charge.currentMethod ? charge.attemptsOnMethod + 1 : 1
@@ -123,8 +124,8 @@ extension ChargeMachine {
                 replan: true, wake: nil, counted: Counted(outcome: "declined", declineClass: decline.declineClass.key))
         case .closed(let status):
             // Nothing was charged: the attempt never reached the issuer, so it leaves the ledger.
-            return OutcomeStep(attempt: AttemptEnd(state: "closed", outcome: status.rawValue), ledger: .remove, method: nil, events: settled(&charge, status: status),
-                               replan: false, wake: nil, counted: Counted(outcome: "closed", declineClass: "none"))
+            return OutcomeStep(attempt: AttemptEnd(state: "closed", outcome: status.rawValue), ledger: .remove, method: nil, events: settled(&charge, status: status, now: now),
+                               replan: false, wake: wakeTime(charge, now: now), counted: Counted(outcome: "closed", declineClass: "none"))
         case .methodRefused(let reason), .notMade(let reason):
             // Nothing was charged and the issuer never saw it: the attempt leaves the ledger and the
             // charge is planned again at once (a refused method is unusable from now on).

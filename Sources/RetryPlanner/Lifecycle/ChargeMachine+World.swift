@@ -7,7 +7,7 @@ extension ChargeMachine {
     /// and what changed is read again before anything else (``guardNeed(_:now:credentialBusy:)``).
     /// Nil for a charge that is over (nothing to wake).
     package func touched(_ charge: inout ChargeRecord, _ what: ChargeRecord.Recheck, now: Int64) -> Int64? {
-        guard charge.state.isOpen else { return nil }
+        guard charge.state.isOpen || (charge.state == .exhausted && pendingNotice(charge) != nil) else { return nil }
         charge.recheck.formUnion(what)
         return now
     }
@@ -26,8 +26,10 @@ extension ChargeMachine {
     /// Nil when the wake does none of these (an attempt in flight is resumed by reading anyway).
     /// `credentialBusy`: the planned attempt's credential has another attempt in flight (it waits).
     package func guardNeed(_ charge: ChargeRecord, now: Int64, credentialBusy: Bool) -> Guard? {
+        let noticeDue = (pendingNotice(charge)?.dueAt ?? .max) <= now
+        // Retries over: a notice still due (after_exhausted) is not sent to a customer who paid since.
+        if charge.state == .exhausted { return noticeDue ? .status : nil }
         guard charge.state == .scheduled || charge.state == .waiting else { return nil }
-        let noticeDue = charge.nextNotice < notices.count && charge.firstFailedAt + notices[charge.nextNotice].after <= now
         let spanOver = charge.state == .waiting && now >= charge.firstFailedAt + segment(of: charge).maxSpan
         let attemptDue = charge.state == .scheduled && (charge.nextAt ?? .max) <= now && !credentialBusy
         if attemptDue || charge.recheck.contains(.methods) || (charge.state == .waiting && (noticeDue || spanOver)) { return .snapshot }

@@ -13,6 +13,8 @@
 package struct ChargeMachine: Sendable {
     package let planner: Planner
     package let notices: [NoticeLevel]
+    /// Each segment's notice ladder: its own, or the global one.
+    let ladders: [NoticeLadder]
     /// A method the customer added or fixed is tried within this many seconds, network rules permitting.
     package let retryAfterUpdate: Int64
 
@@ -20,6 +22,8 @@ package struct ChargeMachine: Sendable {
         self.planner = planner
         self.notices = notices
         self.retryAfterUpdate = retryAfterUpdate
+        let global = NoticeLadder(notices)
+        ladders = planner.policy.segments.isEmpty ? [global] : planner.policy.segments.map { $0.notices.map(NoticeLadder.init) ?? global }
     }
 
     package func segment(of charge: ChargeRecord) -> SegmentPolicy {
@@ -59,6 +63,7 @@ package struct ChargeMachine: Sendable {
             }
         case .stop:
             charge.state = .exhausted
+            charge.endedAt = now
             charge.nextAt = nil
             charge.reason = decision.reason.key
             events.append(.exhausted(attempt: charge.attempts > 0 ? charge.attempts : nil, reason: decision.reason.key,
@@ -77,13 +82,12 @@ package struct ChargeMachine: Sendable {
     }
 
     /// The earliest of: the next attempt, the next notice, the end of the span (to exhaust a waiting
-    /// charge), now for an attempt in flight (to resume it); nil for a charge that is over.
+    /// charge), now for an attempt in flight (to resume it); nil for a charge that is over and owes no notice.
     package func wakeTime(_ charge: ChargeRecord, now: Int64) -> Int64? {
-        guard charge.state.isOpen else { return nil }
         var wake: Int64 = .max
+        if let notice = pendingNotice(charge) { wake = notice.dueAt }
         if charge.state == .scheduled, let next = charge.nextAt { wake = min(wake, next) }
         if charge.state == .inFlight { wake = min(wake, now) }
-        if charge.nextNotice < notices.count { wake = min(wake, charge.firstFailedAt + notices[charge.nextNotice].after) }
         if charge.state == .waiting { wake = min(wake, charge.firstFailedAt + segment(of: charge).maxSpan) }
         return wake == .max ? nil : wake
     }
@@ -104,15 +108,12 @@ package struct ChargeMachine: Sendable {
         case resume
     }
 
-    /// The charge woke at `now`: the notices that fell due, and what it needs next.
+    /// The charge woke at `now`: the notices that fell due (the guard was read before them), and what it needs next.
     package func wake(_ charge: inout ChargeRecord, now: Int64) -> (events: [ChargeEvent], need: WakeNeed) {
-        guard charge.state.isOpen else { return ([], .nothing) }
         var events: [ChargeEvent] = []
-        while charge.nextNotice < notices.count && charge.firstFailedAt + notices[charge.nextNotice].after <= now {
-            let level = notices[charge.nextNotice]
-            events.append(.noticeDue(attempt: charge.attempts > 0 ? charge.attempts : nil, level: level, index: charge.nextNotice + 1,
-                                     dueAt: charge.firstFailedAt + level.after))
-            charge.nextNotice += 1
+        while let notice = pendingNotice(charge), notice.dueAt <= now {
+            events.append(.noticeDue(attempt: charge.attempts > 0 ? charge.attempts : nil, level: notice.level, index: notice.index, dueAt: notice.dueAt))
+            charge.nextNotice = notice.index
         }
         switch charge.state {
         case .waiting where now >= charge.firstFailedAt + segment(of: charge).maxSpan:
@@ -168,10 +169,11 @@ package struct ChargeMachine: Sendable {
     // MARK: Settlement
 
     /// The provider says the charge is no longer open (paid, voided, cancelled elsewhere): it ends, closed.
-    package func settled(_ charge: inout ChargeRecord, status: ChargeStatus) -> [ChargeEvent] {
+    package func settled(_ charge: inout ChargeRecord, status: ChargeStatus, now: Int64) -> [ChargeEvent] {
         charge.state = .closed
         charge.nextAt = nil
         charge.reason = status.rawValue
+        ended(&charge, paid: status == .paid, now: now)
         return [.closed(attempt: charge.attempts > 0 ? charge.attempts : nil, status: status)]
     }
 }

@@ -41,6 +41,13 @@ package struct ChargeRecord: Sendable, Equatable {
     package var reason: String
     /// What the provider said changed outside Relance, to read again at the next wake.
     package var recheck: Recheck = []
+    /// Whether the charge speaks for its customer's failure notices: the customer's oldest open
+    /// charge does, and each notice covers all their charges (one notice per level, not per charge).
+    package var lead = true
+    /// When the charge ended (recovered, exhausted, closed; 0 while open): a notice on payment counts from it.
+    package var endedAt: Int64 = 0
+    /// Where the customer can pay it (Stripe's hosted invoice page; empty when the provider has none).
+    package var paymentURL = ""
 
     /// What to ask the provider again about an open charge (``ChargeMachine/touched(_:_:now:)``).
     package struct Recheck: OptionSet, Sendable, Hashable {
@@ -129,21 +136,5 @@ package enum PayOutcome: Sendable, Hashable {
     package var leavesInDoubt: Bool {
         if case .pending = self { return true }
         return false
-    }
-}
-
-
-/// One reminder level for customer communications (`relance.notice.due`).
-package struct NoticeLevel: Sendable, Hashable {
-    package var name: String
-    package var after: Int64
-    package var tone: String
-    package var channel: String
-
-    package init(name: String, after: Int64, tone: String, channel: String) {
-        self.name = name
-        self.after = after
-        self.tone = tone
-        self.channel = channel
     }
 }

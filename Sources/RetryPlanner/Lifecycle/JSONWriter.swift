@@ -90,6 +90,41 @@ package struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// An optional epoch second: `null` when absent (the key stays, as a schema with a nullable field expects).
+    package mutating func time(_ k: StaticString, _ t: Int64?) {
+        guard let t else {
+            key(k)
+            bytes.append(contentsOf: Array("null".utf8))
+            return
+        }
+        time(k, t)
+    }
+
+    package mutating func bool(_ k: StaticString, _ v: Bool) {
+        key(k)
+        bytes.append(contentsOf: Array((v ? "true" : "false").utf8))
+    }
+
+    /// Starts an array of objects written with ``element(_:)``; `closeArray()` ends it.
+    package mutating func openArray(_ k: StaticString) {
+        key(k)
+        bytes.append(UInt8(ascii: "["))
+        first = true
+    }
+
+    /// One object of the array being written.
+    package mutating func element(_ v: JSONWriter) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        bytes.append(contentsOf: v.bytes)
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    package mutating func closeArray() {
+        bytes.append(UInt8(ascii: "]"))
+        first = false
+    }
+
     /// A nested object (already rendered).
     package mutating func object(_ k: StaticString, _ v: JSONWriter?) {
         guard let v else { return }

@@ -113,3 +113,22 @@ extension ChargeBook {
         return planner.recheck(state, methods: methods, ledger: flat, method: method, at: time)
     }
 }
+
+extension Planner {
+    /// `t` moved forward out of the segment's weekends and quiet hours and into its preferred hours,
+    /// in the customer's local time: when a notice may reach the customer, as an attempt may. A move
+    /// to a window's edge adds `spread` (seconds) so that notices do not pile up on the edge. `t`
+    /// itself when the windows leave no time (a configuration the loader refuses).
+    package func calendarTime(_ t: Int64, zone: Int, segment: Int, spread: Int64) -> Int64 {
+        let methods: [MethodState] = [], ledger: [LedgerEntry] = []
+        let calendar = compiled.segments[max(0, min(segment, compiled.segments.count - 1))].calendar
+        return methods.withUnsafeBufferPointer { m in
+            ledger.withUnsafeBufferPointer { l in
+                withContext(methods: m, ledger: l) { context in
+                    var adjustments: Decision.Adjustments = []
+                    return context.applyCalendar(t, zone: zone, calendar: calendar, spread: spread, adjustments: &adjustments) ?? t
+                }
+            }
+        }
+    }
+}

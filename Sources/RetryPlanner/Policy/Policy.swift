@@ -11,6 +11,8 @@ package struct SegmentPolicy: Sendable, Hashable {
     package var calendar: CalendarRules
     /// What collections should do when retries are over (carried in `relance.charge.exhausted`).
     package var endAction: String
+    /// The segment's own notice ladder (`[[segment.notices.level]]`); nil: the global one.
+    package var notices: [NoticeLevel]? = nil
 
     package init(
         name: String, match: SegmentMatch = SegmentMatch(), classes: [DeclineClass: ClassPolicy],

@@ -7,7 +7,8 @@ extension SQLiteTransaction {
     package func charge(rowid: Int64) throws -> ChargeRecord? {
         let s = try RawStatement(db, """
             SELECT id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts, current_method,
-                attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason, recheck
+                attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason, recheck,
+                notice_lead, ended_at, payment_url
             FROM charges WHERE rowid = ?
             """)
         s.bind(1, rowid)
@@ -30,6 +31,9 @@ extension SQLiteTransaction {
         rec.events = s.int(18)
         rec.reason = s.string(19)
         rec.recheck = ChargeRecord.Recheck(rawValue: UInt8(truncatingIfNeeded: s.int(20)))
+        rec.lead = s.int(21) != 0
+        rec.endedAt = s.int64(22)
+        rec.paymentURL = s.string(23)
         return rec
     }
 
@@ -66,8 +70,9 @@ extension SQLiteTransaction {
     package func insert(_ rec: ChargeRecord, wake: Int64?) throws -> Int64 {
         let s = try RawStatement(db, """
             INSERT INTO charges(id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts,
-                current_method, attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, wake_at, events, reason)
-            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                current_method, attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, wake_at, events, reason,
+                notice_lead, ended_at, payment_url)
+            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         s.bind(1, rec.id)
         s.bind(2, rec.customer)
@@ -89,6 +94,9 @@ extension SQLiteTransaction {
         s.bind(18, wake)
         s.bind(19, rec.events)
         s.bind(20, rec.reason)
+        s.bind(21, rec.lead)
+        s.bind(22, rec.endedAt)
+        s.bind(23, rec.paymentURL)
         try s.run()
         return s.lastInsertedRowID
     }
@@ -97,11 +105,11 @@ extension SQLiteTransaction {
         try db.cachedStatement(sql: """
             UPDATE charges SET state = ?, last_attempt_at = ?, attempts = ?, current_method = ?, attempts_on_method = ?,
                 last_class = ?, last_flags = ?, decline = ?, next_at = ?, next_method = ?, next_notice = ?, wake_at = ?,
-                events = ?, reason = ?, recheck = ?
+                events = ?, reason = ?, recheck = ?, notice_lead = ?, ended_at = ?
             WHERE id = ?
             """).execute(arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
                              Int(rec.lastClass.rawValue), Int(rec.lastFlags.rawValue), Self.text(rec.decline), rec.nextAt, rec.nextMethod,
-                             rec.nextNotice, wake, rec.events, rec.reason, Int(rec.recheck.rawValue), rec.id])
+                             rec.nextNotice, wake, rec.events, rec.reason, Int(rec.recheck.rawValue), rec.lead, rec.endedAt, rec.id])
     }
 
     /// A raw decline as `charges.decline` keeps it: a JSON object of its ``RawDecline/fields``.

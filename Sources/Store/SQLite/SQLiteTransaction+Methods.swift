@@ -50,24 +50,37 @@ extension SQLiteTransaction {
     package func storeCustomer(_ c: CustomerInfo, methods listed: [PaymentMethod]) throws -> [PaymentMethod] {
         let stored = try methodRows(customer: c.id)
         let tags = c.tags.joined(separator: ",")
-        let read = try RawStatement(db, "SELECT zone, tier, tags, country FROM customers WHERE id = ?")
+        let read = try RawStatement(db, "SELECT zone, tier, tags, country, email, name, locale FROM customers WHERE id = ?")
         read.bind(1, c.id)
         let same = try read.step() && read.string(0) == c.zone && read.string(1) == c.tier && read.string(2) == tags && read.string(3) == c.country
+            && read.string(4) == c.contact.email && read.string(5) == c.contact.name && read.string(6) == c.contact.locale
         read.reset()
         if same && stored.map(\.method).areListed(as: listed) { return stored.map(\.method) }
         let customer = try RawStatement(db, """
-            INSERT INTO customers(id, zone, tier, tags, country) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, tier = excluded.tier, tags = excluded.tags, country = excluded.country
+            INSERT INTO customers(id, zone, tier, tags, country, email, name, locale) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, tier = excluded.tier, tags = excluded.tags, country = excluded.country,
+                email = excluded.email, name = excluded.name, locale = excluded.locale
             WHERE zone != excluded.zone OR tier != excluded.tier OR tags != excluded.tags OR country != excluded.country
+                OR email != excluded.email OR name != excluded.name OR locale != excluded.locale
             """)
         customer.bind(1, c.id)
         customer.bind(2, c.zone)
         customer.bind(3, c.tier)
         customer.bind(4, tags)
         customer.bind(5, c.country)
+        customer.bind(6, c.contact.email)
+        customer.bind(7, c.contact.name)
+        customer.bind(8, c.contact.locale)
         try customer.run()
         try upsertMethods(customer: c.id, listed: listed, stored: stored)
         return try methods(customer: c.id)
+    }
+
+    package func contact(customer: String) throws -> Contact? {
+        let s = try RawStatement(db, "SELECT email, name, locale FROM customers WHERE id = ?")
+        s.bind(1, customer)
+        defer { s.reset() }
+        return try s.step() ? Contact(email: s.string(0), name: s.string(1), locale: s.string(2)) : nil
     }
 
     package func refreshMethods(customer: String, listed: [PaymentMethod]) throws -> (methods: [PaymentMethod], changed: Bool) {
