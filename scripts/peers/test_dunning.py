@@ -7,26 +7,47 @@ spool must then say. The fixture's own records judge what was charged.
 - an invoice paid elsewhere while its charge waits: the next event is relance.charge.closed with
   status paid (or uncollectible), and no notice or exhaustion follows it;
 - an expired card, relance.customer.action_required, then a new card attached by the customer:
-  relance.attempt.succeeded within 5 virtual minutes of the attach, reason method_updated.
+  relance.attempt.succeeded within 5 virtual minutes of the attach, reason method_updated;
+- a customer with three failed charges: one notice per level, covering the three, never between
+  22:00 and 07:00 in the customer's zone;
+- retries over before day 25: the formal notice still goes out, unless the invoice was paid since;
+- a segment with its own notice ladder and locale.
+Every event of every scenario is checked against docs/events.schema.json.
 
 Usage: .venv/bin/python scripts/peers/test_dunning.py [-v]   (RELANCE_BIN, RELANCE_KEEP as in test_faults_daemon.py)
 """
 
+import datetime
 import os
 import time
+import zoneinfo
 import unittest
 
+from check_events import problems
 from test_faults_daemon import Stack, wait_for
 
+DAY = 86400
 
-def scenario(cid, decline, card_outcomes=("succeed",), exp_year=2031):
+
+def scenario(cid, decline, card_outcomes=("succeed",), exp_year=2031, invoices=1, metadata=None):
+    """A customer in Paris with one Visa card answering `card_outcomes` in turn, and `invoices` failed invoices."""
     return {
-        "customer": {"id": cid, "country": "FR", "subscription_id": "sub_" + cid, "metadata": {"time_zone": "Europe/Paris"},
-                     "default_method": "pm_" + cid},
+        "customer": {"id": cid, "country": "FR", "subscription_id": "sub_" + cid, "email": cid + "@example.test",
+                     "metadata": dict({"time_zone": "Europe/Paris"}, **(metadata or {})), "default_method": "pm_" + cid},
         "methods": [{"id": "pm_" + cid, "type": "card", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": exp_year,
                      "fingerprint": "fp_" + cid, "outcomes": list(card_outcomes)}],
-        "invoice": {"id": "in_" + cid, "amount_due": 4900, "currency": "eur", "decline": dict(decline, payment_method="pm_" + cid)},
+        "invoices": [{"id": "in_" + cid + ("" if n == 0 else "_%d" % n), "amount_due": 4900 + 100 * n, "currency": "eur",
+                      "decline": dict(decline, payment_method="pm_" + cid)} for n in range(invoices)],
     }
+
+
+def paris_hour(rfc3339):
+    """The hour in Paris of an RFC 3339 UTC time."""
+    at = datetime.datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    return at.astimezone(zoneinfo.ZoneInfo("Europe/Paris")).hour
+
+
+SOFT = {"decline_code": "insufficient_funds"}
 
 
 class DunningTests(unittest.TestCase):
@@ -38,6 +59,77 @@ class DunningTests(unittest.TestCase):
 
     def charge_events(self, s, charge):
         return [e for e in s.events() if e["subject"] == charge]
+
+    def assert_schema(self, s):
+        found = problems(s.events())
+        self.assertEqual(found[:5], [], "%d events not as docs/events.schema.json says" % len(found))
+
+    def notices(self, s, customer):
+        return [e for e in s.events() if e["type"] == "relance.notice.due" and e["data"]["customer"] == customer]
+
+    def test_one_notice_per_level_for_a_customer_with_three_charges_never_at_night(self):
+        s = self.stack("three", 53)
+        s.start()
+        s.api("POST", "/_fixture/scenario", scenario("multi1", SOFT, card_outcomes=[SOFT] * 30, invoices=3))
+        # The reminder is due a day after the failure, on the customer's calendar; the second at 7 days.
+        wait_for(lambda: s.alive() and len(self.notices(s, "multi1")) >= 2, 60, "two notice levels for multi1")
+        s.stop()
+        notices = self.notices(s, "multi1")
+        levels = [n["data"]["notice"]["level"] for n in notices]
+        self.assertEqual(len(levels), len(set(levels)), "a level sent twice to one customer: %s" % levels)
+        first = notices[0]["data"]
+        self.assertEqual(sorted(c["id"] for c in first["charges"]), ["in_multi1", "in_multi1_1", "in_multi1_2"])
+        self.assertEqual(first["totals"], [{"currency": "EUR", "amount": 4900 + 5000 + 5100}])
+        self.assertEqual(first["contact"]["email"], "multi1@example.test")
+        self.assertTrue(first["payment_url"].startswith("https://"), first)
+        for n in notices:
+            hour = paris_hour(n["time"])
+            self.assertTrue(7 <= hour < 22, "a notice at %s, %dh in Paris" % (n["time"], hour))
+            self.assertEqual(n["time"][:16], n["data"]["notice"]["due_at"][:16])
+        self.assert_schema(s)
+
+    def test_the_formal_notice_after_exhaustion_unless_paid(self):
+        # 25 days are 22 s here. A lost card is never retried, and the customer never adds another:
+        # both charges wait for them until max_span (10 days here), then end exhausted.
+        s = self.stack("formal", 54, scale=100000, provider='[[segment]]\nname = "default"\nmax_span = "10d"')
+        s.start()
+        lost = {"decline_code": "lost_card"}
+        s.api("POST", "/_fixture/scenario", scenario("lost1", lost))
+        s.api("POST", "/_fixture/scenario", scenario("lost2", lost))
+        wait_for(lambda: s.alive() and all(any(e["type"] == "relance.charge.exhausted" for e in self.charge_events(s, "in_" + c))
+                                            for c in ("lost1", "lost2")), 30, "both exhausted")
+        self.assertEqual([n["data"]["notice"]["level"] for n in self.notices(s, "lost1")], ["reminder", "second_reminder"])
+        # The second customer pays on the hosted page before day 25.
+        s.api("POST", "/_fixture/invoices/in_lost2/pay_out_of_band", {})
+        wait_for(lambda: s.alive() and any(n["data"]["notice"]["level"] == "formal_notice" for n in self.notices(s, "lost1")), 60,
+                 "the formal notice of lost1")
+        time.sleep(4 * DAY / s.scale)
+        s.stop()
+        formal = [n for n in self.notices(s, "lost1") if n["data"]["notice"]["level"] == "formal_notice"]
+        self.assertEqual(len(formal), 1)
+        self.assertTrue(formal[0]["data"]["notice"]["after_exhausted"])
+        self.assertEqual([n["data"]["notice"]["level"] for n in self.notices(s, "lost2") if n["data"]["notice"]["level"] == "formal_notice"], [])
+        self.assertIn("relance.charge.closed", [e["type"] for e in self.charge_events(s, "in_lost2")])
+        self.assert_schema(s)
+
+    def test_a_segment_with_its_own_ladder_and_locale(self):
+        segments = "\n".join([
+            '[[segment]]', 'name = "gold"', 'priority = 10', '[segment.match]', 'tiers = ["gold"]',
+            '[segment.notices]', '[[segment.notices.level]]', 'name = "courtesy_call"', 'after = "2d"', 'tone = "helpful"',
+            'channel = "phone"', 'template = "gold_call"', 'locale = "fr-FR"',
+            '[[segment]]', 'name = "default"', 'priority = 0'])
+        s = self.stack("segment", 55, provider=segments)
+        s.start()
+        s.api("POST", "/_fixture/scenario", scenario("gold1", SOFT, card_outcomes=[SOFT] * 30, metadata={"tier": "gold"}))
+        s.api("POST", "/_fixture/scenario", scenario("plain1", SOFT, card_outcomes=[SOFT] * 30))
+        wait_for(lambda: s.alive() and self.notices(s, "gold1") and self.notices(s, "plain1"), 60, "a notice for each customer")
+        s.stop()
+        gold = self.notices(s, "gold1")[0]["data"]
+        self.assertEqual((gold["notice"]["level"], gold["notice"]["template"], gold["notice"]["locale"], gold["notice"]["channel"], gold["segment"]),
+                         ("courtesy_call", "gold_call", "fr-FR", "phone", "gold"))
+        plain = self.notices(s, "plain1")[0]["data"]
+        self.assertEqual((plain["notice"]["level"], plain["segment"]), ("reminder", "default"))
+        self.assert_schema(s)
 
     def test_an_invoice_settled_elsewhere_ends_closed_with_nothing_after(self):
         # 1 virtual day = 0.9 s: the first retry of an insufficient-funds decline is days away.

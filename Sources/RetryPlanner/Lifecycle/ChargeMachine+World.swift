@@ -28,7 +28,7 @@ extension ChargeMachine {
     package func guardNeed(_ charge: ChargeRecord, now: Int64, credentialBusy: Bool) -> Guard? {
         let noticeDue = (pendingNotice(charge)?.dueAt ?? .max) <= now
         // Retries over: a notice still due (after_exhausted) is not sent to a customer who paid since.
-        if charge.state == .exhausted { return noticeDue ? .status : nil }
+        if charge.state == .exhausted { return noticeDue || charge.recheck.contains(.status) ? .status : nil }
         guard charge.state == .scheduled || charge.state == .waiting else { return nil }
         let spanOver = charge.state == .waiting && now >= charge.firstFailedAt + segment(of: charge).maxSpan
         let attemptDue = charge.state == .scheduled && (charge.nextAt ?? .max) <= now && !credentialBusy
