@@ -22,6 +22,7 @@ def control(server, method, parts, query, data):
     """Handles /_fixture/<parts...>; returns a Reply. The world's lock is held."""
     w = server.world
     w.advance()
+    w.action()
     try:
         return _control(server, w, method, parts, query, data)
     except ApiError as e:

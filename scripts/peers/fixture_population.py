@@ -172,6 +172,7 @@ def generate_one(world):
         if not live:
             return None
         cid, sid = world.gen_rng.choice(live)
+        world.action()
         inv = add_failing_invoice(world, world.gen_rng, cid, sid, world.now(), source="generator")
         if world.subscriptions[sid]["status"] == "active":
             world.subscriptions[sid]["status"] = "past_due"

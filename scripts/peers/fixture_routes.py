@@ -7,10 +7,13 @@ account's default version without the header); events keep the shape of the acco
 they were created, whatever the header (docs.stripe.com/api/events/list). Events older than 30 days
 are neither listed nor retrievable, and a cursor naming one is an unknown object.
 
-Event order: the list is newest first by `created`, a whole second. Within one second Stripe promises
-no order (event ids are not ordered either); with faults on, a share of seconds
-(--fault-event-order) list their events in an order other than the one they happened in, the same
-order on every page and with every filter."""
+Event order: the list is newest first by `created`, a whole second, and Stripe promises no order among
+events of one second (event ids are not ordered either). What one action emits together (a payment's
+charge.succeeded, payment_intent.succeeded, invoice.payment_succeeded and invoice.paid; a dispute's
+created and funds_withdrawn) becomes visible at once; with faults on, a share of such batches
+(--fault-event-order) are listed in another order than they were emitted, the same order on every page
+and with every filter. A later action's events always list before an earlier one's, so a cursor
+(ending_before) never hides one."""
 
 import re
 import urllib.parse
@@ -143,17 +146,19 @@ def list_events(world, q):
 
 
 def tie_order(world, items):
-    """Events of one second in another order than they happened, for a seeded share of seconds."""
+    """The events of one action (a batch, one second) in another order than emitted, for a seeded share
+    of batches; `items` newest first."""
     share = world.event_shuffle
     if share <= 0:
         return items
+    batch = lambda e: (e["created"], world.event_meta[e["id"]]["batch"])
     out, i = [], 0
     while i < len(items):
         j = i
-        while j < len(items) and items[j]["created"] == items[i]["created"]:
+        while j < len(items) and batch(items[j]) == batch(items[i]):
             j += 1
         group = items[i:j]
-        if len(group) > 1 and unit_hash(world.seed, "ties", group[0]["created"]) < share:
+        if len(group) > 1 and unit_hash(world.seed, "ties", *batch(group[0])) < share:
             group.sort(key=lambda e: unit_hash(world.seed, "tie", e["id"]))
         out += group
         i = j

@@ -71,7 +71,8 @@ class World:
         self.clock = Clock(time_scale)
         self.streams = dict.fromkeys(STREAMS, 0.0)
         self.streams.update(streams or {})
-        self.event_shuffle = 0.0    # share of same-second groups of events listed in another order
+        self.event_shuffle = 0.0    # share of batches of events listed in another order than emitted
+        self.batch = 0              # the current action's number (events it emits share it)
         self.start = int(self.clock.wall0)
         self.counters = {}
         self.customers, self.methods, self.method_state, self.subscriptions = {}, {}, {}, {}
@@ -130,7 +131,7 @@ class World:
         if previous is not None:
             ev["data"]["previous_attributes"] = previous
         self.events.append(ev)
-        self.event_meta[ev["id"]] = {"wall": time.time(), "source": source}
+        self.event_meta[ev["id"]] = {"wall": time.time(), "source": source, "batch": self.batch}
         return ev
 
     def visible_events(self):
@@ -149,7 +150,12 @@ class World:
         now = self.clock.now_f()
         while self.schedule and self.schedule[0][0] <= now:
             due, _, kind, payload = heapq.heappop(self.schedule)
+            self.action()
             self.handlers[kind](self, payload, due)
+
+    def action(self):
+        """A new action begins: the events it emits are one batch (created together, listed in any order)."""
+        self.batch += 1
 
     def rng_for(self, *parts):
         return random.Random("|".join(str(p) for p in (self.seed,) + parts))

@@ -8,7 +8,7 @@ and a control API under /_fixture/ for tests. It behaves like the real Stripe wh
 system: transient faults by default, an account on a newer API version than the caller, idempotency
 keys forgotten after 24 hours, customers who change cards or pay on the hosted invoice page (sometimes
 right as a retry is planned), bank debits that settle days later, cards that want 3-D Secure, events
-that expire after 30 days and are listed out of order within a second, disputes, portal links that die
+that expire after 30 days and list out of order within an action, disputes, portal links that die
 within minutes. Its records audit what the caller did against it.
 
 Usage:
@@ -29,7 +29,7 @@ Options:
     --fault-429 P            429 rate_limit with Retry-After: 1 (default 0.01)
     --fault-lock-timeout P   429 lock_timeout on POSTs (default 0.003)
     --fault-409 P            409 idempotency_key_in_use on POSTs with a key (default 0.002)
-    --fault-event-order P    share of seconds whose events list in another order than they happened (0.3)
+    --fault-event-order P    share of actions whose events list in another order than emitted (0.3)
     --streams on|off         customers acting by themselves (default on), at these daily rates:
     --card-changes R         per customer with an open failed invoice: detach, add, update a card (0.01)
     --hosted-retries R       per open failed invoice: the customer pays on the hosted page (0.01)
@@ -61,7 +61,7 @@ How it behaves (each module says more):
     subscriptions        cancelled: the customer's open invoices stop collecting (auto_advance false),
                          or are voided, or marked uncollectible (fixture_control)
     events               listed and retrievable for 30 days; a cursor naming an older one is unknown;
-                         newest first by the second, in any order within one (fixture_routes)
+                         newest first; one action's events in any order among themselves (fixture_routes)
     records and audit    per-endpoint counts, the peak of any one-second window, double charges,
                          off-session pays after authentication, pays after never-retry answers, pays on
                          closed invoices (races and violations), Mastercard and Visa rules, pays while
@@ -317,6 +317,7 @@ class Handler(BaseHTTPRequestHandler):
             raise unrecognized(self.command, path)
         self.auth()
         with w.lock:
+            w.action()
             st, body, headers, version = route(w, self.command, path, query_pairs, form_pairs, hdrs, self.req_id,
                                                fault500)
         return Answer(st, body, headers, version=version)
@@ -440,7 +441,7 @@ def main(argv=None):
     ap.add_argument("--fault-lock-timeout", type=float, default=0.003)
     ap.add_argument("--fault-409", type=float, default=0.002)
     ap.add_argument("--fault-event-order", type=float, default=0.3,
-                    help="share of seconds whose events are listed in another order than they happened")
+                    help="share of actions whose events are listed in another order than they were emitted")
     ap.add_argument("--streams", choices=("on", "off"), default="on")
     ap.add_argument("--card-changes", type=float, default=0.01, help="per customer with a failing invoice per day")
     ap.add_argument("--hosted-retries", type=float, default=0.01, help="per open failed invoice per day")
