@@ -157,7 +157,11 @@ def on_change(world, payload, due):
     default = c["invoice_settings"]["default_payment_method"]
     attached = sorted(p for p, pm in world.methods.items() if pm["customer"] == cid)
     how = world.rng_for("change-how", cid, k)
-    if u < 0.40 or (u < 0.80 and (default is None or world.methods[default]["type"] != "card")):
+    expired = default is not None and world.methods[default]["type"] == "card" \
+        and world.card_expired(world.methods[default], world.now())
+    if expired and how.random() < 0.5:   # the card network's updater got there before the customer
+        update_card(world, default, source="updater", automatic=True)
+    elif u < 0.40 or (u < 0.80 and (default is None or world.methods[default]["type"] != "card")):
         v = how.random()   # default now (75 %), later (15 %), or never: the merchant's code did not set it
         spec = {"default": True} if v < 0.75 else {"default": True, "default_after": how.uniform(60, 6 * 3600)} \
             if v < 0.90 else {}
@@ -165,8 +169,7 @@ def on_change(world, payload, due):
     elif u < 0.55:
         attach_card(world, cid, {}, source="stream")
     elif u < 0.80:
-        expired = world.card_expired(world.methods[default], world.now())
-        update_card(world, default, source="stream", automatic=expired and how.random() < 0.5)
+        update_card(world, default, source="stream")
     elif attached:
         detach(world, default if default and rng.random() < 0.5 else rng.choice(attached), source="stream")
     rate = world.streams.get("card_changes", 0.0)

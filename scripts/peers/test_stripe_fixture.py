@@ -1500,6 +1500,32 @@ class DunningAdversityTest(QuietPeerTest):
         self.assertEqual(self.p.j("GET", "/v1/customers/cus_r2")[1]["invoice_settings"]["default_payment_method"],
                          pm["id"])
 
+    def test_card_changes_stream_is_untidy(self):
+        p = Peer("--seed", "7", "--customers", "20", "--invoices", "40", "--faults", "off", "--card-changes", "2",
+                 "--hosted-retries", "0", "--disputes", "0", "--hosted-races", "0")
+        try:
+            for _ in range(3 * 48):   # half an hour at a time: events are stamped when the clock gets there
+                p.advance(1800)
+            changes = p.records()["changes"]
+            later = [c for c in changes if c["action"] == "attach_default" and c["default_after"]]
+            self.assertTrue(later, changes)
+            events = p.control("GET", "events")[1]["events"]
+            attached = {e["object"]: e["created"] for e in events if e["type"] == "payment_method.attached"}
+            # Each later default's customer.updated comes after its attachment, or never (detached first).
+            st, evs = p.j("GET", "/v1/events", {"type": "customer.updated", "limit": 100})
+            made_default = {e["data"]["object"]["invoice_settings"]["default_payment_method"]: e["created"]
+                            for e in evs["data"]}
+            delays = [made_default[c["payment_method"]] - attached[c["payment_method"]] for c in later
+                      if c["payment_method"] in made_default]
+            self.assertTrue(delays and all(d >= 60 for d in delays), delays)
+            auto = [c for c in changes if c["action"] == "auto_update"]
+            self.assertTrue(auto, changes)
+            st, evs = p.j("GET", "/v1/events", {"type": "payment_method.automatically_updated", "limit": 10})
+            self.assertEqual(sorted(e["data"]["object"]["id"] for e in evs["data"]), sorted(c["payment_method"] for c in auto))
+            self.assertTrue(all("exp_year" in e["data"]["previous_attributes"]["card"] for e in evs["data"]))
+        finally:
+            p.stop()
+
     def test_network_updater_changes_expiry_only(self):
         self.make("r3", [{"exp_year": 2020}], decline={"decline_code": "stolen_card"})
         self.p.pay("in_r3", "pm_r3_0", "rl_r3_1")
