@@ -11,8 +11,7 @@ import random
 import threading
 import time
 
-from fixture_codes import (BANK_DEAD, BANK_TYPES, COUNTRIES, DECLINE_MIX, DOC_URLS, bank_failure, bank_fields,
-                           decline_fields, is_auth, is_hard)
+from fixture_codes import BANK_DEAD, BANK_TYPES, DOC_URLS, is_auth, is_hard
 
 ACACIA = "2024-12-18.acacia"
 BASIL = "2025-03-31.basil"
