@@ -15,7 +15,11 @@ each counted with the offending records listed:
   or never read);
 - mastercard_declines_24h / visa_reattempts_30d: more than 10 declines on a Mastercard card in 24 h,
   more than 15 reattempts on a Visa card in 30 days, counted at the issuer (hosted-page attempts
-  included), reported when one of our pays breaks the rule."""
+  included), reported when one of our pays breaks the rule;
+- pays_during_dispute: a pay of ours reaching the issuer for a customer with a dispute still open
+  (inquiry or chargeback, not yet won, lost or closed);
+- links_dead_on_click: a customer clicked a link that no longer worked (a billing portal session URL
+  opened after it expired, a hosted invoice page past its expiry)."""
 
 import collections
 import time
@@ -23,7 +27,8 @@ import time
 from fixture_codes import is_auth, is_never_retry
 
 KINDS = ("double_charges", "offsession_after_auth", "after_never_retry", "attempts_on_closed_excusable",
-         "attempts_on_closed_violations", "mastercard_declines_24h", "visa_reattempts_30d")
+         "attempts_on_closed_violations", "mastercard_declines_24h", "visa_reattempts_30d", "pays_during_dispute",
+         "links_dead_on_click")
 CHARGED = ("succeeded", "declined", "processing")
 
 
@@ -33,12 +38,14 @@ def endpoint_of(method, path):
     if not p:
         return "other"
     if method == "POST":
+        if p == ["billing_portal", "sessions"]:
+            return "billing_portal.sessions.create"
         return "invoices.pay" if len(p) == 3 and p[0] == "invoices" and p[2] == "pay" else "other"
     if len(p) == 3 and p[0] == "customers" and p[2] == "payment_methods":
         return "customers.payment_methods"
     names = {"events": "events", "invoices": "invoices", "payment_intents": "payment_intents",
              "customers": "customers", "payment_methods": "payment_methods", "subscriptions": "subscriptions",
-             "charges": "charges", "invoice_payments": "invoice_payments"}
+             "charges": "charges", "invoice_payments": "invoice_payments", "disputes": "disputes"}
     if p[0] not in names or len(p) > 2:
         return "other"
     return names[p[0]] + (".list" if len(p) == 1 else ".retrieve")
@@ -50,6 +57,8 @@ class Audit:
         self.attempts = []          # POST /pay records, in order
         self.hosted = []            # attempts by customers on the hosted invoice page
         self.changes = []           # customers' payment-method changes
+        self.disputes = []          # disputes opened
+        self.link_visits = []       # customers clicking portal and hosted invoice links
         self.records = {k: [] for k in KINDS}
         self.idempotency_conflicts = 0
         self.requests = 0
@@ -86,6 +95,10 @@ class Audit:
             self.records["offsession_after_auth"].append(dict(base, asked=self.auth_asked[pm_id]))
         if pm_id in self.never_retry:
             self.records["after_never_retry"].append(dict(base, answered=self.never_retry[pm_id]))
+        held = self.world.open_disputes(inv["customer"])
+        if held:
+            self.records["pays_during_dispute"].append(dict(base, customer=inv["customer"], disputes=[
+                {"id": d["id"], "status": d["status"], "charge": d["charge"], "created": d["created"]} for d in held]))
 
     def on_closed_pay(self, inv, record):
         """A pay of ours on an invoice no longer payable: a double charge, a race, or a violation."""
@@ -194,6 +207,7 @@ class Audit:
         return {"requests": self.requests, "endpoints": dict(self.endpoints),
                 "max_requests_per_second": self.peak, "peak_at": self.peak_at,
                 "attempts": self.attempts, "hosted": self.hosted, "changes": self.changes,
+                "disputes": self.disputes, "link_visits": self.link_visits,
                 "recovered": recovered, "recovered_invoices": sorted(
                     iid for iid, m in w.inv_meta.items() if m["closed_by"] == "api" and w.invoices[iid]["status"] == "paid"),
                 "faults": faults or {}, "audit": self.summary(),

@@ -1,12 +1,16 @@
 """The fixture's control API under /_fixture/ (no auth, JSON in and out, never faulted): scenarios,
 queued faults, what happens outside the retry system (invoices settled elsewhere, voided,
-subscriptions cancelled, customers deleted, customers changing cards or paying on the hosted page),
-the clock, and the records with their audit."""
+subscriptions cancelled, customers deleted, customers changing cards or paying on the hosted page,
+disputes, customers clicking the links they were sent), the clock, and the records with their audit."""
 
 import urllib.parse
 
 from fixture_codes import BANK_TYPES, COUNTRIES, ApiError, bank_fields, complete_outcome
+import fixture_disputes
 from fixture_customers import attach_card, detach, hosted_retry, update_card
+from fixture_links import visit_control
+from fixture_population import make_draft_invoice, make_paid_invoice
+from fixture_world import DAY, EVENT_RETENTION
 
 
 class Reply:
@@ -18,6 +22,7 @@ def control(server, method, parts, query, data):
     """Handles /_fixture/<parts...>; returns a Reply. The world's lock is held."""
     w = server.world
     w.advance()
+    w.action()
     try:
         return _control(server, w, method, parts, query, data)
     except ApiError as e:
@@ -44,23 +49,48 @@ def _control(server, w, m, parts, query, data):
             for k in ("500", "429", "lock_timeout", "409"):
                 if k in data:
                     rf.rates[k] = float(data[k])
-        return Reply(200, {"rates": rf.rates, "counts": rf.counts})
+            if "event_order" in data:
+                w.event_shuffle = float(data["event_order"])
+        return Reply(200, {"rates": rf.rates, "counts": rf.counts, "event_order": w.event_shuffle})
     if len(parts) == 3 and parts[0] == "invoices" and m == "POST":
         return invoice_action(w, parts[1], parts[2], data)
     if len(parts) == 3 and parts[0] == "subscriptions" and parts[2] == "cancel" and m == "POST":
         sub = w.subscriptions.get(parts[1])
         if sub is None:
             return Reply(404, {"error": "no such subscription"})
-        sub.update(status="canceled", canceled_at=w.now(), ended_at=w.now())
-        w.canceled_at[sub["id"]] = w.clock.now_f()
-        w.add_event("customer.subscription.deleted", sub, source="control")
-        return Reply(200, sub)
+        return cancel_subscription(w, sub, data.get("invoices", "leave_open"))
+    if len(parts) == 3 and parts[0] == "charges" and parts[2] == "dispute" and m == "POST":
+        if parts[1] not in w.charges:
+            return Reply(404, {"error": "no such charge"})
+        return Reply(200, fixture_disputes.open_dispute(w, parts[1], data.get("reason"), data.get("status")))
+    if len(parts) == 3 and parts[0] == "disputes" and m == "POST":
+        if parts[1] not in w.disputes:
+            return Reply(404, {"error": "no such dispute"})
+        if parts[2] == "close":
+            return Reply(200, fixture_disputes.close_dispute(w, parts[1], data.get("status", "lost")))
+        if parts[2] == "update":
+            return Reply(200, fixture_disputes.update_dispute(w, parts[1], data.get("status", "under_review")))
+    if parts == ["disputes"] and m == "GET":
+        return Reply(200, {"disputes": list(w.disputes.values()), "records": w.audit.disputes})
+    if parts == ["links", "visit"] and m == "POST":
+        st, rec = visit_control(w, data)
+        return Reply(st, rec)
+    if len(parts) == 3 and parts[:2] == ["billing_portal", "sessions"] and m == "GET":
+        ent = w.portal_sessions.get(parts[2])
+        if ent is None:
+            return Reply(404, {"error": "no such session"})
+        return Reply(200, dict(ent, now=w.clock.now_f()))
     if len(parts) == 3 and parts[0] == "customers" and m == "POST":
         c = w.customers.get(parts[1])
         if c is None:
             return Reply(404, {"error": "no such customer"})
         if parts[2] == "payment_methods":
             return Reply(200, attach_card(w, c["id"], data))
+        if parts[2] == "dispute":
+            ch = fixture_disputes.latest_charge(w, c["id"])
+            if ch is None:
+                return Reply(400, {"error": "customer %s has no succeeded charge left to dispute" % c["id"]})
+            return Reply(200, fixture_disputes.open_dispute(w, ch["id"], data.get("reason"), data.get("status")))
         if parts[2] == "delete":
             for sub in w.subscriptions.values():
                 if sub["customer"] == c["id"] and sub["status"] != "canceled":
@@ -76,7 +106,8 @@ def _control(server, w, m, parts, query, data):
         if parts[2] == "detach":
             return Reply(200, detach(w, parts[1]))
         if parts[2] == "update":
-            return Reply(200, update_card(w, parts[1], data.get("exp_month"), data.get("exp_year")))
+            return Reply(200, update_card(w, parts[1], data.get("exp_month"), data.get("exp_year"),
+                                          automatic=bool(data.get("automatic"))))
     if parts == ["invoices"] and m == "GET":
         q = dict(urllib.parse.parse_qsl(query))
         return Reply(200, {"invoices": [{"id": i["id"], "status": i["status"], "customer": i["customer"],
@@ -112,6 +143,24 @@ def _control(server, w, m, parts, query, data):
                            "open_invoices": sum(1 for i in w.invoices.values() if i["status"] == "open"),
                            "events": len(w.events), "now": w.now(), "time_scale": w.clock.scale})
     return Reply(404, {"error": "unknown control endpoint %s %s" % (m, "/".join(parts))})
+
+
+def cancel_subscription(w, sub, invoices):
+    """customer.subscription.deleted, then what the account's settings do to the customer's open
+    invoices: by default Stripe stops their automatic collection (auto_advance false, invoice.updated)
+    and leaves them open; or it voids them, or marks them uncollectible."""
+    if invoices not in ("leave_open", "void", "mark_uncollectible"):
+        return Reply(400, {"error": "invoices must be leave_open, void or mark_uncollectible"})
+    sub.update(status="canceled", canceled_at=w.now(), ended_at=w.now())
+    w.canceled_at[sub["id"]] = w.clock.now_f()
+    w.add_event("customer.subscription.deleted", sub, source="control")
+    for inv in [i for i in w.invoices.values() if i["customer"] == sub["customer"] and i["status"] == "open"]:
+        if invoices != "leave_open" and inv["subscription"] == sub["id"]:
+            invoice_action(w, inv["id"], invoices, {})
+        elif inv["auto_advance"]:
+            inv.update(auto_advance=False, next_payment_attempt=None)
+            w.add_event("invoice.updated", inv, previous={"auto_advance": True}, source="control")
+    return Reply(200, sub)
 
 
 def invoice_action(w, iid, action, data):
@@ -154,7 +203,8 @@ def invoice_action(w, iid, action, data):
 
 
 def scenario(w, data):
-    """A described case: a customer, their methods (with scripted outcomes), failed invoices."""
+    """A described case: a customer, their methods (with scripted outcomes), failed invoices (a draft
+    with "draft": true), and paid invoices before them ("paid_invoices", each charge one to dispute)."""
     c = data.get("customer") or {}
     cid = c.get("id") or w.new_id("cus_")
     if cid in w.customers:
@@ -164,15 +214,17 @@ def scenario(w, data):
         if m.get("id") in w.methods:
             return Reply(409, {"error": "payment method %s exists" % m["id"]})
     invs = data.get("invoices") or ([data["invoice"]] if data.get("invoice") else [])
-    for i in invs:
+    paid = data.get("paid_invoices") or []
+    for i in invs + paid:
         if i.get("id") in w.invoices:
             return Reply(409, {"error": "invoice %s exists" % i["id"]})
     now = w.now()
     country = c.get("country", "FR")
     tz = {cc: z for cc, z, _ in COUNTRIES}.get(country)
     meta = {str(k): str(v) for k, v in (c.get("metadata") or {}).items()}
-    cust = w.make_customer(cid, country, None if "time_zone" in meta else tz, c.get("email", "%s@example.com" % cid),
-                           meta, int(c.get("created", now - 86400 * 100)), address=c.get("address", True) is not None)
+    cust = w.make_customer(cid, country, None if "time_zone" in meta else tz, c.get("email", "%s@example.test" % cid),
+                           meta, int(c.get("created", now - 86400 * 100)), address=c.get("address", True) is not None,
+                           name=c.get("name"), locales=[str(x) for x in c.get("preferred_locales") or []])
     made = []
     for k, m in enumerate(methods):
         pid = m.get("id") or w.new_id("pm_")
@@ -185,9 +237,19 @@ def scenario(w, data):
     cust["invoice_settings"]["default_payment_method"] = default
     sid = c.get("subscription_id") or w.new_id("sub_")
     sub = w.make_subscription(sid, cid, c.get("subscription_status", "past_due"), now - 86400 * 100)
-    created_invs = []
+    history = []
+    for i in paid:
+        t = int(i.get("created", now - 40 * DAY))
+        history.append(make_paid_invoice(w, i.get("id") or w.new_id("in_"), cid, sid, int(i.get("amount_due", 1999)),
+                                         i.get("currency", "eur"), t, i.get("payment_method", default),
+                                         events=t > now - EVENT_RETENTION))
+    created_invs, drafts = [], []
     for i in invs:
         iid = i.get("id") or w.new_id("in_")
+        if i.get("draft"):
+            drafts.append(make_draft_invoice(w, iid, cid, sid, int(i.get("amount_due", 1999)), i.get("currency", "eur"),
+                                             int(i.get("created", now)), default))
+            continue
         d = dict(i.get("decline") or {"decline_code": "insufficient_funds"})
         pm_id = d.pop("payment_method", default)
         if (w.methods.get(pm_id) or {}).get("type") in BANK_TYPES:
@@ -200,6 +262,7 @@ def scenario(w, data):
             inv["metadata"] = {str(k): str(v) for k, v in i["metadata"].items()}
         created_invs.append(inv)
     out = {"customer": cust, "methods": made, "subscription": sub, "invoices": created_invs,
+           "paid_invoices": history, "drafts": drafts,
            "payment_intents": [w.intents[w.inv_meta[i["id"]]["pi"]] for i in created_invs]}
     if created_invs:
         out["invoice"] = created_invs[0]

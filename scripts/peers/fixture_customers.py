@@ -1,7 +1,13 @@
 """What the fixture's customers do outside the retry system: they detach a card, add a new one (as
 their default or not), update a card's expiry, and retry a failed invoice themselves on Stripe's
 hosted invoice page. Each is a control call, and each runs as a seeded background stream over
-fixture days (--card-changes, --hosted-retries), emitting the events Stripe emits."""
+fixture days (--card-changes, --hosted-retries), emitting the events Stripe emits.
+
+What arrives, and when, is not tidy: a card added to be the default is attached at once
+(payment_method.attached) but becomes the default only when the merchant's own code or a later
+visit sets it (customer.updated seconds to hours later, or never); a card's new expiry comes from the
+customer (payment_method.updated) or from the card network's account updater
+(payment_method.automatically_updated, with no customer involved)."""
 
 from fixture_codes import ApiError
 from fixture_issuer import attempt
@@ -59,15 +65,30 @@ def attach_card(world, cid, spec, source="control"):
     if spec.get("outcomes"):
         world.method_state[pid]["outcomes"] = list(spec["outcomes"])
     world.add_event("payment_method.attached", pm, source=source)
-    if spec.get("default", False):
+    later = spec.get("default_after")
+    if spec.get("default", False) and later is None:
         _previous_default(world, c, pid, source)
+    elif spec.get("default", False):
+        world.at(world.clock.now_f() + float(later), "set_default", {"customer": cid, "payment_method": pid,
+                                                                     "source": source})
     world.audit.changes.append({"customer": cid, "action": "attach_default" if spec.get("default") else "attach",
-                                "payment_method": pid, "at": world.clock.now_f(), "source": source})
+                                "payment_method": pid, "at": world.clock.now_f(), "source": source,
+                                "default_after": later})
     return pm
 
 
-def update_card(world, pm_id, exp_month=None, exp_year=None, source="control"):
-    """The customer updates a card's expiry (its issuer sees a card it may approve again)."""
+def on_set_default(world, payload, due):
+    """A card attached earlier becomes the customer's default now (customer.updated), if still attached."""
+    c = world.customers.get(payload["customer"])
+    pm = world.methods.get(payload["payment_method"])
+    if c is None or c.get("deleted") or pm is None or pm["customer"] != c["id"]:
+        return
+    _previous_default(world, c, pm["id"], payload.get("source", "stream"))
+
+
+def update_card(world, pm_id, exp_month=None, exp_year=None, source="control", automatic=False):
+    """The customer updates a card's expiry (its issuer sees a card it may approve again); `automatic`:
+    the card network's account updater did (payment_method.automatically_updated)."""
     pm = world.methods.get(pm_id)
     if pm is None or pm["type"] != "card":
         raise KeyError("no such card %s" % pm_id)
@@ -80,10 +101,14 @@ def update_card(world, pm_id, exp_month=None, exp_year=None, source="control"):
     card["exp_month"] = int(exp_month) if exp_month is not None else card["exp_month"]
     card["exp_year"] = int(exp_year) if exp_year is not None else max(card["exp_year"], year) + 3
     st = world.method_state[pm_id]
-    st.update(hard=None, auth=False, fresh=True)
-    world.add_event("payment_method.updated", pm, previous=prev, source=source)
-    world.audit.on_customer_acted(pm_id)
-    world.audit.changes.append({"customer": pm["customer"], "action": "update", "payment_method": pm_id,
+    st["fresh"] = True
+    if not automatic:   # the network updater changes the expiry only: a stolen card or a 3-D Secure need stays
+        st.update(hard=None, auth=False)
+        world.audit.on_customer_acted(pm_id)
+    world.add_event("payment_method.automatically_updated" if automatic else "payment_method.updated", pm,
+                    previous=prev, source=source)
+    world.audit.changes.append({"customer": pm["customer"], "action": "auto_update" if automatic else "update",
+                                "payment_method": pm_id,
                                 "at": world.clock.now_f(), "source": source})
     return pm
 
@@ -131,8 +156,16 @@ def on_change(world, payload, due):
     u = rng.random()
     default = c["invoice_settings"]["default_payment_method"]
     attached = sorted(p for p, pm in world.methods.items() if pm["customer"] == cid)
-    if u < 0.40 or (u < 0.80 and (default is None or world.methods[default]["type"] != "card")):
-        attach_card(world, cid, {"default": True}, source="stream")
+    how = world.rng_for("change-how", cid, k)
+    expired = default is not None and world.methods[default]["type"] == "card" \
+        and world.card_expired(world.methods[default], world.now())
+    if expired and how.random() < 0.5:   # the card network's updater got there before the customer
+        update_card(world, default, source="updater", automatic=True)
+    elif u < 0.40 or (u < 0.80 and (default is None or world.methods[default]["type"] != "card")):
+        v = how.random()   # default now (75 %), later (15 %), or never: the merchant's code did not set it
+        spec = {"default": True} if v < 0.75 else {"default": True, "default_after": how.uniform(60, 6 * 3600)} \
+            if v < 0.90 else {}
+        attach_card(world, cid, spec, source="stream")
     elif u < 0.55:
         attach_card(world, cid, {}, source="stream")
     elif u < 0.80:

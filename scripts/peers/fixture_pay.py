@@ -130,6 +130,7 @@ def execute(world, inv, iid, form, record, key, request_id, dry=False):
         record["outcome"] = "succeeded"
         world.mark_paid(inv, world.clock.now_f(), "out_of_band")
         inv["paid_out_of_band"] = True
+        world.add_event("invoice.paid", inv, request={"id": request_id, "idempotency_key": key})
         return 200, inv
     if cust is None or cust.get("deleted"):
         record["outcome"] = "not_open"

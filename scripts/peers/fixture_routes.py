@@ -5,12 +5,22 @@ parameter checks Stripe makes.
 Versions: a request's `Stripe-Version` header picks the shape of the objects it gets back (the
 account's default version without the header); events keep the shape of the account's version when
 they were created, whatever the header (docs.stripe.com/api/events/list). Events older than 30 days
-are neither listed nor retrievable, and a cursor naming one is an unknown object."""
+are neither listed nor retrievable, and a cursor naming one is an unknown object.
+
+Event order: the list is newest first by `created`, a whole second, and Stripe promises no order among
+events of one second (event ids are not ordered either). What one action emits together (a payment's
+charge.succeeded, payment_intent.succeeded, invoice.payment_succeeded and invoice.paid; a dispute's
+created and funds_withdrawn) becomes visible at once; with faults on, a share of such batches
+(--fault-event-order) are listed in another order than they were emitted, the same order on every page
+and with every filter. A later action's events always list before an earlier one's, so a cursor
+(ending_before) never hides one."""
 
 import re
 import urllib.parse
 
-from fixture_codes import ApiError, missing
+import fixture_disputes
+import fixture_links
+from fixture_codes import ApiError, missing, unit_hash
 from fixture_pay import check_unknown, nest, pay
 from fixture_world import render
 
@@ -114,6 +124,9 @@ def list_events(world, q):
     check_unknown(q, {"type", "types", "limit", "starting_after", "ending_before", "created", "expand",
                       "delivery_success"})
     cf = created_filter(q)
+    if len(q.get("types") or []) > 20:   # Stripe: "An array of up to 20 strings containing specific event names"
+        raise ApiError(400, "invalid_request_error", "Invalid array: types must have at most 20 elements",
+                       param="types")
     types = set(q.get("types") or [])
     t = q.get("type")
 
@@ -129,7 +142,34 @@ def list_events(world, q):
     known = {e["id"]: e["created"] for e in visible}
     items = [e for e in reversed(visible) if type_ok(e["type"]) and cf(e["created"])]
     items.sort(key=lambda e: -e["created"])  # stable: newest first, ties keep log order
-    return paginate(items, q, "/v1/events", "event", known)
+    return paginate(tie_order(world, items), q, "/v1/events", "event", known)
+
+
+def tie_order(world, items):
+    """The events of one action (a batch, one second) in another order than emitted, for a seeded share
+    of batches; `items` newest first."""
+    share = world.event_shuffle
+    if share <= 0:
+        return items
+    batch = lambda e: (e["created"], world.event_meta[e["id"]]["batch"])
+    out, i = [], 0
+    while i < len(items):
+        j = i
+        while j < len(items) and batch(items[j]) == batch(items[i]):
+            j += 1
+        group = items[i:j]
+        if len(group) > 1 and unit_hash(world.seed, "ties", *batch(group[0])) < share:
+            group.sort(key=lambda e: unit_hash(world.seed, "tie", e["id"]))
+        out += group
+        i = j
+    return out
+
+
+def list_disputes(world, q):
+    check_unknown(q, {"charge", "payment_intent", "created", "limit", "starting_after", "ending_before", "expand"})
+    cf = created_filter(q)
+    items = [d for d in fixture_disputes.listed(world, q) if cf(d["created"])]
+    return paginate(items, q, "/v1/disputes", "dispute")
 
 
 def list_invoices(world, q, version):
@@ -220,6 +260,11 @@ def route(world, method, path, query_pairs, form_pairs, headers, request_id, fau
             return 200, list_invoices(world, q, version), {}, version
         if parts == ["invoice_payments"]:
             return 200, list_invoice_payments(world, q), {}, version
+        if parts == ["disputes"]:
+            page = list_disputes(world, q)
+            paths = [x[5:] if x.startswith("data.") else x for x in q.get("expand") or []]
+            page["data"] = [expand(world, render(d, version), paths, version) for d in page["data"]]
+            return 200, page, {}, version
         if len(parts) == 3 and parts[0] == "customers" and parts[2] == "payment_methods":
             return 200, list_customer_methods(world, parts[1], q), {}, version
         if len(parts) == 2:
@@ -228,6 +273,10 @@ def route(world, method, path, query_pairs, form_pairs, headers, request_id, fau
         st, body, hdrs = pay(world, parts[1], form_pairs, headers.get("Idempotency-Key"), request_id, fault500)
         if st == 200 and body.get("object") == "invoice":
             body = render_invoice(world, body, version, nest(form_pairs))
+        return st, body, hdrs, version
+    if method == "POST" and parts == ["billing_portal", "sessions"]:
+        st, body, hdrs = fixture_links.create_portal_session(world, form_pairs, headers.get("Idempotency-Key"),
+                                                             request_id)
         return st, body, hdrs, version
     raise unrecognized(method, path)
 
@@ -242,7 +291,8 @@ def retrieve(world, kind, oid, q, version):
     tables = {"invoices": (world.invoices, "invoice"), "payment_intents": (world.intents, "payment_intent"),
               "customers": (world.customers, "customer"), "subscriptions": (world.subscriptions, "subscription"),
               "payment_methods": (world.methods, "payment_method"), "charges": (world.charges, "charge"),
-              "invoice_payments": (world.invoice_payments, "invoice_payment")}
+              "invoice_payments": (world.invoice_payments, "invoice_payment"),
+              "disputes": (world.disputes, "dispute")}
     check_unknown(q, {"expand"})
     if kind == "events":
         ev = next((e for e in world.visible_events() if e["id"] == oid), None)
@@ -256,5 +306,6 @@ def retrieve(world, kind, oid, q, version):
         raise missing(tables[kind][1], oid)
     if kind == "invoices":
         world.audit.on_invoice_read(oid)
+        fixture_links.on_invoice_read(world, obj)
         return render_invoice(world, obj, version, q)
     return expand(world, render(obj, version), q.get("expand") or [], version)

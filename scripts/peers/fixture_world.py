@@ -1,7 +1,9 @@
 """The Stripe fixture's world: its clock, the objects (customers, payment methods, subscriptions,
-invoices, PaymentIntents, charges, InvoicePayments), the event log, how objects render in each API
-version, the scheduler that settles what happens later in fixture time, and the seeded population."""
+invoices, PaymentIntents, charges, InvoicePayments, disputes, billing portal sessions), the event log,
+how objects render in each API version, and the scheduler that settles what happens later in fixture
+time. The seeded population is built by fixture_population."""
 
+import base64
 import copy
 import hashlib
 import heapq
@@ -9,14 +11,16 @@ import random
 import threading
 import time
 
-from fixture_codes import (BANK_DEAD, BANK_TYPES, COUNTRIES, DECLINE_MIX, DOC_URLS, bank_failure, bank_fields,
-                           decline_fields, is_auth, is_hard)
+from fixture_codes import BANK_DEAD, BANK_TYPES, DOC_URLS, is_auth, is_hard
 
 ACACIA = "2024-12-18.acacia"
 BASIL = "2025-03-31.basil"
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 DAY = 86400
 EVENT_RETENTION = 30 * DAY
+STREAMS = ("card_changes", "hosted_retries", "hosted_races", "disputes", "portal_visits")
+# Disputes still open: the card network has not decided (Stripe's statuses, docs.stripe.com/api/disputes/object).
+OPEN_DISPUTE = ("warning_needs_response", "warning_under_review", "needs_response", "under_review")
 
 
 def is_basil(version):
@@ -64,15 +68,21 @@ class World:
         self.api_key = api_key
         self.account_version = account_version
         self.clock = Clock(time_scale)
-        self.streams = streams or {"card_changes": 0.0, "hosted_retries": 0.0}
+        self.streams = dict.fromkeys(STREAMS, 0.0)
+        self.streams.update(streams or {})
+        self.event_shuffle = 0.0    # share of batches of events listed in another order than emitted
+        self.batch = 0              # the current action's number (events it emits share it)
         self.start = int(self.clock.wall0)
         self.counters = {}
         self.customers, self.methods, self.method_state, self.subscriptions = {}, {}, {}, {}
         self.invoices, self.intents, self.charges, self.invoice_payments = {}, {}, {}, {}
+        self.disputes, self.portal_sessions = {}, {}
+        self.account = "acct_1Fx" + self.token("account", 13)
         self.inv_meta = {}          # invoice id -> internal facts (intent, closing, payer, source)
         self.deleted_at = {}        # customer id -> fixture time of deletion
         self.canceled_at = {}       # subscription id -> fixture time of its cancellation
         self.change_pending = set() # customers with a scheduled action of the card-changes stream
+        self.dispute_pending = set()  # customers with a scheduled action of the disputes stream
         self.events = []            # oldest first
         self.idempotency = {}       # idempotency key -> saved answer
         self.inflight = set()       # idempotency keys of requests still executing
@@ -96,6 +106,20 @@ class World:
         with self.lock:
             return self.new_id(prefix)
 
+    def token(self, what, n):
+        """n characters derived from the seed and `what` (stable across runs)."""
+        raw = hashlib.sha256(("%s|%s" % (self.seed, what)).encode()).digest()
+        return "".join(ALNUM[b % len(ALNUM)] for b in (raw + hashlib.sha256(raw).digest())[:n])
+
+    def invoice_links(self, iid):
+        """(hosted_invoice_url, invoice_pdf): stable per invoice, shaped like Stripe's
+        (https://invoice.stripe.com/i/acct_.../test_...?s=ap); a test host, never Stripe's."""
+        secret = base64.urlsafe_b64encode(hashlib.sha256(("%s|link|%s" % (self.seed, iid)).encode()).digest()
+                                          * 2).decode().rstrip("=")
+        token = "test_" + secret[:60] + "0200" + self.token(iid, 10)
+        return ("https://invoice.stripe.test/i/%s/%s?s=ap" % (self.account, token),
+                "https://pay.stripe.test/invoice/%s/%s/pdf?s=ap" % (self.account, token))
+
     def add_event(self, etype, obj, created=None, request=None, previous=None, source="api"):
         """An event whose data.object renders in the account's default version, as Stripe does."""
         ev = {"id": self.new_id("evt_"), "object": "event", "type": etype,
@@ -106,7 +130,7 @@ class World:
         if previous is not None:
             ev["data"]["previous_attributes"] = previous
         self.events.append(ev)
-        self.event_meta[ev["id"]] = {"wall": time.time(), "source": source}
+        self.event_meta[ev["id"]] = {"wall": time.time(), "source": source, "batch": self.batch}
         return ev
 
     def visible_events(self):
@@ -125,7 +149,12 @@ class World:
         now = self.clock.now_f()
         while self.schedule and self.schedule[0][0] <= now:
             due, _, kind, payload = heapq.heappop(self.schedule)
+            self.action()
             self.handlers[kind](self, payload, due)
+
+    def action(self):
+        """A new action begins: the events it emits are one batch (created together, listed in any order)."""
+        self.batch += 1
 
     def rng_for(self, *parts):
         return random.Random("|".join(str(p) for p in (self.seed,) + parts))
@@ -135,11 +164,11 @@ class World:
         return self.rng_for(*parts).expovariate(rate_per_day) * DAY
 
     # ---- object builders
-    def make_customer(self, cid, country, tz, email, metadata, created, address=True):
+    def make_customer(self, cid, country, tz, email, metadata, created, address=True, name=None, locales=None):
         if tz and "time_zone" not in metadata:
             metadata["time_zone"] = tz
-        c = {"id": cid, "object": "customer", "email": email, "name": None, "created": created,
-             "livemode": False,
+        c = {"id": cid, "object": "customer", "email": email, "name": name, "created": created,
+             "livemode": False, "phone": None, "preferred_locales": list(locales or []), "balance": 0,
              "address": ({"city": None, "country": country, "line1": None, "line2": None,
                           "postal_code": None, "state": None} if address else None),
              "currency": None, "delinquent": True, "default_source": None, "description": None,
@@ -204,8 +233,10 @@ class World:
         pm = self.methods.get(pm_id) or {}
         return pm["card"]["brand"] if pm.get("type") == "card" else None
 
-    def make_failed_invoice(self, iid, cid, sid, amount, currency, created, pm_id, fields, source="population"):
-        """An open invoice whose first automatic payment (off session) failed with `fields`."""
+    def make_failed_invoice(self, iid, cid, sid, amount, currency, created, pm_id, fields, source="population",
+                            quiet=False):
+        """An open invoice whose first automatic payment (off session) failed with `fields` (`quiet`: no
+        event, no issuer memory, no stream; fixture_population makes paid history from it)."""
         pi_id, ch_id, inpay = self.new_id("pi_"), self.new_id("ch_"), self.new_id("inpay_")
         inv = {"id": iid, "object": "invoice", "customer": cid, "subscription": sid, "amount_due": amount,
                "amount_paid": 0, "amount_remaining": amount, "currency": currency, "status": "open",
@@ -213,10 +244,12 @@ class World:
                "payment_intent": pi_id, "charge": ch_id, "created": created, "next_payment_attempt": None,
                "livemode": False, "metadata": {}, "auto_advance": True, "paid": False, "paid_out_of_band": False,
                "billing_reason": "subscription_cycle", "customer_email": self.customers[cid].get("email"),
+               "customer_name": self.customers[cid].get("name"),
                "number": "F%06d" % (len(self.invoices) + 1), "due_date": None,
                "period_start": created - 30 * DAY, "period_end": created,
                "status_transitions": {"finalized_at": created, "paid_at": None, "voided_at": None,
                                       "marked_uncollectible_at": None}}
+        inv["hosted_invoice_url"], inv["invoice_pdf"] = self.invoice_links(iid)
         mtype = (self.methods.get(pm_id) or {}).get("type", "card")
         pi = {"id": pi_id, "object": "payment_intent", "amount": amount, "amount_received": 0,
               "currency": currency, "customer": cid, "invoice": iid, "status": "requires_payment_method",
@@ -234,6 +267,8 @@ class World:
                               "paid_by": None, "paid_count": 0, "failed_at": created, "source": source}
         self.charges[ch_id] = self.charge_object(ch_id, inv, pm_id, fields, created)
         pi["last_payment_error"] = self.payment_error(fields, pm_id, ch_id)
+        if quiet:
+            return inv
         if sid and sid in self.subscriptions:
             self.subscriptions[sid]["latest_invoice"] = iid
         if pm_id in self.method_state:
@@ -252,6 +287,7 @@ class World:
                 "currency": inv["currency"], "customer": inv["customer"], "invoice": inv["id"],
                 "payment_intent": inv["payment_intent"], "payment_method": pm_id, "created": created,
                 "livemode": False, "paid": ok and not pending, "captured": ok and not pending, "status": st,
+                "disputed": False, "refunded": False, "amount_refunded": 0,
                 "failure_code": None if ok else fields["code"], "failure_message": None if ok else fields["message"],
                 "outcome": None if pending else {
                     "type": "authorized" if ok else "issuer_declined",
@@ -308,93 +344,17 @@ class World:
         if rate > 0 and cid not in self.change_pending:
             self.change_pending.add(cid)
             self.at(base + self.stream_delay(rate, "change", cid, 1), "change", {"customer": cid, "k": 1})
+        rate = self.streams.get("disputes", 0.0)
+        if rate > 0 and cid not in self.dispute_pending:
+            self.dispute_pending.add(cid)
+            self.at(base + self.stream_delay(rate, "dispute", cid, 1), "dispute", {"customer": cid, "k": 1})
 
-    # ---- population
-    def populate(self, n_customers, n_invoices):
-        rng = random.Random(self.seed)
-        now = self.start
-        cust_ids = []
-        for i in range(n_customers):
-            country, tz, currency = rng.choice(COUNTRIES)
-            cid = self.new_id("cus_")
-            meta = {"tier": rng.choice(["gold", "silver", "silver", "bronze", "bronze", "bronze"])}
-            tags = rng.choice(["b2b,annual", "b2c,monthly", "b2b,monthly", "b2c,annual", ""])
-            if tags:
-                meta["tags"] = tags
-            created = now - rng.randint(30, 900) * DAY
-            c = self.make_customer(cid, country, tz, "customer%d@example.com" % (i + 1), meta, created,
-                                   address=rng.random() > 0.05)
-            c["currency"] = currency
-            pms = []
-            for k in range(rng.choice([1, 1, 2, 2, 2, 3, 3, 4])):
-                pid = self.new_id("pm_")
-                fp = "".join(rng.choice(ALNUM) for _ in range(16))
-                if k > 0 and country in ("FR", "DE", "ES", "NL", "IT") and rng.random() < 0.3:
-                    pm = self.make_method(pid, cid, "sepa_debit", created + k * DAY, last4="%04d" % rng.randint(0, 9999),
-                                          fingerprint=fp, bank_code="%08d" % rng.randint(10000000, 99999999),
-                                          country=country)
-                elif k > 0 and country == "US" and rng.random() < 0.3:
-                    pm = self.make_method(pid, cid, "us_bank_account", created + k * DAY,
-                                          last4="%04d" % rng.randint(0, 9999), fingerprint=fp,
-                                          bank_name=rng.choice(["STRIPE TEST BANK", "CHASE", "WELLS FARGO"]))
-                else:
-                    year = time.gmtime(now).tm_year
-                    expired = rng.random() < 0.1
-                    pm = self.make_method(pid, cid, "card", created + k * DAY,
-                                          brand=rng.choices(["visa", "mastercard", "amex"], [45, 35, 20])[0],
-                                          last4="%04d" % rng.randint(0, 9999), exp_month=rng.randint(1, 12),
-                                          exp_year=rng.randint(year - 2, year - 1) if expired else rng.randint(year + 1, year + 5),
-                                          fingerprint=fp, funding=rng.choice(["credit", "credit", "debit", "prepaid"]),
-                                          country=country, requires_authentication=rng.random() < 0.05)
-                pms.append(pm)
-            default = pms[0]
-            if len(pms) > 1 and pms[1]["type"] in BANK_TYPES and rng.random() < 0.4:
-                default = pms[1]   # pays by direct debit
-            c["invoice_settings"]["default_payment_method"] = default["id"]
-            sid = self.new_id("sub_")
-            self.make_subscription(sid, cid, rng.choices(["past_due", "active", "unpaid", "canceled"], [70, 20, 6, 4])[0],
-                                   created)
-            cust_ids.append((cid, sid))
-        if not cust_ids:
-            return
-        plan = sorted((now - rng.randint(60, 20 * DAY), ) + rng.choice(cust_ids) for _ in range(n_invoices))
-        for created, cid, sid in plan:   # oldest first, so the event log reads in time order
-            self.add_failing_invoice(rng, cid, sid, created, source="population")
-
-    def add_failing_invoice(self, rng, cid, sid, created, source):
-        c = self.customers[cid]
-        pm_id = c["invoice_settings"]["default_payment_method"]
-        pm = self.methods[pm_id]
-        st = self.method_state[pm_id]
-        dc = rng.choices([c for _, c in DECLINE_MIX], [w for w, _ in DECLINE_MIX])[0]
-        if pm["type"] in BANK_TYPES:
-            fields = dict(st["hard"]) if st["hard"] else bank_fields(*bank_failure(pm["type"], rng.random()))
-        else:
-            if self.card_expired(pm, created):
-                dc = "expired_card"
-            elif dc == "expired_card":
-                dc = "insufficient_funds"
-            fields = dict(st["hard"]) if st["hard"] is not None else decline_fields(dc, pm["card"]["brand"], rng)
-        amount = rng.choice([999, 1499, 1999, 2900, 4900, 9900, 19900, 49900])
-        return self.make_failed_invoice(self.new_id("in_"), cid, sid, amount, c.get("currency") or "eur",
-                                        created, pm_id, fields, source=source)
+    def open_disputes(self, cid):
+        """The customer's disputes the card network has not decided yet, oldest first."""
+        return [d for d in self.disputes.values() if d["status"] in OPEN_DISPUTE
+                and (self.charges.get(d["charge"]) or {}).get("customer") == cid]
 
     @staticmethod
     def card_expired(pm, at):
         t = time.gmtime(at)
         return (pm["card"]["exp_year"], pm["card"]["exp_month"]) < (t.tm_year, t.tm_mon)
-
-    def generate_one(self):
-        """A new failing invoice for a live subscription (the --failure-rate stream)."""
-        with self.lock:
-            self.advance()
-            live = sorted((s["customer"], s["id"]) for s in self.subscriptions.values()
-                          if not self.customers[s["customer"]].get("deleted") and s["status"] != "canceled"
-                          and self.customers[s["customer"]]["invoice_settings"]["default_payment_method"])
-            if not live:
-                return None
-            cid, sid = self.gen_rng.choice(live)
-            inv = self.add_failing_invoice(self.gen_rng, cid, sid, self.now(), source="generator")
-            if self.subscriptions[sid]["status"] == "active":
-                self.subscriptions[sid]["status"] = "past_due"
-            return inv

@@ -2,12 +2,14 @@
 """A Stripe-shaped fixture server for tests of the Stripe provider adapter.
 
 Speaks the part of Stripe's v1 API that the adapter uses, on loopback, with a seeded population of
-customers, payment methods (cards, SEPA and US bank debits), subscriptions and open invoices whose
-first automatic payment failed, and a control API under /_fixture/ for tests. It behaves like the
-real Stripe where that hurts a retry system: transient faults by default, an account on a newer API
-version than the caller, idempotency keys forgotten after 24 hours, customers who change cards or pay
-on the hosted invoice page, bank debits that settle days later, cards that want 3-D Secure, events
-that expire after 30 days. Its records audit what the caller did against it.
+customers (with email, name and preferred locales), payment methods (cards, SEPA and US bank debits),
+subscriptions, paid invoices from months ago and open invoices whose first automatic payment failed,
+and a control API under /_fixture/ for tests. It behaves like the real Stripe where that hurts a retry
+system: transient faults by default, an account on a newer API version than the caller, idempotency
+keys forgotten after 24 hours, customers who change cards or pay on the hosted invoice page (sometimes
+right as a retry is planned), bank debits that settle days later, cards that want 3-D Secure, events
+that expire after 30 days and list out of order within an action, disputes, portal links that die
+within minutes. Its records audit what the caller did against it.
 
 Usage:
     python3 scripts/peers/stripe_fixture.py --port 0 --api-key sk_test_fixture [options]
@@ -27,9 +29,14 @@ Options:
     --fault-429 P            429 rate_limit with Retry-After: 1 (default 0.01)
     --fault-lock-timeout P   429 lock_timeout on POSTs (default 0.003)
     --fault-409 P            409 idempotency_key_in_use on POSTs with a key (default 0.002)
+    --fault-event-order P    share of actions whose events list in another order than emitted (0.3)
     --streams on|off         customers acting by themselves (default on), at these daily rates:
     --card-changes R         per customer with an open failed invoice: detach, add, update a card (0.01)
     --hosted-retries R       per open failed invoice: the customer pays on the hosted page (0.01)
+    --disputes R             per customer with an open failed invoice: disputes their latest charge (0.002)
+                             and at these shares:
+    --hosted-races P         reads of an open invoice after which the customer pays it there at once (0.01)
+    --portal-visits P        billing portal sessions whose customer opens the link, mostly late (0.6)
 
 How it behaves (each module says more):
     transient faults     the rates above (fixture_faults); a pay's 500 went through half the time, and
@@ -45,11 +52,20 @@ How it behaves (each module says more):
     3-D Secure           some cards answer off session 402 authentication_required, 402
                          invoice_payment_intent_requires_action, or 200 with the PaymentIntent
                          requires_action, and again until the customer updates the card (fixture_issuer)
-    customers            detach, add and update cards, retry on the hosted invoice page (fixture_customers)
-    events               listed and retrievable for 30 days; a cursor naming an older one is unknown
+    customers            detach, add and update cards (default now, later or never; expiries from the
+                         card network's updater too), retry on the hosted invoice page (fixture_customers)
+    disputes             inquiries and chargebacks on succeeded charges, funds withdrawn and reinstated,
+                         lost when evidence is due and nobody answered (fixture_disputes)
+    links                hosted invoice URLs (30 days past finalization, 120 at most, 10 from a read),
+                         portal sessions (5 minutes unvisited, an hour once open) (fixture_links)
+    subscriptions        cancelled: the customer's open invoices stop collecting (auto_advance false),
+                         or are voided, or marked uncollectible (fixture_control)
+    events               listed and retrievable for 30 days; a cursor naming an older one is unknown;
+                         newest first; one action's events in any order among themselves (fixture_routes)
     records and audit    per-endpoint counts, the peak of any one-second window, double charges,
                          off-session pays after authentication, pays after never-retry answers, pays on
-                         closed invoices (races and violations), Mastercard and Visa rules (fixture_audit)
+                         closed invoices (races and violations), Mastercard and Visa rules, pays while
+                         the customer has a dispute open, links clicked after they died (fixture_audit)
 
 Stripe API served (Authorization: Bearer <api key>; form-encoded bodies; Stripe-Version header
 picks the objects' shape, the account's version without it):
@@ -62,19 +78,36 @@ picks the objects' shape, the account's version without it):
     GET  /v1/payment_intents/{id}             GET /v1/charges/{id}
     GET  /v1/customers/{id}                   GET /v1/customers/{id}/payment_methods?limit=..&type=..
     GET  /v1/payment_methods/{id}             GET /v1/subscriptions/{id}
+    GET  /v1/disputes?charge=..&payment_intent=..&created=..&limit=..   GET /v1/disputes/{id}
+    POST /v1/billing_portal/sessions          customer, return_url?, locale?, configuration?,
+                                              flow_data[type]? (Idempotency-Key): a session whose url expires
 
 Control API (no auth, JSON in and out, never faulted):
-    POST   /_fixture/scenario                         create a described case (scripted outcomes)
+    POST   /_fixture/scenario                         create a described case (scripted outcomes, drafts,
+                                                       paid invoices to dispute)
     POST   /_fixture/faults                           queue faults (status, delay, malformed, truncated,
     GET    /_fixture/faults, DELETE /_fixture/faults    wrong_content_type, oversized, drip, reset)
-    POST   /_fixture/random_faults                    {"500": P, "429": P, "lock_timeout": P, "409": P}; GET
+    POST   /_fixture/random_faults                    {"500": P, "429": P, "lock_timeout": P, "409": P,
+                                                       "event_order": P}; GET
     POST   /_fixture/invoices/{id}/pay_out_of_band    ... /void, /mark_uncollectible
     POST   /_fixture/invoices/{id}/hosted_retry       {"payment_method"?, "outcome"?}: the customer pays
-    POST   /_fixture/subscriptions/{id}/cancel
+    POST   /_fixture/subscriptions/{id}/cancel        {"invoices"?: leave_open | void | mark_uncollectible}
     POST   /_fixture/customers/{id}/delete
-    POST   /_fixture/customers/{id}/payment_methods   {"brand", "exp_month", "exp_year", "default"}: new card
+    POST   /_fixture/customers/{id}/payment_methods   {"brand", "exp_month", "exp_year", "default",
+                                                       "default_after"?: seconds}: new card
     POST   /_fixture/payment_methods/{id}/detach
-    POST   /_fixture/payment_methods/{id}/update      {"exp_month", "exp_year"}
+    POST   /_fixture/payment_methods/{id}/update      {"exp_month", "exp_year", "automatic"?}
+    POST   /_fixture/charges/{id}/dispute             {"reason"?, "status"?: needs_response (default),
+                                                       warning_needs_response, lost, prevented..}: a Dispute
+    POST   /_fixture/customers/{id}/dispute           the same, on the customer's latest succeeded charge
+    POST   /_fixture/disputes/{id}/update             {"status": warning_under_review | needs_response |
+                                                       under_review}
+    POST   /_fixture/disputes/{id}/close              {"status": won | lost | warning_closed | prevented}
+    GET    /_fixture/disputes                         every dispute, and how each was opened
+    POST   /_fixture/links/visit                      {"url", "action"?: update_card | pay, "card"?,
+                                                       "payment_method"?, "outcome"?}: the customer clicks;
+                                                       410 {"outcome": "expired"} for a dead link
+    GET    /_fixture/billing_portal/sessions/{id}     a session, its expires_at and visited_at
     POST   /_fixture/clock                            {"advance_seconds": N}; GET: now
     GET    /_fixture/records                          attempts, per-endpoint counts, peak rate, audit
     GET    /_fixture/events[?type=..]                 every event ever emitted, with wall times
@@ -96,7 +129,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.dont_write_bytecode = True  # no __pycache__ beside the peers
 
 import fixture_customers
+import fixture_disputes
 import fixture_issuer
+import fixture_links
+import fixture_population
 from fixture_audit import Audit
 from fixture_codes import ApiError, mask_key
 from fixture_control import control
@@ -281,6 +317,7 @@ class Handler(BaseHTTPRequestHandler):
             raise unrecognized(self.command, path)
         self.auth()
         with w.lock:
+            w.action()
             st, body, headers, version = route(w, self.command, path, query_pairs, form_pairs, hdrs, self.req_id,
                                                fault500)
         return Answer(st, body, headers, version=version)
@@ -358,7 +395,7 @@ def generator(world, rate, stop):
     interval = 1.0 / rate
     next_t = time.time() + interval
     while not stop.wait(max(0.0, next_t - time.time())):
-        world.generate_one()
+        fixture_population.generate_one(world)
         next_t += interval
         if next_t < time.time() - 5:
             next_t = time.time()
@@ -366,18 +403,21 @@ def generator(world, rate, stop):
 
 def build(args):
     """The world and the server for parsed arguments (not yet serving)."""
-    streams = {"card_changes": args.card_changes, "hosted_retries": args.hosted_retries} \
-        if args.streams == "on" else {"card_changes": 0.0, "hosted_retries": 0.0}
+    streams = {"card_changes": args.card_changes, "hosted_retries": args.hosted_retries, "disputes": args.disputes,
+               "hosted_races": args.hosted_races, "portal_visits": args.portal_visits} if args.streams == "on" else {}
     w = World(args.seed, args.api_key, args.account_version, args.time_scale, streams)
     w.audit = Audit(w)
     w.handlers.update(settle=fixture_issuer.settle, change=fixture_customers.on_change,
-                      hosted=fixture_customers.on_hosted)
+                      hosted=fixture_customers.on_hosted, set_default=fixture_customers.on_set_default,
+                      dispute=fixture_disputes.on_dispute, dispute_due=fixture_disputes.on_due,
+                      portal_visit=fixture_links.on_portal_visit, hosted_race=fixture_links.on_hosted_race)
     with w.lock:
-        w.populate(max(0, args.customers), max(0, args.invoices))
+        fixture_population.populate(w, max(0, args.customers), max(0, args.invoices))
     srv = Server((args.host, args.port), Handler)
     srv.world = w
     srv.faults = FaultQueue()
     on = args.faults == "on"
+    w.event_shuffle = args.fault_event_order if on else 0.0
     srv.random_faults = RandomFaults(args.seed, args.fault_500 if on else 0, args.fault_429 if on else 0,
                                      args.fault_lock_timeout if on else 0, args.fault_409 if on else 0)
     srv.requests = []
@@ -400,9 +440,17 @@ def main(argv=None):
     ap.add_argument("--fault-429", type=float, default=0.01)
     ap.add_argument("--fault-lock-timeout", type=float, default=0.003)
     ap.add_argument("--fault-409", type=float, default=0.002)
+    ap.add_argument("--fault-event-order", type=float, default=0.3,
+                    help="share of actions whose events are listed in another order than they were emitted")
     ap.add_argument("--streams", choices=("on", "off"), default="on")
     ap.add_argument("--card-changes", type=float, default=0.01, help="per customer with a failing invoice per day")
     ap.add_argument("--hosted-retries", type=float, default=0.01, help="per open failed invoice per day")
+    ap.add_argument("--disputes", type=float, default=0.002,
+                    help="per customer with an open failed invoice per day: a dispute of their latest charge")
+    ap.add_argument("--hosted-races", type=float, default=0.01,
+                    help="share of reads of an open invoice after which the customer pays it on the hosted page")
+    ap.add_argument("--portal-visits", type=float, default=0.6,
+                    help="share of billing portal sessions whose customer opens the link (mostly hours later)")
     args = ap.parse_args(argv)
     if not (args.host.startswith("127.") or args.host in ("::1", "localhost")):
         ap.error("--host must be a loopback address")

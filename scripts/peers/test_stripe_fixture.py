@@ -1169,5 +1169,405 @@ class AuditTest(QuietPeerTest):
             p.stop()
 
 
+class DisputeTest(QuietPeerTest):
+    def paid_case(self, tag, methods=None, paid=1, **cust):
+        """A customer with `paid` paid invoices (their charges can be disputed) and one open failed invoice."""
+        sc = case(tag, methods or [{}], **cust)
+        sc["paid_invoices"] = [{"id": "in_%s_p%d" % (tag, n), "amount_due": 1500 + n, "currency": "usd",
+                                "created": int(time.time()) - (60 - n) * DAY} for n in range(paid)]
+        st, made = self.p.control("POST", "scenario", sc)
+        self.assertEqual(st, 200, made)
+        return made
+
+    def test_chargeback_lifecycle(self):
+        made = self.paid_case("d1", paid=2)
+        ch = made["paid_invoices"][0]["charge"]
+        self.assertEqual(self.p.j("GET", "/v1/charges/" + ch)[1]["disputed"], False)
+        st, du = self.p.control("POST", "charges/%s/dispute" % ch, {"reason": "fraudulent"})
+        self.assertEqual(st, 200, du)
+        self.assertTrue(du["id"].startswith("du_"))
+        self.assertEqual((du["object"], du["charge"], du["payment_intent"], du["amount"], du["currency"], du["status"],
+                          du["reason"], du["livemode"], du["is_charge_refundable"]),
+                         ("dispute", ch, made["paid_invoices"][0]["payment_intent"], 1500, "usd", "needs_response",
+                          "fraudulent", False, False))
+        self.assertEqual(du["payment_method_details"]["card"]["case_type"], "chargeback")
+        self.assertEqual(du["payment_method_details"]["card"]["network_reason_code"], "10.4")   # Visa, fraud
+        ev = du["evidence_details"]
+        self.assertEqual((ev["has_evidence"], ev["past_due"], ev["submission_count"]), (False, False, 0))
+        self.assertTrue(7 * DAY <= ev["due_by"] - du["created"] <= 21 * DAY and ev["due_by"] % DAY == DAY - 1, ev)
+        self.assertEqual(len(du["balance_transactions"]), 1)
+        self.assertEqual(du["balance_transactions"][0]["amount"], -1500)
+        # Retrievable, listed by charge and by PaymentIntent, and the charge says so.
+        self.assertEqual(self.p.j("GET", "/v1/disputes/" + du["id"])[1]["status"], "needs_response")
+        by_charge = self.p.j("GET", "/v1/disputes", {"charge": ch})[1]
+        self.assertEqual(([d["id"] for d in by_charge["data"]], by_charge["url"]), ([du["id"]], "/v1/disputes"))
+        by_pi = self.p.j("GET", "/v1/disputes", {"payment_intent": du["payment_intent"]})[1]["data"]
+        self.assertEqual([d["id"] for d in by_pi], [du["id"]])
+        self.assertEqual(self.p.j("GET", "/v1/disputes", {"charge": made["paid_invoices"][1]["charge"]})[1]["data"], [])
+        expanded = self.p.j("GET", "/v1/disputes/%s?expand[]=charge" % du["id"])[1]
+        self.assertEqual((expanded["charge"]["id"], expanded["charge"]["disputed"]), (ch, True))
+        self.assertEqual(self.p.j("GET", "/v1/disputes/du_missing")[1]["error"]["code"], "resource_missing")
+        self.assertEqual(self.p.j("GET", "/v1/disputes", {"bogus": "1"})[0], 400)
+        # Events carry the Dispute, not the Charge; a chargeback withdraws the money at once.
+        evs = self.p.j("GET", "/v1/events", [("types[]", "charge.dispute.created"),
+                                             ("types[]", "charge.dispute.funds_withdrawn"), ("limit", 10)])[1]["data"]
+        mine = [e for e in evs if e["data"]["object"]["id"] == du["id"]]
+        self.assertEqual(sorted(e["type"] for e in mine), ["charge.dispute.created", "charge.dispute.funds_withdrawn"])
+        self.assertTrue(all(e["data"]["object"]["object"] == "dispute" and e["data"]["object"]["charge"] == ch
+                            for e in mine))
+        # One dispute per charge; a failed charge cannot be disputed.
+        self.assertEqual(self.p.control("POST", "charges/%s/dispute" % ch, {})[0], 409)
+        self.assertEqual(self.p.control("POST", "charges/%s/dispute" % made["invoice"]["charge"], {})[0], 400)
+        self.assertEqual(self.p.control("POST", "charges/ch_missing/dispute", {})[0], 404)
+        self.assertEqual(self.p.control("POST", "charges/%s/dispute" % made["paid_invoices"][1]["charge"],
+                                        {"reason": "because"})[0], 400)
+        # Evidence in, then won: the money comes back.
+        st, du2 = self.p.control("POST", "disputes/%s/update" % du["id"], {"status": "under_review"})
+        self.assertEqual((du2["status"], du2["evidence_details"]["submission_count"]), ("under_review", 1))
+        self.assertEqual(self.p.control("POST", "disputes/%s/close" % du["id"], {"status": "warning_closed"})[0], 400)
+        st, du3 = self.p.control("POST", "disputes/%s/close" % du["id"], {"status": "won"})
+        self.assertEqual((st, du3["status"], [t["amount"] for t in du3["balance_transactions"]]), (200, "won", [-1500, 1500]))
+        closing = [e for e in self.p.j("GET", "/v1/events", {"limit": 20})[1]["data"] if e["data"]["object"]["id"] == du["id"]]
+        types = {e["type"] for e in closing}
+        self.assertTrue({"charge.dispute.updated", "charge.dispute.closed", "charge.dispute.funds_reinstated"} <= types)
+        closed = next(e for e in closing if e["type"] == "charge.dispute.closed")
+        self.assertEqual((closed["data"]["object"]["status"], closed["data"]["previous_attributes"]),
+                         ("won", {"status": "under_review"}))
+        self.assertEqual(self.p.control("POST", "disputes/%s/close" % du["id"], {"status": "lost"})[0], 400)
+        self.assertEqual(self.p.control("POST", "disputes/du_missing/close", {"status": "lost"})[0], 404)
+
+    def test_inquiry_escalates_to_chargeback(self):
+        made = self.paid_case("d2", [{"brand": "amex"}])
+        ch = made["paid_invoices"][0]["charge"]
+        st, du = self.p.control("POST", "charges/%s/dispute" % ch, {"status": "warning_needs_response",
+                                                                    "reason": "subscription_canceled"})
+        self.assertEqual((du["status"], du["is_charge_refundable"], du["balance_transactions"]),
+                         ("warning_needs_response", True, []))
+        self.assertEqual(du["payment_method_details"]["card"], {"brand": "amex", "case_type": "inquiry",
+                                                               "network_reason_code": "C28"})
+        self.assertEqual(self.events_of("charge.dispute.funds_withdrawn", du["id"]), [])   # an inquiry takes nothing
+        self.assertEqual(self.p.control("POST", "disputes/%s/close" % du["id"], {"status": "won"})[0], 400)
+        st, du = self.p.control("POST", "disputes/%s/update" % du["id"], {"status": "needs_response"})
+        self.assertEqual((du["status"], du["is_charge_refundable"], du["payment_method_details"]["card"]["case_type"]),
+                         ("needs_response", False, "chargeback"))
+        self.assertEqual(len(self.events_of("charge.dispute.funds_withdrawn", du["id"])), 1)
+        upd = self.p.j("GET", "/v1/events", {"type": "charge.dispute.updated", "limit": 1})[1]["data"][0]
+        self.assertEqual(upd["data"]["previous_attributes"]["status"], "warning_needs_response")
+        self.assertEqual(self.p.control("POST", "disputes/%s/close" % du["id"], {"status": "warning_closed"})[0], 400)
+        self.assertEqual(self.p.control("POST", "disputes/%s/close" % du["id"], {"status": "lost"})[1]["status"], "lost")
+        self.assertEqual(self.events_of("charge.dispute.funds_reinstated", du["id"]), [])
+
+    def test_customer_dispute_holds_our_pays(self):
+        made = self.paid_case("d3", [{"outcomes": [DECLINE, DECLINE, DECLINE]}], paid=2)
+        st, du = self.p.control("POST", "customers/cus_d3/dispute", {})
+        self.assertEqual((st, du["charge"]), (200, made["paid_invoices"][1]["charge"]))   # the latest charge
+        self.assertEqual(self.p.j("GET", "/v1/disputes/" + du["id"])[1]["status"], "needs_response")
+        self.p.pay("in_d3", "pm_d3_0", "rl_d3_1")
+        held = self.p.audit_for("pays_during_dispute", "in_d3")
+        self.assertEqual(len(held), 1)
+        self.assertEqual((held[0]["customer"], [d["id"] for d in held[0]["disputes"]]), ("cus_d3", [du["id"]]))
+        self.p.control("POST", "disputes/%s/close" % du["id"], {"status": "lost"})
+        self.p.pay("in_d3", "pm_d3_0", "rl_d3_2")
+        self.assertEqual(len(self.p.audit_for("pays_during_dispute", "in_d3")), 1)   # decided: no longer held
+        # The next dispute takes the older charge; then there is none left.
+        self.assertEqual(self.p.control("POST", "customers/cus_d3/dispute", {})[1]["charge"],
+                         made["paid_invoices"][0]["charge"])
+        self.assertEqual(self.p.control("POST", "customers/cus_d3/dispute", {})[0], 400)
+        self.assertEqual(self.p.control("POST", "customers/cus_none/dispute", {})[0], 404)
+
+    def test_bank_debit_dispute_is_lost_at_once(self):
+        made = self.paid_case("d4", [{"type": "sepa_debit"}], country="DE")
+        st, du = self.p.control("POST", "customers/cus_d4/dispute", {})
+        self.assertEqual((du["status"], du["reason"], du["evidence_details"]["due_by"], du["payment_method_details"]),
+                         ("lost", "customer_initiated", 0, None))
+        types = [e["type"] for e in self.p.control("GET", "events")[1]["events"] if e["object"] == du["id"]]
+        self.assertEqual(types, ["charge.dispute.created", "charge.dispute.funds_withdrawn", "charge.dispute.closed"])
+        self.assertEqual(self.p.audit_for("pays_during_dispute", "in_d4"), [])
+        self.p.pay("in_d4", "pm_d4_0", "rl_d4_1")
+        self.assertEqual(self.p.audit_for("pays_during_dispute", "in_d4"), [])
+
+    def test_disputes_stream(self):
+        p = Peer("--seed", "14", "--customers", "30", "--invoices", "60", "--faults", "off", "--disputes", "0.5",
+                 "--card-changes", "0", "--hosted-retries", "0", "--hosted-races", "0", "--portal-visits", "0")
+        try:
+            p.advance(4 * DAY)
+            recs = p.records()["disputes"]
+            self.assertGreater(len(recs), 3, recs)
+            opened = {d["id"]: d for d in p.control("GET", "disputes")[1]["disputes"]}
+            for r in recs:
+                self.assertEqual(r["source"], "stream")
+                du = opened[r["dispute"]]
+                ch = p.j("GET", "/v1/charges/" + du["charge"])[1]
+                self.assertEqual((ch["status"], ch["disputed"], ch["customer"]), ("succeeded", True, r["customer"]))
+            statuses = {d["status"] for d in opened.values()}
+            self.assertTrue(statuses & {"needs_response", "warning_needs_response", "lost"}, statuses)
+            # Nobody answers: when evidence is due, chargebacks are lost, inquiries close or escalate.
+            p.advance(45 * DAY)
+            after = p.control("GET", "disputes")[1]["disputes"]
+            early = [d for d in after if d["id"] in opened]
+            self.assertTrue(all(d["status"] in ("lost", "warning_closed") for d in early), [d["status"] for d in early])
+            self.assertTrue(any(e["type"] == "charge.dispute.closed" for e in p.control("GET", "events")[1]["events"]))
+        finally:
+            p.stop()
+
+
+class ContactAndLinksTest(QuietPeerTest):
+    def test_population_contact_details(self):
+        p = Peer("--seed", "7", "--customers", "60", "--invoices", "10", *QUIET)
+        try:
+            custs = set()
+            for e in p.control("GET", "events")[1]["events"]:
+                custs.add(p.j("GET", "/v1/invoices/" + e["object"])[1]["customer"])
+            emails, names, locales = [], [], []
+            for inv in p.j("GET", "/v1/invoices", {"limit": 100})[1]["data"]:
+                c = p.j("GET", "/v1/customers/" + inv["customer"])[1]
+                emails.append(c["email"])
+                names.append(c["name"])
+                locales.append(tuple(c["preferred_locales"]))
+                self.assertEqual(inv["customer_email"], c["email"])
+            self.assertTrue(all(e is None or e.endswith("@example.test") for e in emails), emails)
+            self.assertTrue(any(emails))
+            self.assertTrue(any(names) and None in names, names)
+            self.assertIn((), locales)
+            self.assertTrue({l[0] for l in locales if l} - {"en", "en-US", "en-GB"}, locales)   # not all English
+        finally:
+            p.stop()
+        made = self.make("c1", [{}], email="ana@example.test", name="Ana Lima", preferred_locales=["pt-BR", "en"])
+        self.assertEqual((made["customer"]["email"], made["customer"]["name"], made["customer"]["preferred_locales"]),
+                         ("ana@example.test", "Ana Lima", ["pt-BR", "en"]))
+        self.assertEqual(self.make("c2", [{}])["customer"]["preferred_locales"], [])
+
+    def test_hosted_invoice_url(self):
+        made = self.make("l1", [{}])
+        url = made["invoice"]["hosted_invoice_url"]
+        self.assertRegex(url, r"^https://invoice\.stripe\.test/i/acct_\w+/test_[\w-]+\?s=ap$")
+        self.assertTrue(made["invoice"]["invoice_pdf"].startswith("https://pay.stripe.test/invoice/acct_"))
+        for version in (ACACIA, BASIL):
+            self.assertEqual(self.p.j("GET", "/v1/invoices/in_l1", version=version)[1]["hosted_invoice_url"], url)
+        self.assertEqual(made["event"]["data"]["object"]["hosted_invoice_url"], url)
+        self.assertNotEqual(self.make("l2", [{}])["invoice"]["hosted_invoice_url"], url)
+        sc = case("l3", [{}])
+        sc["invoice"]["draft"] = True
+        st, draft = self.p.control("POST", "scenario", sc)
+        d = draft["drafts"][0]
+        self.assertEqual((d["status"], d["hosted_invoice_url"], d["number"], d["payment_intent"]), ("draft", None, None, None))
+        self.assertEqual(self.p.pay("in_l3", "pm_l3_0", "rl_l3")[0], 400)
+        # The customer opens it: a link lives 30 days from finalization, and 10 days from any API read.
+        self.assertEqual(self.p.control("POST", "links/visit", {"url": url})[1]["outcome"], "opened")
+        self.p.advance(31 * DAY)
+        st, rec = self.p.control("POST", "links/visit", {"url": url})
+        self.assertEqual((st, rec["outcome"]), (410, "expired"))
+        dead = [r for r in self.p.records()["audit_records"]["links_dead_on_click"] if r["url"] == url]
+        self.assertEqual([(r["kind"], r["invoice"], r["reason"]) for r in dead], [("invoice", "in_l1", "invoice link expired")])
+        self.p.j("GET", "/v1/invoices/in_l1")
+        st, rec = self.p.control("POST", "links/visit", {"url": url, "action": "pay", "outcome": "succeed"})
+        self.assertEqual((st, rec["outcome"]), (200, "succeeded"))
+        self.assertEqual(self.p.j("GET", "/v1/invoices/in_l1")[1]["status"], "paid")
+        self.assertEqual(self.p.control("POST", "links/visit", {"url": "https://invoice.stripe.test/i/x"})[0], 404)
+
+    def test_billing_portal_session(self):
+        self.make("l4", [{}], preferred_locales=["fr-FR"])
+        st, h, b = self.p.call("POST", "/v1/billing_portal/sessions",
+                               {"customer": "cus_l4", "return_url": "https://app.example.test/billing"},
+                               {"Idempotency-Key": "rl_portal_l4"})
+        s = json.loads(b)
+        self.assertEqual(st, 200, s)
+        self.assertTrue(s["id"].startswith("bps_"))
+        self.assertEqual((s["object"], s["customer"], s["return_url"], s["livemode"], s["locale"], s["flow"]),
+                         ("billing_portal.session", "cus_l4", "https://app.example.test/billing", False, None, None))
+        self.assertRegex(s["url"], r"^https://billing\.stripe\.test/p/session/test_\w+$")
+        st, h2, b2 = self.p.call("POST", "/v1/billing_portal/sessions",
+                                 {"customer": "cus_l4", "return_url": "https://app.example.test/billing"},
+                                 {"Idempotency-Key": "rl_portal_l4"})
+        self.assertEqual((json.loads(b2)["id"], h2["Idempotent-Replayed"]), (s["id"], "true"))
+        self.assertEqual(self.p.records()["endpoints"]["billing_portal.sessions.create"], 2)
+        st, body = self.p.j("POST", "/v1/billing_portal/sessions", {"return_url": "https://x.test"})
+        self.assertEqual((st, body["error"]["code"], body["error"]["param"]), (400, "parameter_missing", "customer"))
+        st, body = self.p.j("POST", "/v1/billing_portal/sessions", {"customer": "cus_nobody"})
+        self.assertEqual((st, body["error"]["code"]), (404, "resource_missing"))
+        st, body = self.p.j("POST", "/v1/billing_portal/sessions", {"customer": "cus_l4", "flow_data[type]": "nope"})
+        self.assertEqual(st, 400)
+        st, flow = self.p.j("POST", "/v1/billing_portal/sessions",
+                            {"customer": "cus_l4", "flow_data[type]": "payment_method_update", "locale": "fr"})
+        self.assertEqual((flow["flow"]["type"], flow["flow"]["after_completion"]["type"], flow["locale"]),
+                         ("payment_method_update", "portal_homepage", "fr"))
+        # Five minutes to open it; once open, an hour.
+        meta = self.p.control("GET", "billing_portal/sessions/" + s["id"])[1]
+        self.assertEqual((meta["expires_at"] - s["created"], meta["visited_at"]), (300, None))
+        self.p.advance(301)
+        st, rec = self.p.control("POST", "links/visit", {"url": s["url"], "action": "update_card"})
+        self.assertEqual((st, rec["outcome"], rec["reason"]), (410, "expired", "session expired"))
+        st, fresh = self.p.j("POST", "/v1/billing_portal/sessions", {"customer": "cus_l4"})
+        st, rec = self.p.control("POST", "links/visit", {"url": fresh["url"], "action": "update_card",
+                                                         "card": {"brand": "mastercard"}})
+        self.assertEqual((st, rec["outcome"]), (200, "updated_card"))
+        self.assertEqual(self.p.j("GET", "/v1/customers/cus_l4")[1]["invoice_settings"]["default_payment_method"],
+                         rec["payment_method"])
+        self.p.advance(1800)
+        self.assertEqual(self.p.control("POST", "links/visit", {"url": fresh["url"]})[0], 200)
+        self.p.advance(3601)
+        self.assertEqual(self.p.control("POST", "links/visit", {"url": fresh["url"]})[0], 410)
+
+    def test_portal_links_opened_late_are_dead(self):
+        p = Peer("--seed", "15", "--customers", "0", "--invoices", "0", "--faults", "off", "--portal-visits", "1",
+                 "--card-changes", "0", "--hosted-retries", "0", "--disputes", "0", "--hosted-races", "0")
+        try:
+            p.control("POST", "scenario", case("l5", [{}]))
+            for _ in range(20):
+                self.assertEqual(p.j("POST", "/v1/billing_portal/sessions", {"customer": "cus_l5"})[0], 200)
+            p.advance(3 * DAY)
+            visits = p.records()["link_visits"]
+            self.assertEqual(len(visits), 20)
+            self.assertGreaterEqual(sum(1 for v in visits if v["outcome"] == "expired"), 15, visits)
+            self.assertEqual(len(p.records()["audit_records"]["links_dead_on_click"]),
+                             sum(1 for v in visits if v["outcome"] == "expired"))
+        finally:
+            p.stop()
+
+
+class DunningAdversityTest(QuietPeerTest):
+    def test_events_of_one_action_out_of_order(self):
+        """A payment's four events are emitted together and listed in any order among themselves; a later
+        action's events always list before, so a cursor never hides one."""
+        p = Peer("--seed", "16", "--customers", "0", "--invoices", "0", "--faults", "on", "--fault-500", "0",
+                 "--fault-429", "0", "--fault-lock-timeout", "0", "--fault-409", "0", "--fault-event-order", "1",
+                 "--streams", "off")
+        try:
+            for n in range(6):
+                p.control("POST", "scenario", case("o%d" % n, [{"outcomes": ["succeed"]}]))
+                p.pay("in_o%d" % n, "pm_o%d_0" % n, "rl_o%d" % n)
+            log = [e["id"] for e in reversed(p.control("GET", "events")[1]["events"])]   # newest first
+            listed = p.j("GET", "/v1/events", {"limit": 100})[1]["data"]
+            self.assertEqual(sorted(e["id"] for e in listed), sorted(log))
+            self.assertEqual([e["created"] for e in listed], sorted((e["created"] for e in listed), reverse=True))
+            self.assertNotEqual([e["id"] for e in listed], log)
+            # The same order page by page.
+            walked, after = [], None
+            while True:
+                page = p.j("GET", "/v1/events", dict({"limit": 3}, **({"starting_after": after} if after else {})))[1]
+                walked += [e["id"] for e in page["data"]]
+                if not page["has_more"]:
+                    break
+                after = walked[-1]
+            self.assertEqual(walked, [e["id"] for e in listed])
+            # Newer actions list before the newest event seen: ending_before finds all of them.
+            for n in range(6, 9):
+                p.control("POST", "scenario", case("o%d" % n, [{"outcomes": ["succeed"]}]))
+                p.pay("in_o%d" % n, "pm_o%d_0" % n, "rl_o%d" % n)
+            newer = p.j("GET", "/v1/events", {"limit": 100, "ending_before": listed[0]["id"]})[1]["data"]
+            log = [e["id"] for e in reversed(p.control("GET", "events")[1]["events"])]
+            self.assertEqual(sorted(e["id"] for e in newer), sorted(log[:len(log) - len(listed)]))
+            p.control("POST", "random_faults", {"event_order": 0})
+            self.assertEqual([e["id"] for e in p.j("GET", "/v1/events", {"limit": 100})[1]["data"]], log)
+            st, body = p.j("GET", "/v1/events", [("types[]", "invoice.paid.%d" % i) for i in range(21)])
+            self.assertEqual((st, body["error"]["param"]), (400, "types"))
+            self.assertEqual(p.j("GET", "/v1/events", [("types[]", "invoice.paid.%d" % i) for i in range(20)])[0], 200)
+        finally:
+            p.stop()
+
+    def test_customer_pays_on_hosted_page_as_a_retry_is_planned(self):
+        p = Peer("--seed", "17", "--customers", "0", "--invoices", "0", "--faults", "off", "--hosted-races", "1",
+                 "--card-changes", "0", "--hosted-retries", "0", "--disputes", "0", "--portal-visits", "0")
+        try:
+            p.control("POST", "scenario", case("r1", [{"outcomes": [DECLINE]}]))
+            self.assertEqual(p.j("GET", "/v1/invoices/in_r1")[1]["status"], "open")   # our read before a retry
+            p.advance(30)
+            self.assertEqual(p.control("GET", "invoices?status=paid")[1]["invoices"][0]["id"], "in_r1")
+            self.assertEqual(p.pay("in_r1", "pm_r1_0", "rl_r1")[0], 400)   # the customer was first: a race
+            rec = p.records()
+            self.assertEqual([h["source"] for h in rec["hosted"]], ["hosted_race"])
+            self.assertEqual(len([r for r in rec["audit_records"]["attempts_on_closed_excusable"]
+                                  if r["invoice"] == "in_r1"]), 1)
+            self.assertEqual(rec["audit"]["attempts_on_closed_violations"], 0)
+        finally:
+            p.stop()
+
+    def test_card_made_default_later_or_never(self):
+        made = self.make("r2", [{}])
+        old = made["customer"]["invoice_settings"]["default_payment_method"]
+        st, pm = self.p.control("POST", "customers/cus_r2/payment_methods", {"default": True, "default_after": 600})
+        self.assertEqual(len(self.events_of("payment_method.attached", pm["id"])), 1)
+        self.assertEqual(self.p.j("GET", "/v1/customers/cus_r2")[1]["invoice_settings"]["default_payment_method"], old)
+        self.p.advance(601)
+        self.assertEqual(self.p.j("GET", "/v1/customers/cus_r2")[1]["invoice_settings"]["default_payment_method"],
+                         pm["id"])
+        upd = self.p.j("GET", "/v1/events", {"type": "customer.updated", "limit": 1})[1]["data"][0]
+        self.assertEqual(upd["data"]["previous_attributes"], {"invoice_settings": {"default_payment_method": old}})
+        # Detached before the merchant's code got to it: never the default.
+        st, pm2 = self.p.control("POST", "customers/cus_r2/payment_methods", {"default": True, "default_after": 600})
+        self.p.control("POST", "payment_methods/%s/detach" % pm2["id"])
+        self.p.advance(601)
+        self.assertEqual(self.p.j("GET", "/v1/customers/cus_r2")[1]["invoice_settings"]["default_payment_method"],
+                         pm["id"])
+
+    def test_card_changes_stream_is_untidy(self):
+        p = Peer("--seed", "7", "--customers", "20", "--invoices", "40", "--faults", "off", "--card-changes", "2",
+                 "--hosted-retries", "0", "--disputes", "0", "--hosted-races", "0")
+        try:
+            for _ in range(3 * 48):   # half an hour at a time: events are stamped when the clock gets there
+                p.advance(1800)
+            changes = p.records()["changes"]
+            later = [c for c in changes if c["action"] == "attach_default" and c["default_after"]]
+            self.assertTrue(later, changes)
+            events = p.control("GET", "events")[1]["events"]
+            attached = {e["object"]: e["created"] for e in events if e["type"] == "payment_method.attached"}
+            # Each later default's customer.updated comes after its attachment, or never (detached first).
+            st, evs = p.j("GET", "/v1/events", {"type": "customer.updated", "limit": 100})
+            made_default = {e["data"]["object"]["invoice_settings"]["default_payment_method"]: e["created"]
+                            for e in evs["data"]}
+            delays = [made_default[c["payment_method"]] - attached[c["payment_method"]] for c in later
+                      if c["payment_method"] in made_default]
+            self.assertTrue(delays and all(d >= 60 for d in delays), delays)
+            auto = [c for c in changes if c["action"] == "auto_update"]
+            self.assertTrue(auto, changes)
+            st, evs = p.j("GET", "/v1/events", {"type": "payment_method.automatically_updated", "limit": 10})
+            self.assertEqual(sorted(e["data"]["object"]["id"] for e in evs["data"]), sorted(c["payment_method"] for c in auto))
+            self.assertTrue(all("exp_year" in e["data"]["previous_attributes"]["card"] for e in evs["data"]))
+        finally:
+            p.stop()
+
+    def test_network_updater_changes_expiry_only(self):
+        self.make("r3", [{"exp_year": 2020}], decline={"decline_code": "stolen_card"})
+        self.p.pay("in_r3", "pm_r3_0", "rl_r3_1")
+        st, pm = self.p.control("POST", "payment_methods/pm_r3_0/update", {"exp_year": 2034, "automatic": True})
+        self.assertEqual(pm["card"]["exp_year"], 2034)
+        self.assertEqual(len(self.events_of("payment_method.automatically_updated", "pm_r3_0")), 1)
+        self.assertEqual(self.events_of("payment_method.updated", "pm_r3_0"), [])
+        before = len(self.p.audit_for("after_never_retry", "in_r3"))
+        st, h, b = self.p.pay("in_r3", "pm_r3_0", "rl_r3_2")   # still a stolen card: nobody acted
+        self.assertEqual(json.loads(b)["error"]["decline_code"], "stolen_card")
+        self.assertEqual(len(self.p.audit_for("after_never_retry", "in_r3")), before + 1)
+
+    def test_cancelled_subscription_stops_collection(self):
+        sc = case("r4", [{}])
+        sc["invoices"] = [sc.pop("invoice"), {"id": "in_r4b", "amount_due": 900, "currency": "usd"}]
+        self.p.control("POST", "scenario", sc)
+        st, sub = self.p.control("POST", "subscriptions/sub_r4/cancel", {})
+        self.assertEqual(sub["status"], "canceled")
+        for iid in ("in_r4", "in_r4b"):
+            inv = self.p.j("GET", "/v1/invoices/" + iid)[1]
+            self.assertEqual((inv["status"], inv["auto_advance"]), ("open", False))
+        log = [e for e in self.p.control("GET", "events")[1]["events"] if e["object"] in ("sub_r4", "in_r4", "in_r4b")]
+        self.assertEqual([e["type"] for e in log[-3:]],
+                         ["customer.subscription.deleted", "invoice.updated", "invoice.updated"])
+        for settle, status, etype in (("void", "void", "invoice.voided"),
+                                      ("mark_uncollectible", "uncollectible", "invoice.marked_uncollectible")):
+            tag = "r5" if settle == "void" else "r6"
+            self.make(tag, [{}])
+            self.p.control("POST", "subscriptions/sub_%s/cancel" % tag, {"invoices": settle})
+            self.assertEqual(self.p.j("GET", "/v1/invoices/in_" + tag)[1]["status"], status)
+            types = [e["type"] for e in self.p.control("GET", "events")[1]["events"]
+                     if e["object"] in ("sub_" + tag, "in_" + tag)]
+            self.assertEqual(types[-2:], ["customer.subscription.deleted", etype])
+        self.assertEqual(self.p.control("POST", "subscriptions/sub_r4/cancel", {"invoices": "burn"})[0], 400)
+
+    def test_paid_out_of_band_through_the_api_emits_invoice_paid(self):
+        self.make("r7", [{}])
+        st, h, b = self.p.pay("in_r7", "pm_r7_0", "rl_r7", {"paid_out_of_band": "true"})
+        self.assertEqual((st, json.loads(b)["status"]), (200, "paid"))
+        ev = self.p.j("GET", "/v1/events", {"type": "invoice.paid", "limit": 1})[1]["data"][0]
+        self.assertEqual((ev["data"]["object"]["id"], ev["request"]["idempotency_key"]), ("in_r7", "rl_r7"))
+
+
 if __name__ == "__main__":
     unittest.main()
