@@ -41,7 +41,11 @@ package enum ConfigLoader {
 
     /// Loads from text; `file` names it in errors and anchors relative includes.
     package static func load(text: String, file: String, read: FileReader = diskReader, zones: ZoneTable = SystemZones.database) throws(ConfigError) -> ConfigSnapshot {
-        let diagnostics = Diagnostics()
+        try load(text: text, file: file, read: read, zones: zones, diagnostics: Diagnostics())
+    }
+
+    /// Loads from text, recording into `diagnostics` (``acceptedKeys`` reads the sections it opened).
+    static func load(text: String, file: String, read: FileReader, zones: ZoneTable, diagnostics: Diagnostics) throws(ConfigError) -> ConfigSnapshot {
         var files = [file]
         var digest = FNV()
         digest.add(text)

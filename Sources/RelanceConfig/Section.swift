@@ -1,6 +1,8 @@
 /// Collects every issue of a load, so all of them are reported at once.
 final class Diagnostics {
     var issues: [ConfigIssue] = []
+    /// Every section opened, in order, while recording (``ConfigLoader/acceptedKeys``); nil otherwise.
+    var opened: [Section]?
 }
 
 /// A TOML table being read into settings: typed getters with defaults and ranges, issues recorded
@@ -13,6 +15,8 @@ final class Section {
     let position: TOMLPosition?
     let diagnostics: Diagnostics
     private(set) var known: [String] = []
+    /// The known keys that were asked for as a table or an array of tables.
+    private(set) var nested: [String: ConfigKey.Kind] = [:]
 
     init(entries: [String: TOMLNode], path: String, file: String, position: TOMLPosition?, diagnostics: Diagnostics) {
         self.entries = entries
@@ -20,6 +24,7 @@ final class Section {
         self.file = file
         self.position = position
         self.diagnostics = diagnostics
+        diagnostics.opened?.append(self)
     }
 
     func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
@@ -178,6 +183,7 @@ final class Section {
 
     /// A sub-table (`[daemon]`, `[segment.match]`), or nil when absent.
     func table(_ key: String) -> Section? {
+        nested[key] = .table
         guard let node = value(key) else { return nil }
         guard case .table(let entries) = node.value else {
             mismatch(key, expected: "a table", found: node)
@@ -188,6 +194,7 @@ final class Section {
 
     /// An array of tables (`[[segment]]`).
     func tables(_ key: String) -> [Section] {
+        nested[key] = .arrayOfTables
         guard let node = value(key) else { return [] }
         guard case .array(let items) = node.value else {
             mismatch(key, expected: "an array of tables ([[\(keyPath(key))]])", found: node)

@@ -10,7 +10,15 @@ import SystemdSupport
 struct Relanced: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relanced",
-        abstract: "Relance daemon: polls failed charges, plans and performs retries, writes events to the spool."
+        abstract: "Relance daemon: polls failed charges, plans and performs retries, writes events to the spool.",
+        discussion: """
+            Reads the configuration (retry.toml(5)) and runs until SIGTERM or SIGINT, then shuts down \
+            gracefully. SIGHUP reloads the configuration: a file with any error is reported and the \
+            running configuration kept. Under systemd (relanced.service, Type=notify) it reports \
+            readiness and reloads, and pings the watchdog while it makes progress. Exits 0 after a \
+            graceful shutdown, 2 when the configuration has errors, 64 on a wrong option, and 1 on \
+            any other failure (state, spool, provider or status socket).
+            """
     )
 
     @Option(help: "The configuration file.")
