@@ -240,8 +240,9 @@ struct ConfigReader {
             let tone = level.choice("tone", default: "friendly", ["friendly", "helpful", "firm", "formal", "final"])
             let channel = level.choice("channel", default: "email", ["email", "sms", "letter", "phone", "in_app"])
             let template = level.string("template", default: name)
-            let locale = level.has("locale") ? level.string("locale", default: "") : nil
-            if locale?.isEmpty == true { level.error("locale", "must not be empty (leave it out for the customer's locale)") }
+            let given = level.string("locale", default: "")
+            let locale: String? = given.isEmpty ? nil : given
+            if given.isEmpty && level.has("locale") { level.error("locale", "must not be empty (leave it out for the customer's locale)") }
             let on = NoticeLevel.Trigger(rawValue: level.choice("on", default: "failure", ["failure", "paid"])) ?? .failure
             let afterExhausted = level.bool("after_exhausted", default: false)
             if on == .paid && afterExhausted { level.error("after_exhausted", "a level on \"paid\" is not about retries; remove after_exhausted") }
