@@ -18,9 +18,12 @@ package final class Daemon: Sendable {
     let lockFD: Int32
     let reporter: StatusReporter
     let statusServer: StatusServer
+    /// The admin socket: holds, releases and promises (``AdminAPI``).
+    let adminServer: StatusServer
     let notifier: SystemdNotifier
 
-    init(engine: Engine, index: DueIndex, spool: SpoolWriter, logger: Logger, lockFD: Int32, reporter: StatusReporter, statusServer: StatusServer, notifier: SystemdNotifier) {
+    init(engine: Engine, index: DueIndex, spool: SpoolWriter, logger: Logger, lockFD: Int32, reporter: StatusReporter, statusServer: StatusServer,
+         adminServer: StatusServer, notifier: SystemdNotifier) {
         self.engine = engine
         self.index = index
         self.spool = spool
@@ -28,6 +31,7 @@ package final class Daemon: Sendable {
         self.lockFD = lockFD
         self.reporter = reporter
         self.statusServer = statusServer
+        self.adminServer = adminServer
         self.notifier = notifier
     }
 
@@ -75,13 +79,21 @@ package final class Daemon: Sendable {
             await Self.route(request, reporter: reporter)
         }
         try await statusServer.bind()
+        var adminConfig = StatusServerConfiguration(unixSocketPath: d.adminSocket)
+        adminConfig.socketGroup = d.adminSocketGroup
+        adminConfig.socketMode = d.adminSocketGroup.isEmpty ? 0o600 : 0o660
+        adminConfig.acceptsPost = true
+        let adminServer = StatusServer(configuration: adminConfig, logger: logger) { [engine, index] request in
+            await AdminAPI.route(request, engine: engine, index: index)
+        }
+        try await adminServer.bind()
         logger.info("ready", metadata: [
             "config.digest": "\(configDigest)", "provider": "\(provider.name)", "due.backlog": "\(due.count)",
             "zones": "\(zones.count)", "time.scale": "\(d.timeScale)", "virtual.time": "\(rfc3339(clock.now()))",
             "startup.seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
         ])
         return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd, reporter: reporter,
-                      statusServer: statusServer, notifier: SystemdNotifier.fromEnvironment())
+                      statusServer: statusServer, adminServer: adminServer, notifier: SystemdNotifier.fromEnvironment())
     }
 
     /// The status socket's routes: `/metrics` (Prometheus text), `/status` (JSON), `/healthz`.
@@ -114,6 +126,7 @@ package final class Daemon: Sendable {
                                          clock: engine.clock, index: index, logger: logger)),
             .init(service: DispatcherService(runner: engine, signals: engine.signals, clock: engine.clock, index: index, logger: logger)),
             .init(service: statusServer),
+            .init(service: adminServer),
             .init(service: ReloadService(configPath: configPath, overrides: overrides, notifier: notifier, apply: { [engine] in engine.reload($0) },
                                          signals: engine.signals, reporter: reporter, logger: logger)),
             .init(service: SystemdService(notifier: notifier, signals: engine.signals, reporter: reporter, logger: logger)),

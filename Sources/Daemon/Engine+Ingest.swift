@@ -62,8 +62,13 @@ extension Engine {
                 )
                 rec.zone = self.zoneIndex[fc.customer.zone] ?? defaultZone
                 rec.paymentURL = fc.paymentURL
-                rec.lead = try !notified.contains(fc.customer.id) && tx.openCharges(customer: fc.customer.id).isEmpty
+                let open = try tx.openCharges(customer: fc.customer.id)
+                rec.lead = !notified.contains(fc.customer.id) && open.isEmpty
                 notified.insert(fc.customer.id)
+                // A customer held as a whole (a dispute, an admin's --customer): their new failure is held too.
+                if let first = open.first, let hold = try tx.charge(rowid: first)?.hold, hold.customerWide {
+                    rec.hold = ChargeRecord.Hold(reason: hold.reason, until: hold.until, since: now, customerWide: true)
+                }
                 let book = try tx.book(rec, methods: methods, now: now)
                 batch.append(.init(
                     index: added, record: rec, book: book, methods: methods, method: method, decline: fc.decline, declineClass: decline.declineClass))
@@ -96,10 +101,12 @@ extension Engine {
     func touch(_ tx: any ChargeTransaction, _ change: ProviderChange, machine: ChargeMachine, now: Int64) throws -> [(Int64, Int64)] {
         let rowids: [Int64]
         let what: ChargeRecord.Recheck
+        if case .dispute(let customer, let id, let status) = change { return try dispute(tx, customer: customer, id: id, status: status, machine: machine, now: now) }
         switch change {
         case .charge(let id): (rowids, what) = (try tx.rowid(ofCharge: id).map { [$0] } ?? [], .status)
         case .customer(let id): (rowids, what) = (try tx.openCharges(customer: id), .status)
         case .methods(let id): (rowids, what) = (try tx.openCharges(customer: id), .methods)
+        case .dispute: return []
         }
         var due: [(Int64, Int64)] = []
         for rowid in rowids {
@@ -108,6 +115,29 @@ extension Engine {
             due.append((rowid, wake))
         }
         return due
+    }
+
+    /// A dispute opened: the customer's charges are held (their next failures too). Closed won (or a
+    /// warning closed, or prevented): the holds it made end and the charges are planned again. Lost:
+    /// they stay held, for the admin, who is shown why.
+    func dispute(_ tx: any ChargeTransaction, customer: String, id: String, status: String?, machine: ChargeMachine, now: Int64) throws -> [(Int64, Int64)] {
+        logger.notice("a dispute on the customer's payment", metadata: ["customer.id": "\(customer)", "dispute": "\(id)", "status": "\(status ?? "opened")"])
+        let outcome: AdminOutcome
+        switch status {
+        case nil:
+            let hold = ChargeRecord.Hold(reason: "dispute", until: nil, since: now, customerWide: true)
+            outcome = try apply(tx, .customer(customer), now: now) { rec in rec.hold == nil ? machine.hold(&rec, hold, now: now) : [] }
+        case "won", "warning_closed", "prevented":
+            outcome = try apply(tx, .customer(customer), now: now, includeHeld: true) { rec in
+                rec.hold?.reason == "dispute" ? machine.release(&rec, reason: "dispute_\(status ?? "closed")", now: now) : []
+            }
+        default:
+            outcome = try apply(tx, .customer(customer), now: now, includeHeld: true) { rec in
+                guard let hold = rec.hold, hold.reason == "dispute" else { return [] }
+                return machine.hold(&rec, ChargeRecord.Hold(reason: "dispute_lost", until: nil, since: hold.since, customerWide: true), now: now)
+            }
+        }
+        return outcome.due
     }
 
     /// A failure Relance did not make counts against its card's network limits like any decline, and

@@ -74,6 +74,11 @@ extension Engine {
                     break
                 case .plan:
                     _ = try replan(tx, &rec, machine: machine, now: now)
+                case .keepPromise:
+                    let methods = try tx.methods(customer: rec.customer)
+                    let plan = machine.promised(&rec, book: try tx.book(rec, methods: methods, now: now), methods: methods, now: now)
+                    planned(plan)
+                    try emit(tx, plan.events, charge: &rec, at: now)
                 case .attempt(let m):
                     let methods = try tx.methods(customer: rec.customer)
                     if m < methods.count, let busy = try tx.busyUntil(credential: methods[m].credential, now: now) {

@@ -102,6 +102,16 @@ struct EventBuilder {
         case .closed(let attempt, let status):
             d.int("attempt", attempt.map(Int64.init))
             d.string("status", status.rawValue)
+        case .held(let attempt, let hold):
+            d.int("attempt", attempt.map(Int64.init))
+            d.string("reason", hold.reason)
+            d.time("until", hold.until)
+            d.time("since", hold.since)
+            d.string("scope", hold.customerWide ? "customer" : "charge")
+        case .released(let attempt, let reason, let heldFor):
+            d.int("attempt", attempt.map(Int64.init))
+            d.string("reason", reason)
+            d.int("held_seconds", heldFor)
         }
     }
 

@@ -37,7 +37,7 @@ package final class StatusReporter: Sendable {
     /// Wall seconds between two reads of the amount bands: a pass over every charge (about 0.3 s of
     /// CPU with a million), where the other figures are index searches read every 2 s.
     static let bandsInterval = 30.0
-    static let states = ["scheduled", "in_flight", "waiting", "recovered", "exhausted", "closed"]
+    static let states = ["scheduled", "in_flight", "waiting", "recovered", "exhausted", "closed", "held"]
 
     struct Figures: Sendable {
         var byState: [String: Int] = [:]
@@ -141,7 +141,7 @@ package final class StatusReporter: Sendable {
             provider: .init(name: providerName, state: health.state.rawValue, lastError: health.lastError,
                             lastSuccessAt: health.lastSuccessAt.map(rfc3339)),
             charges: .init(scheduled: count("scheduled"), inFlight: count("in_flight"), waiting: count("waiting"),
-                           recovered: count("recovered"), exhausted: count("exhausted"), closed: count("closed")),
+                           recovered: count("recovered"), exhausted: count("exhausted"), closed: count("closed"), held: count("held")),
             dueBacklog: index.dueCount(now: now),
             attempts: .init(lastHour: f.attemptsHour, lastDay: f.attemptsDay),
             recoveries: .init(lastHour: f.recoveriesHour, lastDay: f.recoveriesDay),
@@ -151,7 +151,19 @@ package final class StatusReporter: Sendable {
             },
             spool: .init(pendingEvents: f.outbox, paused: paused != nil, reason: paused),
             // The signals keep them oldest first; the document lists them newest first.
-            lastErrors: signals.recentErrors.withLock { $0 }.reversed().map { .init(time: rfc3339($0.time), message: $0.message) }
+            lastErrors: signals.recentErrors.withLock { $0 }.reversed().map { .init(time: rfc3339($0.time), message: $0.message) },
+            holds: try await holds()
         ).encode()
+    }
+
+    /// The longest-held charges, for `/status`.
+    func holds(limit: Int = 20) async throws -> [StatusDocument.Hold] {
+        try await store.read { tx in
+            try tx.heldCharges(limit: limit).compactMap { rowid in
+                guard let rec = try tx.charge(rowid: rowid), let hold = rec.hold else { return nil }
+                return StatusDocument.Hold(charge: rec.id, customer: rec.customer, reason: hold.reason, since: rfc3339(hold.since),
+                                           until: hold.until.map(rfc3339), scope: hold.customerWide ? "customer" : "charge")
+            }
+        }
     }
 }

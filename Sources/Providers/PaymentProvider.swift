@@ -62,6 +62,9 @@ package enum ProviderChange: Sendable, Hashable {
     case customer(String)
     /// The customer's methods changed: a method attached, updated or detached, or another default.
     case methods(customer: String)
+    /// A dispute on one of the customer's payments opened (`status` nil), or closed with `status`
+    /// (`won`, `warning_closed` and `prevented` release their charges; `lost` leaves them held for the admin).
+    case dispute(customer: String, id: String, status: String?)
 }
 
 package struct FailurePage: Sendable {

@@ -43,6 +43,10 @@ struct ConfigReader {
         d.statusSocket = path(t, "status_socket", d.statusSocket)
         if d.statusSocket.utf8.count > 107 { t.error("status_socket", "a Unix socket path must be at most 107 bytes, got \(d.statusSocket.utf8.count)") }
         d.statusSocketGroup = t.string("status_socket_group", default: "")
+        d.adminSocket = path(t, "admin_socket", d.adminSocket)
+        if d.adminSocket.utf8.count > 107 { t.error("admin_socket", "a Unix socket path must be at most 107 bytes, got \(d.adminSocket.utf8.count)") }
+        if d.adminSocket == d.statusSocket { t.error("admin_socket", "must differ from status_socket (the status socket stays read-only)") }
+        d.adminSocketGroup = t.string("admin_socket_group", default: "")
         d.metricsListen = t.string("metrics_listen", default: "")
         if !d.metricsListen.isEmpty && !Self.isHostPort(d.metricsListen) {
             t.error("metrics_listen", "expected HOST:PORT such as \"127.0.0.1:9464\", got \"\(d.metricsListen)\"")

@@ -7,6 +7,9 @@ package struct DaemonSettings: Sendable, Hashable {
     package var statusSocket = "./var/run/relanced.sock"
     /// Group owning the status socket (mode 0660); empty = the daemon's own group.
     package var statusSocketGroup = ""
+    /// The admin socket (holds, releases, promises): mode 0600, or 0660 with `adminSocketGroup`.
+    package var adminSocket = "./var/run/relanced-admin.sock"
+    package var adminSocketGroup = ""
     /// Optional TCP address for Prometheus (`127.0.0.1:9464`); empty = off.
     package var metricsListen = ""
     package var pollInterval: Int64 = 30

@@ -2,7 +2,7 @@
 ///
 /// | name | type | labels | meaning |
 /// |---|---|---|---|
-/// | `relance_charges_tracked` | gauge | `state` | charges in each state (scheduled, in_flight, waiting, recovered, exhausted, closed) |
+/// | `relance_charges_tracked` | gauge | `state` | charges in each state (scheduled, in_flight, waiting, recovered, exhausted, closed), and `held` (open charges under a hold) |
 /// | `relance_attempts_total` | counter | `outcome`, `decline_class` | attempts finished, by outcome and decline class (`none` unless declined) |
 /// | `relance_recovered_amount_total` | counter | `currency` | amount recovered, in the currency's minor unit (cents; yen for JPY) |
 /// | `relance_compliance_blocks_total` | counter | `rule` | attempts a network rule stopped or postponed |

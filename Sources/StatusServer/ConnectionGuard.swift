@@ -8,7 +8,8 @@ import NIOHTTP1
 /// not bytes: a client that is silent, or trickles a head that never completes, is read-idle.
 /// A deadline armed at the same moment catches a client that keeps a request open by trickling
 /// body bytes. While the handler is answering, the connection is never closed for idleness.
-/// Bodies are counted and discarded; past `maxBodyBytes` the connection is closed.
+/// Bodies are counted and discarded (passed on where `POST` is answered: the admin socket); past
+/// `maxBodyBytes` the connection is closed.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -19,13 +20,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let idleTimeout: TimeAmount
     private let maxBodyBytes: Int
+    private let passesBodies: Bool
     private var phase = Phase.waiting
     private var bodyBytes = 0
     private var deadline: Scheduled<Void>?
 
-    init(idleTimeout: TimeAmount, maxBodyBytes: Int) {
+    init(idleTimeout: TimeAmount, maxBodyBytes: Int, passesBodies: Bool = false) {
         self.idleTimeout = idleTimeout
         self.maxBodyBytes = maxBodyBytes
+        self.passesBodies = passesBodies
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -45,7 +48,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(data)
         case .body(let chunk):
             bodyBytes += chunk.readableBytes
-            if bodyBytes > maxBodyBytes { context.close(promise: nil) }
+            if bodyBytes > maxBodyBytes {
+                context.close(promise: nil)
+            } else if passesBodies {
+                context.fireChannelRead(data)
+            }
         case .end:
             phase = .answering
             deadline?.cancel()

@@ -32,11 +32,20 @@ package struct StatusClient: Sendable {
 
     /// Sends `GET path` and returns the status, content type and body, whatever the status code.
     package func get(_ path: String) async throws(StatusServerError) -> StatusResponse {
+        try await send(path, body: nil)
+    }
+
+    /// Sends `POST path` with a JSON body (the admin socket's commands); the answer as `get`'s.
+    package func post(_ path: String, json: [UInt8]) async throws(StatusServerError) -> StatusResponse {
+        try await send(path, body: json)
+    }
+
+    private func send(_ path: String, body: [UInt8]?) async throws(StatusServerError) -> StatusResponse {
         try checkSocketFile()
         let timeout = self.timeout
         do {
             return try await withThrowingTaskGroup(of: StatusResponse.self) { group in
-                group.addTask { try await self.exchange(path) }
+                group.addTask { try await self.exchange(path, body: body) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     throw StatusServerError(.timedOut, "the daemon did not answer on \(socketPath) within \(timeout)")
@@ -56,7 +65,7 @@ package struct StatusClient: Sendable {
     }
 
     /// Connects, writes the request and reads the whole response; closes the connection when cancelled.
-    private func exchange(_ path: String) async throws -> StatusResponse {
+    private func exchange(_ path: String, body: [UInt8]?) async throws -> StatusResponse {
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
         let connection = try await bootstrap.connect(unixDomainSocketPath: socketPath) { channel in
@@ -67,8 +76,13 @@ package struct StatusClient: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await connection.executeThenClose { inbound, outbound in
-                let headers = HTTPHeaders([("Host", "localhost"), ("User-Agent", "relancectl"), ("Connection", "close")])
-                try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)))
+                var headers = HTTPHeaders([("Host", "localhost"), ("User-Agent", "relancectl"), ("Connection", "close")])
+                if let body {
+                    headers.add(name: "Content-Type", value: "application/json")
+                    headers.add(name: "Content-Length", value: String(body.count))
+                }
+                try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: body == nil ? .GET : .POST, uri: path, headers: headers)))
+                if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
                 try await outbound.write(.end(nil))
                 return try await read(inbound)
             }

@@ -13,7 +13,11 @@ extension StatusDocument {
         if let error = provider.lastError { out.append("            last error: \(error)") }
         let c = charges
         out.append("charges     scheduled \(c.scheduled), in flight \(c.inFlight), waiting \(c.waiting), "
-            + "recovered \(c.recovered), exhausted \(c.exhausted), closed \(c.closed)")
+            + "recovered \(c.recovered), exhausted \(c.exhausted), closed \(c.closed), held \(c.held)")
+        for h in holds {
+            out.append("  held      \(h.charge) (\(h.scope == "customer" ? "customer \(h.customer)" : h.customer)): \(h.reason), since \(h.since)"
+                + (h.until.map { ", until \($0)" } ?? ", until released"))
+        }
         out.append("due backlog \(dueBacklog)")
         out.append("attempts    \(attempts.lastHour) last hour, \(attempts.lastDay) last day")
         out.append("recoveries  \(recoveries.lastHour) last hour, \(recoveries.lastDay) last day")

@@ -20,11 +20,13 @@ package struct StatusDocument: Codable, Sendable, Equatable {
     package var recoveryRateByAmount: [Band]
     package var spool: Spool
     package var lastErrors: [ErrorEntry]
+    /// Held charges, longest held first (at most 20).
+    package var holds: [Hold]
 
     package init(
         version: String, pid: Int, startedAt: String, uptimeSeconds: Double, virtualTime: String, timeScale: Int,
         config: Config, provider: Provider, charges: Charges, dueBacklog: Int, attempts: Window, recoveries: Window,
-        recoveryRateByAmount: [Band], spool: Spool, lastErrors: [ErrorEntry]
+        recoveryRateByAmount: [Band], spool: Spool, lastErrors: [ErrorEntry], holds: [Hold] = []
     ) {
         self.version = version
         self.pid = pid
@@ -41,6 +43,31 @@ package struct StatusDocument: Codable, Sendable, Equatable {
         self.recoveryRateByAmount = recoveryRateByAmount
         self.spool = spool
         self.lastErrors = lastErrors
+        self.holds = holds
+    }
+
+    /// A held charge: no attempt, no notice, its span clock stopped.
+    package struct Hold: Codable, Sendable, Equatable {
+        package var charge: String
+        package var customer: String
+        package var reason: String
+        package var since: String
+        package var until: String?
+        package var scope: String
+
+        package init(charge: String, customer: String, reason: String, since: String, until: String?, scope: String) {
+            (self.charge, self.customer, self.reason, self.since, self.until, self.scope) = (charge, customer, reason, since, until, scope)
+        }
+
+        package func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(charge, forKey: .charge)
+            try c.encode(customer, forKey: .customer)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(since, forKey: .since)
+            try c.encode(until, forKey: .until)
+            try c.encode(scope, forKey: .scope)
+        }
     }
 
     package struct Config: Codable, Sendable, Equatable {
@@ -79,14 +106,17 @@ package struct StatusDocument: Codable, Sendable, Equatable {
         package var recovered: Int
         package var exhausted: Int
         package var closed: Int
+        /// Open charges under a hold (counted in their state too).
+        package var held: Int
 
-        package init(scheduled: Int, inFlight: Int, waiting: Int, recovered: Int, exhausted: Int, closed: Int) {
+        package init(scheduled: Int, inFlight: Int, waiting: Int, recovered: Int, exhausted: Int, closed: Int, held: Int = 0) {
             self.scheduled = scheduled
             self.inFlight = inFlight
             self.waiting = waiting
             self.recovered = recovered
             self.exhausted = exhausted
             self.closed = closed
+            self.held = held
         }
     }
 

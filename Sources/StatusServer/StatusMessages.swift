@@ -1,26 +1,29 @@
-/// One HTTP request as the status handler sees it: the method, the path and the query string.
-///
-/// Headers and bodies are not passed on: the status endpoints are read-only `GET`/`HEAD` resources.
+/// One HTTP request as the handler sees it: the method, the path, the query string, and the body of
+/// a `POST` (the admin socket's commands; the status socket answers `GET`/`HEAD` only).
 package struct StatusRequest: Sendable {
-    /// The request method, upper case (`GET` or `HEAD`; others are answered 405 before the handler).
+    /// The request method, upper case (`GET` or `HEAD`, and `POST` where the server accepts it; others
+    /// are answered 405 before the handler).
     package var method: String
     /// The path part of the request target, without the query (`/status`).
     package var path: String
     /// The text after `?` in the request target, `""` when there is none.
     package var query: String
+    /// The request body (empty but for a `POST`).
+    package var body: [UInt8]
 
-    package init(method: String, path: String, query: String) {
+    package init(method: String, path: String, query: String, body: [UInt8] = []) {
         self.method = method
         self.path = path
         self.query = query
+        self.body = body
     }
 
     /// Splits a request target (`/metrics?x=1`) into path and query.
-    init(method: String, target: String) {
+    init(method: String, target: String, body: [UInt8] = []) {
         if let mark = target.firstIndex(of: "?") {
-            self.init(method: method, path: String(target[..<mark]), query: String(target[target.index(after: mark)...]))
+            self.init(method: method, path: String(target[..<mark]), query: String(target[target.index(after: mark)...]), body: body)
         } else {
-            self.init(method: method, path: target, query: "")
+            self.init(method: method, path: target, query: "", body: body)
         }
     }
 }

@@ -60,7 +60,7 @@ extension StatusServer {
                 )
                 let idle = TimeAmount.nanoseconds(c.idleTimeout.nanoseconds)
                 try sync.addHandler(IdleStateHandler(readTimeout: idle))
-                try sync.addHandler(ConnectionGuard(idleTimeout: idle, maxBodyBytes: c.maxRequestBodyBytes))
+                try sync.addHandler(ConnectionGuard(idleTimeout: idle, maxBodyBytes: c.maxRequestBodyBytes, passesBodies: c.acceptsPost))
                 return try Connection(wrappingChannelSynchronously: channel)
             }
         }

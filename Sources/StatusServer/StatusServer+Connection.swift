@@ -16,16 +16,19 @@ extension StatusServer {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
+                var body: [UInt8] = []
                 for try await part in inbound {
                     switch part {
                     case .head(let h):
                         head = h
-                    case .body:
-                        break
+                        body = []
+                    case .body(let buffer):
+                        // Kept only where a POST is answered (ConnectionGuard bounds its size).
+                        if configuration.acceptsPost && head?.method == .POST { body += buffer.readableBytesView }
                     case .end:
                         guard let request = head.take() else { continue }
                         guard connections.beginRequest(id) else { return }
-                        let response = await answer(request)
+                        let response = await answer(request, body: body)
                         let open = connections.endRequest(id) && request.isKeepAlive
                         try await write(response, to: request, keepAlive: open, outbound)
                         if !open { return }
@@ -37,11 +40,13 @@ extension StatusServer {
         }
     }
 
-    /// Calls the handler for `GET`/`HEAD`, answers 405 to anything else.
-    private func answer(_ head: HTTPRequestHead) async -> StatusResponse {
+    /// Calls the handler for `GET`/`HEAD` (and `POST` when accepted), answers 405 to anything else.
+    private func answer(_ head: HTTPRequestHead, body: [UInt8]) async -> StatusResponse {
         switch head.method {
         case .GET, .HEAD:
             return await handler(StatusRequest(method: head.method.rawValue, target: head.uri))
+        case .POST where configuration.acceptsPost:
+            return await handler(StatusRequest(method: "POST", target: head.uri, body: body))
         default:
             return .text("method not allowed\n", status: 405)
         }
@@ -57,7 +62,7 @@ extension StatusServer {
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.count))
         headers.add(name: "Cache-Control", value: "no-store")
-        if response.status == 405 { headers.add(name: "Allow", value: "GET, HEAD") }
+        if response.status == 405 { headers.add(name: "Allow", value: configuration.acceptsPost ? "GET, HEAD, POST" : "GET, HEAD") }
         if !keepAlive {
             headers.add(name: "Connection", value: "close")
         } else if request.version.minor == 0 {

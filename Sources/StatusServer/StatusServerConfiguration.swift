@@ -10,7 +10,8 @@
 /// | `maxRequestHeadBytes` | 16 384 | bytes a request line plus headers may take; more gets a 400 and a close |
 /// | `idleTimeout` | 10 s | a connection that sends no complete request for this long is closed |
 ///
-/// A request body is read and thrown away; one over `maxRequestBodyBytes` (64 KiB) closes the connection.
+/// A request body is read and thrown away (kept for a `POST` when `acceptsPost`); one over
+/// `maxRequestBodyBytes` (64 KiB) closes the connection.
 package struct StatusServerConfiguration: Sendable {
     package var unixSocketPath: String
     package var socketMode: UInt32 = 0o660
@@ -23,6 +24,8 @@ package struct StatusServerConfiguration: Sendable {
     package var maxRequestBodyBytes: Int = 65_536
     /// The listen backlog asked of the kernel (which caps it at `net.core.somaxconn`).
     package var backlog: Int32 = 4_096
+    /// Whether `POST` requests reach the handler, with their body (the admin socket); otherwise 405.
+    package var acceptsPost = false
 
     package init(unixSocketPath: String) {
         self.unixSocketPath = unixSocketPath

@@ -68,6 +68,8 @@ package protocol ChargeTransaction {
     func rowid(ofCharge id: String) throws -> Int64?
     /// The rowids of the customer's open charges (scheduled, in flight, waiting), oldest first.
     func openCharges(customer: String) throws -> [Int64]
+    /// The rowids of held charges, longest held first.
+    func heldCharges(limit: Int) throws -> [Int64]
     /// Writes a new charge with its wake time; returns its rowid.
     func insert(_ charge: ChargeRecord, wake: Int64?) throws -> Int64
     func save(_ charge: ChargeRecord, wake: Int64?) throws

@@ -120,6 +120,17 @@ package final class Store: Sendable {
                 ALTER TABLE customers ADD COLUMN locale TEXT NOT NULL DEFAULT '';
                 """)
         }
+        m.registerMigration("v7") { db in
+            // Holds: no attempt and no notice while one lasts, and the span clock stopped (held_for).
+            try db.execute(sql: """
+                ALTER TABLE charges ADD COLUMN hold_reason TEXT NOT NULL DEFAULT '';
+                ALTER TABLE charges ADD COLUMN hold_until INTEGER;
+                ALTER TABLE charges ADD COLUMN hold_since INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE charges ADD COLUMN hold_customer INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE charges ADD COLUMN held_for INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX charges_held ON charges(hold_reason) WHERE hold_reason != '';
+                """)
+        }
         return m
     }
 

@@ -10,6 +10,7 @@ struct Relancectl: AsyncParsableCommand {
             (retry.toml(5)); the daemon is relanced(8). Exits 0 on success, 1 on a failure (such as \
             a configuration with errors), and 64 on a wrong option.
             """,
-        subcommands: [CheckConfigCommand.self, ConfigDiffCommand.self, PlanCommand.self, BenchCommand.self, FuzzCommand.self, StatusCommand.self]
+        subcommands: [CheckConfigCommand.self, ConfigDiffCommand.self, PlanCommand.self, BenchCommand.self, FuzzCommand.self, StatusCommand.self,
+                      HoldCommand.self, ReleaseCommand.self, PromiseCommand.self]
     )
 }

@@ -17,6 +17,9 @@ struct StatusReporterTests {
         let (charges, cursor) = try await sandbox.failures(after: nil, limit: 200, now: engine.clock.now() + 2 * 86_400)
         _ = try await engine.ingest(charges, cursor: cursor)
         engine.signals.noteError("provider: HTTP 429 rate_limit")
+        // A customer's dispute holds their charges: counted, and listed.
+        let held = try await engine.hold(.customer(charges[0].customer.id), reason: "dispute", until: nil)
+        #expect(held.changed.contains(charges[0].id))
         let reporter = StatusReporter(store: engine.store, signals: engine.signals, clock: engine.clock, providerName: engine.provider.name, index: DueIndex(), spool: try SpoolWriter(directory: dir + "/spool"),
                                       config: ConfigState(path: dir + "/retry.toml", digest: "9c1f4e2ab07d3e55", loadedAt: engine.clock.now()))
         let bytes = try await reporter.document()
@@ -33,6 +36,8 @@ struct StatusReporterTests {
         #expect(doc.config.path == dir + "/retry.toml" && doc.provider.name == engine.provider.name && doc.timeScale == 1)
         #expect(doc.spool == StatusDocument.Spool(pendingEvents: doc.spool.pendingEvents, paused: false, reason: nil))
         #expect(doc.lastErrors.map(\.message) == ["provider: HTTP 429 rate_limit"])
+        #expect(c.held == held.changed.count && doc.holds.map(\.charge).sorted() == held.changed.sorted())
+        #expect(doc.holds.allSatisfy { $0.reason == "dispute" && $0.until == nil && $0.scope == "customer" })
         // Every key present (null for none), sorted, and the same keys as the documented example.
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.hasPrefix(#"{"attempts":{"last_day":"#))

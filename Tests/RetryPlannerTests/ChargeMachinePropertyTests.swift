@@ -46,6 +46,14 @@ struct ChargeMachinePropertyTests {
                 guard rec.state.isOpen, inFlight == nil else { continue }
                 _ = machine.settled(&rec, status: [.paid, .void, .customerCancelled, .uncollectible][rng.below(4)], now: now)
                 #expect(rec.state == .closed)
+            case 9 where rng.chance(50):
+                // An admin holds the charge (for a while, or until released), or releases it.
+                if rec.hold == nil {
+                    _ = machine.hold(&rec, ChargeRecord.Hold(reason: "phone", until: rng.chance(50) ? now + Int64(rng.below(10 * 86_400)) : nil, since: now), now: now)
+                } else if !machine.release(&rec, reason: "released", now: now).isEmpty && rec.state != .inFlight {
+                    _ = machine.plan(&rec, book: book(), methods: methods, now: now)
+                }
+                continue
             case 1:
                 // The customer changed their methods: a new card, or the default moved.
                 if rng.chance(50) { methods.append(ChargeMachineTests.visa("pm_\(methods.count)", isDefault: false)) }
@@ -77,7 +85,13 @@ struct ChargeMachinePropertyTests {
                     #expect(rec.state != .inFlight)
                     continue
                 }
+                let heldBefore = rec.hold.map { h in h.until.map { $0 > now } ?? true } ?? false
                 let (events, need) = machine.wake(&rec, now: now)
+                // While held: no attempt and no notice (an attempt already in flight is resumed).
+                if heldBefore && before != .inFlight {
+                    #expect(events.allSatisfy { if case .noticeDue = $0 { false } else { true } })
+                    #expect(need == .nothing)
+                }
                 // Once a charge is over, only what its end allows: a notice marked after_exhausted once
                 // retries are over, a notice on payment once it ended paid; never a failure notice after
                 // a settlement.
@@ -104,8 +118,10 @@ struct ChargeMachinePropertyTests {
                         inFlight = r
                     }
                 case .plan:
-                    #expect(before == .waiting)
+                    // A waiting charge at the end of its span, or any charge whose hold just ended.
                     _ = machine.plan(&rec, book: book(), methods: methods, now: now)
+                case .keepPromise:
+                    _ = machine.promised(&rec, book: book(), methods: methods, now: now)
                 case .resume:
                     #expect(before == .inFlight)
                 case .nothing:

@@ -48,7 +48,7 @@ struct StripeFixtureTests {
                                       networkAdviceCode: "03", networkDeclineCode: "05"))
         #expect(charge.methodToken == "pm_mc_a1")
         #expect(charge.customer == CustomerInfo(id: "cus_a1", zone: "Europe/Berlin", tier: "gold", tags: ["b2b", "annual"], country: "DE",
-                                             contact: Contact(email: "cus_a1@example.com")))
+                                             contact: Contact(email: "cus_a1@example.test")))
         let visa = try #require(charge.methods.first { $0.token == "pm_visa_a1" })
         #expect(visa.brand == "visa" && visa.last4 == "4242" && visa.expYear == 2031 && visa.expMonth == 12 && visa.isDefault && visa.fingerprint == "fpVa1" && visa.rail == .card)
         #expect(charge.methods.first { $0.token == "pm_sepa_a1" }?.rail == .sepaDebit)

@@ -116,9 +116,24 @@ def main():
     check("nothing left in flight after the graceful stop (but bank debits still processing)", not reserved,
           "%d reserved, e.g. %s" % (len(reserved), reserved[:3]))
     ids = set()
+    by_charge = {}
     for path in glob.glob(os.path.join(work, "spool", "new", "*")):
         with open(path) as f:
-            ids.update(json.loads(line)["id"] for line in f if line.strip())
+            for line in f:
+                if line.strip():
+                    e = json.loads(line)
+                    ids.add(e["id"])
+                    by_charge.setdefault(e["subject"], []).append(e)
+    # Once Relance closed a charge (settled elsewhere), nothing but a thank-you may follow it.
+    after = []
+    for charge, events in by_charge.items():
+        events.sort(key=lambda e: int(e["id"].rsplit(":", 1)[1]))
+        closed = next((n for n, e in enumerate(events) if e["type"] == "relance.charge.closed"), None)
+        if closed is not None:
+            after += ["%s %s" % (e["id"], e["type"]) for e in events[closed + 1:]
+                      if e["type"] == "relance.charge.exhausted"
+                      or (e["type"] == "relance.notice.due" and e["data"]["notice"]["level"] != "thank_you")]
+    check("no notice or exhaustion after settlement: %d" % len(after), not after, after[:3])
     charges = store.execute("SELECT id, events, state, wake_at FROM charges").fetchall()
     missing = ["%s:%d" % (c, k) for c, n, _, _ in charges for k in range(1, n + 1) if "%s:%d" % (c, k) not in ids]
     check("no event id missing", not missing, "%d missing, e.g. %s" % (len(missing), missing[:3]))

@@ -11,7 +11,10 @@ spool must then say. The fixture's own records judge what was charged.
 - a customer with three failed charges: one notice per level, covering the three, never between
   22:00 and 07:00 in the customer's zone;
 - retries over before day 25: the formal notice still goes out, unless the invoice was paid since;
-- a segment with its own notice ladder and locale.
+- a segment with its own notice ladder and locale;
+- a hold, then a release, through relancectl and the admin socket: no attempt and no notice between
+  them, a new plan after; a promise attempted on its day;
+- a dispute on the customer's payment holds their charges; won, it releases them.
 Every event of every scenario is checked against docs/events.schema.json.
 
 Usage: .venv/bin/python scripts/peers/test_dunning.py [-v]   (RELANCE_BIN, RELANCE_KEEP as in test_faults_daemon.py)
@@ -19,12 +22,13 @@ Usage: .venv/bin/python scripts/peers/test_dunning.py [-v]   (RELANCE_BIN, RELAN
 
 import datetime
 import os
+import subprocess
 import time
 import zoneinfo
 import unittest
 
 from check_events import problems
-from test_faults_daemon import Stack, wait_for
+from test_faults_daemon import BIN, Stack, wait_for
 
 DAY = 86400
 
@@ -110,6 +114,73 @@ class DunningTests(unittest.TestCase):
         self.assertTrue(formal[0]["data"]["notice"]["after_exhausted"])
         self.assertEqual([n["data"]["notice"]["level"] for n in self.notices(s, "lost2") if n["data"]["notice"]["level"] == "formal_notice"], [])
         self.assertIn("relance.charge.closed", [e["type"] for e in self.charge_events(s, "in_lost2")])
+        self.assert_schema(s)
+
+    def ctl(self, s, *args):
+        """relancectl on the stack's admin socket; its output, failing the test when it fails."""
+        r = subprocess.run([os.path.join(BIN, "relancectl")] + list(args) + ["--socket", s.admin], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, "relancectl %s: %s%s" % (" ".join(args), r.stdout, r.stderr))
+        return r.stdout
+
+    def test_a_hold_then_a_release_and_a_promise(self):
+        # 1 virtual day = 0.9 s.
+        s = self.stack("hold", 56, scale=100000)
+        s.start()
+        s.api("POST", "/_fixture/scenario", scenario("hold1", SOFT, card_outcomes=[SOFT] * 30))
+        s.api("POST", "/_fixture/scenario", scenario("prom1", SOFT, card_outcomes=["succeed"]))
+        wait_for(lambda: s.alive() and all(any(e["type"] == "relance.attempt.scheduled" for e in self.charge_events(s, c))
+                                            for c in ("in_hold1", "in_prom1")), 30, "both planned")
+        self.assertIn("done: in_hold1", self.ctl(s, "hold", "in_hold1", "--reason", "payment plan agreed by phone"))
+        # Idempotent: the same hold again changes nothing.
+        self.assertIn("already so: in_hold1", self.ctl(s, "hold", "in_hold1", "--reason", "payment plan agreed by phone"))
+        # Promised for the day after tomorrow, in the customer's zone (the daemon's clock is the fixture's).
+        virtual = datetime.datetime.fromtimestamp(s.api("GET", "/_fixture/clock")["now"], zoneinfo.ZoneInfo("Europe/Paris"))
+        day = (virtual + datetime.timedelta(days=2)).strftime("%Y-%m-%d")
+        self.ctl(s, "promise", "in_prom1", "--on", day)
+        status = subprocess.run([os.path.join(BIN, "relancectl"), "status", "--socket", s.sock], capture_output=True, text=True).stdout
+        self.assertIn("payment plan agreed by phone", status)
+        paid_before = len([a for a in s.executed() if a["invoice"] == "in_hold1"])
+        time.sleep(12 * DAY / s.scale)   # the ladder's next steps and the first notices fall in here
+        paid_during = len([a for a in s.executed() if a["invoice"] == "in_hold1"])
+        self.ctl(s, "release", "in_hold1")
+        wait_for(lambda: s.alive() and any(e["type"] == "relance.attempt.scheduled" and e["data"]["reason"] == "promised"
+                                           for e in self.charge_events(s, "in_prom1")), 30, "the promised attempt")
+        wait_for(lambda: s.alive() and any(e["type"] == "relance.attempt.succeeded" for e in self.charge_events(s, "in_prom1")), 30,
+                 "the promise kept")
+        s.stop()
+        self.assertEqual(paid_during, paid_before, "attempts while held")
+        events = self.charge_events(s, "in_hold1")
+        types = [e["type"] for e in events]
+        held, released = types.index("relance.charge.held"), types.index("relance.charge.released")
+        self.assertEqual(types.count("relance.charge.held"), 1)
+        self.assertEqual([t for t in types[held + 1:released] if t in ("relance.notice.due", "relance.attempt.scheduled")], [])
+        self.assertIn("relance.attempt.scheduled", types[released + 1:], "no new plan after the release")
+        self.assertGreaterEqual(events[released]["data"]["held_seconds"], 10 * DAY)
+        promised = next(e for e in self.charge_events(s, "in_prom1") if e["data"].get("reason") == "promised")
+        self.assertEqual(promised["time"][:10], datetime.datetime.fromisoformat(promised["time"].replace("Z", "+00:00")).strftime("%Y-%m-%d"))
+        self.assertTrue(7 <= paris_hour(promised["time"]) < 22, promised["time"])
+        self.assert_schema(s)
+
+    def test_a_dispute_holds_the_customers_charges(self):
+        s = self.stack("dispute", 57, scale=100000)
+        s.start()
+        case = scenario("disp1", SOFT, card_outcomes=[SOFT] * 30, invoices=2)
+        case["paid_invoices"] = [{"id": "in_disp1_paid", "amount_due": 2500}]
+        s.api("POST", "/_fixture/scenario", case)
+        wait_for(lambda: s.alive() and any(e["type"] == "relance.attempt.scheduled" for e in self.charge_events(s, "in_disp1")), 30, "planned")
+        dispute = s.api("POST", "/_fixture/customers/disp1/dispute", {"reason": "fraudulent"})
+        wait_for(lambda: s.alive() and all(any(e["type"] == "relance.charge.held" for e in self.charge_events(s, c))
+                                            for c in ("in_disp1", "in_disp1_1")), 30, "both charges held")
+        held = [e for e in self.charge_events(s, "in_disp1") if e["type"] == "relance.charge.held"][0]
+        self.assertEqual((held["data"]["reason"], held["data"]["scope"]), ("dispute", "customer"))
+        paid_before = len([a for a in s.executed() if a["invoice"].startswith("in_disp1")])
+        time.sleep(6 * DAY / s.scale)
+        self.assertEqual(len([a for a in s.executed() if a["invoice"].startswith("in_disp1")]), paid_before, "attempts during the dispute")
+        dispute_id = (dispute.get("dispute") or dispute)["id"]
+        s.api("POST", "/_fixture/disputes/%s/close" % dispute_id, {"status": "won"})
+        wait_for(lambda: s.alive() and all(any(e["type"] == "relance.charge.released" for e in self.charge_events(s, c))
+                                            for c in ("in_disp1", "in_disp1_1")), 30, "both released once won")
+        s.stop()
         self.assert_schema(s)
 
     def test_a_segment_with_its_own_ladder_and_locale(self):

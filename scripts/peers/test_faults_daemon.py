@@ -109,6 +109,7 @@ class Stack:
         self.state = os.path.join(self.work, "state")
         self.spool = os.path.join(self.work, "spool")
         self.sock = os.path.join(self.work, "run", "relanced.sock")
+        self.admin = os.path.join(self.work, "run", "relanced-admin.sock")
         self.daemon_settings, self.provider_settings, self.rps, self.scale, self.poll = daemon, provider, rps, scale, poll
         self.fixture = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "scripts", "peers", "stripe_fixture.py"), "--port", "0", "--api-key", KEY,
@@ -126,7 +127,8 @@ class Stack:
             f.write(KEY + "\n")
         config = os.path.join(self.work, "retry.toml")
         with open(config, "w") as f:
-            f.write("[daemon]\nstate_dir = \"%s\"\nspool_dir = \"%s\"\nstatus_socket = \"%s\"\n" % (self.state, self.spool, self.sock))
+            f.write("[daemon]\nstate_dir = \"%s\"\nspool_dir = \"%s\"\nstatus_socket = \"%s\"\nadmin_socket = \"%s\"\n"
+                    % (self.state, self.spool, self.sock, self.admin))
             f.write("poll_interval = \"%s\"\ntime_scale = %d\nworkers = %d\nspool_batch_ms = 100\n%s\n" % (self.poll, self.scale, WORKERS, self.daemon_settings))
             f.write("[provider]\nkind = \"stripe\"\napi_base = \"%s\"\napi_key_file = \"%s/key\"\n" % (self.base, self.work))
             f.write("requests_per_second = %d\nconnect_timeout = \"1s\"\nrequest_timeout = \"2s\"\n%s\n" % (self.rps, self.provider_settings))

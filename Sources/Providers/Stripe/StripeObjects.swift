@@ -39,14 +39,19 @@ struct StripeEventObject: Decodable, Sendable {
     var object: String?
     var customer: String?
     var invoice: StripeInvoice?
+    /// A dispute's charge, and its status (`won`, `lost`, `warning_closed`, ...).
+    var charge: String?
+    var status: String?
 
-    private enum Keys: String, CodingKey { case id, object, customer }
+    private enum Keys: String, CodingKey { case id, object, customer, charge, status }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
         id = try c.decode(String.self, forKey: .id)
         object = try c.decodeIfPresent(String.self, forKey: .object)
         customer = try? c.decodeIfPresent(StripeRef<StripeRef<StripeCustomer>.Identified>.self, forKey: .customer)?.id
+        charge = try? c.decodeIfPresent(StripeRef<StripeRef<StripeCustomer>.Identified>.self, forKey: .charge)?.id
+        status = try? c.decodeIfPresent(String.self, forKey: .status)
         if object == nil || object == "invoice" { invoice = try StripeInvoice(from: decoder) }
         if object == "customer" { customer = id }
     }
@@ -124,6 +129,8 @@ struct StripeCharge: Decodable, Sendable {
     var failureMessage: String?
     var outcome: Outcome?
     var livemode: Bool?
+    /// The customer charged (a dispute names only its charge).
+    var customer: String?
 }
 
 struct StripePaymentIntent: Decodable, Sendable {

@@ -9,6 +9,8 @@ extension StripeProvider {
         "invoice.paid", "invoice.voided", "invoice.marked_uncollectible", "customer.subscription.deleted",
         // The customer acted: a card added, updated (a new expiry) or removed, or another default.
         "payment_method.attached", "payment_method.updated", "payment_method.detached", "customer.updated",
+        // A dispute holds the customer's charges; its end releases them (or not, when lost).
+        "charge.dispute.created", "charge.dispute.closed",
     ].map { ("types[]", $0) }
 
     /// The events of one poll, oldest first: up to and including the `limit`-th failure (each failure
@@ -23,10 +25,22 @@ extension StripeProvider {
         return events
     }
 
+    /// The customer of each charge a dispute event names, read from the charge (one read each).
+    func disputedCustomers(_ events: [StripeEvent]) async throws(ProviderError) -> [String: String] {
+        var out: [String: String] = [:]
+        for event in events where event.type.hasPrefix("charge.dispute.") {
+            guard let charge = event.data.object.charge, out[charge] == nil else { continue }
+            let read = try await client.find("/v1/charges/\(StripeClient.encode(charge))", endpoint: "charges.retrieve", as: StripeCharge.self)
+            if let customer = read?.customer { out[charge] = customer }
+        }
+        return out
+    }
+
     /// What the events say changed outside Relance, each once, in the order first seen. Only what an
     /// event names is trusted (an id, a customer); what it means is read again from the provider (events
     /// may come out of order, and a payload renders in the account's API version, not the pinned one).
-    static func changes(in events: [StripeEvent]) -> [ProviderChange] {
+    /// `customers`: the customer of each disputed charge (a dispute names only its charge).
+    static func changes(in events: [StripeEvent], customers: [String: String] = [:]) -> [ProviderChange] {
         var out: [ProviderChange] = []
         var seen = Set<ProviderChange>()
         for event in events {
@@ -44,6 +58,9 @@ extension StripeProvider {
                 change = (object.customer ?? event.data.previousAttributes?.customer).map { .methods(customer: $0) }
             case "customer.updated" where event.data.previousAttributes?.invoiceSettings != nil:
                 change = .methods(customer: object.id)
+            case "charge.dispute.created", "charge.dispute.closed":
+                let closed = event.type == "charge.dispute.closed"
+                change = object.charge.flatMap { customers[$0] }.map { .dispute(customer: $0, id: object.id, status: closed ? (object.status ?? "lost") : nil) }
             default:
                 change = nil
             }

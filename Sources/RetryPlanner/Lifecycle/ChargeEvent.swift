@@ -10,6 +10,8 @@ package enum ChargeEvent: Sendable, Equatable {
     case recovered(attempt: Int, method: PaymentMethod, amount: Int64, firstFailedAt: Int64)
     case attemptFailed(attempt: Int, method: PaymentMethod, decline: RawDecline, declineClass: DeclineClass)
     case closed(attempt: Int?, status: ChargeStatus)
+    case held(attempt: Int?, hold: ChargeRecord.Hold)
+    case released(attempt: Int?, reason: String, heldFor: Int64)
 
     /// The event type written to the spool.
     package var type: String {
@@ -23,6 +25,8 @@ package enum ChargeEvent: Sendable, Equatable {
         case .recovered: "relance.charge.recovered"
         case .attemptFailed: "relance.attempt.failed"
         case .closed: "relance.charge.closed"
+        case .held: "relance.charge.held"
+        case .released: "relance.charge.released"
         }
     }
 }

@@ -17,15 +17,17 @@ extension ChargeMachine {
     /// Nil when the charge owes none now (a charge that is not its customer's lead owes none: the
     /// lead's notices cover it).
     package func pendingNotice(_ charge: ChargeRecord) -> PendingNotice? {
+        // Held: no notice while it lasts (its time moves later by as much).
+        if charge.hold != nil { return nil }
         let ladder = ladder(of: charge)
         let n = charge.nextNotice
         switch charge.state {
         case .scheduled, .inFlight, .waiting:
             guard charge.lead, n < ladder.failure.count else { return nil }
-            return pending(charge, ladder.failure[n], index: n + 1, from: charge.firstFailedAt)
+            return pending(charge, ladder.failure[n], index: n + 1, from: charge.spanStart)
         case .exhausted:
             guard charge.lead, let i = ladder.failure.indices.first(where: { $0 >= n && ladder.failure[$0].afterExhausted }) else { return nil }
-            return pending(charge, ladder.failure[i], index: i + 1, from: charge.firstFailedAt)
+            return pending(charge, ladder.failure[i], index: i + 1, from: charge.spanStart)
         case .recovered, .closed:
             let p = n - ladder.failure.count
             guard p >= 0, p < ladder.paid.count else { return nil }

@@ -26,11 +26,16 @@ extension ChargeMachine {
     /// Nil when the wake does none of these (an attempt in flight is resumed by reading anyway).
     /// `credentialBusy`: the planned attempt's credential has another attempt in flight (it waits).
     package func guardNeed(_ charge: ChargeRecord, now: Int64, credentialBusy: Bool) -> Guard? {
+        if let hold = charge.hold, charge.state != .inFlight {
+            // A hold's end plans the charge again, or attempts it (a promise): read everything first.
+            if let until = hold.until, until <= now, charge.state.isOpen { return .snapshot }
+            return charge.recheck.contains(.status) && charge.state.isOpen ? .status : nil
+        }
         let noticeDue = (pendingNotice(charge)?.dueAt ?? .max) <= now
         // Retries over: a notice still due (after_exhausted) is not sent to a customer who paid since.
         if charge.state == .exhausted { return noticeDue || charge.recheck.contains(.status) ? .status : nil }
         guard charge.state == .scheduled || charge.state == .waiting else { return nil }
-        let spanOver = charge.state == .waiting && now >= charge.firstFailedAt + segment(of: charge).maxSpan
+        let spanOver = charge.state == .waiting && now >= charge.spanStart + segment(of: charge).maxSpan
         let attemptDue = charge.state == .scheduled && (charge.nextAt ?? .max) <= now && !credentialBusy
         if attemptDue || charge.recheck.contains(.methods) || (charge.state == .waiting && (noticeDue || spanOver)) { return .snapshot }
         if noticeDue || charge.recheck.contains(.status) { return .status }
@@ -57,7 +62,7 @@ extension ChargeMachine {
     /// `max_attempts` and `max_span`. Otherwise the charge is planned again from the list of now.
     package func customerActed(_ charge: inout ChargeRecord, book: ChargeBook, methods: [PaymentMethod], fixed: [Int], now: Int64) -> Plan {
         let segment = segment(of: charge)
-        let spanEnd = charge.firstFailedAt + segment.maxSpan
+        let spanEnd = charge.spanStart + segment.maxSpan
         let order = fixed.filter { $0 < methods.count }.sorted { methods[$0].isDefault && !methods[$1].isDefault }
         if charge.state.isOpen, charge.state != .inFlight, charge.attempts < segment.maxAttempts {
             for m in order {

@@ -42,6 +42,8 @@ package struct ChargeMachine: Sendable {
 
     /// Plans the next step: an attempt (scheduled), a wait for the customer, or the end (exhausted).
     package func plan(_ charge: inout ChargeRecord, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan {
+        // Held: nothing is planned until the hold ends (its end plans the charge again).
+        if charge.hold != nil && charge.state != .inFlight { return Plan(events: [], wake: wakeTime(charge, now: now), rule: .none) }
         let decision = book.plan(with: planner, now: now)
         let previous = charge.state
         var events: [ChargeEvent] = []
@@ -78,17 +80,19 @@ package struct ChargeMachine: Sendable {
     ) -> Plan {
         var plan = plan(&charge, book: book, methods: methods, now: now)
         plan.events.insert(.ingested(method: method, decline: charge.decline, declineClass: declineClass), at: 0)
+        if let hold = charge.hold { plan.events.append(.held(attempt: nil, hold: hold)) }
         return plan
     }
 
     /// The earliest of: the next attempt, the next notice, the end of the span (to exhaust a waiting
     /// charge), now for an attempt in flight (to resume it); nil for a charge that is over and owes no notice.
     package func wakeTime(_ charge: ChargeRecord, now: Int64) -> Int64? {
+        if let hold = charge.hold, charge.state != .inFlight { return charge.state.isOpen ? hold.until : nil }
         var wake: Int64 = .max
         if let notice = pendingNotice(charge) { wake = notice.dueAt }
         if charge.state == .scheduled, let next = charge.nextAt { wake = min(wake, next) }
         if charge.state == .inFlight { wake = min(wake, now) }
-        if charge.state == .waiting { wake = min(wake, charge.firstFailedAt + segment(of: charge).maxSpan) }
+        if charge.state == .waiting { wake = min(wake, charge.spanStart + segment(of: charge).maxSpan) }
         return wake == .max ? nil : wake
     }
 
@@ -106,17 +110,25 @@ package struct ChargeMachine: Sendable {
         case attempt(method: Int)
         /// An attempt is in flight: resume it, by reading first.
         case resume
+        /// A promise to pay fell due: see ``promised(_:book:methods:now:)``.
+        case keepPromise
     }
 
     /// The charge woke at `now`: the notices that fell due (the guard was read before them), and what it needs next.
     package func wake(_ charge: inout ChargeRecord, now: Int64) -> (events: [ChargeEvent], need: WakeNeed) {
+        if let hold = charge.hold, charge.state != .inFlight {
+            // Held: nothing until its end; then planned again (a promise: attempted that day).
+            guard charge.state.isOpen, let until = hold.until, until <= now else { return ([], .nothing) }
+            let events = release(&charge, reason: hold.isPromise ? "promise_due" : "hold_ended", now: now)
+            return (events, hold.isPromise && charge.state != .waiting ? .keepPromise : .plan)
+        }
         var events: [ChargeEvent] = []
         while let notice = pendingNotice(charge), notice.dueAt <= now {
             events.append(.noticeDue(attempt: charge.attempts > 0 ? charge.attempts : nil, level: notice.level, index: notice.index, dueAt: notice.dueAt))
             charge.nextNotice = notice.index
         }
         switch charge.state {
-        case .waiting where now >= charge.firstFailedAt + segment(of: charge).maxSpan:
+        case .waiting where now >= charge.spanStart + segment(of: charge).maxSpan:
             return (events, .plan)
         case .scheduled where (charge.nextAt ?? .max) <= now:
             guard let m = charge.nextMethod else { return (events, .nothing) }

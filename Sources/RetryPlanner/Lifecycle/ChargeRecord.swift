@@ -48,6 +48,33 @@ package struct ChargeRecord: Sendable, Equatable {
     package var endedAt: Int64 = 0
     /// Where the customer can pay it (Stripe's hosted invoice page; empty when the provider has none).
     package var paymentURL = ""
+    /// The hold on it, if any: no attempt and no notice, and the `max_span` clock stopped, while it lasts.
+    package var hold: Hold?
+    /// Seconds the charge spent held: its span, its ladder and its notices count that much later.
+    package var heldFor: Int64 = 0
+
+    /// A hold: an admin's (a dispute, a promise, a plan agreed by phone) or a dispute's.
+    package struct Hold: Sendable, Hashable {
+        package var reason: String
+        /// When it ends by itself (a promise's date, `--until`); nil: until released.
+        package var until: Int64?
+        package var since: Int64
+        /// Held with all the customer's charges (`--customer`, a dispute): their new failures are held too.
+        package var customerWide: Bool
+
+        package init(reason: String, until: Int64?, since: Int64, customerWide: Bool = false) {
+            self.reason = reason
+            self.until = until
+            self.since = since
+            self.customerWide = customerWide
+        }
+
+        /// A promise to pay on a date: the hold ends with an attempt that day.
+        package var isPromise: Bool { reason == "promise" }
+    }
+
+    /// Where the charge's span, ladder and notices count from: its first failure, later by the time it spent held.
+    package var spanStart: Int64 { firstFailedAt + heldFor }
 
     /// What to ask the provider again about an open charge (``ChargeMachine/touched(_:_:now:)``).
     package struct Recheck: OptionSet, Sendable, Hashable {
@@ -94,7 +121,7 @@ package struct ChargeRecord: Sendable, Equatable {
     /// in order, each since ``ledgerSince(now:)``).
     package func book(methods: [PaymentMethod], ledgers: [[LedgerEntry]]) -> ChargeBook {
         var state = ChargeState(
-            idHash: ChargeState.hash(id: id), amount: amount, firstFailedAt: firstFailedAt, lastAttemptAt: lastAttemptAt,
+            idHash: ChargeState.hash(id: id), amount: amount, firstFailedAt: spanStart, lastAttemptAt: lastAttemptAt,
             methodCount: UInt8(min(methods.count, 255)), segment: UInt16(segment), zone: UInt16(zone),
             attempts: UInt8(clamping: attempts), currentMethod: UInt8(clamping: currentMethod),
             attemptsOnMethod: UInt8(clamping: attemptsOnMethod), lastClass: lastClass, lastFlags: lastFlags

@@ -68,6 +68,7 @@ package final class InMemoryChargeStore: ChargeStore {
         tables.withLock { t in
             var f = StoreFigures()
             for row in t.charges { f.byState[row.charge.state.rawValue, default: 0] += 1 }
+            f.byState["held"] = t.charges.filter { $0.charge.hold != nil }.count
             for a in t.attempts.values where a.state == "succeeded" || a.state == "declined" {
                 guard let at = a.finishedAt, at >= now - 86_400 else { continue }
                 f.attemptsDay += 1

@@ -69,6 +69,7 @@ package final class SQLiteChargeStore: ChargeStore {
         try await database.read { db in
             var f = StoreFigures()
             for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM charges GROUP BY state") { f.byState[row["state"]] = row["n"] }
+            f.byState["held"] = try Int.fetchOne(db, sql: "SELECT count(*) FROM charges WHERE hold_reason != ''") ?? 0
             let window = try Row.fetchOne(db, sql: """
                 SELECT count(*) FILTER (WHERE finished_at >= ?1) AS ah, count(*) AS ad,
                        count(*) FILTER (WHERE finished_at >= ?1 AND state = 'succeeded') AS rh,

@@ -8,7 +8,7 @@ extension SQLiteTransaction {
         let s = try RawStatement(db, """
             SELECT id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts, current_method,
                 attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason, recheck,
-                notice_lead, ended_at, payment_url
+                notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer, held_for
             FROM charges WHERE rowid = ?
             """)
         s.bind(1, rowid)
@@ -34,6 +34,11 @@ extension SQLiteTransaction {
         rec.lead = s.int(21) != 0
         rec.endedAt = s.int64(22)
         rec.paymentURL = s.string(23)
+        let holdReason = s.string(24)
+        if !holdReason.isEmpty {
+            rec.hold = ChargeRecord.Hold(reason: holdReason, until: s.optionalInt64(25), since: s.int64(26), customerWide: s.int(27) != 0)
+        }
+        rec.heldFor = s.int64(28)
         return rec
     }
 
@@ -57,6 +62,11 @@ extension SQLiteTransaction {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE id = ?"), arguments: [id])
     }
 
+    package func heldCharges(limit: Int) throws -> [Int64] {
+        try Int64.fetchAll(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE hold_reason != '' ORDER BY hold_since, rowid LIMIT ?"),
+                           arguments: [limit])
+    }
+
     package func openCharges(customer: String) throws -> [Int64] {
         try Int64.fetchAll(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE customer = ? AND state IN ('scheduled', 'in_flight', 'waiting') ORDER BY rowid"),
                            arguments: [customer])
@@ -71,8 +81,8 @@ extension SQLiteTransaction {
         let s = try RawStatement(db, """
             INSERT INTO charges(id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts,
                 current_method, attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, wake_at, events, reason,
-                notice_lead, ended_at, payment_url)
-            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer)
+            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         s.bind(1, rec.id)
         s.bind(2, rec.customer)
@@ -97,6 +107,10 @@ extension SQLiteTransaction {
         s.bind(21, rec.lead)
         s.bind(22, rec.endedAt)
         s.bind(23, rec.paymentURL)
+        s.bind(24, rec.hold?.reason ?? "")
+        s.bind(25, rec.hold?.until)
+        s.bind(26, rec.hold?.since ?? 0)
+        s.bind(27, rec.hold?.customerWide ?? false)
         try s.run()
         return s.lastInsertedRowID
     }
@@ -105,11 +119,13 @@ extension SQLiteTransaction {
         try db.cachedStatement(sql: """
             UPDATE charges SET state = ?, last_attempt_at = ?, attempts = ?, current_method = ?, attempts_on_method = ?,
                 last_class = ?, last_flags = ?, decline = ?, next_at = ?, next_method = ?, next_notice = ?, wake_at = ?,
-                events = ?, reason = ?, recheck = ?, notice_lead = ?, ended_at = ?
+                events = ?, reason = ?, recheck = ?, notice_lead = ?, ended_at = ?,
+                hold_reason = ?, hold_until = ?, hold_since = ?, hold_customer = ?, held_for = ?
             WHERE id = ?
             """).execute(arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
                              Int(rec.lastClass.rawValue), Int(rec.lastFlags.rawValue), Self.text(rec.decline), rec.nextAt, rec.nextMethod,
-                             rec.nextNotice, wake, rec.events, rec.reason, Int(rec.recheck.rawValue), rec.lead, rec.endedAt, rec.id])
+                             rec.nextNotice, wake, rec.events, rec.reason, Int(rec.recheck.rawValue), rec.lead, rec.endedAt,
+                             rec.hold?.reason ?? "", rec.hold?.until, rec.hold?.since ?? 0, rec.hold?.customerWide ?? false, rec.heldFor, rec.id])
     }
 
     /// A raw decline as `charges.decline` keeps it: a JSON object of its ``RawDecline/fields``.
