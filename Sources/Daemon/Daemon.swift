@@ -127,7 +127,13 @@ package final class Daemon: Sendable {
             .init(service: DispatcherService(runner: engine, signals: engine.signals, clock: engine.clock, index: index, logger: logger)),
             .init(service: statusServer),
             .init(service: adminServer),
-            .init(service: ReloadService(configPath: configPath, overrides: overrides, notifier: notifier, apply: { [engine] in engine.reload($0) },
+            .init(service: ReloadService(configPath: configPath, overrides: overrides, notifier: notifier, apply: { [engine, index] settings in
+                let (restart, replan) = engine.reloading(settings)
+                // Every open charge is planned again under the new policy, beside the work (slices that
+                // never hold the writer for long), each moved one with reason policy_reloaded.
+                if replan { Task { await engine.replanAll(index: index) } }
+                return restart
+            },
                                          signals: engine.signals, reporter: reporter, logger: logger)),
             .init(service: SystemdService(notifier: notifier, signals: engine.signals, reporter: reporter, logger: logger)),
         ]

@@ -86,6 +86,8 @@ package final class Engine: Sendable {
         var applied = old
         applied.policy = new.policy
         applied.notices = new.notices
+        applied.defaultLocale = new.defaultLocale
+        applied.retryAfterUpdate = new.retryAfterUpdate
         applied.defaultTimeZone = new.defaultTimeZone
         applied.daemon.pollInterval = new.daemon.pollInterval
         applied.daemon.spoolBatchEvents = new.daemon.spoolBatchEvents
@@ -99,13 +101,18 @@ package final class Engine: Sendable {
     }
 
     /// Swaps in a validated configuration: policy, notices and timings at once; sections listed in the
-    /// result keep their old values until a restart. Charges already planned keep their next time.
-    package func reload(_ new: Settings) -> [String] {
+    /// result keep their old values until a restart. Whether the policy or the notices changed (the
+    /// open charges are then planned again: ``replanAll(index:)``) is in `replan`.
+    package func reload(_ new: Settings) -> [String] { reloading(new).restart }
+
+    package func reloading(_ new: Settings) -> (restart: [String], replan: Bool) {
         active.withLock { current in
             let (applied, restart) = Self.reloadable(current.settings, new)
+            let replan = applied.policy != current.settings.policy || applied.notices != current.settings.notices
+                || applied.defaultTimeZone != current.settings.defaultTimeZone
             current = (applied, ChargeMachine(planner: Planner(policy: applied.policy, zones: current.machine.planner.zones), notices: applied.notices,
-                                                  retryAfterUpdate: applied.retryAfterUpdate))
-            return restart
+                                              retryAfterUpdate: applied.retryAfterUpdate))
+            return (restart, replan)
         }
     }
 

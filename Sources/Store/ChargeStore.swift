@@ -70,6 +70,8 @@ package protocol ChargeTransaction {
     func openCharges(customer: String) throws -> [Int64]
     /// The rowids of held charges, longest held first.
     func heldCharges(limit: Int) throws -> [Int64]
+    /// The rowids of scheduled charges after `rowid`, in order, at most `limit`.
+    func plannedCharges(after rowid: Int64, limit: Int) throws -> [Int64]
     /// Writes a new charge with its wake time; returns its rowid.
     func insert(_ charge: ChargeRecord, wake: Int64?) throws -> Int64
     func save(_ charge: ChargeRecord, wake: Int64?) throws

@@ -33,6 +33,12 @@ BIN = os.environ.get("RELANCE_BIN", os.path.join(ROOT, ".build", "debug"))
 KEY = "sk_test_crash_51d2"
 
 
+def rfc3339_seconds(text):
+    """An event's `time` as an epoch second."""
+    import calendar
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
 def main():
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     work = tempfile.mkdtemp(prefix="relance-crash-stripe-")
@@ -52,11 +58,30 @@ def main():
         rng = random.Random(int(os.environ.get("RELANCE_CRASH_SEED", "7")))
         killed = 0
         meddled = set()
+        held_now = set()
         for i in range(iterations):
             proc = subprocess.Popen([os.path.join(BIN, "relanced"), "--config", config], stdout=log, stderr=log,
                                     stdin=subprocess.DEVNULL)
             # Start-up takes about a second; a random moment in the next three, while it polls and attempts.
-            time.sleep(1.0 + rng.random() * 3.0)
+            pause = 1.0 + rng.random() * 3.0
+            if i % 10 == 3:
+                # An admin holds an open invoice's charge, or releases one held earlier (the kill may
+                # come at any moment of it): no attempt may be reserved while a hold is on.
+                time.sleep(1.0)
+                pause -= 1.0
+                if held_now and rng.random() < 0.5:
+                    target, verb = held_now.pop(), "release"
+                else:
+                    candidates = [inv["id"] for inv in call(base, "GET", "/_fixture/invoices?status=open")["invoices"]
+                                  if inv["id"] not in held_now][:30]
+                    target, verb = (rng.choice(candidates), "hold") if candidates else (None, None)
+                if target:
+                    args = [verb, target] + (["--reason", "crash-test hold"] if verb == "hold" else [])
+                    r = subprocess.run([os.path.join(BIN, "relancectl")] + args + ["--socket", os.path.join(work, "run", "relanced-admin.sock")],
+                                       capture_output=True, text=True, timeout=30)
+                    if verb == "hold" and r.returncode == 0:
+                        held_now.add(target)
+            time.sleep(max(0.0, pause))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 killed += 1
@@ -134,13 +159,34 @@ def main():
                       if e["type"] == "relance.charge.exhausted"
                       or (e["type"] == "relance.notice.due" and e["data"]["notice"]["level"] != "thank_you")]
     check("no notice or exhaustion after settlement: %d" % len(after), not after, after[:3])
-    charges = store.execute("SELECT id, events, state, wake_at FROM charges").fetchall()
-    missing = ["%s:%d" % (c, k) for c, n, _, _ in charges for k in range(1, n + 1) if "%s:%d" % (c, k) not in ids]
+    # While a hold is on (from its relance.charge.held to its relance.charge.released, daemon time), no
+    # attempt of the charge is reserved. One reserved before the hold may finish.
+    reserved_at = {}
+    for charge, t in store.execute("SELECT charge, reserved_at FROM attempts"):
+        reserved_at.setdefault(charge, []).append(t)
+    during = []
+    for charge, events in by_charge.items():
+        start = None
+        for e in events:
+            t = rfc3339_seconds(e["time"])
+            if e["type"] == "relance.charge.held" and start is None:
+                start = t
+            elif e["type"] == "relance.charge.released" and start is not None:
+                during += ["%s at %d" % (charge, r) for r in reserved_at.get(charge, []) if start < r < t]
+                start = None
+        if start is not None:
+            during += ["%s at %d" % (charge, r) for r in reserved_at.get(charge, []) if r > start]
+    holds = sum(1 for events in by_charge.values() for e in events if e["type"] == "relance.charge.held")
+    check("no attempt while held: %d (of %d holds)" % (len(during), holds), not during, during[:3])
+    charges = store.execute("SELECT id, events, state, wake_at, hold_reason FROM charges").fetchall()
+    missing = ["%s:%d" % (c, k) for c, n, _, _, _ in charges for k in range(1, n + 1) if "%s:%d" % (c, k) not in ids]
     check("no event id missing", not missing, "%d missing, e.g. %s" % (len(missing), missing[:3]))
     pending = store.execute("SELECT count(*) FROM outbox").fetchone()[0]
     check("outbox flushed", pending == 0, "%d pending" % pending)
     now = int(store.execute("SELECT value FROM meta WHERE key = 'clock.virtual'").fetchone()[0])
-    stuck = [c for c, _, state, wake in charges if state in ("scheduled", "in_flight", "waiting") and (wake is None or wake < now - 86400)]
+    # (A charge held until released has no wake time: it waits for the admin, as it should.)
+    stuck = [c for c, _, state, wake, hold in charges
+             if state in ("scheduled", "in_flight", "waiting") and not hold and (wake is None or wake < now - 86400)]
     check("no charge stuck", not stuck, "%d stuck, e.g. %s" % (len(stuck), stuck[:3]))
     scan = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "peers", "scan_secrets.py"), "--key", KEY,
                            os.path.join(work, "daemon.log"), os.path.join(work, "spool")], capture_output=True, text=True)

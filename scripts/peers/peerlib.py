@@ -80,7 +80,8 @@ def write_stripe_config(work, base, key, daemon, provider):
     lines = ["[daemon]",
              'state_dir = "%s/state"' % work,
              'spool_dir = "%s/spool"' % work,
-             'status_socket = "%s/run/relanced.sock"' % work]
+             'status_socket = "%s/run/relanced.sock"' % work,
+             'admin_socket = "%s/run/relanced-admin.sock"' % work]
     lines += settings(daemon)
     lines += ["[provider]",
               'kind = "stripe"',

@@ -14,7 +14,8 @@ spool must then say. The fixture's own records judge what was charged.
 - a segment with its own notice ladder and locale;
 - a hold, then a release, through relancectl and the admin socket: no attempt and no notice between
   them, a new plan after; a promise attempted on its day;
-- a dispute on the customer's payment holds their charges; won, it releases them.
+- a dispute on the customer's payment holds their charges; won, it releases them;
+- a reload (SIGHUP) that shortens the ladder moves the planned attempts earlier (policy_reloaded).
 Every event of every scenario is checked against docs/events.schema.json.
 
 Usage: .venv/bin/python scripts/peers/test_dunning.py [-v]   (RELANCE_BIN, RELANCE_KEEP as in test_faults_daemon.py)
@@ -22,6 +23,7 @@ Usage: .venv/bin/python scripts/peers/test_dunning.py [-v]   (RELANCE_BIN, RELAN
 
 import datetime
 import os
+import signal
 import subprocess
 import time
 import zoneinfo
@@ -181,6 +183,23 @@ class DunningTests(unittest.TestCase):
         wait_for(lambda: s.alive() and all(any(e["type"] == "relance.charge.released" for e in self.charge_events(s, c))
                                             for c in ("in_disp1", "in_disp1_1")), 30, "both released once won")
         s.stop()
+        self.assert_schema(s)
+
+    def test_a_reload_that_shortens_the_ladder_moves_the_planned_times(self):
+        # At 2000x a day is 43 s: the first retry of an insufficient-funds decline is a day or more away.
+        s = self.stack("reload", 58, scale=2000, poll="10m")
+        s.start()
+        s.api("POST", "/_fixture/scenario", scenario("rel1", SOFT, card_outcomes=[SOFT] * 30))
+        first = wait_for(lambda: s.alive() and [e for e in self.charge_events(s, "in_rel1") if e["type"] == "relance.attempt.scheduled"], 30,
+                         "the charge planned")[0]
+        with open(os.path.join(s.work, "retry.toml"), "a") as f:
+            f.write('\n[[segment]]\nname = "default"\n[segment.retry_later]\nladder = ["2h"]\n')
+        s.proc.send_signal(signal.SIGHUP)
+        moved = wait_for(lambda: s.alive() and [e for e in self.charge_events(s, "in_rel1")
+                                                if e["type"] == "relance.attempt.scheduled" and e["data"]["reason"] == "policy_reloaded"], 30,
+                         "the plan moved by the reload")[0]
+        s.stop()
+        self.assertLess(moved["data"]["scheduled_at"], first["data"]["scheduled_at"])
         self.assert_schema(s)
 
     def test_a_segment_with_its_own_ladder_and_locale(self):

@@ -77,4 +77,30 @@ extension ChargeMachine {
         }
         return plan(&charge, book: book, methods: methods, now: now)
     }
+
+    // MARK: A new policy
+
+    /// The policy was reloaded: a planned charge is planned again under it. Nil when its plan did not
+    /// move by a minute or more (nothing to write); otherwise the plan, its attempt scheduled with reason `policy_reloaded`.
+    /// A held charge, one in flight or one waiting for the customer is left as it is.
+    package func policyReloaded(_ charge: inout ChargeRecord, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan? {
+        guard charge.state == .scheduled, charge.hold == nil else { return nil }
+        let before = charge
+        var plan = plan(&charge, book: book, methods: methods, now: now)
+        // Only the planned attempt moves here: one that may no longer go (a rule, no usable method, the
+        // end of retries) is found by its own wake, which reads the provider first. Moved by less than a
+        // minute (an attempt already due, planned "as soon as possible" again): unmoved.
+        let shift = abs((charge.nextAt ?? 0) - (before.nextAt ?? 0))
+        if charge.state != .scheduled || (charge.nextMethod == before.nextMethod && shift < 60) {
+            charge = before
+            return nil
+        }
+        plan.events = plan.events.map { event in
+            if case .attemptScheduled(let attempt, let method, let at, _, let rule) = event {
+                return .attemptScheduled(attempt: attempt, method: method, at: at, reason: "policy_reloaded", rule: rule)
+            }
+            return event
+        }
+        return plan
+    }
 }
