@@ -1,4 +1,4 @@
-import Daemon
+package import Daemon
 import Foundation
 package import Logging
 import Providers
@@ -37,6 +37,8 @@ package enum DispatchBench {
         package var rescheduled = 0
         package var lag: (count: Int, p50: Double, p99: Double, max: Double) = (0, 0, 0, 0)
         package var lagWithin100ms = 0.0
+        /// What the work run beside the dispatcher (`beside`) came to: a re-plan and its seconds.
+        package var replan: (ReplanSummary, Double)?
 
         package var line: String {
             let s = max(seconds, 1e-9)
@@ -56,7 +58,7 @@ package enum DispatchBench {
     /// dispatches what is due for at most `seconds` of wall time, or until nothing is due.
     package static func run(
         charges n: Int, seed: Int, directory: String, workers: Int, aheadDays: Int, groupLimit: Int, seconds limit: Double,
-        rate: Int? = nil, logger: Logger
+        rate: Int? = nil, logger: Logger, beside: (@Sendable (Engine, DueIndex) async -> (ReplanSummary, Double))? = nil
     ) async throws -> Result {
         let stateDir = directory + "/state"
         if !FileManager.default.fileExists(atPath: stateDir + "/relance.sqlite") {
@@ -96,6 +98,8 @@ package enum DispatchBench {
         let keeper = ClockKeeperService(store: engine.store, clock: engine.clock, stats: { [engine] in engine.stats.withLock { $0 } }, index: index, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [dispatcher, spool, keeper], logger: logger))
         let services = Task { try await group.run() }
+        // Work beside the dispatcher (a re-plan after a reload), from the window's start.
+        let besideTask = beside.map { work in Task { await work(engine, index) } }
         // Done when nothing has been due for a few polls in a row (a busy credential's retry is 50 ms
         // away); then a graceful shutdown lets the workers finish the attempts they hold.
         var idle = 0
@@ -109,6 +113,7 @@ package enum DispatchBench {
         }
         // The rates count the dispatch window; the spool's catching up after it is reported apart.
         let elapsed = IngestBench.seconds(since: began)
+        if let besideTask { result.replan = await besideTask.value }
         // The engine and the store are new: their counters hold this window's work only.
         let stats = engine.stats.withLock { $0 }, writes = store.groupCounts
         result.outboxAtStop = Int(engine.outboxPending)

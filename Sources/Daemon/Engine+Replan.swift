@@ -7,10 +7,13 @@ import Store
 package struct ReplanSummary: Sendable, Equatable {
     package var scanned = 0
     package var moved = 0
+    /// Moved by a minute or more; the other moved ones changed only their method.
     package var earlier = 0
     package var later = 0
     /// The longest one slice held the writer, in seconds.
     package var longestSlice = 0.0
+
+    package init() {}
 }
 
 extension Engine {
@@ -47,7 +50,8 @@ extension Engine {
                         try emit(tx, plan.events, charge: &rec, at: now)
                         try tx.save(rec, wake: plan.wake)
                         part.moved += 1
-                        if let b = before, let a = rec.nextAt { if a < b { part.earlier += 1 } else if a > b { part.later += 1 } }
+                        // (Moved by less than a minute: the method changed, not the time.)
+                        if let b = before, let a = rec.nextAt { if a < b - 59 { part.earlier += 1 } else if a > b + 59 { part.later += 1 } }
                         if let wake = plan.wake { due.append((rowid, wake)) }
                     }
                     return (rowids.last, part, due)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import Foundation
 import RelanceConfig
 
@@ -36,7 +37,7 @@ struct CheckConfigCommand: ParsableCommand {
 }
 
 /// `relancectl config-diff OLD NEW`: what would change in behaviour if NEW replaced OLD.
-struct ConfigDiffCommand: ParsableCommand {
+struct ConfigDiffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config-diff",
         abstract: "Show what would change in behaviour (segments, ladders, limits) if NEW replaced OLD."
@@ -45,7 +46,10 @@ struct ConfigDiffCommand: ParsableCommand {
     @Argument(help: "The running configuration.") var old: String
     @Argument(help: "The candidate configuration.") var new: String
 
-    func run() throws {
+    @Option(help: "A state directory: also say how many planned attempts NEW would move, earlier or later, and by how much (read only).")
+    var state: String?
+
+    func run() async throws {
         let a = try loadOrExit(old)
         let b = try loadOrExit(new)
         let lines = ConfigSummary.diff(old: a, new: b)
@@ -54,5 +58,12 @@ struct ConfigDiffCommand: ParsableCommand {
         } else {
             lines.forEach { print($0) }
         }
+        guard let state else { return }
+        guard FileManager.default.fileExists(atPath: state + "/relance.sqlite") else {
+            printError("relancectl: no state in \(state) (expected \(state)/relance.sqlite)")
+            throw ExitCode(1)
+        }
+        let diff = try await PlanDiff.run(stateDir: state, new: b.settings, zones: b.zones, now: Int64(Date().timeIntervalSince1970))
+        diff.lines.forEach { print($0) }
     }
 }

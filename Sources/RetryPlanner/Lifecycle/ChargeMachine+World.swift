@@ -82,9 +82,10 @@ extension ChargeMachine {
 
     /// The policy was reloaded: a planned charge is planned again under it. Nil when its plan did not
     /// move by a minute or more (nothing to write); otherwise the plan, its attempt scheduled with reason `policy_reloaded`.
-    /// A held charge, one in flight or one waiting for the customer is left as it is.
+    /// A held charge, one in flight, one waiting for the customer or one already due is left as it is.
     package func policyReloaded(_ charge: inout ChargeRecord, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan? {
-        guard charge.state == .scheduled, charge.hold == nil else { return nil }
+        // An attempt already due is attempted at its wake, now, under the new policy anyway.
+        guard charge.state == .scheduled, charge.hold == nil, let at = charge.nextAt, at > now else { return nil }
         let before = charge
         var plan = plan(&charge, book: book, methods: methods, now: now)
         // Only the planned attempt moves here: one that may no longer go (a rule, no usable method, the

@@ -1,0 +1,136 @@
+package import Daemon
+import Foundation
+package import Logging
+import Providers
+package import RelanceConfig
+package import RetryPlanner
+import Store
+
+/// The re-plan after a reload, measured on a state filled by the ingest benchmark:
+///
+/// 1. planning: every scheduled charge's book read into contiguous storage, then planned under a
+///    shorter ladder with `Planner.planBatch`, in memory; its CPU time;
+/// 2. the re-plan the daemon runs (`Engine.replanAll`): every scheduled charge planned again and
+///    written back, in slices; its wall time, what moved, the longest slice;
+/// 3. with `--rate`, both while the dispatcher works off that many due attempts a second (the
+///    dispatch benchmark's rate mode), and its dispatch lag.
+package enum ReplanBench {
+    package struct Result: Sendable {
+        package var scheduled = 0
+        package var planCPUSeconds = 0.0
+        package var planWallSeconds = 0.0
+        package var replan = ReplanSummary()
+        package var replanSeconds = 0.0
+        package var dispatch: DispatchBench.Result?
+
+        package var line: String {
+            "scheduled=\(scheduled) plan_batch_cpu_s=\(String(format: "%.3f", planCPUSeconds)) plan_batch_wall_s=\(String(format: "%.3f", planWallSeconds))"
+                + " replan_s=\(String(format: "%.1f", replanSeconds)) scanned=\(replan.scanned) moved=\(replan.moved) earlier=\(replan.earlier)"
+                + " later=\(replan.later) longest_slice_ms=\(Int(replan.longestSlice * 1_000))"
+                + (dispatch.map { " | dispatch meanwhile: " + $0.line } ?? "")
+        }
+    }
+
+    /// Every ladder step shortened to a quarter (at least an hour): what an admin reloading a
+    /// faster policy does, moving most planned attempts earlier.
+    package static func shorter(_ settings: Settings) -> Settings {
+        var s = settings
+        for i in s.policy.segments.indices {
+            for cls in Array(s.policy.segments[i].classes.keys) {
+                let ladder = s.policy.segments[i].classes[cls]?.ladder ?? []
+                s.policy.segments[i].classes[cls]?.ladder = ladder.map { max(3_600, $0 / 4) }
+            }
+        }
+        return s
+    }
+
+    package static func run(charges n: Int, seed: Int, directory: String, rate: Int?, seconds: Double, logger: Logger) async throws -> Result {
+        let stateDir = directory + "/state"
+        if !FileManager.default.fileExists(atPath: stateDir + "/relance.sqlite") {
+            _ = try await IngestBench.run(charges: n, seed: seed, directory: directory, pageSize: 1_000, raw: false, logger: logger)
+            try? FileManager.default.removeItem(atPath: directory + "/spool")
+        }
+        var result = Result()
+        let store = SQLiteChargeStore(try Store(path: stateDir + "/relance.sqlite"))
+        let zones = SystemZones.all()
+        let now = Int64(Date().timeIntervalSince1970)
+        let planner = Planner(policy: shorter(Settings()).policy, zones: zones)
+        // 1. Read every scheduled charge's book, then plan them all at once.
+        let (states, methods, ledger) = try await books(store, zones: zones, now: now)
+        result.scheduled = states.count
+        var decisions = [Decision](repeating: Decision(at: 0, kind: .stop), count: states.count)
+        let cpu0 = cpuSeconds(), wall0 = ContinuousClock.now
+        states.withUnsafeBufferPointer { c in
+            methods.withUnsafeBufferPointer { m in
+                ledger.withUnsafeBufferPointer { l in
+                    decisions.withUnsafeMutableBufferPointer { d in planner.planBatch(c, methods: m, ledger: l, now: now, into: d) }
+                }
+            }
+        }
+        result.planCPUSeconds = cpuSeconds() - cpu0
+        result.planWallSeconds = IngestBench.seconds(since: wall0)
+        _ = decisions.count
+        // 2 and 3. The daemon's re-plan, alone or beside the dispatcher at a steady rate.
+        if let rate {
+            result.dispatch = try await DispatchBench.run(charges: n, seed: seed, directory: directory, workers: 4, aheadDays: 0, groupLimit: 64,
+                                                          seconds: seconds, rate: rate, logger: logger) { engine, index in
+                let began = ContinuousClock.now
+                _ = engine.reloading(shorter(engine.settings))
+                let summary = await engine.replanAll(index: index)
+                return (summary, IngestBench.seconds(since: began))
+            }
+            if let (summary, took) = result.dispatch?.replan { (result.replan, result.replanSeconds) = (summary, took) }
+        } else {
+            var settings = Settings()
+            settings.daemon.stateDir = stateDir
+            let sandbox = try Sandbox(path: stateDir + "/sandbox.sqlite", population: IngestBench.population(charges: n, seed: seed))
+            let engine = Engine(store: store, provider: sandbox, clock: VirtualClock(scale: 1, startingAt: now), settings: settings, zones: zones, logger: logger)
+            _ = engine.reloading(shorter(settings))
+            let began = ContinuousClock.now
+            result.replan = await engine.replanAll(index: DueIndex())
+            result.replanSeconds = IngestBench.seconds(since: began)
+        }
+        return result
+    }
+
+    /// Every scheduled charge's planner state, with its customer's methods and their ledgers, in
+    /// contiguous storage (the form `planBatch` reads).
+    static func books(_ store: SQLiteChargeStore, zones: ZoneTable, now: Int64) async throws -> ([ChargeState], [MethodState], [LedgerEntry]) {
+        var states: [ChargeState] = [], methods: [MethodState] = [], ledger: [LedgerEntry] = []
+        var after: Int64 = 0
+        while true {
+            let from = after
+            let (part, last) = try await store.read { tx -> ([ChargeBook], Int64?) in
+                let rowids = try tx.plannedCharges(after: from, limit: 5_000)
+                var books: [ChargeBook] = []
+                for rowid in rowids {
+                    guard var rec = try tx.charge(rowid: rowid) else { continue }
+                    rec.zone = zones.index(of: try tx.zone(ofCustomer: rec.customer) ?? "") ?? 0
+                    books.append(try tx.book(rec, methods: try tx.methods(customer: rec.customer), now: now))
+                }
+                return (books, rowids.last)
+            }
+            for book in part {
+                var state = book.state
+                state.methodsStart = UInt32(methods.count)
+                for (i, var m) in book.methods.enumerated() {
+                    m.ledgerStart = UInt32(ledger.count)
+                    m.ledgerCount = UInt16(clamping: book.ledgers[i].count)
+                    ledger += book.ledgers[i].suffix(Int(UInt16.max))
+                    methods.append(m)
+                }
+                states.append(state)
+            }
+            guard let last else { break }
+            after = last
+        }
+        return (states, methods, ledger)
+    }
+
+    /// CPU time of this process so far (user and system), in seconds.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+}
