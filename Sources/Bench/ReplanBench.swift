@@ -8,8 +8,8 @@ import Store
 
 /// The re-plan after a reload, measured on a state filled by the ingest benchmark:
 ///
-/// 1. planning: every scheduled charge's book read into contiguous storage, then planned under a
-///    shorter ladder with `Planner.planBatch`, in memory; its CPU time;
+/// 1. planning: every scheduled charge's book read, then planned under a shorter ladder with
+///    `Planner.planBatch` (laid out in contiguous storage first), in memory; its CPU time;
 /// 2. the re-plan the daemon runs (`Engine.replanAll`): every scheduled charge planned again and
 ///    written back, in slices; its wall time, what moved, the longest slice;
 /// 3. with `--rate`, both while the dispatcher works off that many due attempts a second (the
@@ -56,17 +56,10 @@ package enum ReplanBench {
         let now = Int64(Date().timeIntervalSince1970)
         let planner = Planner(policy: shorter(Settings()).policy, zones: zones)
         // 1. Read every scheduled charge's book, then plan them all at once.
-        let (states, methods, ledger) = try await books(store, zones: zones, now: now)
-        result.scheduled = states.count
-        var decisions = [Decision](repeating: Decision(at: 0, kind: .stop), count: states.count)
+        let books = try await books(store, zones: zones, now: now)
+        result.scheduled = books.count
         let cpu0 = cpuSeconds(), wall0 = ContinuousClock.now
-        states.withUnsafeBufferPointer { c in
-            methods.withUnsafeBufferPointer { m in
-                ledger.withUnsafeBufferPointer { l in
-                    decisions.withUnsafeMutableBufferPointer { d in planner.planBatch(c, methods: m, ledger: l, now: now, into: d) }
-                }
-            }
-        }
+        let decisions = planner.planBatch(books, now: now)
         result.planCPUSeconds = cpuSeconds() - cpu0
         result.planWallSeconds = IngestBench.seconds(since: wall0)
         _ = decisions.count
@@ -93,38 +86,27 @@ package enum ReplanBench {
         return result
     }
 
-    /// Every scheduled charge's planner state, with its customer's methods and their ledgers, in
-    /// contiguous storage (the form `planBatch` reads).
-    static func books(_ store: SQLiteChargeStore, zones: ZoneTable, now: Int64) async throws -> ([ChargeState], [MethodState], [LedgerEntry]) {
-        var states: [ChargeState] = [], methods: [MethodState] = [], ledger: [LedgerEntry] = []
+    /// Every scheduled charge's book (its state, its customer's methods and their ledgers).
+    static func books(_ store: SQLiteChargeStore, zones: ZoneTable, now: Int64) async throws -> [ChargeBook] {
+        var books: [ChargeBook] = []
         var after: Int64 = 0
         while true {
             let from = after
             let (part, last) = try await store.read { tx -> ([ChargeBook], Int64?) in
                 let rowids = try tx.plannedCharges(after: from, limit: 5_000)
-                var books: [ChargeBook] = []
+                var out: [ChargeBook] = []
                 for rowid in rowids {
                     guard var rec = try tx.charge(rowid: rowid) else { continue }
                     rec.zone = zones.index(of: try tx.zone(ofCustomer: rec.customer) ?? "") ?? 0
-                    books.append(try tx.book(rec, methods: try tx.methods(customer: rec.customer), now: now))
+                    out.append(try tx.book(rec, methods: try tx.methods(customer: rec.customer), now: now))
                 }
-                return (books, rowids.last)
+                return (out, rowids.last)
             }
-            for book in part {
-                var state = book.state
-                state.methodsStart = UInt32(methods.count)
-                for (i, var m) in book.methods.enumerated() {
-                    m.ledgerStart = UInt32(ledger.count)
-                    m.ledgerCount = UInt16(clamping: book.ledgers[i].count)
-                    ledger += book.ledgers[i].suffix(Int(UInt16.max))
-                    methods.append(m)
-                }
-                states.append(state)
-            }
+            books += part
             guard let last else { break }
             after = last
         }
-        return (states, methods, ledger)
+        return books
     }
 
     /// CPU time of this process so far (user and system), in seconds.

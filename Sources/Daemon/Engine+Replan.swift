@@ -17,62 +17,86 @@ package struct ReplanSummary: Sendable, Equatable {
 }
 
 extension Engine {
-    /// After a reload that changed the policy: every planned charge is planned again under it, in
-    /// slices written back one transaction each, each kept short (under 100 ms: the slice size adapts),
-    /// so that attempts and ingest go on beside it. Each charge whose plan moved gets a
-    /// `relance.attempt.scheduled` with reason `policy_reloaded`, and its new wake in the index.
+    /// After a reload that changed the policy: every planned charge is planned again under it. A
+    /// slice of charges is read (their books), planned at once in memory (`Planner.planBatch`), then
+    /// written back in transactions kept short (under 100 ms: their size adapts), so that attempts
+    /// and ingest go on beside it. A charge changed since it was read is left to its own wake. Each
+    /// charge whose plan moved gets a `relance.attempt.scheduled` with reason `policy_reloaded`, and
+    /// its new wake in the index.
     @discardableResult
     package func replanAll(index: DueIndex) async -> ReplanSummary {
         var summary = ReplanSummary()
         var after: Int64 = 0
-        var slice = 64
+        var writeSlice = 64
         let started = Date()
         while !Task.isCancelled {
             let now = clock.now()
             let machine = self.machine
             let from = after
-            let size = slice
-            let began = Date()
-            let result: (last: Int64?, part: ReplanSummary, due: [(Int64, Int64)])
+            // Read: a slice of planned charges with their books.
+            let read: [(rowid: Int64, record: ChargeRecord, book: ChargeBook, methods: [PaymentMethod])]
             do {
-                result = try await store.write { [self] tx in
-                    var part = ReplanSummary()
-                    var due: [(Int64, Int64)] = []
-                    let rowids = try tx.plannedCharges(after: from, limit: size)
-                    for rowid in rowids {
-                        guard var rec = try tx.charge(rowid: rowid) else { continue }
-                        part.scanned += 1
+                read = try await store.read { [self] tx in
+                    try tx.plannedCharges(after: from, limit: 2_000).compactMap { rowid in
+                        guard var rec = try tx.charge(rowid: rowid) else { return nil }
                         rec.zone = try zone(tx, customer: rec.customer)
                         let methods = try tx.methods(customer: rec.customer)
-                        let before = rec.nextAt
-                        guard let plan = machine.policyReloaded(&rec, book: try tx.book(rec, methods: methods, now: now), methods: methods, now: now) else { continue }
-                        planned(plan)
-                        try emit(tx, plan.events, charge: &rec, at: now)
-                        try tx.save(rec, wake: plan.wake)
-                        part.moved += 1
-                        // (Moved by less than a minute: the method changed, not the time.)
-                        if let b = before, let a = rec.nextAt { if a < b - 59 { part.earlier += 1 } else if a > b + 59 { part.later += 1 } }
-                        if let wake = plan.wake { due.append((rowid, wake)) }
+                        return (rowid, rec, try tx.book(rec, methods: methods, now: now), methods)
                     }
-                    return (rowids.last, part, due)
                 }
             } catch {
                 signals.storeFailed("store error while re-planning after a reload: \(error)")
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
-            let took = Date().timeIntervalSince(began)
-            index.push(contentsOf: result.due)
-            summary.scanned += result.part.scanned
-            summary.moved += result.part.moved
-            summary.earlier += result.part.earlier
-            summary.later += result.part.later
-            summary.longestSlice = max(summary.longestSlice, took)
-            guard let last = result.last else { break }
+            guard let last = read.last?.rowid else { break }
             after = last
-            // Keep each slice's transaction well under 100 ms.
-            slice = took > 0.06 ? max(16, slice / 2) : took < 0.02 ? min(4_096, slice * 2) : slice
-            await Task.yield()
+            summary.scanned += read.count
+            // Plan: all at once, in memory, outside any transaction.
+            let decisions = machine.planner.planBatch(read.map(\.book), now: now)
+            // Write back in short transactions.
+            var k = 0
+            while k < read.count && !Task.isCancelled {
+                let part = Array(zip(read[k..<min(read.count, k + writeSlice)], decisions[k..<min(read.count, k + writeSlice)]))
+                let began = Date()
+                let written: (ReplanSummary, [(Int64, Int64)])
+                do {
+                    written = try await store.write { [self] tx in
+                        var moved = ReplanSummary()
+                        var due: [(Int64, Int64)] = []
+                        for (item, decision) in part {
+                            // Changed since it was read (attempted, settled, held): its own wake plans it.
+                            guard var rec = try tx.charge(rowid: item.rowid), rec.nextAt == item.record.nextAt, rec.state == item.record.state,
+                                  rec.events == item.record.events, rec.hold == item.record.hold else { continue }
+                            rec.zone = item.record.zone
+                            let before = rec.nextAt
+                            guard let plan = machine.policyReloaded(&rec, decision: decision, book: item.book, methods: item.methods, now: now) else { continue }
+                            planned(plan)
+                            try emit(tx, plan.events, charge: &rec, at: now)
+                            try tx.save(rec, wake: plan.wake)
+                            moved.moved += 1
+                            // (Moved by less than a minute: the method changed, not the time.)
+                            if let b = before, let a = rec.nextAt { if a < b - 59 { moved.earlier += 1 } else if a > b + 59 { moved.later += 1 } }
+                            if let wake = plan.wake { due.append((item.rowid, wake)) }
+                        }
+                        return (moved, due)
+                    }
+                } catch {
+                    signals.storeFailed("store error while re-planning after a reload: \(error)")
+                    try? await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                let took = Date().timeIntervalSince(began)
+                index.push(contentsOf: written.1)
+                summary.moved += written.0.moved
+                summary.earlier += written.0.earlier
+                summary.later += written.0.later
+                summary.longestSlice = max(summary.longestSlice, took)
+                k += part.count
+                // Keep each transaction well under 100 ms.
+                writeSlice = took > 0.05 ? max(16, writeSlice / 2) : took < 0.02 ? min(4_096, writeSlice * 2) : writeSlice
+                await Task.yield()
+            }
         }
         logger.notice("planned again after the reload", metadata: [
             "charges": "\(summary.scanned)", "moved": "\(summary.moved)", "earlier": "\(summary.earlier)", "later": "\(summary.later)",

@@ -84,10 +84,15 @@ extension ChargeMachine {
     /// move by a minute or more (nothing to write); otherwise the plan, its attempt scheduled with reason `policy_reloaded`.
     /// A held charge, one in flight, one waiting for the customer or one already due is left as it is.
     package func policyReloaded(_ charge: inout ChargeRecord, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan? {
+        policyReloaded(&charge, decision: book.plan(with: planner, now: now), book: book, methods: methods, now: now)
+    }
+
+    /// ``policyReloaded(_:book:methods:now:)`` with the planner's decision made already (in a batch).
+    package func policyReloaded(_ charge: inout ChargeRecord, decision: Decision, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan? {
         // An attempt already due is attempted at its wake, now, under the new policy anyway.
         guard charge.state == .scheduled, charge.hold == nil, let at = charge.nextAt, at > now else { return nil }
         let before = charge
-        var plan = plan(&charge, book: book, methods: methods, now: now)
+        var plan = planned(&charge, decision: decision, book: book, methods: methods, now: now)
         // Only the planned attempt moves here: one that may no longer go (a rule, no usable method, the
         // end of retries) is found by its own wake, which reads the provider first. Moved by less than a
         // minute (an attempt already due, planned "as soon as possible" again): unmoved.

@@ -44,7 +44,12 @@ package struct ChargeMachine: Sendable {
     package func plan(_ charge: inout ChargeRecord, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan {
         // Held: nothing is planned until the hold ends (its end plans the charge again).
         if charge.hold != nil && charge.state != .inFlight { return Plan(events: [], wake: wakeTime(charge, now: now), rule: .none) }
-        let decision = book.plan(with: planner, now: now)
+        return planned(&charge, decision: book.plan(with: planner, now: now), book: book, methods: methods, now: now)
+    }
+
+    /// What the planner's `decision` for this charge does to it (the decision may come from
+    /// `Planner.planBatch`, made for many charges at once over the same `book`).
+    package func planned(_ charge: inout ChargeRecord, decision: Decision, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan {
         let previous = charge.state
         var events: [ChargeEvent] = []
         switch decision.kind {

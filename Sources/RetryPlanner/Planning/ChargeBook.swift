@@ -83,3 +83,33 @@ package struct ChargeBook: Sendable, Hashable {
         methods[method].flags.formUnion(MethodState.mark(for: decline))
     }
 }
+
+extension Planner {
+    /// Plans many books at once with ``planBatch(_:methods:ledger:now:days:into:)``: their states,
+    /// methods and ledgers laid out in contiguous storage first. The decisions, in the books' order.
+    package func planBatch(_ books: [ChargeBook], now: Int64) -> [Decision] {
+        var states: [ChargeState] = [], methods: [MethodState] = [], ledger: [LedgerEntry] = []
+        states.reserveCapacity(books.count)
+        for book in books {
+            var state = book.state
+            state.methodsStart = UInt32(methods.count)
+            for (i, var m) in book.methods.enumerated() {
+                let entries = book.ledgers[i].suffix(Int(UInt16.max))
+                m.ledgerStart = UInt32(ledger.count)
+                m.ledgerCount = UInt16(entries.count)
+                ledger.append(contentsOf: entries)
+                methods.append(m)
+            }
+            states.append(state)
+        }
+        var decisions = [Decision](repeating: Decision(at: 0, kind: .stop), count: states.count)
+        states.withUnsafeBufferPointer { c in
+            methods.withUnsafeBufferPointer { m in
+                ledger.withUnsafeBufferPointer { l in
+                    decisions.withUnsafeMutableBufferPointer { d in planBatch(c, methods: m, ledger: l, now: now, into: d) }
+                }
+            }
+        }
+        return decisions
+    }
+}
