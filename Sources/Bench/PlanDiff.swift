@@ -66,6 +66,8 @@ package enum PlanDiff {
                     result.noLongerAttempted += 1
                     continue
                 }
+                // (As the re-plan does: a catch-up plan already sooner than the new one stays.)
+                if decision.adjustments.contains(.catchUp) && at <= decision.at { continue }
                 let shift = decision.at - at
                 if shift <= -60 { result.earlier.append(-shift) } else if shift >= 60 { result.later.append(shift) }
             }

@@ -91,6 +91,8 @@ extension ChargeMachine {
     package func policyReloaded(_ charge: inout ChargeRecord, decision: Decision, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan? {
         // An attempt already due is attempted at its wake, now, under the new policy anyway.
         guard charge.state == .scheduled, charge.hold == nil, let at = charge.nextAt, at > now else { return nil }
+        // The new ladder's time is past too ("as soon as possible"): a plan already sooner than that stays.
+        if decision.kind == .attempt && decision.adjustments.contains(.catchUp) && at <= decision.at && Int(decision.method) == charge.nextMethod { return nil }
         let before = charge
         var plan = planned(&charge, decision: decision, book: book, methods: methods, now: now)
         // Only the planned attempt moves here: one that may no longer go (a rule, no usable method, the
