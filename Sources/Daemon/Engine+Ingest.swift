@@ -102,11 +102,20 @@ extension Engine {
         let rowids: [Int64]
         let what: ChargeRecord.Recheck
         if case .dispute(let customer, let id, let status) = change { return try dispute(tx, customer: customer, id: id, status: status, machine: machine, now: now) }
+        if case .paidElsewhere(let charge, let customer, let method, let payment, let amount, let at) = change {
+            // Counted once (by the payment's id), against the card, as the issuer counts it.
+            if try !tx.knows(payment: payment, charge: charge, method: method),
+               let stored = try tx.methods(customer: customer).first(where: { $0.token == method }) {
+                let flags: LedgerEntry.Flags = try isReattempt(tx, stored, at: at) ? [.reattempt] : []
+                try tx.addLedger(credential: stored.credential, time: at, amount: amount, flags: flags, decline: nil, key: nil, payment: payment)
+            }
+            return try touch(tx, .charge(charge), machine: machine, now: now)
+        }
         switch change {
         case .charge(let id): (rowids, what) = (try tx.rowid(ofCharge: id).map { [$0] } ?? [], .status)
         case .customer(let id): (rowids, what) = (try tx.openCharges(customer: id), .status)
         case .methods(let id): (rowids, what) = (try tx.openCharges(customer: id), .methods)
-        case .dispute: return []
+        case .dispute, .paidElsewhere: return []
         }
         var due: [(Int64, Int64)] = []
         for rowid in rowids {

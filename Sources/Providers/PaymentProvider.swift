@@ -65,6 +65,10 @@ package enum ProviderChange: Sendable, Hashable {
     /// A dispute on one of the customer's payments opened (`status` nil), or closed with `status`
     /// (`won`, `warning_closed` and `prevented` release their charges; `lost` leaves them held for the admin).
     case dispute(customer: String, id: String, status: String?)
+    /// An invoice was paid outside Relance (the hosted page, another channel) by `payment` on the
+    /// customer's `method` at `at`: the payment counts against the card's network limits (a Visa
+    /// reattempt when it follows a decline), as the issuer counts it.
+    case paidElsewhere(charge: String, customer: String, method: String, payment: String, amount: Int64, at: Int64)
 }
 
 package struct FailurePage: Sendable {

@@ -217,6 +217,29 @@ struct StripeFixtureTests {
         #expect(again.charges.map(\.id) == ["in_p1"] && again.errors.isEmpty)
     }
 
+    @Test("an invoice paid on the hosted page is reported with the payment and the card that paid it")
+    func paidElsewhere() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", Self.scenario("h1"))
+        let stripe = try Self.provider(fixture)
+        let first = try await stripe.poll(after: nil, limit: 100, now: 0)
+        #expect(first.charges.map(\.id) == ["in_h1"])
+        var cursor = first.cursor
+        while true {
+            let page = try await stripe.poll(after: cursor, limit: 100, now: 0)
+            if page.cursor == cursor || page.cursor == nil { break }
+            cursor = page.cursor
+        }
+        try await fixture.control("/_fixture/invoices/in_h1/hosted_retry", ["payment_method": "pm_mc_h1", "outcome": "succeed"])
+        let page = try await stripe.poll(after: cursor, limit: 100, now: 0)
+        let paid = page.changes.compactMap { change -> (String, String, String)? in
+            if case .paidElsewhere(let charge, let customer, let method, _, _, _) = change { return (charge, customer, method) }
+            return nil
+        }
+        #expect(paid.count == 1 && paid.first?.0 == "in_h1" && paid.first?.1 == "cus_h1" && paid.first?.2 == "pm_mc_h1")
+        #expect(page.changes.contains(.charge("in_h1")))
+    }
+
     @Test("a request waiting for its rate-limit token when a 429 comes back waits out Retry-After too")
     func retryAfterHoldsQueuedRequests() async throws {
         let fixture = try await StripeFixture.start()

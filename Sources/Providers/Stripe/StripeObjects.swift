@@ -131,6 +131,7 @@ struct StripeCharge: Decodable, Sendable {
     var livemode: Bool?
     /// The customer charged (a dispute names only its charge).
     var customer: String?
+    var amount: Int64?
 }
 
 struct StripePaymentIntent: Decodable, Sendable {

@@ -36,6 +36,25 @@ extension StripeProvider {
         return out
     }
 
+    /// Invoices paid outside Relance (not under one of its keys): the payment that paid each, read
+    /// from its charge (under the pinned version: an event's invoice may carry none).
+    func paymentsElsewhere(_ events: [StripeEvent]) async throws(ProviderError) -> [ProviderChange] {
+        var out: [ProviderChange] = []
+        for event in events where event.type == "invoice.paid" && !event.fromRelance {
+            var chargeId = event.data.object.invoice?.charge
+            if chargeId == nil {
+                chargeId = try await client.find("/v1/invoices/\(StripeClient.encode(event.data.object.id))", endpoint: "invoices.retrieve",
+                                                 as: StripeInvoice.self)?.charge
+            }
+            guard let chargeId,
+                  let charge = try await client.find("/v1/charges/\(StripeClient.encode(chargeId))", endpoint: "charges.retrieve", as: StripeCharge.self),
+                  charge.status == "succeeded", let method = charge.paymentMethod, let customer = charge.customer ?? event.data.object.customer else { continue }
+            out.append(.paidElsewhere(charge: event.data.object.id, customer: customer, method: method, payment: charge.id,
+                                      amount: charge.amount ?? 0, at: charge.created ?? event.created))
+        }
+        return out
+    }
+
     /// What the events say changed outside Relance, each once, in the order first seen. Only what an
     /// event names is trusted (an id, a customer); what it means is read again from the provider (events
     /// may come out of order, and a payload renders in the account's API version, not the pinned one).

@@ -114,7 +114,7 @@ package final class StripeProvider: PaymentProvider {
             e.data.object.invoice.map { Found($0, failedAt: e.created, own: e.fromRelance) }
         }
         var page = try await details(failed)
-        page.changes = Self.changes(in: events, customers: try await disputedCustomers(events))
+        page.changes = try await paymentsElsewhere(events) + Self.changes(in: events, customers: try await disputedCustomers(events))
         page.cursor = "evt:\(newest.id)@\(newest.created)"
         return page
     }
