@@ -33,8 +33,9 @@ extension Engine {
         let machine = self.machine
         do throws(ProviderError) {
             if ticket.resumed {
+                let keyDecides = machine.maySendAgain(reservedAt: ticket.reservedAt, idempotencyWindow: provider.idempotencyWindow, now: now)
                 let found = try await provider.lookup(charge: ticket.charge, customer: ticket.customer, method: ticket.method.token,
-                                                      idempotencyKey: ticket.key, prior: ticket.prior, now: now)
+                                                      idempotencyKey: ticket.key, prior: ticket.prior, keyDecides: keyDecides, now: now)
                 signals.health.answered(at: now)
                 let settles = settling.withLock { $0[ticket.key] } ?? startSettles
                 switch machine.resumed(number: ticket.number, found: found, reservedAt: ticket.reservedAt,
@@ -65,6 +66,11 @@ extension Engine {
                 if status != .open { return await record(ticket, outcome: .closed(status), rowid: rowid) }
                 _ = await provider.takeSlot()
             }
+            // The provider saw the charge closed after the guard read (the customer paid on the hosted
+            // page meanwhile): a new attempt is not sent. A resumed one may be what paid it: read above.
+            if !ticket.resumed, let status = provider.seenClosed(charge: ticket.charge) {
+                return await record(ticket, outcome: .closed(status), rowid: rowid)
+            }
             let (charge, customer, method, amount, currency, key) = (ticket.charge, ticket.customer, ticket.method.token, ticket.amount, ticket.currency, ticket.key)
             let provider = self.provider
             let result: Result<PayOutcome, ProviderError> = await RequestSlot.$held.withValue(true) {
@@ -80,8 +86,20 @@ extension Engine {
             settling.withLock { $0[key] = settles }
             let paid = try result.get()
             signals.health.answered(at: now)
+            // Sent again, the key answered with its saved 500 (the first request began running): the
+            // key cannot tell, so reading does, taking a payment on the method since `prior` as the attempt's.
+            if ticket.resumed, case .notMade = paid,
+               let found = try await provider.lookup(charge: charge, customer: customer, method: method, idempotencyKey: key, prior: ticket.prior,
+                                                     keyDecides: false, now: clock.now()) {
+                return await record(ticket, outcome: found, rowid: rowid)
+            }
             return await record(ticket, outcome: paid, rowid: rowid)
         } catch {
+            // Refused unexecuted (a 429) and never sent before: not made. A resumed one's first request may have run.
+            if error.notExecuted && !ticket.resumed {
+                signals.health.failed(error)
+                return await record(ticket, outcome: .notMade("the provider did not execute it: \(error.message)"), rowid: rowid)
+            }
             return providerFailed(error, charge: ticket.charge, attempt: ticket.number, resumed: true)
         }
     }

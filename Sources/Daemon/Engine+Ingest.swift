@@ -104,7 +104,7 @@ extension Engine {
         if case .dispute(let customer, let id, let status) = change { return try dispute(tx, customer: customer, id: id, status: status, machine: machine, now: now) }
         if case .paidElsewhere(let charge, let customer, let method, let payment, let amount, let at) = change {
             // Counted once (by the payment's id), against the card, as the issuer counts it.
-            if try !tx.knows(payment: payment, charge: charge, method: method),
+            if try tx.knows(payment: payment, charge: charge, method: method) == .unknown,
                let stored = try tx.methods(customer: customer).first(where: { $0.token == method }) {
                 let flags: LedgerEntry.Flags = try isReattempt(tx, stored, at: at) ? [.reattempt] : []
                 try tx.addLedger(credential: stored.credential, time: at, amount: amount, flags: flags, decline: nil, key: nil, payment: payment)
@@ -163,14 +163,25 @@ extension Engine {
     /// A failure of a charge already tracked, from a payment made elsewhere (the customer retrying on
     /// the hosted invoice page): it counts against the card's network limits like any decline, once
     /// (by the provider's payment id), and marks the method as its decline says. Relance's own
-    /// attempts are recognised by their key, by their payment id in the ledger, and by an attempt
-    /// of the charge in flight on the same method (its answer may not be recorded yet).
+    /// attempts are recognised by their key and by their payment id in the ledger.
+    ///
+    /// A failure on the method of the charge's attempt in flight is that attempt's answer, reported
+    /// before its lookup reads it (a bank debit returned days later): it is noted at once, on the
+    /// attempt's ledger entry (which then keeps the payment, whatever the lookup finds later: the
+    /// invoice may be paid meanwhile by the customer, on another method) and on the method.
     func ledgerElsewhere(_ tx: any ChargeTransaction, _ fc: FailedCharge) throws {
         guard let payment = fc.paymentId, !fc.ownAttempt else { return }
-        if try tx.knows(payment: payment, charge: fc.id, method: fc.methodToken) { return }
+        let known = try tx.knows(payment: payment, charge: fc.id, method: fc.methodToken)
+        if known == .recorded { return }
         guard let customer = try tx.customer(ofCharge: fc.id),
               let method = try tx.methods(customer: customer).first(where: { $0.token == fc.methodToken }) else { return }
         let decline = DeclineTaxonomy.classify(fc.decline, rail: method.rail)
+        if case .inFlight(let key) = known {
+            try tx.changeLedger(key: key, .confirm(time: fc.failedAt, decline: decline, payment: payment))
+            if let marked = method.marked(by: decline) { try tx.update(marked) }
+            logger.info("the answer of an attempt in flight came first as an event; noted", metadata: ["charge.id": "\(fc.id)", "payment": "\(payment)"])
+            return
+        }
         _ = try countDecline(tx, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, payment: payment)
         logger.info("a decline made elsewhere counts against the card", metadata: ["charge.id": "\(fc.id)", "payment": "\(payment)"])
     }

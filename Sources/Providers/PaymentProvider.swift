@@ -129,12 +129,16 @@ package struct ProviderError: Error, Sendable, CustomStringConvertible {
     /// The whole provider must wait (`retryAfter`): a rate-limit 429, not one request's bad luck.
     /// Other errors concern the request that met them: its charge waits, the others go on.
     package var holdsProvider: Bool
+    /// The provider said it did not execute the request (a 429: nothing is saved under its key), and
+    /// no earlier try of it may have run: a new attempt that met it was not made.
+    package var notExecuted: Bool
 
-    package init(_ kind: Kind, _ message: String, retryAfter: Double? = nil, holdsProvider: Bool = false) {
+    package init(_ kind: Kind, _ message: String, retryAfter: Double? = nil, holdsProvider: Bool = false, notExecuted: Bool = false) {
         self.kind = kind
         self.message = message
         self.retryAfter = retryAfter
         self.holdsProvider = holdsProvider
+        self.notExecuted = notExecuted
     }
 
     package var description: String { "\(kind.rawValue): \(message)" }
@@ -167,12 +171,17 @@ package protocol PaymentProvider: Sendable {
     func snapshot(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeSnapshot
     /// What became of an attempt whose answer was lost or not final, by reading only: nil when
     /// nothing shows that it reached the provider. `prior`: the id of the last failed payment Relance
-    /// knew of before the attempt (a newer one is the attempt's).
-    func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, now: Int64) async throws(ProviderError) -> PayOutcome?
+    /// knew of before the attempt (a newer one is the attempt's). `keyDecides`: the attempt may still
+    /// be sent again under its key, whose answer is exact; a payment reading cannot tell from one the
+    /// customer made themselves on the same method is then left to it (nil).
+    func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, keyDecides: Bool, now: Int64) async throws(ProviderError) -> PayOutcome?
     /// How long the provider keeps an idempotency key (seconds of provider time); nil = for ever.
     var idempotencyWindow: Int64? { get }
     /// Waits for a request's slot in the rate limit and takes it; returns the seconds waited.
     func takeSlot() async -> Double
+    /// The charge's final state when the adapter has seen it closed (an event, a read) since it
+    /// started: a new attempt is not sent then. nil when it has not (the guard read decides).
+    func seenClosed(charge: String) -> ChargeStatus?
 }
 
 extension PaymentProvider {
@@ -190,11 +199,13 @@ extension PaymentProvider {
     }
 
     /// A provider that keeps its keys for ever answers a replay with the first outcome: nothing to read.
-    package func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, now: Int64) async throws(ProviderError) -> PayOutcome? {
+    package func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, keyDecides: Bool, now: Int64) async throws(ProviderError) -> PayOutcome? {
         nil
     }
 
     package var idempotencyWindow: Int64? { nil }
 
     package func takeSlot() async -> Double { 0 }
+
+    package func seenClosed(charge: String) -> ChargeStatus? { nil }
 }

@@ -145,6 +145,7 @@ struct ConfigReader {
         r.achWindow = t.duration("ach_window", default: r.achWindow, in: d...180 * d, why: "Nacha allows reinitiation within 180 days")
         r.sepaRetryLimit = t.int("sepa_retry_limit", default: r.sepaRetryLimit, in: 0...2, why: "at most 2 SEPA re-presentations")
         r.sepaWindow = t.duration("sepa_window", default: r.sepaWindow, in: d...42 * d, why: "SEPA re-presentation within 42 days")
+        r.customerReserve = t.int("customer_reserve", default: r.customerReserve, in: 0...5, why: "headroom under each card limit; more than 5 wastes most of Mastercard's 10")
         t.finish()
         return r
     }

@@ -49,6 +49,7 @@ package enum ConfigSummary {
             "Mastercard waits: MAC 02 \(d(r.mac02Wait)); MAC 24-30 \(r.macRetryAfter.map(d).joined(separator: ", "))",
             "ACH: R01/R09 reinitiated at most \(r.achReinitiationLimit) times within \(d(r.achWindow)); R07/R08/R10 never",
             "SEPA: AM04/MS03 at most \(r.sepaRetryLimit) times within \(d(r.sepaWindow)); other reasons never",
+            "Relance's own card attempts stop \(r.customerReserve) short of each card limit, for the customer's own attempts it has not seen yet",
             "Consent revoked (Visa R0/R1/R3, MAC 21, stop payment, ACH R07/R08/R10): stop every method of the customer",
         ]
     }

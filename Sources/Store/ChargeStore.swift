@@ -99,11 +99,12 @@ package protocol ChargeTransaction {
     func ledger(credential: String, since: Int64) throws -> [LedgerEntry]
     /// Adds an attempt (Relance's, by `key`, or one made elsewhere, by `payment`).
     func addLedger(credential: String, time: Int64, amount: Int64, flags: LedgerEntry.Flags, decline: Decline?, key: String?, payment: String?) throws
-    /// Changes the entry of Relance's attempt `key` as its answer says.
+    /// Changes the entry of Relance's attempt `key` as its answer says. An entry that holds a
+    /// payment id (the attempt reached the provider) is never removed.
     func changeLedger(key: String, _ change: ChargeMachine.LedgerChange) throws
-    /// Whether a failed payment is known already: in the ledger by its id, or as the charge's attempt
-    /// in flight on `method`.
-    func knows(payment: String, charge: String, method: String) throws -> Bool
+    /// Whether a payment is known already: in the ledger by its id, or possibly the charge's attempt
+    /// in flight on `method` (whose answer is not recorded yet).
+    func knows(payment: String, charge: String, method: String) throws -> KnownPayment
 
     // MARK: Attempts
 
@@ -133,4 +134,13 @@ extension ChargeTransaction {
         let since = charge.ledgerSince(now: now)
         return charge.book(methods: methods, ledgers: try methods.map { try ledger(credential: $0.credential, since: since) })
     }
+}
+
+/// What the store knows of a payment the provider reported (``ChargeTransaction/knows(payment:charge:method:)``).
+package enum KnownPayment: Equatable, Sendable {
+    case unknown
+    /// In the ledger by its id.
+    case recorded
+    /// Not recorded, but the charge has an attempt in flight on the same method, under this key.
+    case inFlight(key: String)
 }

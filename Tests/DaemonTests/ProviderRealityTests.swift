@@ -68,6 +68,44 @@ struct ProviderRealityTests {
         #expect(try await ledger() == 2)
     }
 
+    /// A bank debit of Relance's returns days later: the event comes before the attempt's lookup,
+    /// and the customer meanwhile pays the invoice by card on the hosted page. The return is noted
+    /// at once, and the lookup's "paid elsewhere" does not erase it: the account is never debited again.
+    @Test func anAttemptsAnswerThatComesFirstAsAnEventIsNotLostWhenTheInvoiceIsPaidElsewhere() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, _) = try makeEngine(dir)
+        let now = engine.clock.now()
+        let bank = PaymentMethod(token: "pm_ach", brand: "ach_debit", last4: "3030", expYear: 0, expMonth: 0, rail: .achDebit, isDefault: false,
+                                 fingerprint: "fp_ach")
+        let methods = [Self.card("pm_a", isDefault: true), bank]
+        _ = try await engine.ingest([Self.failure("in_1", at: now, methods: methods, method: "pm_a", payment: "ch_1")], cursor: nil)
+        let credential = try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT credential FROM methods WHERE token = 'pm_ach'")! }
+        try await engine.db.write { db in
+            try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES ('in_1', 1, 'rl_in_1_1', 'pm_ach', ?, 'reserved')",
+                           arguments: [now])
+            try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, attempt_key) VALUES (?, ?, 2500, 2, 'rl_in_1_1')", arguments: [credential, now])
+            try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = 'in_1'")
+        }
+        // The debit's return (R04, invalid account number), as an event with no key: the provider's own.
+        var returned = Self.failure("in_1", at: now + 5 * 86_400, methods: methods, method: "pm_ach", payment: "py_2")
+        returned.decline = RawDecline(code: "invalid_account_number", networkDeclineCode: "R04", payment: "py_2")
+        _ = try await engine.ingest([returned], cursor: nil)
+        func entry() async throws -> (flags: Int, payment: String?)? {
+            try await engine.db.read { db in
+                try Row.fetchOne(db, sql: "SELECT flags, payment FROM ledger WHERE attempt_key = 'rl_in_1_1'").map { ($0["flags"] as Int, $0["payment"] as String?) }
+            }
+        }
+        #expect(try await entry()?.payment == "py_2")
+        #expect(try await entry().map { LedgerEntry.Flags(rawValue: UInt8($0.flags)).contains(.declined) } == true)
+        #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT forbids FROM methods WHERE token = 'pm_ach'")! } != 0)
+        // No second entry: the event is the attempt's answer, not a decline made elsewhere.
+        #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE credential = ?", arguments: [credential])! } == 1)
+        // The lookup then finds the invoice paid by the customer's card: the attempt closes, its entry stays.
+        try await engine.store.write { tx in try tx.changeLedger(key: "rl_in_1_1", .remove) }
+        #expect(try await entry()?.payment == "py_2")
+    }
+
     @Test func oneRequestsErrorHoldsOnlyItsCallerAndARateLimitHoldsEveryone() {
         let health = ProviderHealth()
         health.failed(ProviderError(.transient, "invoices.pay: HTTP 500", retryAfter: 1))

@@ -50,8 +50,10 @@ struct ConfigTests {
         #expect(issues("[[segment]]\nname = \"a\"\n[segment.retry_later]\nladder = [\"1d\", 2.5]\n") == [#"retry.toml:4:1: segment[0].retry_later.ladder[1]: expected a duration string such as "3d", found a floating-point number"#])
     }
 
-    @Test func outOfRangeValuesNameTheRule() {
+    @Test func outOfRangeValuesNameTheRule() throws {
         #expect(issues("[network_rules]\nvisa_reattempt_limit = 25\n") == [#"retry.toml:2:1: network_rules.visa_reattempt_limit: must be between 1 and 20 (Visa allows at most 20), got 25"#])
+        #expect(issues("[network_rules]\ncustomer_reserve = 6\n") == [#"retry.toml:2:1: network_rules.customer_reserve: must be between 0 and 5 (headroom under each card limit; more than 5 wastes most of Mastercard's 10), got 6"#])
+        #expect(try load("[network_rules]\ncustomer_reserve = 0\n").policy.rules.customerReserve == 0)
         #expect(issues("[network_rules]\nmastercard_decline_limit = 11\n") == [#"retry.toml:2:1: network_rules.mastercard_decline_limit: must be between 1 and 10 (Mastercard allows at most 10 declines in 24 hours), got 11"#])
         #expect(issues("[network_rules]\nach_reinitiation_limit = 3\n") == [#"retry.toml:2:1: network_rules.ach_reinitiation_limit: must be between 0 and 2 (Nacha allows at most 2 reinitiations), got 3"#])
         #expect(issues("[network_rules]\nmac_retry_after = [\"1h\", \"24h\", \"1d\", \"4d\", \"6d\", \"8d\", \"10d\"]\n") == [#"retry.toml:2:1: network_rules.mac_retry_after[2]: MAC 26 asks to wait at least 2d, got 1d"#])

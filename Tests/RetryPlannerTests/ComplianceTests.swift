@@ -11,8 +11,15 @@ struct ComplianceTests {
         (0..<count).map { LedgerEntry(time: first + Int64($0) * spacing, amount: amount, flags: flags) }
     }
 
+    /// The policy of these tests: the card limits exactly, with no headroom for the customer's own attempts.
+    func exact(_ edit: (inout SegmentPolicy) -> Void = { _ in }) -> Policy {
+        var policy = plainPolicy(edit)
+        policy.rules.customerReserve = 0
+        return policy
+    }
+
     @Test func visaFifteenReattemptsInThirtyDays() {
-        let planner = Planner(policy: plainPolicy())
+        let planner = Planner(policy: exact())
         let past = history(count: 15, first: t0 - 20 * day, spacing: hour)
         let d = book([card(.visa)], doNotHonor, start: t0, history: [past]).plan(with: planner, now: t0)
         // The oldest of the 15 leaves the window 30 days after it: t0 + 10 d.
@@ -23,8 +30,32 @@ struct ComplianceTests {
         #expect(fewer.at == t0 + day && fewer.rule == .none)
     }
 
+    /// The customer may pay on the hosted page between two polls, unseen: by default Relance's own
+    /// attempts stop two short of each card limit, so that attempt cannot push one of ours over it.
+    @Test func theCardLimitsLeaveHeadroomForTheCustomersOwnAttempts() {
+        let planner = Planner(policy: plainPolicy())
+        #expect(planner.policy.rules.customerReserve == 2)
+        // Visa: 13 reattempts in the window stop ours (the 3rd oldest leaves it at t0 + 10 d + 2 h);
+        // 12 leave room.
+        let visa = history(count: 13, first: t0 - 20 * day, spacing: hour)
+        let d = book([card(.visa)], doNotHonor, start: t0, history: [visa]).plan(with: planner, now: t0)
+        #expect(d.at == t0 + 10 * day && d.rule == .visaReattemptLimit)
+        let twelve = book([card(.visa)], doNotHonor, start: t0, history: [Array(visa.dropFirst())]).plan(with: planner, now: t0)
+        #expect(twelve.at == t0 + day && twelve.rule == .none)
+        // Mastercard: 8 declines in 24 h (7 earlier and the original) stop ours.
+        let hourly = Planner(policy: plainPolicy { $0.classes[.retryLater]!.ladder = [hour] })
+        let mc = history(count: 7, first: t0 - 20 * hour, spacing: 60)
+        let m = book([card(.mastercard)], doNotHonor, start: t0, history: [mc]).plan(with: hourly, now: t0)
+        #expect(m.at == t0 + 4 * hour && m.rule == .mastercardDailyDeclines)
+        // A limit set below the reserve still allows one.
+        var low = plainPolicy()
+        low.rules.visaReattemptLimit = 1
+        let one = book([card(.visa)], doNotHonor, start: t0, history: [[]]).plan(with: Planner(policy: low), now: t0)
+        #expect(one.at == t0 + day)
+    }
+
     @Test func visaLimitIsASetting() {
-        var policy = plainPolicy()
+        var policy = exact()
         policy.rules.visaReattemptLimit = 20
         let past = history(count: 15, first: t0 - 20 * day, spacing: hour)
         let d = book([card(.visa)], doNotHonor, start: t0, history: [past]).plan(with: Planner(policy: policy), now: t0)
@@ -33,14 +64,14 @@ struct ComplianceTests {
 
     @Test func visaLimitAppliesToOtherBrandsUnlessDisabled() {
         let past = history(count: 15, first: t0 - 20 * day, spacing: hour)
-        #expect(book([card(.amex)], doNotHonor, start: t0, history: [past]).plan(with: Planner(policy: plainPolicy()), now: t0).at == t0 + 10 * day)
-        var policy = plainPolicy()
+        #expect(book([card(.amex)], doNotHonor, start: t0, history: [past]).plan(with: Planner(policy: exact()), now: t0).at == t0 + 10 * day)
+        var policy = exact()
         policy.rules.visaLimitForOtherNetworks = false
         #expect(book([card(.amex)], doNotHonor, start: t0, history: [past]).plan(with: Planner(policy: policy), now: t0).at == t0 + day)
     }
 
     @Test func mastercardTenDeclinesInTwentyFourHours() {
-        let planner = Planner(policy: plainPolicy { $0.classes[.retryLater]!.ladder = [hour] })
+        let planner = Planner(policy: exact { $0.classes[.retryLater]!.ladder = [hour] })
         // Nine declines from t0 - 20 h, plus the original at t0: ten in 24 h.
         let past = history(count: 9, first: t0 - 20 * hour, spacing: 60)
         let d = book([card(.mastercard)], doNotHonor, start: t0, history: [past]).plan(with: planner, now: t0)
@@ -51,7 +82,7 @@ struct ComplianceTests {
     }
 
     @Test func mastercardThirtyFiveSameAmountInThirtyDays() {
-        let planner = Planner(policy: plainPolicy())
+        let planner = Planner(policy: exact())
         let past = history(count: 34, first: t0 - 20 * day, spacing: 14 * hour)
         let d = book([card(.mastercard)], doNotHonor, start: t0, history: [past]).plan(with: planner, now: t0)
         #expect(d.at == t0 + 10 * day && d.rule == .mastercardSameAmount)

@@ -28,13 +28,13 @@ struct StripeInDoubtTests {
         let declined = try await stripe.pay(charge: "in_l2", customer: "cus_l2", method: "pm_visa_l2", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_l2_1", now: 0)
         let pays = try await fixture.requests(prefix: "/v1/invoices/").filter { ($0["path"] as? String ?? "").hasSuffix("/pay") }.count
         // Read back as if both answers had been lost.
-        let l1 = try await stripe.lookup(charge: "in_l1", customer: "cus_l1", method: "pm_visa_l1", idempotencyKey: "rl_in_l1_1", prior: prior["in_l1"] ?? nil, now: 0)
+        let l1 = try await stripe.lookup(charge: "in_l1", customer: "cus_l1", method: "pm_visa_l1", idempotencyKey: "rl_in_l1_1", prior: prior["in_l1"] ?? nil, keyDecides: false, now: 0)
         #expect(l1 == paid)
-        let l2 = try await stripe.lookup(charge: "in_l2", customer: "cus_l2", method: "pm_visa_l2", idempotencyKey: "rl_in_l2_1", prior: prior["in_l2"] ?? nil, now: 0)
+        let l2 = try await stripe.lookup(charge: "in_l2", customer: "cus_l2", method: "pm_visa_l2", idempotencyKey: "rl_in_l2_1", prior: prior["in_l2"] ?? nil, keyDecides: false, now: 0)
         guard case .declined(let raw) = l2, case .declined(let sent) = declined else { Issue.record("expected declines: \(String(describing: l2)), \(declined)"); return }
         #expect(raw.payment == sent.payment && DeclineTaxonomy.classify(raw, rail: .card).declineClass == .retryLater)
         // Nothing happened to the third since its failure.
-        let l3 = try await stripe.lookup(charge: "in_l3", customer: "cus_l3", method: "pm_visa_l3", idempotencyKey: "rl_in_l3_1", prior: prior["in_l3"] ?? nil, now: 0)
+        let l3 = try await stripe.lookup(charge: "in_l3", customer: "cus_l3", method: "pm_visa_l3", idempotencyKey: "rl_in_l3_1", prior: prior["in_l3"] ?? nil, keyDecides: false, now: 0)
         #expect(l3 == nil)
         // Reading never pays.
         #expect(try await fixture.requests(prefix: "/v1/invoices/").filter { ($0["path"] as? String ?? "").hasSuffix("/pay") }.count == pays)

@@ -35,8 +35,7 @@ Options:
     --hosted-retries R       per open failed invoice: the customer pays on the hosted page (0.01)
     --disputes R             per customer with an open failed invoice: disputes their latest charge (0.002)
                              and at these shares:
-    --hosted-races P         reads of an open invoice after which the customer pays it there at once (0: off;
-                             at 0.01 Relance can exceed Visa's 30-day reattempt limit: an open problem)
+    --hosted-races P         reads of an open invoice after which the customer pays it there at once (0.01)
     --portal-visits P        billing portal sessions whose customer opens the link, mostly late (0.6)
 
 How it behaves (each module says more):
@@ -448,7 +447,7 @@ def main(argv=None):
     ap.add_argument("--hosted-retries", type=float, default=0.01, help="per open failed invoice per day")
     ap.add_argument("--disputes", type=float, default=0.002,
                     help="per customer with an open failed invoice per day: a dispute of their latest charge")
-    ap.add_argument("--hosted-races", type=float, default=0.0,
+    ap.add_argument("--hosted-races", type=float, default=0.01,
                     help="share of reads of an open invoice after which the customer pays it on the hosted page")
     ap.add_argument("--portal-visits", type=float, default=0.6,
                     help="share of billing portal sessions whose customer opens the link (mostly hours later)")

@@ -104,11 +104,15 @@ final class StripeClient: Sendable {
         return try Self.decode(T.self, response, endpoint: endpoint)
     }
 
-    /// POST a form; returns the raw answer, whatever its status, for the caller to interpret.
-    func post(_ path: String, form: [(String, String)], idempotencyKey: String, endpoint: String) async throws(ProviderError) -> HTTPResponse {
+    /// POST a form; returns the raw answer, whatever its status, for the caller to interpret, and
+    /// whether a try before it may have run at Stripe (a timeout, a 5xx, a 409).
+    func post(_ path: String, form: [(String, String)], idempotencyKey: String, endpoint: String) async throws(ProviderError) -> (HTTPResponse, mayHaveRun: Bool) {
         var headers = headers(idempotencyKey: idempotencyKey)
         headers.append((name: "Content-Type", value: "application/x-www-form-urlencoded"))
-        return try await send(HTTPRequest(method: "POST", url: base + path, headers: headers, body: Array(Self.form(form).utf8)), endpoint: endpoint)
+        var mayHaveRun = false
+        let response = try await send(HTTPRequest(method: "POST", url: base + path, headers: headers, body: Array(Self.form(form).utf8)), endpoint: endpoint,
+                                      mayHaveRun: &mayHaveRun)
+        return (response, mayHaveRun)
     }
 
     func headers(idempotencyKey: String?) -> [(name: String, value: String)] {
@@ -124,6 +128,13 @@ final class StripeClient: Sendable {
     /// Sends after any shared backoff and within the rate limit, retrying as the table above says;
     /// records each request's count and latency and each retry's reason.
     func send(_ request: HTTPRequest, endpoint: String) async throws(ProviderError) -> HTTPResponse {
+        var mayHaveRun = false
+        return try await send(request, endpoint: endpoint, mayHaveRun: &mayHaveRun)
+    }
+
+    /// `mayHaveRun`: set when a try that is sent again may have run at Stripe (an answer lost, a 5xx,
+    /// a 409); a connection refused, a 429 (rate limit or lock timeout) did not.
+    func send(_ request: HTTPRequest, endpoint: String, mayHaveRun: inout Bool) async throws(ProviderError) -> HTTPResponse {
         var retries = 0
         // A caller that took its payment's slot itself (to check the world again after waiting for it)
         // sends the POST's first try at once; every other request (the reads around it) takes its own.
@@ -143,6 +154,7 @@ final class StripeClient: Sendable {
             }
             if retries < maxRetries, !Task.isCancelled, let (reason, after) = Self.retryReason(result) {
                 retries += 1
+                if reason != "lock_timeout" && !(reason == "network" && Self.neverConnected(result)) { mayHaveRun = true }
                 ProviderMetrics.retried(endpoint: endpoint, reason: reason)
                 let delay = backoff(retries, retryAfter: after)
                 do { try await Task.sleep(for: .milliseconds(Int64(delay * 1_000))) } catch { break }
@@ -202,6 +214,11 @@ final class StripeClient: Sendable {
             if response.status >= 500 { return ("server_error", after) }
             return nil
         }
+    }
+
+    static func neverConnected(_ result: Result<HTTPResponse, HTTPError>) -> Bool {
+        if case .failure(let error) = result { return error.kind == .connect }
+        return false
     }
 
     static func isLockTimeout(_ response: HTTPResponse) -> Bool {

@@ -28,7 +28,7 @@ extension StripeProvider {
             return (.void, nil)
         }
         try checkMode(invoice.livemode, "invoice \(invoice.id)")
-        let state = try Self.status(of: invoice)
+        let state = try read(invoice)
         guard state == .open else { return (state, nil) }
         if let sub = invoice.subscription {
             var subscription = invoice.subscriptionObject
@@ -44,6 +44,13 @@ extension StripeProvider {
         }
         guard let owner, owner.deleted != true else { return (.customerCancelled, nil) }
         return (.open, owner)
+    }
+
+    /// The invoice's status as the guard reads it, noted when final.
+    func read(_ invoice: StripeInvoice) throws(ProviderError) -> ChargeStatus {
+        let state = try Self.status(of: invoice)
+        if invoice.status != "draft" { closed.note(invoice.id, state) }
+        return state
     }
 
     /// The invoice's status as the guard reads it.
@@ -67,8 +74,9 @@ extension StripeProvider {
     /// | 400, 404, invoice no longer open | closed, nothing charged |
     /// | 400, 404, invoice still open | the method is refused (detached, not the customer's, invalid): nothing charged |
     /// | `idempotency_error`, 409, 5xx, timeout (after the client's retries) | thrown: in doubt, resolved by reading (`lookup`) |
+    /// | 429, with no earlier try that may have run | thrown, `notExecuted`: a new attempt was not made |
     package func pay(charge: String, customer: String, method: String, amount: Int64, currency: String, idempotencyKey: String, now: Int64) async throws(ProviderError) -> PayOutcome {
-        let response = try await client.post("/v1/invoices/\(StripeClient.encode(charge))/pay",
+        let (response, mayHaveRun) = try await client.post("/v1/invoices/\(StripeClient.encode(charge))/pay",
                                               form: [("payment_method", method), ("off_session", "true")],
                                               idempotencyKey: idempotencyKey, endpoint: "invoices.pay")
         switch response.status {
@@ -89,7 +97,7 @@ extension StripeProvider {
             guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
                 return .closed(.void)
             }
-            let state = try Self.status(of: invoice)
+            let state = try read(invoice)
             if state != .open { return .closed(state) }
             return .methodRefused("HTTP \(response.status) \(envelope.error.code ?? envelope.error.type ?? ""): \(envelope.error.message ?? "")")
         case 500...:
@@ -102,7 +110,10 @@ extension StripeProvider {
             }
             throw StripeClient.failure(response, endpoint: "invoices.pay")
         default:
-            throw StripeClient.failure(response, endpoint: "invoices.pay")
+            // A 429 (rate limit, lock timeout) was not executed: nothing is saved under the key.
+            var error = StripeClient.failure(response, endpoint: "invoices.pay")
+            error.notExecuted = response.status == 429 && !mayHaveRun
+            throw error
         }
     }
 
@@ -110,14 +121,14 @@ extension StripeProvider {
     /// final (a bank debit processing) by reading only: the invoice, its PaymentIntent and the latest
     /// charge. nil when nothing shows that the attempt reached Stripe (no charge newer than the last
     /// one Relance knew of, `prior`).
-    package func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, now: Int64) async throws(ProviderError) -> PayOutcome? {
-        try await settle(charge: charge, method: method, prior: prior, fresh: false)
+    package func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, keyDecides: Bool, now: Int64) async throws(ProviderError) -> PayOutcome? {
+        try await settle(charge: charge, method: method, prior: prior, fresh: false, keyDecides: keyDecides)
     }
 
     /// What the invoice, its PaymentIntent and its latest charge say of the latest payment. `fresh`:
     /// just after a 200 on pay, when only the PaymentIntent's state is the attempt's for sure (the
     /// latest charge may still be the original failure's); nil then means "read again later".
-    func settle(charge: String, method: String, prior: String?, fresh: Bool) async throws(ProviderError) -> PayOutcome? {
+    func settle(charge: String, method: String, prior: String?, fresh: Bool, keyDecides: Bool = false) async throws(ProviderError) -> PayOutcome? {
         guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", query: [("expand[]", "payment_intent.latest_charge")],
                                                    endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
             return .closed(.void)
@@ -136,11 +147,15 @@ extension StripeProvider {
         switch invoice.status {
         case "paid":
             if fresh { return .succeeded(paymentId: latest?.id ?? invoice.charge ?? invoice.paymentIntent ?? invoice.id) }
+            // The customer may have paid on the hosted page with this very card: while the key may be
+            // sent again, it decides (Stripe replays the first request's answer if it ran, else runs it
+            // now and refuses an invoice already paid).
+            if ours != nil && keyDecides { return nil }
             return ours.map { .succeeded(paymentId: $0.id) } ?? .closed(.paid)
         case "open":
             break
         default:
-            return .closed(try Self.status(of: invoice))
+            return .closed(try read(invoice))
         }
         // The PaymentIntent's state, when it is on this method: a debit processing, or the customer needed.
         if intent?.paymentMethod == nil || intent?.paymentMethod == method {

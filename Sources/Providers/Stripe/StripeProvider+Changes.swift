@@ -13,6 +13,9 @@ extension StripeProvider {
         "charge.dispute.created", "charge.dispute.closed",
     ].map { ("types[]", $0) }
 
+    /// The events that close an invoice for good, with the state they close it in.
+    static let closing: [String: ChargeStatus] = ["invoice.paid": .paid, "invoice.voided": .void, "invoice.marked_uncollectible": .uncollectible]
+
     /// The events of one poll, oldest first: up to and including the `limit`-th failure (each failure
     /// costs a few reads; every call ends quickly), and every change before it. The cursor moves to
     /// the last one kept.

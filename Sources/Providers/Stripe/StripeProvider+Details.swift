@@ -49,6 +49,8 @@ extension StripeProvider {
                     continue
                 }
                 try checkMode(invoice.livemode, "invoice \(invoice.id)")
+                // Paid meanwhile (the customer's next try on the hosted page succeeded): noted for the attempts.
+                if let status = invoice.status, status != "open", status != "draft", let state = try? Self.status(of: invoice) { closed.note(invoice.id, state) }
                 guard let customerId = invoice.customer else {
                     page.skipped.append((invoice.id, "no_customer"))
                     continue

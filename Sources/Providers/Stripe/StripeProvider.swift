@@ -1,5 +1,5 @@
 import Foundation
-import RetryPlanner
+package import RetryPlanner
 
 /// The Stripe adapter (`[provider] kind = "stripe"`), over Stripe's documented API only:
 ///
@@ -26,6 +26,8 @@ package final class StripeProvider: PaymentProvider {
     let defaultZone: String
     /// Set when the daemon's clock is scaled: an answer from live mode stops every request.
     let requireTestMode: Bool
+    /// Invoices seen paid, voided or written off, by an event or a read.
+    let closed = ClosedMemo()
 
     package init(apiBase: String, apiKey: String, defaultZone: String, requestsPerSecond: Int = 25, maxNetworkRetries: Int = 2,
                  retryDelay: Double = 0.5, connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int,
@@ -37,6 +39,8 @@ package final class StripeProvider: PaymentProvider {
         self.requireTestMode = requireTestMode
         ProviderMetrics.declare(skipped: Self.skipReasons)
     }
+
+    package func seenClosed(charge: String) -> ChargeStatus? { closed[charge] }
 
     package func takeSlot() async -> Double {
         let started = ContinuousClock.now
@@ -110,6 +114,9 @@ package final class StripeProvider: PaymentProvider {
         }
         guard let newest = events.last else { return FailurePage(cursor: cursor) }
         for event in events { try checkMode(event.livemode, "event \(event.id)") }
+        // Noted at once: an attempt already past its guard read is then not sent (the changes below
+        // take more requests before the poller stores them).
+        for event in events { if let status = Self.closing[event.type] { closed.note(event.data.object.id, status) } }
         let failed = events.filter { $0.type == "invoice.payment_failed" }.compactMap { e in
             e.data.object.invoice.map { Found($0, failedAt: e.created, own: e.fromRelance) }
         }

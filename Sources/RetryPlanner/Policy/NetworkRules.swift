@@ -12,6 +12,10 @@
 /// | Mastercard MAC 24-30 waits | 1 h, 24 h, 2 d, 4 d, 6 d, 8 d, 10 d |
 /// | ACH R01/R09 reinitiations | 2 within 180 days |
 /// | SEPA AM04/MS03 retries | 2 within 42 days |
+///
+/// The issuer counts the customer's own attempts too (a hosted invoice page, a portal), and Relance
+/// learns of those only at its next poll. So Relance's own attempts stop `customerReserve` short of
+/// each card limit: a customer who pays between two polls cannot push one of ours over it.
 package struct NetworkRules: Sendable, Hashable {
     package var visaReattemptLimit: Int = 15
     package var visaWindow: Int64 = 30 * 86_400
@@ -28,6 +32,8 @@ package struct NetworkRules: Sendable, Hashable {
     package var achWindow: Int64 = 180 * 86_400
     package var sepaRetryLimit: Int = 2
     package var sepaWindow: Int64 = 42 * 86_400
+    /// Card-limit headroom left for attempts Relance cannot see yet (the customer's own).
+    package var customerReserve: Int = 2
 
     package init() {}
 
@@ -50,10 +56,11 @@ package struct NetworkRules: Sendable, Hashable {
             let slots = raw.bindMemory(to: Int64.self)
             for (i, w) in macRetryAfter.prefix(7).enumerated() { slots[i + 1] = w }
         }
+        let ours = { (limit: Int) in Int32(max(1, limit - customerReserve)) }
         return CompiledRules(
-            visaLimit: Int32(visaReattemptLimit), visaWindow: visaWindow, visaForOthers: visaLimitForOtherNetworks,
-            mcDeclineLimit: Int32(mastercardDeclineLimit), mcDeclineWindow: mastercardDeclineWindow,
-            mcSameAmountLimit: Int32(mastercardSameAmountLimit), mcSameAmountWindow: mastercardSameAmountWindow,
+            visaLimit: ours(visaReattemptLimit), visaWindow: visaWindow, visaForOthers: visaLimitForOtherNetworks,
+            mcDeclineLimit: ours(mastercardDeclineLimit), mcDeclineWindow: mastercardDeclineWindow,
+            mcSameAmountLimit: ours(mastercardSameAmountLimit), mcSameAmountWindow: mastercardSameAmountWindow,
             macWaits: waits,
             achLimit: Int32(achReinitiationLimit), achWindow: achWindow,
             sepaLimit: Int32(sepaRetryLimit), sepaWindow: sepaWindow

@@ -124,7 +124,7 @@ final class MemoryTransaction: ChargeTransaction {
         case .keep:
             return
         case .remove:
-            t.ledger.remove(at: i)
+            if t.ledger[i].payment == nil { t.ledger.remove(at: i) }
         case .confirm(let time, let decline, let payment):
             let old = t.ledger[i].entry
             let flags: LedgerEntry.Flags = decline == nil ? old.flags : [.reattempt, .declined]
@@ -135,9 +135,10 @@ final class MemoryTransaction: ChargeTransaction {
         }
     }
 
-    func knows(payment: String, charge: String, method: String) throws -> Bool {
-        t.ledger.contains { $0.payment == payment }
-            || t.attempts.values.contains { $0.charge == charge && $0.method == method && $0.state == "reserved" }
+    func knows(payment: String, charge: String, method: String) throws -> KnownPayment {
+        if t.ledger.contains(where: { $0.payment == payment }) { return .recorded }
+        let inFlight = t.attempts.first(where: { $0.value.charge == charge && $0.value.method == method && $0.value.state == "reserved" })
+        return inFlight.map { KnownPayment.inFlight(key: $0.key) } ?? .unknown
     }
 
     // MARK: Attempts

@@ -41,7 +41,7 @@ extension SQLiteTransaction {
         case .keep:
             return
         case .remove:
-            try db.cachedStatement(sql: "DELETE FROM ledger WHERE attempt_key = ?").execute(arguments: [key])
+            try db.cachedStatement(sql: "DELETE FROM ledger WHERE attempt_key = ? AND payment IS NULL").execute(arguments: [key])
         case .confirm(let time, nil, let payment):
             try db.cachedStatement(sql: "UPDATE ledger SET time = ?, payment = ? WHERE attempt_key = ?").execute(arguments: [time, payment, key])
         case .confirm(let time, let decline?, let payment):
@@ -51,15 +51,15 @@ extension SQLiteTransaction {
         }
     }
 
-    package func knows(payment: String, charge: String, method: String) throws -> Bool {
-        let known = try RawStatement(db, """
-            SELECT 1 FROM ledger WHERE payment = ?1
-            UNION ALL SELECT 1 FROM attempts WHERE charge = ?2 AND method = ?3 AND state = 'reserved' LIMIT 1
-            """)
-        known.bind(1, payment)
-        known.bind(2, charge)
-        known.bind(3, method)
-        defer { known.reset() }
-        return try known.step()
+    package func knows(payment: String, charge: String, method: String) throws -> KnownPayment {
+        let recorded = try RawStatement(db, "SELECT 1 FROM ledger WHERE payment = ? LIMIT 1")
+        recorded.bind(1, payment)
+        defer { recorded.reset() }
+        if try recorded.step() { return .recorded }
+        let inFlight = try RawStatement(db, "SELECT key FROM attempts WHERE charge = ? AND method = ? AND state = 'reserved' LIMIT 1")
+        inFlight.bind(1, charge)
+        inFlight.bind(2, method)
+        defer { inFlight.reset() }
+        return try inFlight.step() ? .inFlight(key: inFlight.string(0)) : .unknown
     }
 }

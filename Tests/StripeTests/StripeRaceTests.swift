@@ -1,0 +1,141 @@
+import Daemon
+import Foundation
+import GRDB
+import Providers
+import RetryPlanner
+import Testing
+
+/// The customer acts between Relance's guard read and its request.
+@Suite("Stripe races with the customer", .serialized)
+struct StripeRaceTests {
+    @Test("an invoice the adapter saw paid after the guard read gets no pay: the charge closes paid")
+    func paidOnTheHostedPageAfterTheGuard() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("r1"))
+        let dir = try StripeInDoubtTests.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start: Int64 = 1_795_000_000
+        let engine = try await StripeInDoubtTests.ingested(dir, fixture, start: start)
+        var cursor = try await engine.provider.failures(after: nil, limit: 10, now: start).cursor
+        while let page = try? await engine.provider.poll(after: cursor, limit: 100, now: start), page.cursor != nil, page.cursor != cursor {
+            cursor = page.cursor
+        }
+        #expect(engine.provider.seenClosed(charge: "in_r1") == nil)
+        let (rowid, next) = try await engine.db.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT rowid, next_at FROM charges WHERE id = 'in_r1'")!
+            return (row["rowid"] as Int64, row["next_at"] as Int64)
+        }
+        engine.clock.set(next + 1)
+        // The guard reads the invoice (open), then the customer's methods: that read is slow, and
+        // meanwhile the customer pays on the hosted page and the poller reads the event.
+        try await fixture.fault(["method": "GET", "path_prefix": "/v1/customers/cus_r1/payment_methods", "kind": "delay", "seconds": 1.5, "count": 1])
+        async let woken = engine.wake(rowid, dispatched: true)
+        try await Task.sleep(for: .milliseconds(500))
+        try await fixture.control("/_fixture/invoices/in_r1/hosted_retry", ["payment_method": "pm_visa_r1", "outcome": "succeed"])
+        _ = try await engine.provider.poll(after: cursor, limit: 100, now: start)
+        #expect(engine.provider.seenClosed(charge: "in_r1") == .paid)
+        _ = await woken
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_r1/pay").isEmpty)
+        let (state, attempts) = try await engine.db.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT state, attempts FROM charges WHERE id = 'in_r1'")!
+            return (row["state"] as String, row["attempts"] as Int)
+        }
+        #expect(state == "closed" && attempts == 0, "\(state), \(attempts) attempts")
+        #expect(try await fixture.audit()["attempts_on_closed"] == 0)
+    }
+
+    @Test("a pay refused unexecuted (429) was not made: the customer's own payment on that card is not taken for it")
+    func rateLimitedPayIsNotMade() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("r2"))
+        let dir = try StripeInDoubtTests.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start: Int64 = 1_795_000_000
+        let engine = try await StripeInDoubtTests.ingested(dir, fixture, start: start)
+        func row() async throws -> (rowid: Int64, next: Int64?, state: String) {
+            try await engine.db.read { db in
+                let row = try Row.fetchOne(db, sql: "SELECT rowid, next_at, state FROM charges WHERE id = 'in_r2'")!
+                return (row["rowid"] as Int64, row["next_at"] as Int64?, row["state"] as String)
+            }
+        }
+        let first = try await row()
+        engine.clock.set((first.next ?? start) + 1)
+        try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r2/pay", "kind": "status", "status": 429,
+                                 "headers": ["Retry-After": "1"], "count": 1])
+        _ = await engine.wake(first.rowid, dispatched: true)
+        let attempts = try await engine.db.read { db in
+            try Row.fetchAll(db, sql: "SELECT number, state FROM attempts WHERE charge = 'in_r2' ORDER BY number").map { ($0["number"] as Int, $0["state"] as String) }
+        }
+        #expect(attempts.count == 1 && attempts.first?.1 == "abandoned", "\(attempts)")
+        #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key IS NOT NULL") } == 0)
+        let after = try await row()
+        #expect(after.state == "scheduled")
+        // The customer then pays on the hosted page with that very card: the next wake closes the charge, paid elsewhere.
+        try await fixture.control("/_fixture/invoices/in_r2/hosted_retry", ["payment_method": "pm_visa_r2", "outcome": "succeed"])
+        try await Task.sleep(for: .seconds(1.2))
+        engine.clock.set(max(after.next ?? 0, engine.clock.now()) + 1)
+        _ = await engine.wake(after.rowid, dispatched: true)
+        #expect(try await row().state == "closed")
+        #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts WHERE state = 'succeeded'") } == 0)
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_r2/pay").count == 1)
+    }
+
+    @Test("an attempt in doubt, the invoice then paid by the customer with the same card: the key decides whose payment it was")
+    func inDoubtThenPaidWithTheSameCard() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("r3"))
+        let dir = try StripeInDoubtTests.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start: Int64 = 1_795_000_000
+        let engine = try await StripeInDoubtTests.ingested(dir, fixture, start: start)
+        let (rowid, next) = try await engine.db.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT rowid, next_at FROM charges WHERE id = 'in_r3'")!
+            return (row["rowid"] as Int64, row["next_at"] as Int64)
+        }
+        engine.clock.set(next + 1)
+        // The pay's answer is a 500 Stripe did not execute (nothing saved under the key), and says not to retry.
+        try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r3/pay", "kind": "status", "status": 500,
+                                 "headers": ["Stripe-Should-Retry": "false"], "count": 1])
+        _ = await engine.wake(rowid, dispatched: true)
+        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r3'") } == "in_flight")
+        // The customer pays on the hosted page with that very card; the attempt is then resolved.
+        try await fixture.control("/_fixture/invoices/in_r3/hosted_retry", ["payment_method": "pm_visa_r3", "outcome": "succeed"])
+        for _ in 0..<3 {
+            engine.clock.set(engine.clock.now() + 600)
+            _ = await engine.wake(rowid)
+        }
+        let attempts = try await engine.db.read { db in
+            try Row.fetchAll(db, sql: "SELECT state, outcome FROM attempts WHERE charge = 'in_r3'").map { "\($0["state"] as String) \($0["outcome"] as String? ?? "")" }
+        }
+        #expect(attempts == ["closed paid"], "\(attempts)")
+        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r3'") } == "closed")
+        #expect(try await fixture.audit()["double_charges"] == 0)
+    }
+
+    @Test("an attempt whose 500 ran and was saved under its key is still found, by reading, once the key replays that 500")
+    func savedFiveHundredIsReadAfterTheKeyReplaysIt() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("r4"))
+        let dir = try StripeInDoubtTests.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start: Int64 = 1_795_000_000
+        let engine = try await StripeInDoubtTests.ingested(dir, fixture, start: start)
+        let (rowid, next) = try await engine.db.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT rowid, next_at FROM charges WHERE id = 'in_r4'")!
+            return (row["rowid"] as Int64, row["next_at"] as Int64)
+        }
+        engine.clock.set(next + 1)
+        // The pay runs (the card is charged), and its answer, a 500, is saved under the key.
+        try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r4/pay", "kind": "status", "status": 500, "execute": true,
+                                 "headers": ["Stripe-Should-Retry": "false"], "count": 1])
+        _ = await engine.wake(rowid, dispatched: true)
+        for _ in 0..<3 {
+            engine.clock.set(engine.clock.now() + 600)
+            _ = await engine.wake(rowid)
+        }
+        let attempts = try await engine.db.read { db in try String.fetchAll(db, sql: "SELECT state FROM attempts WHERE charge = 'in_r4'") }
+        #expect(attempts == ["succeeded"], "\(attempts)")
+        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r4'") } == "recovered")
+        #expect(try await fixture.audit()["double_charges"] == 0)
+    }
+}
