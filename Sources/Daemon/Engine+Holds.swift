@@ -40,8 +40,30 @@ extension Engine {
         let machine = self.machine
         return try await store.write { [self] tx in
             let hold = ChargeRecord.Hold(reason: reason, until: until, since: now, customerWide: { if case .customer = target { true } else { false } }())
-            return try apply(tx, target, now: now) { rec in machine.hold(&rec, hold, now: now) }
+            return try holdCustomer(tx, target, hold, now: now) { rec in machine.hold(&rec, hold, now: now) }
         }
+    }
+
+    /// A hold on a customer as a whole is kept on the customer too (their next failures are held,
+    /// even once every charge held with them has ended); a customer with no open charge now is held
+    /// for their next ones. A charge's hold goes to that charge only.
+    func holdCustomer(_ tx: any ChargeTransaction, _ target: HoldTarget, _ hold: ChargeRecord.Hold?, now: Int64,
+                      includeHeld: Bool = false, _ change: (inout ChargeRecord) -> [ChargeEvent]) throws -> AdminOutcome {
+        guard case .customer(let id) = target else { return try apply(tx, target, now: now, includeHeld: includeHeld, change) }
+        let before = try tx.customerHold(id)
+        // The same hold again (reason and end) changes nothing, not even its start.
+        let same = before?.reason == hold?.reason && before?.until == hold?.until
+        if !same { try tx.setCustomerHold(id, hold) }
+        var outcome = try apply(tx, target, now: now, includeHeld: includeHeld, change)
+        if outcome.refusal != nil, !same {
+            // No open charge: the customer's own hold changed all the same.
+            outcome.refusal = nil
+            outcome.changed.append(id)
+        } else if outcome.refusal != nil, hold != nil {
+            outcome.refusal = nil
+            outcome.unchanged.append(id)
+        }
+        return outcome
     }
 
     /// Ends a hold (a charge's, or every hold of a customer's charges), and plans each charge again.
@@ -49,7 +71,7 @@ extension Engine {
         let now = clock.now()
         let machine = self.machine
         return try await store.write { [self] tx in
-            try apply(tx, target, now: now, includeHeld: true) { rec in machine.release(&rec, reason: reason, now: now) }
+            try holdCustomer(tx, target, nil, now: now, includeHeld: true) { rec in machine.release(&rec, reason: reason, now: now) }
         }
     }
 

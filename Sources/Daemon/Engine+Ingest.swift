@@ -66,7 +66,7 @@ extension Engine {
                 rec.lead = !notified.contains(fc.customer.id) && open.isEmpty
                 notified.insert(fc.customer.id)
                 // A customer held as a whole (a dispute, an admin's --customer): their new failure is held too.
-                if let first = open.first, let hold = try tx.charge(rowid: first)?.hold, hold.customerWide {
+                if let hold = try tx.customerHold(fc.customer.id), (hold.until ?? .max) > now {
                     rec.hold = ChargeRecord.Hold(reason: hold.reason, until: hold.until, since: now, customerWide: true)
                 }
                 let book = try tx.book(rec, methods: methods, now: now)
@@ -135,13 +135,18 @@ extension Engine {
         switch status {
         case nil:
             let hold = ChargeRecord.Hold(reason: "dispute", until: nil, since: now, customerWide: true)
-            outcome = try apply(tx, .customer(customer), now: now) { rec in rec.hold == nil ? machine.hold(&rec, hold, now: now) : [] }
+            // An admin's hold on the customer stays theirs; the charges it holds are left as they are.
+            let kept = try tx.customerHold(customer)
+            outcome = try holdCustomer(tx, .customer(customer), kept ?? hold, now: now) { rec in rec.hold == nil ? machine.hold(&rec, hold, now: now) : [] }
         case "won", "warning_closed", "prevented":
-            outcome = try apply(tx, .customer(customer), now: now, includeHeld: true) { rec in
+            let kept = try tx.customerHold(customer)
+            outcome = try holdCustomer(tx, .customer(customer), kept?.reason == "dispute" ? nil : kept, now: now, includeHeld: true) { rec in
                 rec.hold?.reason == "dispute" ? machine.release(&rec, reason: "dispute_\(status ?? "closed")", now: now) : []
             }
         default:
-            outcome = try apply(tx, .customer(customer), now: now, includeHeld: true) { rec in
+            let kept = try tx.customerHold(customer)
+            let lost = kept.map { $0.reason == "dispute" ? ChargeRecord.Hold(reason: "dispute_lost", until: nil, since: $0.since, customerWide: true) : $0 }
+            outcome = try holdCustomer(tx, .customer(customer), lost, now: now, includeHeld: true) { rec in
                 guard let hold = rec.hold, hold.reason == "dispute" else { return [] }
                 return machine.hold(&rec, ChargeRecord.Hold(reason: "dispute_lost", until: nil, since: hold.since, customerWide: true), now: now)
             }

@@ -82,6 +82,10 @@ package protocol ChargeTransaction {
     func zone(ofCustomer id: String) throws -> String?
     /// How to reach the customer, as last stored.
     func contact(customer: String) throws -> Contact?
+    /// The hold on the customer as a whole (their next failures are held too); nil when none.
+    func customerHold(_ customer: String) throws -> ChargeRecord.Hold?
+    /// Sets or ends (nil) the hold on the customer as a whole.
+    func setCustomerHold(_ customer: String, _ hold: ChargeRecord.Hold?) throws
     /// The customer's methods, in their places (a method keeps its place for good).
     func methods(customer: String) throws -> [PaymentMethod]
     /// Stores the customer and the methods the provider lists now; returns the stored list.

@@ -131,6 +131,16 @@ package final class Store: Sendable {
                 CREATE INDEX charges_held ON charges(hold_reason) WHERE hold_reason != '';
                 """)
         }
+        m.registerMigration("v8") { db in
+            // A customer held as a whole (a dispute, `hold --customer`): kept on the customer, so that
+            // their next failures are held even once every charge held with them has ended.
+            // A customer row may not exist yet (held before their first failure): inserted then.
+            try db.execute(sql: """
+                ALTER TABLE customers ADD COLUMN hold_reason TEXT NOT NULL DEFAULT '';
+                ALTER TABLE customers ADD COLUMN hold_until INTEGER;
+                ALTER TABLE customers ADD COLUMN hold_since INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return m
     }
 

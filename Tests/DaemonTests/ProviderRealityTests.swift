@@ -106,6 +106,46 @@ struct ProviderRealityTests {
         #expect(try await entry()?.payment == "py_2")
     }
 
+    /// A dispute holds the customer, not only the charges open when it came: once those ended (an
+    /// attempt in flight settled), their next failure is still held, until the dispute is won.
+    @Test func aDisputeHoldsTheCustomersNextFailuresAfterTheirHeldChargesEnded() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, _) = try makeEngine(dir)
+        let now = engine.clock.now()
+        let methods = [Self.card("pm_a", isDefault: true)]
+        _ = try await engine.ingest([Self.failure("in_1", at: now, methods: methods, method: "pm_a", payment: "ch_1")], cursor: nil)
+        _ = try await engine.ingest([], changes: [.dispute(customer: "cus_r", id: "du_1", status: nil)], cursor: nil)
+        func hold(_ id: String) async throws -> String? {
+            try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT hold_reason FROM charges WHERE id = ?", arguments: [id]) }
+        }
+        #expect(try await hold("in_1") == "dispute")
+        // The held charge ends (paid elsewhere); the customer's next invoice fails while the dispute is open.
+        _ = try await engine.ingest([], changes: [.charge("in_1")], cursor: nil)
+        try await engine.db.write { db in try db.execute(sql: "UPDATE charges SET state = 'closed', hold_reason = '' WHERE id = 'in_1'") }
+        _ = try await engine.ingest([Self.failure("in_2", at: now + 86_400, methods: methods, method: "pm_a", payment: "ch_2")], cursor: nil)
+        #expect(try await hold("in_2") == "dispute")
+        #expect(try await engine.holds().map(\.charge) == ["in_2"])
+        // Won: released, and the next failure is not held.
+        _ = try await engine.ingest([], changes: [.dispute(customer: "cus_r", id: "du_1", status: "won")], cursor: nil)
+        #expect(try await hold("in_2") == "")
+        _ = try await engine.ingest([Self.failure("in_3", at: now + 2 * 86_400, methods: methods, method: "pm_a", payment: "ch_3")], cursor: nil)
+        #expect(try await hold("in_3") == "")
+        // An admin's hold on a customer with no open charge holds their next failure.
+        let none = try await engine.hold(.customer("cus_q"), reason: "payment plan", until: nil)
+        #expect(none.refusal == nil && none.changed == ["cus_q"])
+        var other = Self.failure("in_4", at: now + 2 * 86_400, methods: [Self.card("pm_q", isDefault: true)], method: "pm_q", payment: "ch_4")
+        other.customer = CustomerInfo(id: "cus_q", zone: "UTC", tier: "", tags: [], country: "FR")
+        _ = try await engine.ingest([other], cursor: nil)
+        #expect(try await hold("in_4") == "payment plan")
+        func since() async throws -> Int64? { try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT hold_since FROM customers WHERE id = 'cus_q'") } }
+        let first = try await since()
+        engine.clock.set(now + 3 * 86_400)
+        let again = try await engine.hold(.customer("cus_q"), reason: "payment plan", until: nil)
+        #expect(again.changed.isEmpty && again.refusal == nil)
+        #expect(try await since() == first)
+    }
+
     @Test func oneRequestsErrorHoldsOnlyItsCallerAndARateLimitHoldsEveryone() {
         let health = ProviderHealth()
         health.failed(ProviderError(.transient, "invoices.pay: HTTP 500", retryAfter: 1))

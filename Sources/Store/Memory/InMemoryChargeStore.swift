@@ -108,6 +108,7 @@ struct MemoryTables: Sendable {
     var charges: [(charge: ChargeRecord, wake: Int64?)] = []
     var chargeRow: [String: Int] = [:]
     var customers: [String: CustomerInfo] = [:]
+    var customerHolds: [String: ChargeRecord.Hold] = [:]
     /// Methods by token, with their place in the customer's list.
     var methods: [String: (method: PaymentMethod, customer: String, idx: Int)] = [:]
     var ledger: [(credential: String, entry: LedgerEntry, amount: Int64, key: String?, payment: String?)] = []

@@ -56,6 +56,8 @@ final class MemoryTransaction: ChargeTransaction {
     func zone(ofCustomer id: String) throws -> String? { t.customers[id]?.zone }
 
     func contact(customer: String) throws -> Contact? { t.customers[customer]?.contact }
+    func customerHold(_ customer: String) throws -> ChargeRecord.Hold? { t.customerHolds[customer] }
+    func setCustomerHold(_ customer: String, _ hold: ChargeRecord.Hold?) throws { t.customerHolds[customer] = hold }
 
     func rows(customer: String) -> [(method: PaymentMethod, idx: Int)] {
         t.methods.values.filter { $0.customer == customer }.sorted { $0.idx < $1.idx }.map { ($0.method, $0.idx) }

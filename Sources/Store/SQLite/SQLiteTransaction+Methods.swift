@@ -83,6 +83,26 @@ extension SQLiteTransaction {
         return try s.step() ? Contact(email: s.string(0), name: s.string(1), locale: s.string(2)) : nil
     }
 
+    package func customerHold(_ customer: String) throws -> ChargeRecord.Hold? {
+        let s = try RawStatement(db, "SELECT hold_reason, hold_until, hold_since FROM customers WHERE id = ? AND hold_reason != ''")
+        s.bind(1, customer)
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        return ChargeRecord.Hold(reason: s.string(0), until: s.optionalInt64(1), since: s.int64(2), customerWide: true)
+    }
+
+    package func setCustomerHold(_ customer: String, _ hold: ChargeRecord.Hold?) throws {
+        let s = try RawStatement(db, """
+            INSERT INTO customers(id, zone, tier, tags, country, hold_reason, hold_until, hold_since) VALUES (?1, '', '', '', '', ?2, ?3, ?4)
+            ON CONFLICT(id) DO UPDATE SET hold_reason = excluded.hold_reason, hold_until = excluded.hold_until, hold_since = excluded.hold_since
+            """)
+        s.bind(1, customer)
+        s.bind(2, hold?.reason ?? "")
+        s.bind(3, hold?.until)
+        s.bind(4, hold?.since ?? 0)
+        try s.run()
+    }
+
     package func refreshMethods(customer: String, listed: [PaymentMethod]) throws -> (methods: [PaymentMethod], changed: Bool) {
         let stored = try methodRows(customer: customer)
         if stored.map(\.method).areListed(as: listed) { return (stored.map(\.method), false) }
