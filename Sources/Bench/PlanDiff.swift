@@ -28,7 +28,7 @@ package enum PlanDiff {
                 "  would move earlier: \(earlier.count)" + stats(earlier),
                 "  would move later: \(later.count)" + stats(later),
                 "  would no longer be attempted as planned (wait or stop at their wake): \(noLongerAttempted)",
-                "  already due (attempted at their wake, under the policy then): \(due)",
+                "  due within 5 minutes (attempted at their wake, as planned): \(due)",
                 "  would not move (less than a minute): \(planned - earlier.count - later.count - noLongerAttempted - due)",
             ]
         }
@@ -43,21 +43,17 @@ package enum PlanDiff {
         var after: Int64 = 0
         while true {
             let from = after
-            let (part, last) = try await store.read { tx -> ([(Int64, ChargeBook, Int)], Int64?) in
-                let rowids = try tx.plannedCharges(after: from, limit: 5_000)
-                var out: [(Int64, ChargeBook, Int)] = []
-                for rowid in rowids {
-                    guard var rec = try tx.charge(rowid: rowid), let at = rec.nextAt, rec.hold == nil else { continue }
-                    rec.zone = zone(try tx.zone(ofCustomer: rec.customer))
+            let (part, last) = try await store.read { tx in
+                try tx.plannedBooks(after: from, limit: 5_000, now: now, zone: zone) { rec in
                     // Its segment under the new policy may differ; the stored one is kept when it still exists.
                     rec.segment = min(rec.segment, settings.policy.segments.count - 1)
-                    out.append((at, try tx.book(rec, methods: try tx.methods(customer: rec.customer), now: now), rec.segment))
+                    return rec.nextAt != nil && rec.hold == nil
                 }
-                return (out, rowids.last)
             }
-            for (at, book, _) in part {
+            for item in part {
+                let (at, book) = (item.record.nextAt ?? 0, item.book)
                 result.planned += 1
-                if at <= now {
+                if at <= now + ChargeMachine.reloadLeavesDue {
                     result.due += 1
                     continue
                 }

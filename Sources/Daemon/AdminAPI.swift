@@ -47,6 +47,7 @@ enum AdminAPI {
                     }
                     outcome = try await engine.promise(charge: charge, on: date)
                 }
+                if let invalid = outcome.invalid { return failure(invalid, 400) }
                 index.push(contentsOf: outcome.due)
                 if let refusal = outcome.refusal, outcome.changed.isEmpty && outcome.unchanged.isEmpty { return failure(refusal, 404) }
                 return json(["changed": outcome.changed, "unchanged": outcome.unchanged])

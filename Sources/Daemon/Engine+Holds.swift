@@ -14,11 +14,13 @@ package struct AdminOutcome: Sendable, Equatable {
     package var unchanged: [String] = []
     /// Set when the command found nothing to act on (no such charge, or it is over).
     package var refusal: String?
+    /// Set when the command cannot be carried out as given (a time already past).
+    package var invalid: String?
     /// The due index entries the command gave (for the dispatcher).
     package var due: [(Int64, Int64)] = []
 
     package static func == (a: AdminOutcome, b: AdminOutcome) -> Bool {
-        a.changed == b.changed && a.unchanged == b.unchanged && a.refusal == b.refusal
+        a.changed == b.changed && a.unchanged == b.unchanged && a.refusal == b.refusal && a.invalid == b.invalid
     }
 }
 
@@ -38,6 +40,7 @@ extension Engine {
     package func hold(_ target: HoldTarget, reason: String, until: Int64?) async throws -> AdminOutcome {
         let now = clock.now()
         let machine = self.machine
+        if let until, until <= now { return AdminOutcome(invalid: "until: that time is already past; a hold ends later") }
         return try await store.write { [self] tx in
             let hold = ChargeRecord.Hold(reason: reason, until: until, since: now, customerWide: { if case .customer = target { true } else { false } }())
             return try holdCustomer(tx, target, hold, now: now) { rec in machine.hold(&rec, hold, now: now) }
@@ -81,7 +84,14 @@ extension Engine {
         let now = clock.now()
         let machine = self.machine
         return try await store.write { [self] tx in
-            try apply(tx, .charge(charge), now: now) { rec in
+            // A day already over in the customer's zone is no promise.
+            if let rowid = try tx.rowid(ofCharge: charge), let rec = try tx.charge(rowid: rowid) {
+                let local = (Civil.days(year: date.year, month: date.month, day: date.day) + 1) * 86_400
+                if machine.planner.zones.instant(zone: try zone(tx, customer: rec.customer), local: local) <= now {
+                    return AdminOutcome(invalid: "on: " + String(format: "%04d-%02d-%02d", date.year, date.month, date.day) + " is already over in the customer's time zone")
+                }
+            }
+            return try apply(tx, .charge(charge), now: now) { rec in
                 let dayStart = machine.planner.zones.instant(zone: rec.zone, local: Civil.days(year: date.year, month: date.month, day: date.day) * 86_400)
                 return machine.promise(&rec, dayStart: dayStart, now: now)
             }

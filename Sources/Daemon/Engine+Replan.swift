@@ -10,7 +10,7 @@ package struct ReplanSummary: Sendable, Equatable {
     /// Moved by a minute or more; the other moved ones changed only their method.
     package var earlier = 0
     package var later = 0
-    /// The longest one slice held the writer, in seconds.
+    /// The longest one slice's writes held the writer (its body in the transaction it shared), in seconds.
     package var longestSlice = 0.0
 
     package init() {}
@@ -34,22 +34,18 @@ extension Engine {
             let machine = self.machine
             let from = after
             // Read: a slice of planned charges with their books.
-            let read: [(rowid: Int64, record: ChargeRecord, book: ChargeBook, methods: [PaymentMethod])]
+            let read: [PlannedBook]
+            let last: Int64?
             do {
-                read = try await store.read { [self] tx in
-                    try tx.plannedCharges(after: from, limit: 2_000).compactMap { rowid in
-                        guard var rec = try tx.charge(rowid: rowid) else { return nil }
-                        rec.zone = try zone(tx, customer: rec.customer)
-                        let methods = try tx.methods(customer: rec.customer)
-                        return (rowid, rec, try tx.book(rec, methods: methods, now: now), methods)
-                    }
+                (read, last) = try await store.read { [self] tx in
+                    try tx.plannedBooks(after: from, limit: 2_000, now: now) { name in zoneIndex[name ?? ""] ?? defaultZone }
                 }
             } catch {
                 signals.storeFailed("store error while re-planning after a reload: \(error)")
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
-            guard let last = read.last?.rowid else { break }
+            guard let last else { break }
             after = last
             summary.scanned += read.count
             // Plan: all at once, in memory, outside any transaction.
@@ -58,10 +54,10 @@ extension Engine {
             var k = 0
             while k < read.count && !Task.isCancelled {
                 let part = Array(zip(read[k..<min(read.count, k + writeSlice)], decisions[k..<min(read.count, k + writeSlice)]))
-                let began = Date()
-                let written: (ReplanSummary, [(Int64, Int64)])
+                let written: (ReplanSummary, [(Int64, Int64)], took: Double)
                 do {
                     written = try await store.write { [self] tx in
+                        let began = ContinuousClock.now
                         var moved = ReplanSummary()
                         var due: [(Int64, Int64)] = []
                         for (item, decision) in part {
@@ -79,22 +75,24 @@ extension Engine {
                             if let b = before, let a = rec.nextAt { if a < b - 59 { moved.earlier += 1 } else if a > b + 59 { moved.later += 1 } }
                             if let wake = plan.wake { due.append((item.rowid, wake)) }
                         }
-                        return (moved, due)
+                        let (sec, atto) = (ContinuousClock.now - began).components
+                        return (moved, due, Double(sec) + Double(atto) / 1e18)
                     }
                 } catch {
                     signals.storeFailed("store error while re-planning after a reload: \(error)")
                     try? await Task.sleep(for: .seconds(1))
                     continue
                 }
-                let took = Date().timeIntervalSince(began)
+                let took = written.took
                 index.push(contentsOf: written.1)
                 summary.moved += written.0.moved
                 summary.earlier += written.0.earlier
                 summary.later += written.0.later
                 summary.longestSlice = max(summary.longestSlice, took)
                 k += part.count
-                // Keep each transaction well under 100 ms.
-                writeSlice = took > 0.05 ? max(16, writeSlice / 2) : took < 0.02 ? min(4_096, writeSlice * 2) : writeSlice
+                // Keep each slice's share of a transaction well under 100 ms (its commit, and the
+                // dispatcher's writes grouped with it, come on top).
+                writeSlice = took > 0.03 ? max(16, writeSlice / 2) : took < 0.01 ? min(1_024, writeSlice * 2) : writeSlice
                 await Task.yield()
             }
         }

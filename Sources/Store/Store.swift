@@ -156,7 +156,9 @@ package final class Store: Sendable {
     }
 
     /// Transactions and writes committed through `write` (writes per transaction: the grouping).
-    package var groupCounts: (transactions: Int, writes: Int) { group.counts.withLock { $0 } }
+    package var groupCounts: (transactions: Int, writes: Int, longest: Double) { group.counts.withLock { $0 } }
+    /// Starts the group-commit figures again (a benchmark's window after its set-up).
+    package func resetGroupCounts() { group.counts.withLock { $0 = (0, 0, 0) } }
 
     /// Writes waiting for their group's transaction or running in it.
     package var pendingWrites: Int { group.pending.withLock { $0.jobs.count + $0.running } }

@@ -4,12 +4,12 @@ import Foundation
 import Logging
 
 /// `relancectl bench replan --charges N`: the re-plan after a reload that shortens every ladder, on a
-/// state of N ingested failures: the batch planning's CPU, the daemon's re-plan written back, and
-/// (with `--rate`) the dispatch lag meanwhile.
+/// state of N ingested failures: the batch planning's CPU and the daemon's re-plan written back; with
+/// `--rate`, a re-plan that moves every planned attempt weeks out, and the dispatch lag meanwhile.
 struct ReplanBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replan",
-        abstract: "Plan every scheduled charge of N again under a shorter ladder; print the CPU, the write-back and the dispatch lag meanwhile."
+        abstract: "Plan every scheduled charge of N again under a shorter ladder (with --rate: one moving them weeks out, beside the dispatcher); print the CPU, the write-back and the dispatch lag meanwhile."
     )
 
     @Option(help: "Number of failed charges in the state.")

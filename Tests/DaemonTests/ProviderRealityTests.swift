@@ -146,6 +146,22 @@ struct ProviderRealityTests {
         #expect(try await since() == first)
     }
 
+    @Test func aHoldOrAPromiseForATimeAlreadyPastIsRefusedAndChangesNothing() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, _) = try makeEngine(dir)
+        let now = engine.clock.now()
+        _ = try await engine.ingest([Self.failure("in_1", at: now, methods: [Self.card("pm_a", isDefault: true)], method: "pm_a", payment: "ch_1")], cursor: nil)
+        let late = try await engine.hold(.charge("in_1"), reason: "payment plan", until: now - 60)
+        #expect(late.invalid != nil && late.changed.isEmpty)
+        let (y, m, d) = Civil.date(days: now / 86_400 - 1)
+        let yesterday = try await engine.promise(charge: "in_1", on: (y, m, d))
+        #expect(yesterday.invalid == "on: " + String(format: "%04d-%02d-%02d", y, m, d) + " is already over in the customer's time zone")
+        #expect(try await engine.holds().isEmpty)
+        let (ty, tm, td) = Civil.date(days: now / 86_400 + 1)
+        #expect(try await engine.promise(charge: "in_1", on: (ty, tm, td)).changed == ["in_1"])
+    }
+
     @Test func oneRequestsErrorHoldsOnlyItsCallerAndARateLimitHoldsEveryone() {
         let health = ProviderHealth()
         health.failed(ProviderError(.transient, "invoices.pay: HTTP 500", retryAfter: 1))

@@ -38,13 +38,19 @@ struct ReloadReplanTests {
         _ = await engine.replanAll(index: index)
         let none = await engine.replanAll(index: index)
         #expect(none.moved == 0 && none.scanned == before.count, "\(none), \(before.count) planned")
-        let settled = try await planned()
+        var settled = try await planned()
         // Every ladder step an hour: attempts planned days out come much earlier.
         var shorter = engine.settings
         for s in shorter.policy.segments.indices {
             for cls in Array(shorter.policy.segments[s].classes.keys) { shorter.policy.segments[s].classes[cls]?.ladder = [3_600] }
         }
         #expect(engine.reloading(shorter).replan)
+        let reloadedAt = engine.clock.now()
+        // One charge falls due in two minutes: it stays as planned.
+        if let first = settled.first?.key {
+            try await engine.db.write { db in try db.execute(sql: "UPDATE charges SET next_at = ? WHERE id = ?", arguments: [reloadedAt + 120, first]) }
+        }
+        settled = try await planned()
         let outboxBefore = try store.outboxBounds().last ?? 0
         let summary = await engine.replanAll(index: index)
         let after = try await planned()
@@ -57,5 +63,8 @@ struct ReloadReplanTests {
         let reloaded = events.filter { $0.contains(#""type":"relance.attempt.scheduled""#) && $0.contains(#""reason":"policy_reloaded""#) }
         #expect(reloaded.count == summary.moved)
         #expect(index.count >= summary.moved)
+        // An attempt due within five minutes is left to its wake (the dispatcher may be sending it).
+        let soon = settled.filter { $0.value <= reloadedAt + ChargeMachine.reloadLeavesDue }
+        #expect(soon.allSatisfy { after[$0.key] == $0.value })
     }
 }

@@ -8,24 +8,38 @@ import Testing
 /// The customer acts between Relance's guard read and its request.
 @Suite("Stripe races with the customer", .serialized)
 struct StripeRaceTests {
+    /// One failed invoice `in_<id>` ingested by an engine on the Stripe adapter, whose clock is then
+    /// set just after its planned attempt; its row and its folder (removed by the caller).
+    struct Due {
+        var fixture: StripeFixture
+        var engine: Engine
+        var rowid: Int64
+        var dir: String
+    }
+
+    static func due(_ id: String) async throws -> Due {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario(id))
+        let dir = try StripeInDoubtTests.directory()
+        let engine = try await StripeInDoubtTests.ingested(dir, fixture, start: 1_795_000_000)
+        let (rowid, next) = try await engine.db.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT rowid, next_at FROM charges WHERE id = ?", arguments: ["in_" + id])!
+            return (row["rowid"] as Int64, row["next_at"] as Int64)
+        }
+        engine.clock.set(next + 1)
+        return Due(fixture: fixture, engine: engine, rowid: rowid, dir: dir)
+    }
+
     @Test("an invoice the adapter saw paid after the guard read gets no pay: the charge closes paid")
     func paidOnTheHostedPageAfterTheGuard() async throws {
-        let fixture = try await StripeFixture.start()
-        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("r1"))
-        let dir = try StripeInDoubtTests.directory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let start: Int64 = 1_795_000_000
-        let engine = try await StripeInDoubtTests.ingested(dir, fixture, start: start)
+        let due = try await Self.due("r1")
+        defer { try? FileManager.default.removeItem(atPath: due.dir) }
+        let (fixture, engine, rowid, start) = (due.fixture, due.engine, due.rowid, Int64(1_795_000_000))
         var cursor = try await engine.provider.failures(after: nil, limit: 10, now: start).cursor
         while let page = try? await engine.provider.poll(after: cursor, limit: 100, now: start), page.cursor != nil, page.cursor != cursor {
             cursor = page.cursor
         }
         #expect(engine.provider.seenClosed(charge: "in_r1") == nil)
-        let (rowid, next) = try await engine.db.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT rowid, next_at FROM charges WHERE id = 'in_r1'")!
-            return (row["rowid"] as Int64, row["next_at"] as Int64)
-        }
-        engine.clock.set(next + 1)
         // The guard reads the invoice (open), then the customer's methods: that read is slow, and
         // meanwhile the customer pays on the hosted page and the poller reads the event.
         try await fixture.fault(["method": "GET", "path_prefix": "/v1/customers/cus_r1/payment_methods", "kind": "delay", "seconds": 1.5, "count": 1])
@@ -46,12 +60,9 @@ struct StripeRaceTests {
 
     @Test("a pay refused unexecuted (429) was not made: the customer's own payment on that card is not taken for it")
     func rateLimitedPayIsNotMade() async throws {
-        let fixture = try await StripeFixture.start()
-        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("r2"))
-        let dir = try StripeInDoubtTests.directory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let start: Int64 = 1_795_000_000
-        let engine = try await StripeInDoubtTests.ingested(dir, fixture, start: start)
+        let due = try await Self.due("r2")
+        defer { try? FileManager.default.removeItem(atPath: due.dir) }
+        let (fixture, engine) = (due.fixture, due.engine)
         func row() async throws -> (rowid: Int64, next: Int64?, state: String) {
             try await engine.db.read { db in
                 let row = try Row.fetchOne(db, sql: "SELECT rowid, next_at, state FROM charges WHERE id = 'in_r2'")!
@@ -59,7 +70,6 @@ struct StripeRaceTests {
             }
         }
         let first = try await row()
-        engine.clock.set((first.next ?? start) + 1)
         try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r2/pay", "kind": "status", "status": 429,
                                  "headers": ["Retry-After": "1"], "count": 1])
         _ = await engine.wake(first.rowid, dispatched: true)
@@ -82,17 +92,9 @@ struct StripeRaceTests {
 
     @Test("an attempt in doubt, the invoice then paid by the customer with the same card: the key decides whose payment it was")
     func inDoubtThenPaidWithTheSameCard() async throws {
-        let fixture = try await StripeFixture.start()
-        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("r3"))
-        let dir = try StripeInDoubtTests.directory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let start: Int64 = 1_795_000_000
-        let engine = try await StripeInDoubtTests.ingested(dir, fixture, start: start)
-        let (rowid, next) = try await engine.db.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT rowid, next_at FROM charges WHERE id = 'in_r3'")!
-            return (row["rowid"] as Int64, row["next_at"] as Int64)
-        }
-        engine.clock.set(next + 1)
+        let due = try await Self.due("r3")
+        defer { try? FileManager.default.removeItem(atPath: due.dir) }
+        let (fixture, engine, rowid) = (due.fixture, due.engine, due.rowid)
         // The pay's answer is a 500 Stripe did not execute (nothing saved under the key), and says not to retry.
         try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r3/pay", "kind": "status", "status": 500,
                                  "headers": ["Stripe-Should-Retry": "false"], "count": 1])
@@ -114,17 +116,9 @@ struct StripeRaceTests {
 
     @Test("an attempt whose 500 ran and was saved under its key is still found, by reading, once the key replays that 500")
     func savedFiveHundredIsReadAfterTheKeyReplaysIt() async throws {
-        let fixture = try await StripeFixture.start()
-        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("r4"))
-        let dir = try StripeInDoubtTests.directory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let start: Int64 = 1_795_000_000
-        let engine = try await StripeInDoubtTests.ingested(dir, fixture, start: start)
-        let (rowid, next) = try await engine.db.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT rowid, next_at FROM charges WHERE id = 'in_r4'")!
-            return (row["rowid"] as Int64, row["next_at"] as Int64)
-        }
-        engine.clock.set(next + 1)
+        let due = try await Self.due("r4")
+        defer { try? FileManager.default.removeItem(atPath: due.dir) }
+        let (fixture, engine, rowid) = (due.fixture, due.engine, due.rowid)
         // The pay runs (the card is charged), and its answer, a 500, is saved under the key.
         try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r4/pay", "kind": "status", "status": 500, "execute": true,
                                  "headers": ["Stripe-Should-Retry": "false"], "count": 1])

@@ -87,10 +87,14 @@ extension ChargeMachine {
         policyReloaded(&charge, decision: book.plan(with: planner, now: now), book: book, methods: methods, now: now)
     }
 
+    /// A re-plan after a reload leaves an attempt due within this many seconds to its wake.
+    package static let reloadLeavesDue: Int64 = 300
+
     /// ``policyReloaded(_:book:methods:now:)`` with the planner's decision made already (in a batch).
     package func policyReloaded(_ charge: inout ChargeRecord, decision: Decision, book: ChargeBook, methods: [PaymentMethod], now: Int64) -> Plan? {
-        // An attempt already due is attempted at its wake, now, under the new policy anyway.
-        guard charge.state == .scheduled, charge.hold == nil, let at = charge.nextAt, at > now else { return nil }
+        // An attempt due now or within `Self.reloadLeavesDue` is left to its wake: the dispatcher may be
+        // sending it already, and moving it by minutes gains nothing.
+        guard charge.state == .scheduled, charge.hold == nil, let at = charge.nextAt, at > now + Self.reloadLeavesDue else { return nil }
         // The new ladder's time is past too ("as soon as possible"): a plan already sooner than that stays.
         if decision.kind == .attempt && decision.adjustments.contains(.catchUp) && at <= decision.at && Int(decision.method) == charge.nextMethod { return nil }
         let before = charge
