@@ -1,0 +1,83 @@
+package import Foundation
+import RelanceConfig
+
+/// Turns a customer's pending notices into one email: the pure step between the journal and SMTP.
+///
+/// The lead notice (highest level; the latest among equals) gives the template, locale, contact
+/// and link to pay; `charges` and `totals` cover every notice merged, less the charges `relanced`
+/// says are settled or held. A message left with no charge is not composed (its notices are
+/// skipped); a missing template or an invalid address fails the notices, with the reason.
+package struct Composer: Sendable {
+    package let templates: TemplateSet
+    package let from: String
+    package let replyTo: String
+    package let bccArchive: String
+
+    package init(templates: TemplateSet, from: String, replyTo: String, bccArchive: String) {
+        self.templates = templates
+        self.from = from
+        self.replyTo = replyTo
+        self.bccArchive = bccArchive
+    }
+
+    package enum Outcome {
+        case message(OutgoingMessage, merged: [String])
+        /// Every charge settled or held: nothing to send.
+        case nothing(skipped: [String])
+        case failed(reason: String, notices: [SpoolEvent])
+    }
+
+    package func compose(customer: String, kind: NoticeKind, notices: [SpoolEvent], dropped: Set<String>, now: Int64) -> Outcome {
+        guard let lead = Self.lead(notices) else { return .nothing(skipped: []) }
+        let data = lead.data
+        var seen = Set<String>()
+        var charges: [[String: Any]] = []
+        for notice in [lead] + notices.filter({ $0.id != lead.id }) {
+            for charge in notice.data["charges"] as? [[String: Any]] ?? [] {
+                guard let id = charge["id"] as? String, seen.insert(id).inserted else { continue }
+                if kind == .dunning && dropped.contains(id) { continue }
+                charges.append(charge)
+            }
+        }
+        if charges.isEmpty { return .nothing(skipped: notices.map(\.id)) }
+        let contact = data["contact"] as? [String: Any] ?? [:]
+        guard let email = contact["email"] as? String, EmailAddress.isValid(email) else {
+            return .failed(reason: "invalid address: data.contact.email is \((contact["email"] as? String).map { "\"\($0)\"" } ?? "absent")", notices: notices)
+        }
+        let notice = lead.notice ?? [:]
+        let template = notice["template"] as? String ?? ""
+        let locale = notice["locale"] as? String ?? templates.defaultLocale
+        guard let (pair, used) = templates.lookup(template, locale: locale) else {
+            return .failed(reason: "missing template: no \(template).\(locale).txt.mustache (nor for the default locale \(templates.defaultLocale)) in the templates directory", notices: notices)
+        }
+        let context = TemplateContext.make(data: data, charges: charges, locale: used, replyTo: replyTo.isEmpty ? from : replyTo)
+        let text = pair.text.render(context)
+        let (subject, body) = Self.splitSubject(text)
+        let level = notice["level"] as? String ?? template
+        let earliest = notices.min { ($0.time, $0.id) < ($1.time, $1.id) }?.id ?? lead.id
+        let id = MessageID.make(customer: customer, level: level, earliestEvent: earliest, from: from)
+        let mime = MIMEMessage(from: from, to: email, replyTo: replyTo, subject: subject, messageID: id, date: now,
+                               text: body, html: pair.html?.render(context), language: used)
+        let message = OutgoingMessage(id: id, customer: customer, kind: kind, recipients: [email] + (bccArchive.isEmpty ? [] : [bccArchive]),
+                                      body: mime.bytes(), created: now)
+        return .message(message, merged: notices.map(\.id))
+    }
+
+    /// The notice that speaks for a merged message.
+    static func lead(_ notices: [SpoolEvent]) -> SpoolEvent? {
+        notices.max { a, b in
+            let ia = a.notice?["index"] as? Int ?? 0, ib = b.notice?["index"] as? Int ?? 0
+            return (ia, a.time, a.id) < (ib, b.time, b.id)
+        }
+    }
+
+    /// A rendered text template: `Subject: ...` on its first non-empty line, then the body.
+    static func splitSubject(_ text: String) -> (subject: String, body: String) {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        while let first = lines.first, first.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeFirst() }
+        guard let first = lines.first, first.hasPrefix("Subject:") else { return ("", text) }
+        lines.removeFirst()
+        while let next = lines.first, next.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeFirst() }
+        return (first.dropFirst("Subject:".count).trimmingCharacters(in: .whitespaces), lines.joined(separator: "\n"))
+    }
+}
