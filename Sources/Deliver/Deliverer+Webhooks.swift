@@ -33,13 +33,13 @@ extension Deliverer {
         case .refused(let reason):
             try await fail(delivery, reason: "\(hook.url) refused it: \(reason)")
         case .retry(let reason):
-            if now - delivery.time >= hook.retryFor {
+            if delivery.attempts > 0 && now - delivery.taken >= hook.retryFor {
                 try await fail(delivery, reason: "\(hook.url) failed for \(DurationText.format(hook.retryFor)): \(reason)")
                 return
             }
             // 1 s, 2 s, 4 s ... up to an hour, in event time.
             let wait = min(Int64(1) << min(delivery.attempts, 12), 3_600)
-            try await journal.retryDelivery(delivery.seq, nextAt: now + wait)
+            try await journal.retryDelivery(delivery.seq, nextAt: now + wait, firstFailure: delivery.attempts == 0 ? now : nil)
             metrics.count(channel: "webhook", outcome: "retried")
             logger.warning("webhook post failed: retrying", metadata: ["event.id": "\(delivery.eventID)", "url": "\(hook.url)", "error": "\(reason)"])
         }

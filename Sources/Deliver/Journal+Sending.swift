@@ -42,6 +42,8 @@ extension Journal {
         package var hook: String
         package var eventID: String
         package var time: Int64
+        /// When its first try failed (event time): its retry window counts from then.
+        package var taken: Int64
         package var line: String
         package var attempts: Int
     }
@@ -54,7 +56,7 @@ extension Journal {
                 AND d.seq = (SELECT min(seq) FROM delivery o WHERE o.state = 'pending' AND o.hook = d.hook AND o.subject = d.subject)
                 ORDER BY d.seq LIMIT ?
                 """, arguments: [now, limit]).map { row in
-                Delivery(seq: row["seq"], hook: row["hook"], eventID: row["event_id"], time: row["time"], line: row["line"], attempts: row["attempts"])
+                Delivery(seq: row["seq"], hook: row["hook"], eventID: row["event_id"], time: row["time"], taken: row["taken"], line: row["line"], attempts: row["attempts"])
             }
         }
     }
@@ -65,9 +67,10 @@ extension Journal {
         }
     }
 
-    package func retryDelivery(_ seq: Int64, nextAt: Int64) async throws {
+    package func retryDelivery(_ seq: Int64, nextAt: Int64, firstFailure: Int64?) async throws {
         try await db.write { db in
-            try db.execute(sql: "UPDATE delivery SET attempts = attempts + 1, next_at = ? WHERE seq = ?", arguments: [nextAt, seq])
+            try db.execute(sql: "UPDATE delivery SET attempts = attempts + 1, next_at = ?, taken = coalesce(?, taken) WHERE seq = ?",
+                           arguments: [nextAt, firstFailure, seq])
         }
     }
 

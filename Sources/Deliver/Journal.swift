@@ -41,7 +41,7 @@ package final class Journal: Sendable {
                 CREATE TABLE IF NOT EXISTS delivery (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT, hook TEXT NOT NULL, event_id TEXT NOT NULL, subject TEXT NOT NULL,
                     time INTEGER NOT NULL, line TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
-                    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, UNIQUE(hook, event_id));
+                    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, taken INTEGER NOT NULL, UNIQUE(hook, event_id));
                 CREATE INDEX IF NOT EXISTS delivery_order ON delivery(state, hook, subject, seq);
                 """)
         }
@@ -66,8 +66,8 @@ package final class Journal: Sendable {
                                    arguments: [e.id, e.customer, kind.rawValue, e.time, e.line])
                 }
                 for hook in item.hooks {
-                    try db.execute(sql: "INSERT OR IGNORE INTO delivery (hook, event_id, subject, time, line, next_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                   arguments: [hook, e.id, e.subject, e.time, e.line, e.time])
+                    try db.execute(sql: "INSERT OR IGNORE INTO delivery (hook, event_id, subject, time, line, next_at, taken) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   arguments: [hook, e.id, e.subject, e.time, e.line, e.time, clock])
                 }
             }
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('clock', ?) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
