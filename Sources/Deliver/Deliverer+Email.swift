@@ -17,8 +17,11 @@ extension Deliverer {
                     let ids = Array(Set(notices.flatMap { ($0.data["charges"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } })).sorted()
                     do {
                         dropped = try await states.settledOrHeld(ids)
+                        if daemonDown.exchange(false, ordering: .relaxed) { logger.notice("relanced answers again: reminders resume") }
                     } catch {
-                        logger.warning("cannot ask relanced for charge states: reminders wait", metadata: ["error": "\(error)"])
+                        if !daemonDown.exchange(true, ordering: .relaxed) {
+                            logger.warning("cannot ask relanced for charge states: reminders wait", metadata: ["error": "\(error)"])
+                        }
                         return worked
                     }
                 }

@@ -27,6 +27,8 @@ package final class Deliverer: Sendable {
     package let lastTick = Mutex(ContinuousClock.now)
     let lastFileTime = Mutex<Int64>(0)
     let diskFull = Atomic<Bool>(false)
+    /// Whether relanced's status socket failed to answer last time (logged once per outage).
+    let daemonDown = Atomic<Bool>(false)
 
     package init(settings: Settings, logger: Logger) async throws {
         let d = settings.deliver

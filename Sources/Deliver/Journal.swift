@@ -54,6 +54,12 @@ package final class Journal: Sendable {
         package var event: SpoolEvent
         package var emailKind: NoticeKind?
         package var hooks: [String]
+
+        package init(event: SpoolEvent, emailKind: NoticeKind?, hooks: [String]) {
+            self.event = event
+            self.emailKind = emailKind
+            self.hooks = hooks
+        }
     }
 
     /// Records a file's events in one transaction; an event recorded before (a file read again after a crash) changes nothing.

@@ -36,6 +36,16 @@ package struct OutgoingMessage: Sendable {
     /// Event time it was composed at.
     package var created: Int64
     package var attempts = 0
+
+    package init(id: String, customer: String, kind: NoticeKind, recipients: [String], body: [UInt8], created: Int64, attempts: Int = 0) {
+        self.id = id
+        self.customer = customer
+        self.kind = kind
+        self.recipients = recipients
+        self.body = body
+        self.created = created
+        self.attempts = attempts
+    }
 }
 
 /// The deliverer's clock: the latest event time seen, moving on with wall time in between (never
