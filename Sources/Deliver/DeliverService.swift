@@ -26,6 +26,7 @@ package struct DeliverService: Service {
                 do {
                     worked = try await deliverer.tick()
                 } catch {
+                    if Task.isCancelled || error is CancellationError { break }
                     logger.error("delivery round failed; trying again", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: .seconds(1))
                 }

@@ -10,41 +10,56 @@ extension Deliverer {
         var worked = false
         for kind in [NoticeKind.thanks, .dunning] {
             let customers = try await journal.dueCustomers(kind, now: now, minInterval: settings.email.minInterval, limit: 500)
-            for customer in customers {
-                let notices = try await journal.pendingNotices(customer: customer, kind: kind)
-                var dropped = Set<String>()
-                if kind == .dunning {
-                    let ids = Array(Set(notices.flatMap { ($0.data["charges"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } })).sorted()
-                    do {
-                        dropped = try await states.settledOrHeld(ids)
-                        if daemonDown.exchange(false, ordering: .relaxed) { logger.notice("relanced answers again: reminders resume") }
-                    } catch {
-                        if !daemonDown.exchange(true, ordering: .relaxed) {
-                            logger.warning("cannot ask relanced for charge states: reminders wait", metadata: ["error": "\(error)"])
-                        }
-                        return worked
+            guard !customers.isEmpty else { continue }
+            worked = true
+            // Customers side by side (each asks relanced about its own charges), `concurrency` at a time.
+            let lanes = settings.deliver.concurrency
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for lane in 0..<lanes {
+                    let mine = stride(from: lane, to: customers.count, by: lanes).map { customers[$0] }
+                    group.addTask {
+                        for customer in mine where try await self.compose(customer, kind: kind, composer: composer, now: now) == false { return }
                     }
                 }
-                switch composer.compose(customer: customer, kind: kind, notices: notices, dropped: dropped, now: now) {
-                case .message(let message, let merged):
-                    try await journal.compose(message, notices: merged, skipped: [], capAt: kind == .dunning ? now : nil)
-                    if merged.count > 1 { metrics.count(channel: "email", outcome: "merged", by: merged.count - 1) }
-                case .nothing(let skipped):
-                    try await journal.close(notices: skipped, state: "skipped")
-                    metrics.count(channel: "email", outcome: "skipped", by: max(1, skipped.count))
-                    logger.info("reminder not sent: every charge in it is settled or held", metadata: [
-                        "customer.id": "\(customer)", "charges": "\(dropped.sorted().joined(separator: ","))", "events": "\(skipped.joined(separator: ","))",
-                    ])
-                case .failed(let reason, let failed):
-                    for notice in failed { try inbox.fail(name: "\(notice.id).email", reason: reason, lines: [notice.line]) }
-                    try await journal.close(notices: failed.map(\.id), state: "failed")
-                    metrics.count(channel: "email", outcome: "failed", by: failed.count)
-                    logger.error("notice not deliverable: written to failed/", metadata: ["customer.id": "\(customer)", "reason": "\(reason)"])
-                }
-                worked = true
+                try await group.waitForAll()
             }
         }
         return worked
+    }
+
+    /// Composes one customer's message; false when relanced cannot be asked (the round stops composing).
+    func compose(_ customer: String, kind: NoticeKind, composer: Composer, now: Int64) async throws -> Bool {
+        let notices = try await journal.pendingNotices(customer: customer, kind: kind)
+        var dropped = Set<String>()
+        if kind == .dunning {
+            let ids = Array(Set(notices.flatMap { ($0.data["charges"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } })).sorted()
+            do {
+                dropped = try await states.settledOrHeld(ids)
+                if daemonDown.exchange(false, ordering: .relaxed) { logger.notice("relanced answers again: reminders resume") }
+            } catch {
+                if !daemonDown.exchange(true, ordering: .relaxed) {
+                    logger.warning("cannot ask relanced for charge states: reminders wait", metadata: ["error": "\(error)"])
+                }
+                return false
+            }
+        }
+        switch composer.compose(customer: customer, kind: kind, notices: notices, dropped: dropped, now: now) {
+        case .message(let message, let merged):
+            try await journal.compose(message, notices: merged, skipped: [], capAt: kind == .dunning ? now : nil)
+            if merged.count > 1 { metrics.count(channel: "email", outcome: "merged", by: merged.count - 1) }
+        case .nothing(let skipped):
+            try await journal.close(notices: skipped, state: "skipped")
+            metrics.count(channel: "email", outcome: "skipped", by: max(1, skipped.count))
+            logger.info("reminder not sent: every charge in it is settled or held", metadata: [
+                "customer.id": "\(customer)", "charges": "\(dropped.sorted().joined(separator: ","))", "events": "\(skipped.joined(separator: ","))",
+            ])
+        case .failed(let reason, let failed):
+            for notice in failed { try inbox.fail(name: "\(notice.id).email", reason: reason, lines: [notice.line]) }
+            try await journal.close(notices: failed.map(\.id), state: "failed")
+            metrics.count(channel: "email", outcome: "failed", by: failed.count)
+            logger.error("notice not deliverable: written to failed/", metadata: ["customer.id": "\(customer)", "reason": "\(reason)"])
+        }
+        return true
     }
 
     /// Sends every message due (new, retried, or interrupted by a crash), `concurrency` at a time, one SMTP connection each.

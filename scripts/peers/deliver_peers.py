@@ -55,6 +55,7 @@ class Mailbox:
         entry = {
             "message_id": parsed["Message-ID"], "to": list(envelope.rcpt_tos), "subject": str(parsed["Subject"]),
             "tls": session.ssl is not None, "auth": session.authenticated, "at": time.time(), "raw": envelope.content,
+            "session": id(session),
         }
         with self.lock:
             self.messages.append(entry)
