@@ -1,5 +1,5 @@
 """Real peers for relance-deliver: an SMTP server (aiosmtpd) with STARTTLS and AUTH, and a webhook
-receiver that checks Relance-Signature. Used by test_deliver.py, scripts/bench-deliver and scripts/run."""
+receiver that checks Relance-Signature. Used by test_deliver.py and scripts/bench-deliver."""
 import email
 import email.policy
 import hashlib
