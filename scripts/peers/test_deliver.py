@@ -4,13 +4,16 @@ receiver that checks every signature, and relanced itself answering GET /charges
 
 relanced runs a sandbox for a few virtual days (time_scale 43200) without the deliverer, so its
 spool copy fills with notices, some of whose charges are then paid. relanced goes on at time_scale 1
-and relance-deliver starts, and is killed with SIGKILL at random moments 20 times. Then:
+and relance-deliver starts (one SMTP connection), and is killed with SIGKILL at random moments
+20 times. Then:
 - every message the journal holds as sent is in the mailbox, over TLS and AUTH; at most one
   duplicate per kill; every emailable notice ended merged, skipped or failed (none left pending);
 - no reminder lists a charge settled before the deliverer started, and some notices were skipped;
 - a refused recipient (550) and a malformed line are in failed/ with their reason, nothing else is;
 - every event of the webhook's types reached the receiver, correctly signed, in order per subject,
-  but those it refused (400), which are in failed/.
+  but those it refused (400), which are in failed/;
+- the systemd protocol: READY=1, WATCHDOG=1, a reload on SIGHUP (a broken file refused, the old
+  configuration kept), STOPPING=1.
 
     test_deliver.py [--kills N]
 """
@@ -20,10 +23,12 @@ import json
 import os
 import random
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -66,6 +71,8 @@ spool_dir = "{work}/deliver-spool"
 state_dir = "{work}/deliver-state"
 status_socket = "{work}/deliver.sock"
 scan_ms = 50
+# One SMTP connection: a kill then leaves at most one message in flight, so at most one duplicate.
+concurrency = 1
 [email]
 server = "smtp://127.0.0.1:{smtp_port}"
 ca_file = "{ca}"
@@ -100,8 +107,34 @@ def spool_events(directory):
     return events
 
 
-def start_deliver(config, log):
-    return subprocess.Popen([os.path.join(BIN, "relance-deliver"), "--config", config], stdout=log, stderr=log)
+def start_deliver(config, log, env=None):
+    return subprocess.Popen([os.path.join(BIN, "relance-deliver"), "--config", config], stdout=log, stderr=log, env=env)
+
+
+class NotifyListener:
+    """The systemd notify socket: keeps every datagram relance-deliver sends."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.path, self.messages = path, []
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        while True:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except OSError:
+                return
+
+    def wait_for(self, line, after=0, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for i, m in enumerate(self.messages[after:], after):
+                if line in m.split("\n"):
+                    return i
+            time.sleep(0.05)
+        fail(f"no {line} from relance-deliver within {timeout} s (got {self.messages[after:][-3:]})")
 
 
 def settled_journal(db):
@@ -150,12 +183,14 @@ def main():
             fail("too few notices to test with")
         # Phase 2: deliver, killed at random moments.
         rng = random.Random(7)
-        deliver = start_deliver(config, log)
+        notify = NotifyListener(os.path.join(work, "notify.sock"))
+        systemd_env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="2000000")
+        deliver = start_deliver(config, log, env=systemd_env)
         for _ in range(args.kills):
             time.sleep(rng.uniform(0.15, 0.6))
             deliver.send_signal(signal.SIGKILL)
             deliver.wait()
-            deliver = start_deliver(config, log)
+            deliver = start_deliver(config, log, env=systemd_env)
         journal = os.path.join(work, "deliver-state", "deliver.sqlite")
         deadline = time.time() + 90
         while time.time() < deadline:
@@ -165,9 +200,12 @@ def main():
         else:
             fail("the deliverer did not finish within 90 s")
         status, metrics, _, _ = unix_get(os.path.join(work, "deliver.sock"), "/metrics")
+        check_systemd(deliver, notify, config)
+        mark = len(notify.messages)
         deliver.send_signal(signal.SIGTERM)
         if deliver.wait(timeout=20) != 0:
             fail("relance-deliver did not exit 0 on SIGTERM")
+        notify.wait_for("STOPPING=1", after=mark, timeout=2)
         deliver = None
         check_results(work, journal, mailbox, receiver, events, emailable, settled, args.kills)
         if b'relance_deliver_messages_total{channel="email",outcome="sent"}' not in metrics:
@@ -180,6 +218,31 @@ def main():
         controller.stop()
         receiver.shutdown()
     print("test_deliver: 1 passed, 0 failed")
+
+
+def check_systemd(deliver, notify, config):
+    """READY=1 at start, WATCHDOG=1 while it works, a reload on SIGHUP; a broken file keeps the old configuration."""
+    start = notify.wait_for("READY=1")
+    notify.wait_for("WATCHDOG=1", after=start)
+    deliver.send_signal(signal.SIGHUP)
+    reloading = notify.wait_for("RELOADING=1", after=start)
+    notify.wait_for("READY=1", after=reloading)
+    with open(config) as f:
+        good = f.read()
+    with open(config, "w") as f:
+        f.write(good.replace('server = "smtp://', 'server = "gopher://'))
+    try:
+        mark = len(notify.messages)
+        deliver.send_signal(signal.SIGHUP)
+        ready = notify.wait_for("READY=1", after=notify.wait_for("RELOADING=1", after=mark))
+        if "reload refused" not in notify.messages[ready]:
+            fail("a broken retry.toml was not refused on reload: " + notify.messages[ready])
+    finally:
+        with open(config, "w") as f:
+            f.write(good)
+    if deliver.poll() is not None:
+        fail("relance-deliver stopped after a refused reload")
+    notify.wait_for("WATCHDOG=1", after=len(notify.messages) - 1, timeout=5)
 
 
 def check_results(work, journal, mailbox, receiver, events, emailable, settled, kills):
