@@ -1,5 +1,5 @@
-package import Foundation
-package import HTTPTransport
+import Foundation
+import HTTPTransport
 
 /// Asks `relanced` for a charge's state: `GET /charges/{id}` on its status socket (read-only, the
 /// state and nothing personal), before each reminder.

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 import RelanceConfig
 
 /// Turns a customer's pending notices into one email: the pure step between the journal and SMTP.
@@ -34,7 +34,10 @@ package struct Composer: Sendable {
         var charges: [[String: Any]] = []
         for notice in [lead] + notices.filter({ $0.id != lead.id }) {
             for charge in notice.data["charges"] as? [[String: Any]] ?? [] {
-                guard let id = charge["id"] as? String, seen.insert(id).inserted else { continue }
+                guard let id = charge["id"] as? String else { continue }
+                // A thank-you is about the charge paid, not the customer's other open ones it also lists.
+                if kind == .thanks && id != notice.subject { continue }
+                guard seen.insert(id).inserted else { continue }
                 if kind == .dunning && dropped.contains(id) { continue }
                 charges.append(charge)
             }

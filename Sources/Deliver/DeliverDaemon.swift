@@ -1,9 +1,9 @@
-package import Foundation
+import Foundation
 package import Logging
 package import RelanceConfig
 import ServiceLifecycle
-package import StatusServer
-package import SystemdSupport
+import StatusServer
+import SystemdSupport
 
 /// The assembled `relance-deliver`: one per journal (a lock file), its status socket, its services.
 package enum DeliverDaemon {

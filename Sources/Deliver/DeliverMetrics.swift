@@ -1,4 +1,4 @@
-package import Synchronization
+import Synchronization
 
 /// The deliverer's figures, rendered for `/metrics` (Prometheus text) by a pure function.
 ///

@@ -1,6 +1,6 @@
-package import Foundation
+import Foundation
 package import Logging
-package import RelanceConfig
+import RelanceConfig
 import ServiceLifecycle
 package import StatusServer
 package import SystemdSupport

@@ -1,7 +1,7 @@
-package import Foundation
-package import HTTPTransport
-package import Logging
-package import RelanceConfig
+import Foundation
+import HTTPTransport
+import Logging
+import RelanceConfig
 
 extension Deliverer {
     /// Composes a message for every customer whose notices may go now (the cap passed), after asking

@@ -1,6 +1,6 @@
-package import Foundation
-package import Logging
-package import RelanceConfig
+import Foundation
+import Logging
+import RelanceConfig
 
 extension Deliverer {
     /// Posts every delivery due, the oldest pending of each subject only (order per subject), side by side.

@@ -1,5 +1,5 @@
-package import Foundation
-package import HTTPTransport
+import Foundation
+import HTTPTransport
 package import Logging
 package import RelanceConfig
 package import Synchronization

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 import GRDB
 
 /// The send journal (SQLite, WAL): every notice taken from the spool, every message composed from

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// An RFC 5322 message, multipart/alternative (text, then HTML), UTF-8, each part in base64.
 package struct MIMEMessage: Sendable {

@@ -1,4 +1,4 @@
-package import Synchronization
+import Synchronization
 
 /// Which email a notice becomes part of.
 ///

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// One event read from the spool: the CloudEvents envelope's fields Relance routes on, and the line as written.
 package struct SpoolEvent: Sendable {

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// The deliverer's copy of the spool, consumed Maildir-style.
 ///

@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 
 /// What a template sees: the lead notice's `data` as the event has it (docs/events.schema.json),
 /// its `charges` and `totals` covering every notice merged into the message, and a few values

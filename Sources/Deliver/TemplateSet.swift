@@ -1,4 +1,4 @@
-package import Foundation
+import Foundation
 package import Mustache
 
 /// The email templates of `[email] templates_dir`: `NAME.LOCALE.txt.mustache` (plain text, first

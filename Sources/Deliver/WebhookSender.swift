@@ -1,5 +1,5 @@
-package import Foundation
-package import HTTPTransport
+import Foundation
+import HTTPTransport
 
 /// POSTs events to a `[[webhook]]`, signed the way Stripe signs its webhooks:
 /// `Relance-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.

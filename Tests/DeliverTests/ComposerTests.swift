@@ -58,6 +58,16 @@ struct ComposerTests {
         #expect(skipped == ["in_1:3"])
     }
 
+    @Test func aThankYouListsOnlyThePaidCharge() throws {
+        let thanks = try events([noticeLine(id: "in_1:9", level: "thank_you", index: 5, charges: ["in_1", "in_2"])])
+        guard case .message(let message, _) = composer.compose(customer: "cus_1", kind: .thanks, notices: thanks, dropped: [], now: 1) else {
+            Issue.record("no thank-you")
+            return
+        }
+        let text = MIMEMessage.readable(message.body)
+        #expect(text.contains("Thank you") && text.contains("Invoice in_1") && !text.contains("in_2"))
+    }
+
     @Test func badInputFailsOnlyThatMessageWithAReason() throws {
         let noAddress = try events([noticeLine(id: "in_1:3", email: "not an address", charges: ["in_1"])])
         guard case .failed(let reason, _) = composer.compose(customer: "cus_1", kind: .dunning, notices: noAddress, dropped: [], now: 1) else {
