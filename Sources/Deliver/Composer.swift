@@ -28,15 +28,17 @@ package struct Composer: Sendable {
     }
 
     package func compose(customer: String, kind: NoticeKind, notices: [SpoolEvent], dropped: Set<String>, now: Int64) -> Outcome {
-        guard let lead = Self.lead(notices) else { return .nothing(skipped: []) }
+        // Each event's data decoded once.
+        let decoded = notices.map { (event: $0, data: $0.data) }
+        guard let lead = Self.lead(decoded) else { return .nothing(skipped: []) }
         let data = lead.data
         var seen = Set<String>()
         var charges: [[String: Any]] = []
-        for notice in [lead] + notices.filter({ $0.id != lead.id }) {
-            for charge in notice.data["charges"] as? [[String: Any]] ?? [] {
+        for (event, eventData) in [lead] + decoded.filter({ $0.event.id != lead.event.id }) {
+            for charge in eventData["charges"] as? [[String: Any]] ?? [] {
                 guard let id = charge["id"] as? String else { continue }
                 // A thank-you is about the charge paid, not the customer's other open ones it also lists.
-                if kind == .thanks && id != notice.subject { continue }
+                if kind == .thanks && id != event.subject { continue }
                 guard seen.insert(id).inserted else { continue }
                 if kind == .dunning && dropped.contains(id) { continue }
                 charges.append(charge)
@@ -47,7 +49,7 @@ package struct Composer: Sendable {
         guard let email = contact["email"] as? String, EmailAddress.isValid(email) else {
             return .failed(reason: "invalid address: data.contact.email is \((contact["email"] as? String).map { "\"\($0)\"" } ?? "absent")", notices: notices)
         }
-        let notice = lead.notice ?? [:]
+        let notice = data["notice"] as? [String: Any] ?? [:]
         let template = notice["template"] as? String ?? ""
         let locale = notice["locale"] as? String ?? templates.defaultLocale
         guard let (pair, used) = templates.lookup(template, locale: locale) else {
@@ -57,7 +59,7 @@ package struct Composer: Sendable {
         let text = pair.text.render(context)
         let (subject, body) = Self.splitSubject(text)
         let level = notice["level"] as? String ?? template
-        let earliest = notices.min { ($0.time, $0.id) < ($1.time, $1.id) }?.id ?? lead.id
+        let earliest = notices.min { ($0.time, $0.id) < ($1.time, $1.id) }?.id ?? lead.event.id
         let id = MessageID.make(customer: customer, level: level, earliestEvent: earliest, from: from)
         let mime = MIMEMessage(from: from, to: email, replyTo: replyTo, subject: subject, messageID: id, date: now,
                                text: body, html: pair.html?.render(context), language: used)
@@ -66,12 +68,10 @@ package struct Composer: Sendable {
         return .message(message, merged: notices.map(\.id))
     }
 
-    /// The notice that speaks for a merged message.
-    static func lead(_ notices: [SpoolEvent]) -> SpoolEvent? {
-        notices.max { a, b in
-            let ia = a.notice?["index"] as? Int ?? 0, ib = b.notice?["index"] as? Int ?? 0
-            return (ia, a.time, a.id) < (ib, b.time, b.id)
-        }
+    /// The notice that speaks for a merged message: the highest level, the latest among equals.
+    static func lead(_ notices: [(event: SpoolEvent, data: [String: Any])]) -> (event: SpoolEvent, data: [String: Any])? {
+        func index(_ data: [String: Any]) -> Int { (data["notice"] as? [String: Any])?["index"] as? Int ?? 0 }
+        return notices.max { a, b in (index(a.data), a.event.time, a.event.id) < (index(b.data), b.event.time, b.event.id) }
     }
 
     /// A rendered text template: `Subject: ...` on its first non-empty line, then the body.

@@ -21,14 +21,20 @@ package struct DeliverService: Service {
 
     package func run() async throws {
         await cancelWhenGracefulShutdown {
+            var lastRound = ContinuousClock.now - .seconds(1)
             while !Task.isCancelled {
+                // A full round (the journal's queries) when files came in, after a round that did work, and
+                // once a second for what falls due with time (retries, the cap); else only new/ is looked at.
                 var worked = false
-                do {
-                    worked = try await deliverer.tick()
-                } catch {
-                    if Task.isCancelled || error is CancellationError { break }
-                    logger.error("delivery round failed; trying again", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(1))
+                if deliverer.hasNewFiles() || ContinuousClock.now - lastRound >= .seconds(1) {
+                    do {
+                        worked = try await deliverer.tick()
+                    } catch {
+                        if Task.isCancelled || error is CancellationError { break }
+                        logger.error("delivery round failed; trying again", metadata: ["error": "\(error)"])
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                    lastRound = worked ? .now - .seconds(1) : .now
                 }
                 if !worked { try? await Task.sleep(for: scan) }
             }

@@ -69,6 +69,8 @@ package final class Deliverer: Sendable {
         live.withLock { $0 = fresh }
     }
 
+    package func hasNewFiles() -> Bool { inbox.hasNew() }
+
     /// One round: intake, composition, sending, webhooks. Returns whether it did anything.
     @discardableResult
     package func tick() async throws -> Bool {

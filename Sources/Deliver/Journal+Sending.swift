@@ -5,8 +5,8 @@ extension Journal {
     /// Messages written "sending" whose (next) try is due: new ones, retries, and those a crash interrupted.
     package func messagesDue(now: Int64, limit: Int) async throws -> [OutgoingMessage] {
         try await db.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE state = 'sending' AND next_at <= ? ORDER BY next_at LIMIT ?",
-                             arguments: [now, limit]).map { row in
+            let sql = "SELECT * FROM message WHERE state = 'sending' AND next_at <= ? ORDER BY next_at LIMIT ?"
+            return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: [now, limit]).map { row in
                 OutgoingMessage(id: row["id"], customer: row["customer"], kind: NoticeKind(rawValue: row["kind"]) ?? .dunning,
                                 recipients: (row["recipients"] as String).split(separator: ",").map(String.init),
                                 body: [UInt8](row["body"] as Data), created: row["created"], attempts: row["attempts"])
@@ -16,21 +16,21 @@ extension Journal {
 
     package func markSent(_ id: String, at time: Int64) async throws {
         try await db.write { db in
-            try db.execute(sql: "UPDATE message SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?", arguments: [time, id])
+            try db.run("UPDATE message SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?", [time, id])
         }
     }
 
     package func markRetry(_ id: String, nextAt: Int64) async throws {
         try await db.write { db in
-            try db.execute(sql: "UPDATE message SET attempts = attempts + 1, next_at = ? WHERE id = ?", arguments: [nextAt, id])
+            try db.run("UPDATE message SET attempts = attempts + 1, next_at = ? WHERE id = ?", [nextAt, id])
         }
     }
 
     /// Marks the message failed and returns the event lines merged into it (for `failed/`).
     package func markFailed(_ id: String) async throws -> [String] {
         try await db.write { db in
-            try db.execute(sql: "UPDATE message SET state = 'failed' WHERE id = ?", arguments: [id])
-            return try String.fetchAll(db, sql: "SELECT line FROM notice WHERE message = ? ORDER BY time", arguments: [id])
+            try db.run("UPDATE message SET state = 'failed' WHERE id = ?", [id])
+            return try String.fetchAll(db.cachedStatement(sql: "SELECT line FROM notice WHERE message = ? ORDER BY time"), arguments: [id])
         }
     }
 
@@ -51,11 +51,11 @@ extension Journal {
     /// Deliveries due now, each the oldest pending one of its subject for its webhook (order per subject).
     package func deliveriesDue(now: Int64, limit: Int) async throws -> [Delivery] {
         try await db.read { db in
-            try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT d.* FROM delivery d WHERE d.state = 'pending' AND d.next_at <= ?
                 AND d.seq = (SELECT min(seq) FROM delivery o WHERE o.state = 'pending' AND o.hook = d.hook AND o.subject = d.subject)
                 ORDER BY d.seq LIMIT ?
-                """, arguments: [now, limit]).map { row in
+                """), arguments: [now, limit]).map { row in
                 Delivery(seq: row["seq"], hook: row["hook"], eventID: row["event_id"], time: row["time"], taken: row["taken"], line: row["line"], attempts: row["attempts"])
             }
         }
@@ -63,14 +63,13 @@ extension Journal {
 
     package func finishDelivery(_ seq: Int64, state: String) async throws {
         try await db.write { db in
-            try db.execute(sql: "UPDATE delivery SET state = ?, attempts = attempts + 1 WHERE seq = ?", arguments: [state, seq])
+            try db.run("UPDATE delivery SET state = ?, attempts = attempts + 1 WHERE seq = ?", [state, seq])
         }
     }
 
     package func retryDelivery(_ seq: Int64, nextAt: Int64, firstFailure: Int64?) async throws {
         try await db.write { db in
-            try db.execute(sql: "UPDATE delivery SET attempts = attempts + 1, next_at = ?, taken = coalesce(?, taken) WHERE seq = ?",
-                           arguments: [nextAt, firstFailure, seq])
+            try db.run("UPDATE delivery SET attempts = attempts + 1, next_at = ?, taken = coalesce(?, taken) WHERE seq = ?", [nextAt, firstFailure, seq])
         }
     }
 
@@ -96,5 +95,12 @@ extension Journal {
             b.oldest = [n?["t"] as Int64?, m?["t"] as Int64?, d?["t"] as Int64?].compactMap { $0 }.min()
             return b
         }
+    }
+}
+
+extension Database {
+    /// Runs a statement prepared once per connection (the journal's statements run thousands of times).
+    func run(_ sql: String, _ arguments: StatementArguments) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }

@@ -68,16 +68,16 @@ package final class Journal: Sendable {
             for item in intake {
                 let e = item.event
                 if let kind = item.emailKind {
-                    try db.execute(sql: "INSERT OR IGNORE INTO notice (event_id, customer, kind, time, line) VALUES (?, ?, ?, ?, ?)",
-                                   arguments: [e.id, e.customer, kind.rawValue, e.time, e.line])
+                    try db.run("INSERT OR IGNORE INTO notice (event_id, customer, kind, time, line) VALUES (?, ?, ?, ?, ?)",
+                               [e.id, e.customer, kind.rawValue, e.time, e.line])
                 }
                 for hook in item.hooks {
-                    try db.execute(sql: "INSERT OR IGNORE INTO delivery (hook, event_id, subject, time, line, next_at, taken) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   arguments: [hook, e.id, e.subject, e.time, e.line, e.time, clock])
+                    try db.run("INSERT OR IGNORE INTO delivery (hook, event_id, subject, time, line, next_at, taken) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               [hook, e.id, e.subject, e.time, e.line, e.time, clock])
                 }
             }
-            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('clock', ?) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
-                           arguments: [String(clock)])
+            try db.run("INSERT INTO meta (key, value) VALUES ('clock', ?) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
+                       [String(clock)])
         }
     }
 
@@ -91,41 +91,41 @@ package final class Journal: Sendable {
     /// Customers with pending notices of a kind that may be emailed now: the cap has passed (dunning) or there is none (thanks).
     package func dueCustomers(_ kind: NoticeKind, now: Int64, minInterval: Int64, limit: Int) async throws -> [String] {
         try await db.read { db in
-            try String.fetchAll(db, sql: """
+            try String.fetchAll(db.cachedStatement(sql: """
                 SELECT n.customer FROM notice n LEFT JOIN cap c ON c.customer = n.customer
                 WHERE n.state = 'pending' AND n.kind = ? AND (? OR c.last_sent IS NULL OR c.last_sent + ? <= ?)
                 GROUP BY n.customer ORDER BY min(n.time) LIMIT ?
-                """, arguments: [kind.rawValue, kind == .thanks, minInterval, now, limit])
+                """), arguments: [kind.rawValue, kind == .thanks, minInterval, now, limit])
         }
     }
 
     package func pendingNotices(customer: String, kind: NoticeKind) async throws -> [SpoolEvent] {
         try await db.read { db in
-            try String.fetchAll(db, sql: "SELECT line FROM notice WHERE state = 'pending' AND kind = ? AND customer = ? ORDER BY time, event_id",
-                                arguments: [kind.rawValue, customer]).compactMap { try? SpoolEvent.parse($0) }
+            let sql = "SELECT line FROM notice WHERE state = 'pending' AND kind = ? AND customer = ? ORDER BY time, event_id"
+            return try String.fetchAll(db.cachedStatement(sql: sql), arguments: [kind.rawValue, customer]).compactMap { try? SpoolEvent.parse($0) }
         }
     }
 
     /// Marks notices done without a message (every charge settled or held), or failed.
     package func close(notices ids: [String], state: String) async throws {
         try await db.write { db in
-            for id in ids { try db.execute(sql: "UPDATE notice SET state = ? WHERE event_id = ?", arguments: [state, id]) }
+            for id in ids { try db.run("UPDATE notice SET state = ? WHERE event_id = ?", [state, id]) }
         }
     }
 
     /// Records a composed message as "sending", its notices as merged into it, and (dunning) the customer's cap.
     package func compose(_ message: OutgoingMessage, notices ids: [String], skipped: [String], capAt: Int64?) async throws {
         try await db.write { db in
-            try db.execute(sql: """
+            try db.run("""
                 INSERT OR IGNORE INTO message (id, customer, kind, state, recipients, body, created, next_at)
                 VALUES (?, ?, ?, 'sending', ?, ?, ?, ?)
-                """, arguments: [message.id, message.customer, message.kind.rawValue, message.recipients.joined(separator: ","),
-                                 Data(message.body), message.created, message.created])
-            for id in ids { try db.execute(sql: "UPDATE notice SET state = 'merged', message = ? WHERE event_id = ?", arguments: [message.id, id]) }
-            for id in skipped { try db.execute(sql: "UPDATE notice SET state = 'skipped' WHERE event_id = ?", arguments: [id]) }
+                """, [message.id, message.customer, message.kind.rawValue, message.recipients.joined(separator: ","),
+                      Data(message.body), message.created, message.created])
+            for id in ids { try db.run("UPDATE notice SET state = 'merged', message = ? WHERE event_id = ?", [message.id, id]) }
+            for id in skipped { try db.run("UPDATE notice SET state = 'skipped' WHERE event_id = ?", [id]) }
             if let capAt {
-                try db.execute(sql: "INSERT INTO cap (customer, last_sent) VALUES (?, ?) ON CONFLICT(customer) DO UPDATE SET last_sent = excluded.last_sent",
-                               arguments: [message.customer, capAt])
+                try db.run("INSERT INTO cap (customer, last_sent) VALUES (?, ?) ON CONFLICT(customer) DO UPDATE SET last_sent = excluded.last_sent",
+                           [message.customer, capAt])
             }
         }
     }

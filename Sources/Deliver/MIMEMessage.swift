@@ -39,14 +39,22 @@ package struct MIMEMessage: Sendable {
 
     /// RFC 2047: non-ASCII subjects as `=?UTF-8?B?...?=`.
     static func encodedWord(_ text: String) -> String {
-        let clean = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        let clean = String(text.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
         if clean.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return clean }
         return "=?UTF-8?B?\(Data(clean.utf8).base64EncodedString())?="
     }
 
+    /// The text with CRLF line ends, in base64 lines of 76 characters.
     static func base64Lines(_ text: String) -> String {
-        let normalized = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
-        return Data(normalized.utf8).base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed])
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + text.utf8.count / 40)
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if byte == 0x0A && previous != 0x0D { bytes.append(0x0D) }
+            bytes.append(byte)
+            previous = byte
+        }
+        return Data(bytes).base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed])
     }
 
     static func rfc5322Date(_ t: Int64) -> String {

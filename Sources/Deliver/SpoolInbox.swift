@@ -26,6 +26,17 @@ package struct SpoolInbox: Sendable {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/new")) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 
+    /// Whether `new/` holds a file (cheaper than listing it all).
+    package func hasNew() -> Bool {
+        guard let dir = opendir(directory + "/new") else { return false }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let first = withUnsafeBytes(of: entry.pointee.d_name) { $0.first ?? 0 }
+            if first != UInt8(ascii: ".") { return true }
+        }
+        return false
+    }
+
     /// The lines of a file in `new/`, nil when it vanished (taken by an earlier run that crashed after the move).
     package func lines(of name: String) throws(DeliverError) -> [String]? {
         let path = directory + "/new/" + name
