@@ -249,7 +249,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DeliverTests",
-            dependencies: ["Deliver", "RelanceConfig", "HTTPTransport", "TestSupport", .product(name: "Mustache", package: "swift-mustache")],
+            dependencies: ["Deliver", "RelanceConfig", "HTTPTransport", "StatusServer", "TestSupport",
+                           .product(name: "Mustache", package: "swift-mustache"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
