@@ -78,7 +78,7 @@ package enum DeliverDaemon {
 }
 
 extension MIMEMessage {
-    /// The headers, then each base64 part decoded: what a person reads.
+    /// The headers (the subject decoded), then each base64 part decoded: what a person reads.
     package static func readable(_ bytes: [UInt8]) -> String {
         let text = String(decoding: bytes, as: UTF8.self)
         var out = "", inBase64 = false, chunk = ""
@@ -90,6 +90,11 @@ extension MIMEMessage {
                     chunk = ""
                     if line.hasPrefix("--") { out += line + "\n" }
                 } else { chunk += line }
+                continue
+            }
+            if line.hasPrefix("Subject: =?UTF-8?B?"), line.hasSuffix("?="),
+               let decoded = Data(base64Encoded: String(line.dropFirst("Subject: =?UTF-8?B?".count).dropLast(2))) {
+                out += "Subject: " + String(decoding: decoded, as: UTF8.self) + "\n"
                 continue
             }
             out += line + "\n"
