@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "RelanceConfig", targets: ["RelanceConfig"]),
         .executable(name: "relanced", targets: ["relanced"]),
         .executable(name: "relancectl", targets: ["relancectl"]),
+        .executable(name: "relance-deliver", targets: ["relance-deliver"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // The pure planner: standard library only, no I/O, no clock reads, no logging.
@@ -214,6 +216,41 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strict
+        ),
+        // OpenSSL's libcrypto: HMAC-SHA256 for webhook signatures.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // relance-deliver: the spool consumer that emails notices (SMTP, Mustache templates) and posts signed webhooks.
+        .target(
+            name: "Deliver",
+            dependencies: [
+                "RelanceConfig", "HTTPTransport", "StatusServer", "SystemdSupport", "RelanceMetrics", "COpenSSL",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "relance-deliver",
+            dependencies: [
+                "Deliver", "RelanceConfig", "SystemdSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DeliverTests",
+            dependencies: ["Deliver", "RelanceConfig", "HTTPTransport", "StatusServer", "TestSupport",
+                           .product(name: "Mustache", package: "swift-mustache"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

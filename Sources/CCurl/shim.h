@@ -28,6 +28,13 @@ static inline CURLcode ccurl_easy_setopt_callback(CURL *handle, CURLoption optio
     return curl_easy_setopt(handle, option, value);
 }
 
+/* CURLOPT_DEBUGFUNCTION: the SMTP client reads the commands sent and the replies received. */
+typedef int (*ccurl_debug_callback)(CURL *handle, curl_infotype type, char *data, size_t size, void *userdata);
+
+static inline CURLcode ccurl_easy_setopt_debug(CURL *handle, ccurl_debug_callback value) {
+    return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, value);
+}
+
 static inline CURLcode ccurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

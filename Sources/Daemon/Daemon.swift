@@ -106,6 +106,8 @@ package final class Daemon: Sendable {
             do { return .json(try await reporter.document()) } catch {
                 return .text("status unavailable: \(error)\n", status: 503)
             }
+        case let path where path.hasPrefix("/charges/"):
+            return await ChargeStateRoute.answer(String(path.dropFirst("/charges/".count)), store: reporter.store)
         case "/healthz":
             if let reason = reporter.unhealthyReason() { return .text("unavailable: \(reason)\n", status: 503) }
             return .text("ok\n")
@@ -119,7 +121,8 @@ package final class Daemon: Sendable {
     package func run(runFor: Double?, configPath: String, overrides: @escaping @Sendable (inout Settings) -> Void = { _ in }) async throws {
         // Shutdown runs in reverse order: systemd hears STOPPING first, the spool is flushed last.
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: SpoolService(runner: engine, store: engine.store, signals: engine.signals, writer: spool, logger: logger)),
+            .init(service: SpoolService(runner: engine, store: engine.store, signals: engine.signals, writer: spool,
+                                        copies: try engine.settings.daemon.spoolCopies.map { try SpoolWriter(directory: $0) }, logger: logger)),
             .init(service: ClockKeeperService(store: engine.store, clock: engine.clock, stats: { [engine] in engine.stats.withLock { $0 } },
                                               index: index, logger: logger)),
             .init(service: PollerService(runner: engine, provider: engine.provider, store: engine.store, signals: engine.signals,

@@ -11,15 +11,18 @@ package struct SpoolService: Service {
     let store: any ChargeStore
     let signals: DaemonSignals
     let writer: SpoolWriter
+    /// `[daemon] spool_copies`: every batch is written to each of these too, before it leaves the outbox.
+    let copies: [SpoolWriter]
     let logger: Logger
     /// The last event written to the spool, and the delete of the written events from the outbox.
     let written = SpoolProgress()
 
-    package init(runner: any ChargeRunner, store: any ChargeStore, signals: DaemonSignals, writer: SpoolWriter, logger: Logger) {
+    package init(runner: any ChargeRunner, store: any ChargeStore, signals: DaemonSignals, writer: SpoolWriter, copies: [SpoolWriter] = [], logger: Logger) {
         self.runner = runner
         self.store = store
         self.signals = signals
         self.writer = writer
+        self.copies = copies
         self.logger = logger
     }
 
@@ -57,7 +60,7 @@ package struct SpoolService: Service {
     package func drainOnce() async -> Int {
         let limit = runner.settings.daemon.spoolBatchEvents
         let minFree = Int64(runner.settings.daemon.spoolMinFreeBytes)
-        let store = self.store, writer = self.writer
+        let store = self.store, writer = self.writer, copies = self.copies
         do {
             let spooled = self.written, progress = signals.outbox
             let written = try await offload(spoolQueue) { () -> Int in
@@ -70,7 +73,12 @@ package struct SpoolService: Service {
                 if writer.freeBytes() < minFree {
                     throw SpoolError(code: .noSpace, path: writer.directory, errno: ENOSPC)
                 }
-                try writer.write(name: "\(Self.pad(first.0))-\(Self.pad(last.0)).jsonl", lines: rows.map(\.1))
+                let name = "\(Self.pad(first.0))-\(Self.pad(last.0)).jsonl"
+                try writer.write(name: name, lines: rows.map(\.1))
+                for copy in copies {
+                    if copy.freeBytes() < minFree { throw SpoolError(code: .noSpace, path: copy.directory, errno: ENOSPC) }
+                    try copy.write(name: name, lines: rows.map(\.1))
+                }
                 spooled.written.withLock { $0 = last.0 }
                 progress.didSpool(through: last.0)
                 spooled.delete(through: last.0, from: store)

@@ -26,6 +26,7 @@ struct ConfigReader {
             s.retryAfterUpdate = t.duration("retry_after_update", default: s.retryAfterUpdate, in: 0...7 * Self.day)
             t.finish()
         }
+        deliverSections(root, into: &s)
         _ = root.strings("include")
         root.finish()
         if !segments.isEmpty {
@@ -57,6 +58,7 @@ struct ConfigReader {
         d.spoolBatchEvents = t.int("spool_batch_events", default: d.spoolBatchEvents, in: 1...100_000)
         d.spoolBatchMilliseconds = t.int("spool_batch_ms", default: d.spoolBatchMilliseconds, in: 1...60_000)
         d.spoolMinFreeBytes = t.int("spool_min_free_mb", default: d.spoolMinFreeBytes / 1_048_576, in: 0...1_048_576) * 1_048_576
+        d.spoolCopies = spoolCopies(t, main: d.spoolDir)
         d.logLevel = t.choice("log_level", default: d.logLevel, ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         t.finish()
         return d

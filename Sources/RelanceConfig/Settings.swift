@@ -21,6 +21,8 @@ package struct DaemonSettings: Sendable, Hashable {
     package var spoolBatchMilliseconds = 200
     /// Stop taking new work when the spool's file system has less free space than this (bytes).
     package var spoolMinFreeBytes = 64 * 1_048_576
+    /// More spool directories, one per consumer (`relance-deliver`, a CRM's): each gets every event.
+    package var spoolCopies: [String] = []
     package var logLevel = "info"
 
     package init() {}
@@ -68,6 +70,10 @@ package struct Settings: Sendable, Hashable {
     package var policy: Policy = .standard
     /// `[customer_action] retry_after_update`: a method the customer added or fixed is tried within this.
     package var retryAfterUpdate: Int64 = 300
+    /// `[deliver]`, `[email]`, `[[webhook]]`: read by `relance-deliver`, validated by everyone.
+    package var deliver = DeliverSettings()
+    package var email = EmailSettings()
+    package var webhooks: [WebhookSettings] = []
 
     package init() {}
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The man pages: scripts/man builds relanced(8), relancectl(1) and retry.toml(5), and each renders
+"""The man pages: scripts/man builds relanced(8), relancectl(1), relance-deliver(8) and retry.toml(5), and each renders
 without a single groff or man warning. (That retry.toml(5) has every key the loader accepts is
 checked by the Swift suite "retry.toml(5)", against the loader's own list.)
 
@@ -17,7 +17,7 @@ import unittest
 sys.dont_write_bytecode = True
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PAGES = {"relanced.8": "RELANCED", "relancectl.1": "RELANCECTL", "retry.toml.5": "RETRY.TOML"}
+PAGES = {"relanced.8": "RELANCED", "relancectl.1": "RELANCECTL", "relance-deliver.8": "RELANCE-DELIVER", "retry.toml.5": "RETRY.TOML"}
 
 
 def warnings(page):
