@@ -77,17 +77,19 @@ package enum DispatchBench {
         let sandbox = try Sandbox(path: stateDir + "/sandbox.sqlite", population: IngestBench.population(charges: n, seed: seed))
         // The clock starts `aheadDays` after the fill: the attempts planned within them are due too,
         // not only the overdue notices of old failures.
-        let clock = VirtualClock(scale: 1, startingAt: Int64(Date().timeIntervalSince1970) + Int64(aheadDays) * 86_400)
+        let opening = Int64(Date().timeIntervalSince1970) + Int64(aheadDays) * 86_400
         var result = Result()
-        // Rate mode: the schedule starts once everything is set up (rewriting it and reading the
-        // index take a moment), so that nothing is late before the dispatcher runs.
-        let start = clock.now() + (rate == nil ? 0 : 2)
+        // Rate mode: the schedule starts once everything is set up (reading the index takes a
+        // moment), so that nothing is late before the dispatcher runs; the clock starts after the
+        // rewrite of the schedule (seconds on a large state), two seconds before the window.
+        let start = opening + (rate == nil ? 0 : 2)
         if let rate {
             result.rate = rate
             result.rescheduled = try await reschedule(store, from: start, rate: rate, seconds: limit)
             // The rewrite filled the WAL: back into the database before the window opens.
             try store.checkpoint()
         }
+        let clock = VirtualClock(scale: 1, startingAt: opening)
         let engine = Engine(store: SQLiteChargeStore(store), provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
         let index = DueIndex()
         index.push(contentsOf: try await SQLiteChargeStore(store).dueEntries())
@@ -156,9 +158,12 @@ package enum DispatchBench {
                 ORDER BY c.rowid LIMIT ?
                 """, arguments: [start, limit])
             // Planned attempts move out too: a charge woken early (its customer's lead ended, and it takes
-            // over the notices) is not then attempted on a plan made days before the window.
+            // over the notices) is not then attempted on a plan made days before the window. And every
+            // notice counts as sent, as in a running daemon: the fill's 30 days of failures all owe
+            // notices already due, which a wake set again (a re-plan) would otherwise send first.
             try db.execute(sql: """
-                UPDATE charges SET wake_at = ?1, next_at = CASE WHEN next_at IS NULL THEN NULL ELSE ?1 END WHERE wake_at IS NOT NULL
+                UPDATE charges SET wake_at = ?1, next_at = CASE WHEN next_at IS NULL THEN NULL ELSE ?1 END, next_notice = 1000
+                WHERE wake_at IS NOT NULL
                 """, arguments: [start + 30 * 86_400])
             let s = try RawStatement(db, "UPDATE charges SET next_at = ?1, wake_at = ?1 WHERE rowid = ?2")
             for (k, rowid) in rows.enumerated() {
