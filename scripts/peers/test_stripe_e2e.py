@@ -5,7 +5,7 @@ behaving like the real Stripe, for three seeds, each with faults on and with fau
 Faults on: 1.6 % of API requests answered 500 (a pay's 500 went through half the time), 1.1 % 429
 rate_limit, some 429 lock_timeout and 409. In both runs of a seed the world is the same: the account
 renders events in 2025-03-31.basil, customers detach and add cards and pay on the hosted invoice
-page (some right after Relance read the invoice, racing its attempt), bank debits settle days later, some cards want 3-D Secure off session, idempotency keys expire
+page, bank debits settle days later, some cards want 3-D Secure off session, idempotency keys expire
 after 24 h, events after 30 days. The six runs go side by side at a high time scale (about 34
 virtual days each). Meanwhile some invoices are paid out of band or voided and some subscriptions
 cancelled, so the guard has something to catch.
@@ -53,9 +53,7 @@ SCALE = 27000                  # fixture and daemon: 110 s of wall time are 34 v
 RUN_FOR = 110
 RPS = 100
 POLL = 6 * 3600                # poll_interval, virtual seconds
-# 3 % of Relance's reads of an open invoice are followed within seconds by the customer paying it on
-# the hosted page: between the guard read and the pay, during an attempt in doubt, on the same card.
-WORLD = ("--customers", "30", "--invoices", "50", "--failure-rate", "0.4", "--hosted-races", "0.03", "--time-scale", str(SCALE))
+WORLD = ("--customers", "30", "--invoices", "50", "--failure-rate", "0.4", "--time-scale", str(SCALE))
 FAULTS = {"on": ("--faults", "on", "--fault-500", "0.016", "--fault-429", "0.011"), "off": ("--faults", "off")}
 AUDIT_ZERO = ("double_charges", "offsession_after_auth", "after_never_retry", "attempts_on_closed_violations",
               "mastercard_declines_24h", "visa_reattempts_30d", "idempotency_conflicts")

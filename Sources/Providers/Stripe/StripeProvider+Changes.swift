@@ -45,9 +45,10 @@ extension StripeProvider {
         var out: [ProviderChange] = []
         for event in events where event.type == "invoice.paid" && !event.fromRelance {
             var chargeId = event.data.object.invoice?.charge
-            if chargeId == nil {
-                chargeId = try await client.find("/v1/invoices/\(StripeClient.encode(event.data.object.id))", endpoint: "invoices.retrieve",
-                                                 as: StripeInvoice.self)?.charge
+            if chargeId == nil, let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(event.data.object.id))", endpoint: "invoices.retrieve",
+                                                                    as: StripeInvoice.self) {
+                if invoice.status != "open", invoice.status != "draft", let state = try? Self.status(of: invoice) { closed.note(invoice.id, state) }
+                chargeId = invoice.charge
             }
             guard let chargeId,
                   let charge = try await client.find("/v1/charges/\(StripeClient.encode(chargeId))", endpoint: "charges.retrieve", as: StripeCharge.self),
