@@ -208,9 +208,10 @@ class Run:
             got = ingested.get(iid)
             got_wall = time.time() if got is None else appear_wall + (got - appear_d) / SCALE
             waits = sum(1 for t in faulted if appear_wall <= t <= got_wall)
-            # A second of wall time per fault met (the client's backoff, a Retry-After), and one more for
-            # twelve processes sharing two cores at this time scale.
-            allowance += (waits + 1) * SCALE
+            # Per fault met, the client's backoff: a 5xx is sent again after 0.5 s, then 1 s (up to 1.5 s
+            # of wall time; a Retry-After holds 1 s); and one second more for twelve processes sharing
+            # two cores at this time scale.
+            allowance += (1.5 * waits + 1) * SCALE
             if got is None or got - appear_d > allowance:
                 late.append({"invoice": iid, "source": e["source"], "appeared_d": int(appear_d),
                              "ingested_d": got, "delay_h": None if got is None else round((got - appear_d) / 3600, 1),
