@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+package import Logging
 
 /// Where the daemon's logs should go.
 package enum LogDestination {
@@ -15,6 +16,22 @@ package enum LogDestination {
         var info = stat()
         guard fstat(STDERR_FILENO, &info) == 0 else { return false }
         return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
+    }
+
+    /// Bootstraps the process's logging at `level`: native journal entries (PRIORITY and the
+    /// structured fields) under `identifier` when stderr is the journal, plain lines on stderr otherwise.
+    package static func bootstrap(identifier: String, level: Logger.Level) {
+        let journal = stderrIsJournal()
+        LoggingSystem.bootstrap { label in
+            if journal {
+                var handler = JournalLogHandler(label: label, identifier: identifier)
+                handler.logLevel = level
+                return handler
+            }
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
     }
 
     /// Parses `"device:inode"` (two decimal numbers).

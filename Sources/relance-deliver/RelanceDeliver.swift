@@ -33,17 +33,8 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let settings = try load(config)
         let level = Logger.Level(rawValue: settings.deliver.logLevel) ?? .info
-        let journal = LogDestination.stderrIsJournal()
-        LoggingSystem.bootstrap { label in
-            if journal {
-                var handler = JournalLogHandler(label: label, identifier: "relance-deliver")
-                handler.logLevel = level
-                return handler
-            }
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        // Native journal entries (PRIORITY, CHARGE_ID, ...) when stderr is the journal.
+        LogDestination.bootstrap(identifier: "relance-deliver", level: level)
         let logger = Logger(label: "relance-deliver")
         do {
             try await DeliverDaemon.run(settings: settings, configPath: config, runFor: runFor, logger: logger)

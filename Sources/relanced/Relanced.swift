@@ -49,18 +49,8 @@ struct Relanced: AsyncParsableCommand {
         var settings = snapshot.settings
         overrides(&settings)
         let level = Logger.Level(rawValue: settings.daemon.logLevel) ?? .info
-        // Native journal entries (PRIORITY, CHARGE_ID, ATTEMPT, ...) when stderr is the journal.
-        let journal = LogDestination.stderrIsJournal()
-        LoggingSystem.bootstrap { label in
-            if journal {
-                var handler = JournalLogHandler(label: label, identifier: "relanced")
-                handler.logLevel = level
-                return handler
-            }
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        // Native journal entries (PRIORITY, CHARGE_ID, ...) when stderr is the journal.
+        LogDestination.bootstrap(identifier: "relanced", level: level)
         let logger = Logger(label: "relanced")
         let daemon: Daemon
         do {
