@@ -65,27 +65,30 @@ package struct StatusClient: Sendable {
     }
 
     /// Connects, writes the request and reads the whole response; closes the connection when cancelled.
+    /// The request is written by the event loop as soon as the connection is up (`SendOnActive`), not by
+    /// this task once it is scheduled again: on a host whose cooperative threads are all busy, a
+    /// connection left silent could reach the server's idle timeout and be closed under the request.
     private func exchange(_ path: String, body: [UInt8]?) async throws -> StatusResponse {
+        var headers = HTTPHeaders([("Host", "localhost"), ("User-Agent", "relancectl"), ("Connection", "close")])
+        if let body {
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: String(body.count))
+        }
+        var parts: [HTTPClientRequestPart] = [.head(HTTPRequestHead(version: .http1_1, method: body == nil ? .GET : .POST, uri: path, headers: headers))]
+        if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+        parts.append(.end(nil))
+        let request = parts
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.nanoseconds(timeout.nanoseconds))
         let connection = try await bootstrap.connect(unixDomainSocketPath: socketPath) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                try channel.pipeline.syncOperations.addHandler(SendOnActive(parts: request))
                 return try Connection(wrappingChannelSynchronously: channel)
             }
         }
         return try await withTaskCancellationHandler {
-            try await connection.executeThenClose { inbound, outbound in
-                var headers = HTTPHeaders([("Host", "localhost"), ("User-Agent", "relancectl"), ("Connection", "close")])
-                if let body {
-                    headers.add(name: "Content-Type", value: "application/json")
-                    headers.add(name: "Content-Length", value: String(body.count))
-                }
-                try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: body == nil ? .GET : .POST, uri: path, headers: headers)))
-                if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                try await outbound.write(.end(nil))
-                return try await read(inbound)
-            }
+            try await connection.executeThenClose { inbound, _ in try await read(inbound) }
         } onCancel: {
             connection.channel.close(promise: nil)
         }
@@ -130,5 +133,21 @@ package struct StatusClient: Sendable {
         default:
             return StatusServerError(.connectionFailed, "status socket \(socketPath): \(error.map { "\($0)" } ?? errorText(code))")
         }
+    }
+}
+
+/// Writes a request's parts on the event loop the moment the connection becomes active.
+private final class SendOnActive: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundOut = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+    private let parts: [HTTPClientRequestPart]
+
+    init(parts: [HTTPClientRequestPart]) { self.parts = parts }
+
+    func channelActive(context: ChannelHandlerContext) {
+        for part in parts { context.write(wrapOutboundOut(part), promise: nil) }
+        context.flush()
+        context.fireChannelActive()
     }
 }

@@ -1,12 +1,19 @@
 import ConfigFuzz
 import Foundation
 import RelanceConfig
+import TestSupport
 import Testing
 
 @Suite("retry.toml robustness")
 struct ConfigFuzzTests {
     /// A quick run in the test suite; `scripts/fuzz-config` runs a million inputs in release mode.
-    @Test func randomAndMutatedInputsNeverCrash() throws {
+    @Test func randomAndMutatedInputsNeverCrash() async throws {
+        // CPU-bound for seconds: on a thread of its own, not on the two-thread cooperative pool that every
+        // other test (and the daemons they talk to) waits on.
+        try await offPool { try Self.randomAndMutatedInputsNeverCrashWork() }
+    }
+
+    static func randomAndMutatedInputsNeverCrashWork() throws {
         let shipped = try String(contentsOf: repoRoot.appendingPathComponent("config/retry.toml"), encoding: .utf8)
         var fuzzer = ConfigFuzzer(seed: 2026, seedTexts: [shipped])
         let report = fuzzer.run(count: 2_000)

@@ -110,6 +110,32 @@ struct ScheduleTests {
         #expect(offsets.count > 150)
     }
 
+    /// Planning the same charge a little later never gives an earlier time (a reload with the same policy
+    /// moves nothing): a charge whose time falls just inside a window's opening edge waits for the edge
+    /// plus its spread, as one falling just before the edge does.
+    @Test func planningLaterNeverPlansEarlierAtAWindowsEdge() {
+        var policy = plainPolicy { $0.calendar.preferredHours = TimeWindow(start: 9 * 60, end: 18 * 60) }
+        policy.segments[0].calendar.jitter = 1_800
+        policy.segments[0].calendar.quietHours = TimeWindow(start: 21 * 60, end: 7 * 60)
+        policy.segments[0].calendar.weekend = .skip
+        let planner = Planner(policy: policy)
+        var checked = 0
+        for i in 0..<40 {
+            // Failed long ago: every plan is a catch-up at `now`, just before and after 09:00, 07:00 and Monday 00:00.
+            let b = book([card(.visa)], doNotHonor, start: start - 20 * day, id: "ch_edge_\(i)")
+            for edge in [utc(2026, 11, 24, 9), utc(2026, 11, 25, 7), utc(2026, 11, 30, 0), utc(2026, 11, 30, 9)] {
+                var previous = Int64.min
+                for now in stride(from: edge - 2 * 3_600, through: edge + 2 * 3_600, by: 97) {
+                    let d = b.plan(with: planner, now: now)
+                    #expect(d.at >= previous, "\(i) edge \(edge): at \(now) planned \(d.at), before \(previous)")
+                    previous = d.at
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 5_000)
+    }
+
     @Test func softDeclinesRotateAfterTwoOnOneMethod() {
         let planner = Planner(policy: plainPolicy())
         let (attempts, _) = schedule(planner, book([card(.visa, default: true), card(.mastercard)], doNotHonor, start: start), start: start, decline: doNotHonor)

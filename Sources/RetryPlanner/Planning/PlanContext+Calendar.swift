@@ -1,39 +1,55 @@
 extension PlanContext {
     /// Moves `t` forward out of weekends, quiet hours and into preferred hours (customer's local time).
     /// Returns `nil` when the windows leave no time (a config validation error).
-    /// A move to a window's edge adds `spread` (the charge's jitter) so charges do not pile up on the edge.
+    /// A move to a window's edge adds `spread` (the charge's jitter) so charges do not pile up on the edge;
+    /// a time within `spread` after an edge waits for the same point, so that planning later never plans
+    /// earlier (a re-plan under the same policy moves nothing).
     // `@_transparent`, not `@inline(__always)`: the optimizer left the latter a call (as it did for
     // `compliance` and `nextPayday`), and inlining the three into the decision is 5-7 % of its time.
     @_transparent
     func applyCalendar(_ start: Int64, zone: Int, calendar: CalendarRules, spread: Int64, adjustments: inout Decision.Adjustments) -> Int64? {
         if calendar.weekend == .allow && calendar.quietHours == nil && calendar.preferredHours == nil { return start }
         var t = start
-        for _ in 0..<8 {
-            let offset = zones.offset(zone: zone, at: t)
-            let local = t + offset
-            let day = Civil.floorDiv(local, Civil.secondsPerDay)
-            let minute = Int((local - day * Civil.secondsPerDay) / 60)
-            if calendar.weekend != .allow {
-                let weekday = Civil.weekday(days: day)
-                if (calendar.weekend == .skip && weekday >= 6) || (calendar.weekend == .skipSunday && weekday == 7) {
-                    t = max(zones.instant(zone: zone, local: (day + Int64(8 - weekday)) * Civil.secondsPerDay, hint: offset) + spread, t + 1)
-                    adjustments.insert(.weekend)
-                    continue
-                }
-            }
-            if let quiet = calendar.quietHours, quiet.contains(minute) {
-                let endDay = quiet.start < quiet.end || minute < Int(quiet.end) ? day : day + 1
-                t = max(zones.instant(zone: zone, local: endDay * Civil.secondsPerDay + Int64(quiet.end) * 60, hint: offset) + spread, t + 1)
-                adjustments.insert(.quietHours)
+        for _ in 0..<10 {
+            if let edge = closedUntil(t, zone: zone, calendar: calendar, adjustments: &adjustments) {
+                t = max(edge + spread, t + 1)
                 continue
             }
-            if let preferred = calendar.preferredHours, !preferred.contains(minute) {
-                let startDay = minute < Int(preferred.start) ? day : day + 1
-                t = max(zones.instant(zone: zone, local: startDay * Civil.secondsPerDay + Int64(preferred.start) * 60, hint: offset) + spread, t + 1)
-                adjustments.insert(.preferredHours)
+            var recent: Decision.Adjustments = []
+            if spread > 0, let edge = closedUntil(t - spread, zone: zone, calendar: calendar, adjustments: &recent), edge + spread > t {
+                adjustments.formUnion(recent)
+                t = edge + spread
                 continue
             }
             return t
+        }
+        return nil
+    }
+
+    /// When `t` falls on a weekend skipped, in quiet hours or outside preferred hours: the instant that
+    /// stretch ends (the first rule that closes `t`; its adjustment is noted). `nil` when `t` is open.
+    @_transparent
+    func closedUntil(_ t: Int64, zone: Int, calendar: CalendarRules, adjustments: inout Decision.Adjustments) -> Int64? {
+        let offset = zones.offset(zone: zone, at: t)
+        let local = t + offset
+        let day = Civil.floorDiv(local, Civil.secondsPerDay)
+        let minute = Int((local - day * Civil.secondsPerDay) / 60)
+        if calendar.weekend != .allow {
+            let weekday = Civil.weekday(days: day)
+            if (calendar.weekend == .skip && weekday >= 6) || (calendar.weekend == .skipSunday && weekday == 7) {
+                adjustments.insert(.weekend)
+                return zones.instant(zone: zone, local: (day + Int64(8 - weekday)) * Civil.secondsPerDay, hint: offset)
+            }
+        }
+        if let quiet = calendar.quietHours, quiet.contains(minute) {
+            let endDay = quiet.start < quiet.end || minute < Int(quiet.end) ? day : day + 1
+            adjustments.insert(.quietHours)
+            return zones.instant(zone: zone, local: endDay * Civil.secondsPerDay + Int64(quiet.end) * 60, hint: offset)
+        }
+        if let preferred = calendar.preferredHours, !preferred.contains(minute) {
+            let startDay = minute < Int(preferred.start) ? day : day + 1
+            adjustments.insert(.preferredHours)
+            return zones.instant(zone: zone, local: startDay * Civil.secondsPerDay + Int64(preferred.start) * 60, hint: offset)
         }
         return nil
     }

@@ -6,6 +6,8 @@ import TestSupport
 import Testing
 
 // MARK: - Cross-checks against glibc and zic (process-global TZ: run serialized)
+// Each runs for seconds of CPU, so on a thread of its own (`offPool`), never on the two-thread cooperative
+// pool that every other test, and the daemons they talk to, wait on.
 
 @Suite(.serialized) struct GlibcCrossCheck {
     static let zones = [
@@ -18,7 +20,7 @@ import Testing
 
     /// Compares `offset(at:)` with glibc for `zones`, using the TZif files under `directory`:
     /// random instants, plus a daily walk whose offset changes are bisected to the exact second.
-    func compare(directory: String, from lo: Int64, to hi: Int64, randomSamples: Int) throws -> (checked: Int, mismatches: [String]) {
+    static func compare(directory: String, from lo: Int64, to hi: Int64, randomSamples: Int) throws -> (checked: Int, mismatches: [String]) {
         let savedTZ = getenv("TZ").map { String(cString: $0) }
         defer {
             if let savedTZ { setenv("TZ", savedTZ, 1) } else { unsetenv("TZ") }
@@ -61,20 +63,32 @@ import Testing
         return (checked, mismatches)
     }
 
-    @Test func offsetsMatchGlibc1990To2100() throws {
+    @Test func offsetsMatchGlibc1990To2100() async throws {
+        try await offPool { try Self.offsetsMatchGlibc1990To2100Work() }
+    }
+
+    static func offsetsMatchGlibc1990To2100Work() throws {
         let result = try compare(directory: zoneinfo, from: epoch(1990, 1, 1), to: epoch(2100, 1, 1), randomSamples: 3_000)
         #expect(result.mismatches.isEmpty, "\(result.mismatches)")
         #expect(result.checked > 26 * 3_000)
     }
 
-    @Test func offsetsMatchGlibc2100To2200() throws {
+    @Test func offsetsMatchGlibc2100To2200() async throws {
+        try await offPool { try Self.offsetsMatchGlibc2100To2200Work() }
+    }
+
+    static func offsetsMatchGlibc2100To2200Work() throws {
         let result = try compare(directory: zoneinfo, from: epoch(2100, 1, 1), to: epoch(2200, 12, 31), randomSamples: 500)
         #expect(result.mismatches.isEmpty, "\(result.mismatches)")
     }
 
     /// Every TZif file on the system parses (except the leap-second "right/" ones, which are rejected) and
     /// agrees with glibc at a few instants between 1990 and 2200.
-    @Test func allSystemZonesParseAndAgreeWithGlibc() throws {
+    @Test func allSystemZonesParseAndAgreeWithGlibc() async throws {
+        try await offPool { try Self.allSystemZonesParseAndAgreeWithGlibcWork() }
+    }
+
+    static func allSystemZonesParseAndAgreeWithGlibcWork() throws {
         let savedTZ = getenv("TZ").map { String(cString: $0) }
         defer {
             if let savedTZ { setenv("TZ", savedTZ, 1) } else { unsetenv("TZ") }
@@ -117,7 +131,11 @@ import Testing
     /// footer). Rule-less DST strings ("EST5EDT") are skipped: glibc then consults its posixrules file. The RFC 8536
     /// permanent-DST form "EST5EDT4,0/0,J365/25" is not used as a seed: glibc evaluates rules per UTC year and so
     /// reports standard time from 00:00Z to 05:00Z every January 1st, where the RFC (and we) keep DST all year.
-    @Test func mutatedFootersMatchGlibc() throws {
+    @Test func mutatedFootersMatchGlibc() async throws {
+        try await offPool { try Self.mutatedFootersMatchGlibcWork() }
+    }
+
+    static func mutatedFootersMatchGlibcWork() throws {
         let savedTZ = getenv("TZ").map { String(cString: $0) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("footer-diff-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -165,7 +183,11 @@ import Testing
     /// agree with the fat system files everywhere from 1850 to 2200, and with glibc.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/zic")
                     && FileManager.default.fileExists(atPath: "\(zoneinfo)/tzdata.zi")))
-    func zicSlimFilesMatchFatFiles() throws {
+    func zicSlimFilesMatchFatFiles() async throws {
+        try await offPool { try Self.zicSlimFilesMatchFatFilesWork() }
+    }
+
+    static func zicSlimFilesMatchFatFilesWork() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zic-slim-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let zic = try Child(["/usr/sbin/zic", "-b", "slim", "-d", dir, "\(zoneinfo)/tzdata.zi"])
