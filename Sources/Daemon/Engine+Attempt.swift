@@ -87,7 +87,8 @@ extension Engine {
             let paid = try result.get()
             signals.health.answered(at: now)
             // Sent again, the key answered with its saved 500 (the first request began running): the
-            // key cannot tell, so reading does, taking a payment on the method since `prior` as the attempt's.
+            // key cannot tell, so reading does (a payment of the invoice by another request, the customer
+            // on the hosted page with this very card, is told apart by its event's key).
             if ticket.resumed, case .notMade = paid,
                let found = try await provider.lookup(charge: charge, customer: customer, method: method, idempotencyKey: key, prior: ticket.prior,
                                                      keyDecides: false, now: clock.now()) {

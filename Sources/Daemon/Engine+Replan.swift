@@ -38,7 +38,7 @@ extension Engine {
             let last: Int64?
             do {
                 (read, last) = try await store.read { [self] tx in
-                    try tx.plannedBooks(after: from, limit: 2_000, now: now) { name in zoneIndex[name ?? ""] ?? defaultZone }
+                    try tx.plannedBooks(after: from, limit: 1_000, now: now) { name in zoneIndex[name ?? ""] ?? defaultZone }
                 }
             } catch {
                 signals.storeFailed("store error while re-planning after a reload: \(error)")
@@ -54,6 +54,7 @@ extension Engine {
             var k = 0
             while k < read.count && !Task.isCancelled {
                 let part = Array(zip(read[k..<min(read.count, k + writeSlice)], decisions[k..<min(read.count, k + writeSlice)]))
+                await letOthersWriteFirst()
                 let written: (ReplanSummary, [(Int64, Int64)], took: Double)
                 do {
                     written = try await store.write { [self] tx in
@@ -91,8 +92,8 @@ extension Engine {
                 summary.longestSlice = max(summary.longestSlice, took)
                 k += part.count
                 // Keep each slice's share of a transaction well under 100 ms (its commit, and the
-                // dispatcher's writes grouped with it, come on top).
-                writeSlice = took > 0.03 ? max(16, writeSlice / 2) : took < 0.01 ? min(1_024, writeSlice * 2) : writeSlice
+                // dispatcher's writes grouped with it, come on top): about 10 ms.
+                writeSlice = took > Self.replanSliceTarget ? max(16, writeSlice / 2) : took < Self.replanSliceTarget / 3 ? min(1_024, writeSlice * 2) : writeSlice
                 await Task.yield()
             }
         }
@@ -102,5 +103,16 @@ extension Engine {
             "longest.slice.ms": "\(Int(summary.longestSlice * 1_000))",
         ])
         return summary
+    }
+
+    /// The longest a re-plan slice's writes should hold the writer, in seconds.
+    static let replanSliceTarget = 0.012
+
+    /// Waits (up to 20 ms) while other writes (attempts being reserved and recorded, ingest) wait for
+    /// the writer: they go first, so that a re-plan's slice seldom shares their transaction.
+    func letOthersWriteFirst() async {
+        for _ in 0..<20 where store.waitingWrites > 0 {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
     }
 }

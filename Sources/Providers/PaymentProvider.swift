@@ -172,8 +172,10 @@ package protocol PaymentProvider: Sendable {
     /// What became of an attempt whose answer was lost or not final, by reading only: nil when
     /// nothing shows that it reached the provider. `prior`: the id of the last failed payment Relance
     /// knew of before the attempt (a newer one is the attempt's). `keyDecides`: the attempt may still
-    /// be sent again under its key, whose answer is exact; a payment reading cannot tell from one the
-    /// customer made themselves on the same method is then left to it (nil).
+    /// be sent again under its key, whose answer is exact; a provider whose readings cannot tell a
+    /// payment of the attempt from one the customer made themselves on the same method may then leave
+    /// it to the key (nil). Stripe's adapter tells them apart by the payment's event, whose request
+    /// carries the key, and so never sends again on an invoice it read paid.
     func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, keyDecides: Bool, now: Int64) async throws(ProviderError) -> PayOutcome?
     /// How long the provider keeps an idempotency key (seconds of provider time); nil = for ever.
     var idempotencyWindow: Int64? { get }

@@ -42,6 +42,9 @@ package protocol ChargeStore: Sendable {
 
     /// Makes the store's latest commits durable in its main file (a checkpoint; blocking).
     func checkpoint() throws
+
+    /// Writes waiting for the writer or running (background work lets them go first).
+    var waitingWrites: Int { get }
 }
 
 /// What `/status` and the status line show from the store.

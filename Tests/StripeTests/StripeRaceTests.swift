@@ -90,7 +90,7 @@ struct StripeRaceTests {
         #expect(try await fixture.requests(prefix: "/v1/invoices/in_r2/pay").count == 1)
     }
 
-    @Test("an attempt in doubt, the invoice then paid by the customer with the same card: the key decides whose payment it was")
+    @Test("an attempt in doubt, the invoice then paid by the customer with the same card: the payment's event decides whose it was, and no pay is sent again")
     func inDoubtThenPaidWithTheSameCard() async throws {
         let due = try await Self.due("r3")
         defer { try? FileManager.default.removeItem(atPath: due.dir) }
@@ -111,7 +111,10 @@ struct StripeRaceTests {
         }
         #expect(attempts == ["closed paid"], "\(attempts)")
         #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r3'") } == "closed")
-        #expect(try await fixture.audit()["double_charges"] == 0)
+        let audit = try await fixture.audit()
+        #expect(audit["double_charges"] == 0)
+        // Not one pay on the invoice once it was read paid (one Stripe would refuse is still one too many).
+        #expect(audit["attempts_on_closed"] == 0, "\(audit)")
     }
 
     @Test("an attempt whose 500 ran and was saved under its key is still found, by reading, once the key replays that 500")
@@ -130,6 +133,33 @@ struct StripeRaceTests {
         let attempts = try await engine.db.read { db in try String.fetchAll(db, sql: "SELECT state FROM attempts WHERE charge = 'in_r4'") }
         #expect(attempts == ["succeeded"], "\(attempts)")
         #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r4'") } == "recovered")
+        #expect(try await fixture.audit()["double_charges"] == 0)
+    }
+
+    @Test("a saved 500 that never charged, replayed after the customer paid on the hosted page with the same card: that payment is not taken for the attempt's")
+    func rolledBackFiveHundredThenPaidWithTheSameCard() async throws {
+        let due = try await Self.due("r5")
+        defer { try? FileManager.default.removeItem(atPath: due.dir) }
+        let (fixture, engine, rowid) = (due.fixture, due.engine, due.rowid)
+        // The pay began executing, was rolled back (nothing charged), and its 500 is saved under the key.
+        try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r5/pay", "kind": "status", "status": 500, "execute": true,
+                                 "rolled_back": true, "headers": ["Stripe-Should-Retry": "false"], "count": 1])
+        _ = await engine.wake(rowid, dispatched: true)
+        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r5'") } == "in_flight")
+        // The customer pays on the hosted page with that very card: the newest charge on the attempt's
+        // method, after what Relance knew. Only the invoice.paid event says whose request paid.
+        try await fixture.control("/_fixture/invoices/in_r5/hosted_retry", ["payment_method": "pm_visa_r5", "outcome": "succeed"])
+        for _ in 0..<3 {
+            engine.clock.set(engine.clock.now() + 600)
+            _ = await engine.wake(rowid)
+        }
+        let attempts = try await engine.db.read { db in
+            try Row.fetchAll(db, sql: "SELECT state, outcome FROM attempts WHERE charge = 'in_r5'").map { "\($0["state"] as String) \($0["outcome"] as String? ?? "")" }
+        }
+        #expect(attempts == ["closed paid"], "\(attempts)")
+        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r5'") } == "closed")
+        let records = try await fixture.get("/_fixture/records")
+        #expect((records["recovered_invoices"] as? [String] ?? ["?"]).contains("in_r5") == false, "\(records["recovered_invoices"] ?? "none")")
         #expect(try await fixture.audit()["double_charges"] == 0)
     }
 }

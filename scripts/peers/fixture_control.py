@@ -180,7 +180,7 @@ def invoice_action(w, iid, action, data):
             return Reply(400, {"error": "invoice is %s" % inv["status"]})
         w.mark_paid(inv, now, "out_of_band")
         inv["paid_out_of_band"] = True
-        w.add_event("invoice.paid", inv, source="control")
+        w.add_event("invoice.paid", inv, request={"id": w.new_id("req_"), "idempotency_key": None}, source="control")
     elif action == "void":
         if inv["status"] not in ("open", "uncollectible", "draft"):
             return Reply(400, {"error": "invoice is %s" % inv["status"]})

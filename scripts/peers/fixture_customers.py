@@ -129,7 +129,9 @@ def hosted_retry(world, iid, pm_id=None, outcome=None, source="hosted"):
         return record
     if outcome is not None:
         world.method_state[pm_id]["force"] = outcome
-    status, body, out = attempt(world, inv, pm_id, False, "hosted", {"id": None, "idempotency_key": None}, record)
+    # The hosted page confirms the payment through an API request of its own: its events name that
+    # request (never a key of Relance's); only Stripe's automatic work has none ("id": null).
+    status, body, out = attempt(world, inv, pm_id, False, "hosted", {"id": world.new_id("req_"), "idempotency_key": None}, record)
     record["outcome"] = out
     if status == 402:
         record["code"] = body["error"].get("code")

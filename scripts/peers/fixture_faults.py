@@ -82,6 +82,9 @@ class FaultQueue:
                 "count": int(spec.get("count", 1)),
                 "bytes": int(spec.get("bytes", 8 << 20)),
                 "execute": bool(spec.get("execute", kind != "status")),
+                # A pay's 500 after it began executing: the payment went through ("executed"), or was
+                # rolled back ("rolled_back": nothing charged); either way the 500 is saved under the key.
+                "rolled_back": bool(spec.get("rolled_back", False)),
                 "body": spec.get("body")}
 
     def add(self, specs):

@@ -35,9 +35,8 @@ Options:
     --hosted-retries R       per open failed invoice: the customer pays on the hosted page (0.01)
     --disputes R             per customer with an open failed invoice: disputes their latest charge (0.002)
                              and at these shares:
-    --hosted-races P         reads of an open invoice after which the customer pays it there at once (0: off;
-                             at 0.01-0.03 Relance can still pay an invoice just paid there, or take the
-                             customer's payment for its own: open problems)
+    --hosted-races P         reads of an open invoice after which the customer pays it there at once, within
+                             20 s (0.03; 0: off)
     --portal-visits P        billing portal sessions whose customer opens the link, mostly late (0.6)
 
 How it behaves (each module says more):
@@ -285,7 +284,8 @@ class Handler(BaseHTTPRequestHandler):
             st, h, b = status_fault_answer(fault, self.req_id, False, key)
             return self.deliver(Answer(st, b, h), fault)
         if fault and fault["kind"] == "status" and fault["status"] == 500 and is_pay:
-            fault500 = "executed"   # a 500 after the payment went through, saved under the key
+            # A 500 after the payment went through (or was rolled back), saved under the key.
+            fault500 = "rolled_back" if fault.get("rolled_back") else "executed"
         if key is not None:
             with w.lock:
                 busy = key in w.inflight
@@ -449,7 +449,7 @@ def main(argv=None):
     ap.add_argument("--hosted-retries", type=float, default=0.01, help="per open failed invoice per day")
     ap.add_argument("--disputes", type=float, default=0.002,
                     help="per customer with an open failed invoice per day: a dispute of their latest charge")
-    ap.add_argument("--hosted-races", type=float, default=0.0,
+    ap.add_argument("--hosted-races", type=float, default=0.03,
                     help="share of reads of an open invoice after which the customer pays it on the hosted page")
     ap.add_argument("--portal-visits", type=float, default=0.6,
                     help="share of billing portal sessions whose customer opens the link (mostly hours later)")

@@ -122,13 +122,13 @@ extension StripeProvider {
     /// charge. nil when nothing shows that the attempt reached Stripe (no charge newer than the last
     /// one Relance knew of, `prior`).
     package func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, keyDecides: Bool, now: Int64) async throws(ProviderError) -> PayOutcome? {
-        try await settle(charge: charge, method: method, prior: prior, fresh: false, keyDecides: keyDecides)
+        try await settle(charge: charge, method: method, prior: prior, fresh: false, key: idempotencyKey)
     }
 
     /// What the invoice, its PaymentIntent and its latest charge say of the latest payment. `fresh`:
     /// just after a 200 on pay, when only the PaymentIntent's state is the attempt's for sure (the
     /// latest charge may still be the original failure's); nil then means "read again later".
-    func settle(charge: String, method: String, prior: String?, fresh: Bool, keyDecides: Bool = false) async throws(ProviderError) -> PayOutcome? {
+    func settle(charge: String, method: String, prior: String?, fresh: Bool, key: String? = nil) async throws(ProviderError) -> PayOutcome? {
         guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", query: [("expand[]", "payment_intent.latest_charge")],
                                                    endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
             return .closed(.void)
@@ -147,16 +147,48 @@ extension StripeProvider {
         switch invoice.status {
         case "paid":
             if fresh { return .succeeded(paymentId: latest?.id ?? invoice.charge ?? invoice.paymentIntent ?? invoice.id) }
-            // The customer may have paid on the hosted page with this very card: while the key may be
-            // sent again, it decides (Stripe replays the first request's answer if it ran, else runs it
-            // now and refuses an invoice already paid).
-            if ours != nil && keyDecides { return nil }
-            return ours.map { .succeeded(paymentId: $0.id) } ?? .closed(.paid)
+            // The customer may have paid on the hosted page with this very card. The invoice.paid event
+            // names the request that paid, with its idempotency key: it decides, and no pay is sent
+            // again on an invoice read paid (not even one Stripe would refuse or answer from the key).
+            guard let ours else { return .closed(.paid) }
+            return try await paidBy(invoice: invoice.id, key: key, payment: ours)
         case "open":
             break
         default:
             return .closed(try read(invoice))
         }
+        return unpaid(charge: charge, method: method, intent: intent, ours: ours)
+    }
+
+    /// Whose request paid `invoice`, as its `invoice.paid` event says: this attempt's (its key), none
+    /// (a debit of the attempt settling), or another's (the customer on the hosted page, the billing
+    /// system). An event not listed yet leaves the attempt in doubt, to be read again.
+    func paidBy(invoice: String, key: String?, payment: StripeCharge) async throws(ProviderError) -> PayOutcome {
+        let since = (payment.created ?? 0) - 300
+        var found: StripeEvent?
+        var after: String?
+        // Newest first, from a few minutes before the payment: a busy account may list pages of them.
+        for _ in 0..<20 {
+            let page = try await client.get("/v1/events", query: [("type", "invoice.paid"), ("created[gte]", String(since)), ("limit", "100")]
+                                                + (after.map { [("starting_after", $0)] } ?? []),
+                                            endpoint: "events.list", as: StripeList<StripeEvent>.self)
+            found = page.data.first { $0.data.object.id == invoice }
+            guard found == nil, page.hasMore, let last = page.data.last?.id else { break }
+            after = last
+        }
+        guard let event = found else {
+            throw ProviderError(.timeout, "events.list: \(invoice) is paid, and no invoice.paid event says by whom yet; read again", retryAfter: 5)
+        }
+        if let key, event.request?.idempotencyKey == key { return .succeeded(paymentId: payment.id) }
+        // No request at all: Stripe's automatic work, a bank debit settling days after the request that
+        // began it. The charge on the attempt's method since `prior` is then the attempt's: the customer
+        // could not pay on the hosted page while it was processing.
+        if event.request?.id == nil { return .succeeded(paymentId: payment.id) }
+        return .closed(.paid)
+    }
+
+    /// An open invoice: what its PaymentIntent and the attempt's charge, if any, say.
+    func unpaid(charge: String, method: String, intent: StripePaymentIntent?, ours: StripeCharge?) -> PayOutcome? {
         // The PaymentIntent's state, when it is on this method: a debit processing, or the customer needed.
         if intent?.paymentMethod == nil || intent?.paymentMethod == method {
             switch intent?.status {

@@ -89,7 +89,15 @@ extension Planner {
     /// methods and ledgers laid out in contiguous storage first. The decisions, in the books' order.
     package func planBatch(_ books: [ChargeBook], now: Int64) -> [Decision] {
         var states: [ChargeState] = [], methods: [MethodState] = [], ledger: [LedgerEntry] = []
+        // Sized once: no array grows (and is copied) while the books are laid out.
+        var methodCount = 0, entryCount = 0
+        for book in books {
+            methodCount += book.methods.count
+            for entries in book.ledgers { entryCount += min(entries.count, Int(UInt16.max)) }
+        }
         states.reserveCapacity(books.count)
+        methods.reserveCapacity(methodCount)
+        ledger.reserveCapacity(entryCount)
         for book in books {
             var state = book.state
             state.methodsStart = UInt32(methods.count)

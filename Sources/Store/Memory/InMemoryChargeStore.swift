@@ -32,6 +32,8 @@ package final class InMemoryChargeStore: ChargeStore {
 
     package func checkpoint() throws {}
 
+    package var waitingWrites: Int { 0 }
+
     package func dueEntries() async throws -> [(rowid: Int64, wake: Int64)] {
         tables.withLock { t in
             t.charges.indices.compactMap { i in

@@ -30,6 +30,8 @@ package final class SQLiteChargeStore: ChargeStore {
 
     package func checkpoint() throws { try database.checkpoint() }
 
+    package var waitingWrites: Int { database.pendingWrites }
+
     // MARK: Start-up
 
     /// The charges that need waking, with their time (an attempt left in flight at once). Two index
