@@ -90,27 +90,35 @@ struct StripeRaceTests {
         #expect(try await fixture.requests(prefix: "/v1/invoices/in_r2/pay").count == 1)
     }
 
-    @Test("an attempt in doubt, the invoice then paid by the customer with the same card: the payment's event decides whose it was, and no pay is sent again")
-    func inDoubtThenPaidWithTheSameCard() async throws {
-        let due = try await Self.due("r3")
+    /// Invoice `in_<id>`'s pay answered by `fault` (a 500), left in doubt; the customer then pays it on the
+    /// hosted page with that very card (the newest charge on the attempt's method, after what Relance
+    /// knew), and the attempt is resolved by reading. The attempt's state and outcome, and the charge's.
+    static func paidOnTheHostedPageWhileInDoubt(_ id: String, fault: [String: Any]) async throws -> (attempts: [String], charge: String?, fixture: StripeFixture) {
+        let due = try await Self.due(id)
         defer { try? FileManager.default.removeItem(atPath: due.dir) }
         let (fixture, engine, rowid) = (due.fixture, due.engine, due.rowid)
-        // The pay's answer is a 500 Stripe did not execute (nothing saved under the key), and says not to retry.
-        try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r3/pay", "kind": "status", "status": 500,
-                                 "headers": ["Stripe-Should-Retry": "false"], "count": 1])
+        try await fixture.fault(fault.merging(["method": "POST", "path_prefix": "/v1/invoices/in_\(id)/pay", "kind": "status", "status": 500,
+                                               "headers": ["Stripe-Should-Retry": "false"], "count": 1]) { mine, _ in mine })
         _ = await engine.wake(rowid, dispatched: true)
-        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r3'") } == "in_flight")
-        // The customer pays on the hosted page with that very card; the attempt is then resolved.
-        try await fixture.control("/_fixture/invoices/in_r3/hosted_retry", ["payment_method": "pm_visa_r3", "outcome": "succeed"])
+        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = ?", arguments: ["in_" + id]) } == "in_flight")
+        try await fixture.control("/_fixture/invoices/in_\(id)/hosted_retry", ["payment_method": "pm_visa_\(id)", "outcome": "succeed"])
         for _ in 0..<3 {
             engine.clock.set(engine.clock.now() + 600)
             _ = await engine.wake(rowid)
         }
-        let attempts = try await engine.db.read { db in
-            try Row.fetchAll(db, sql: "SELECT state, outcome FROM attempts WHERE charge = 'in_r3'").map { "\($0["state"] as String) \($0["outcome"] as String? ?? "")" }
+        return try await engine.db.read { db in
+            let attempts = try Row.fetchAll(db, sql: "SELECT state, outcome FROM attempts WHERE charge = ?", arguments: ["in_" + id])
+                .map { "\($0["state"] as String) \($0["outcome"] as String? ?? "")" }
+            return (attempts, try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = ?", arguments: ["in_" + id]), fixture)
         }
+    }
+
+    @Test("an attempt in doubt, the invoice then paid by the customer with the same card: the payment's event decides whose it was, and no pay is sent again")
+    func inDoubtThenPaidWithTheSameCard() async throws {
+        // A 500 Stripe did not execute (nothing saved under the key).
+        let (attempts, charge, fixture) = try await Self.paidOnTheHostedPageWhileInDoubt("r3", fault: [:])
         #expect(attempts == ["closed paid"], "\(attempts)")
-        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r3'") } == "closed")
+        #expect(charge == "closed")
         let audit = try await fixture.audit()
         #expect(audit["double_charges"] == 0)
         // Not one pay on the invoice once it was read paid (one Stripe would refuse is still one too many).
@@ -138,26 +146,10 @@ struct StripeRaceTests {
 
     @Test("a saved 500 that never charged, replayed after the customer paid on the hosted page with the same card: that payment is not taken for the attempt's")
     func rolledBackFiveHundredThenPaidWithTheSameCard() async throws {
-        let due = try await Self.due("r5")
-        defer { try? FileManager.default.removeItem(atPath: due.dir) }
-        let (fixture, engine, rowid) = (due.fixture, due.engine, due.rowid)
         // The pay began executing, was rolled back (nothing charged), and its 500 is saved under the key.
-        try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r5/pay", "kind": "status", "status": 500, "execute": true,
-                                 "rolled_back": true, "headers": ["Stripe-Should-Retry": "false"], "count": 1])
-        _ = await engine.wake(rowid, dispatched: true)
-        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r5'") } == "in_flight")
-        // The customer pays on the hosted page with that very card: the newest charge on the attempt's
-        // method, after what Relance knew. Only the invoice.paid event says whose request paid.
-        try await fixture.control("/_fixture/invoices/in_r5/hosted_retry", ["payment_method": "pm_visa_r5", "outcome": "succeed"])
-        for _ in 0..<3 {
-            engine.clock.set(engine.clock.now() + 600)
-            _ = await engine.wake(rowid)
-        }
-        let attempts = try await engine.db.read { db in
-            try Row.fetchAll(db, sql: "SELECT state, outcome FROM attempts WHERE charge = 'in_r5'").map { "\($0["state"] as String) \($0["outcome"] as String? ?? "")" }
-        }
+        let (attempts, charge, fixture) = try await Self.paidOnTheHostedPageWhileInDoubt("r5", fault: ["execute": true, "rolled_back": true])
         #expect(attempts == ["closed paid"], "\(attempts)")
-        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r5'") } == "closed")
+        #expect(charge == "closed")
         let records = try await fixture.get("/_fixture/records")
         #expect((records["recovered_invoices"] as? [String] ?? ["?"]).contains("in_r5") == false, "\(records["recovered_invoices"] ?? "none")")
         #expect(try await fixture.audit()["double_charges"] == 0)
