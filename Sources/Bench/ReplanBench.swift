@@ -19,6 +19,8 @@ package enum ReplanBench {
         package var scheduled = 0
         package var planCPUSeconds = 0.0
         package var planWallSeconds = 0.0
+        /// Each pass's CPU seconds (`planCPUSeconds` is the best).
+        package var planCPURuns: [Double] = []
         package var replan = ReplanSummary()
         package var replanSeconds = 0.0
         /// Re-plan alone: the longest any transaction held the writer.
@@ -27,6 +29,7 @@ package enum ReplanBench {
 
         package var line: String {
             "scheduled=\(scheduled) plan_batch_cpu_s=\(String(format: "%.3f", planCPUSeconds)) plan_batch_wall_s=\(String(format: "%.3f", planWallSeconds))"
+                + " plan_batch_cpu_runs=\(planCPURuns.map { String(format: "%.3f", $0) }.joined(separator: ","))"
                 + " replan_s=\(String(format: "%.1f", replanSeconds)) scanned=\(replan.scanned) moved=\(replan.moved) earlier=\(replan.earlier)"
                 + " later=\(replan.later) longest_slice_ms=\(Int(replan.longestSlice * 1_000))"
                 + (dispatch == nil ? " longest_transaction_ms=\(Int(longestTransaction * 1_000))" : "")
@@ -79,12 +82,19 @@ package enum ReplanBench {
         // 1. Read every scheduled charge's book, then plan them all at once.
         let books = try await books(store, zones: zones, now: now)
         result.scheduled = books.count
-        // (planBatch runs on this thread from start to end: its CPU time is this thread's.)
-        let cpu0 = threadCPUSeconds(), wall0 = ContinuousClock.now
-        let decisions = planner.planBatch(books, now: now)
-        result.planCPUSeconds = threadCPUSeconds() - cpu0
-        result.planWallSeconds = IngestBench.seconds(since: wall0)
-        _ = decisions.count
+        // (planBatch runs on this thread from start to end: its CPU time is this thread's.) Three
+        // passes: the first also faults in the storage's fresh pages; the figure is the best.
+        for _ in 0..<3 {
+            let cpu0 = threadCPUSeconds(), wall0 = ContinuousClock.now
+            let decisions = planner.planBatch(books, now: now)
+            let cpu = threadCPUSeconds() - cpu0
+            result.planCPURuns.append(cpu)
+            if result.planCPURuns.count == 1 || cpu < result.planCPUSeconds {
+                result.planCPUSeconds = cpu
+                result.planWallSeconds = IngestBench.seconds(since: wall0)
+            }
+            _ = decisions.count
+        }
         // 2 and 3. The daemon's re-plan, alone or beside the dispatcher at a steady rate.
         if let rate {
             result.dispatch = try await DispatchBench.run(charges: n, seed: seed, directory: directory, workers: Settings().daemon.workers, aheadDays: 0, groupLimit: 64,

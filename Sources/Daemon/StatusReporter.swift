@@ -152,8 +152,17 @@ package final class StatusReporter: Sendable {
             spool: .init(pendingEvents: f.outbox, paused: paused != nil, reason: paused),
             // The signals keep them oldest first; the document lists them newest first.
             lastErrors: signals.recentErrors.withLock { $0 }.reversed().map { .init(time: rfc3339($0.time), message: $0.message) },
-            holds: try await holds()
+            holds: try await holds(),
+            heldCustomers: try await heldCustomers()
         ).encode()
+    }
+
+    /// The customers held as a whole, longest held first, for `/status`.
+    func heldCustomers(limit: Int = 20) async throws -> [StatusDocument.CustomerHold] {
+        try await store.read { tx in
+            try tx.heldCustomers(limit: limit).map { StatusDocument.CustomerHold(customer: $0.customer, reason: $0.hold.reason, since: rfc3339($0.hold.since),
+                                                                                  until: $0.hold.until.map(rfc3339)) }
+        }
     }
 
     /// The longest-held charges, for `/status`.

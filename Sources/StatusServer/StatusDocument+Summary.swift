@@ -18,6 +18,10 @@ extension StatusDocument {
             out.append("  held      \(h.charge) (\(h.scope == "customer" ? "customer \(h.customer)" : h.customer)): \(h.reason), since \(h.since)"
                 + (h.until.map { ", until \($0)" } ?? ", until released"))
         }
+        for h in heldCustomers ?? [] {
+            out.append("  held      customer \(h.customer) (next failures too): \(h.reason), since \(h.since)"
+                + (h.until.map { ", until \($0)" } ?? ", until released"))
+        }
         out.append("due backlog \(dueBacklog)")
         out.append("attempts    \(attempts.lastHour) last hour, \(attempts.lastDay) last day")
         out.append("recoveries  \(recoveries.lastHour) last hour, \(recoveries.lastDay) last day")

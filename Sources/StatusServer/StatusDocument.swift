@@ -22,11 +22,13 @@ package struct StatusDocument: Codable, Sendable, Equatable {
     package var lastErrors: [ErrorEntry]
     /// Held charges, longest held first (at most 20).
     package var holds: [Hold]
+    /// Customers held as a whole, longest held first (at most 20); absent from an older daemon's document.
+    package var heldCustomers: [CustomerHold]?
 
     package init(
         version: String, pid: Int, startedAt: String, uptimeSeconds: Double, virtualTime: String, timeScale: Int,
         config: Config, provider: Provider, charges: Charges, dueBacklog: Int, attempts: Window, recoveries: Window,
-        recoveryRateByAmount: [Band], spool: Spool, lastErrors: [ErrorEntry], holds: [Hold] = []
+        recoveryRateByAmount: [Band], spool: Spool, lastErrors: [ErrorEntry], holds: [Hold] = [], heldCustomers: [CustomerHold] = []
     ) {
         self.version = version
         self.pid = pid
@@ -44,6 +46,27 @@ package struct StatusDocument: Codable, Sendable, Equatable {
         self.spool = spool
         self.lastErrors = lastErrors
         self.holds = holds
+        self.heldCustomers = heldCustomers
+    }
+
+    /// A customer held as a whole: their charges, and their next failures, wait.
+    package struct CustomerHold: Codable, Sendable, Equatable {
+        package var customer: String
+        /// The admin's reason, `dispute` or `dispute_lost`.
+        package var reason: String
+        /// RFC 3339, like every time in the document; `until` nil: until released.
+        package var since: String, until: String?
+
+        package init(customer: String, reason: String, since: String, until: String?) {
+            (self.customer, self.reason, self.since, self.until) = (customer, reason, since, until)
+        }
+
+        /// `until` is written as null when none (every key is always present).
+        package func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            for (key, value) in [(CodingKeys.customer, customer), (.reason, reason), (.since, since)] { try c.encode(value, forKey: key) }
+            try c.encode(until, forKey: .until)
+        }
     }
 
     /// A held charge: no attempt, no notice, its span clock stopped.

@@ -89,6 +89,9 @@ package protocol ChargeTransaction {
     func customerHold(_ customer: String) throws -> ChargeRecord.Hold?
     /// Sets or ends (nil) the hold on the customer as a whole.
     func setCustomerHold(_ customer: String, _ hold: ChargeRecord.Hold?) throws
+    /// Customers held as a whole, longest held first (for `/status`: their next failures are held too,
+    /// even when no charge of theirs is held now).
+    func heldCustomers(limit: Int) throws -> [(customer: String, hold: ChargeRecord.Hold)]
     /// The customer's methods, in their places (a method keeps its place for good).
     func methods(customer: String) throws -> [PaymentMethod]
     /// Stores the customer and the methods the provider lists now; returns the stored list.

@@ -141,6 +141,10 @@ package final class Store: Sendable {
                 ALTER TABLE customers ADD COLUMN hold_since INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        m.registerMigration("v9") { db in
+            // `/status` lists the customers held as a whole without reading every customer.
+            try db.execute(sql: "CREATE INDEX customers_held ON customers(hold_since) WHERE hold_reason != ''")
+        }
         return m
     }
 

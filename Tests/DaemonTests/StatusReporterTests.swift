@@ -20,6 +20,9 @@ struct StatusReporterTests {
         // A customer's dispute holds their charges: counted, and listed.
         let held = try await engine.hold(.customer(charges[0].customer.id), reason: "dispute", until: nil)
         #expect(held.changed.contains(charges[0].id))
+        // A customer held as a whole with no charge yet (a payment plan agreed by phone) is listed too.
+        let planned = try await engine.hold(.customer("cus_phone_plan"), reason: "payment plan", until: engine.clock.now() + 30 * 86_400)
+        #expect(planned.changed == ["cus_phone_plan"])
         let reporter = StatusReporter(store: engine.store, signals: engine.signals, clock: engine.clock, providerName: engine.provider.name, index: DueIndex(), spool: try SpoolWriter(directory: dir + "/spool"),
                                       config: ConfigState(path: dir + "/retry.toml", digest: "9c1f4e2ab07d3e55", loadedAt: engine.clock.now()))
         let bytes = try await reporter.document()
@@ -38,6 +41,10 @@ struct StatusReporterTests {
         #expect(doc.lastErrors.map(\.message) == ["provider: HTTP 429 rate_limit"])
         #expect(c.held == held.changed.count && doc.holds.map(\.charge).sorted() == held.changed.sorted())
         #expect(doc.holds.allSatisfy { $0.reason == "dispute" && $0.until == nil && $0.scope == "customer" })
+        let customers = doc.heldCustomers ?? []
+        #expect(customers.map(\.customer).sorted() == [charges[0].customer.id, "cus_phone_plan"].sorted(), "\(customers)")
+        #expect(customers.first { $0.customer == "cus_phone_plan" }.map { $0.reason == "payment plan" && $0.until != nil } == true)
+        #expect(doc.summary().contains("held      customer cus_phone_plan (next failures too): payment plan"))
         // Every key present (null for none), sorted, and the same keys as the documented example.
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.hasPrefix(#"{"attempts":{"last_day":"#))

@@ -89,26 +89,32 @@ extension Planner {
     /// methods and ledgers laid out in contiguous storage first. The decisions, in the books' order.
     package func planBatch(_ books: [ChargeBook], now: Int64) -> [Decision] {
         var states: [ChargeState] = [], methods: [MethodState] = [], ledger: [LedgerEntry] = []
-        // Sized once: no array grows (and is copied) while the books are laid out.
-        var methodCount = 0, entryCount = 0
-        for book in books {
-            methodCount += book.methods.count
-            for entries in book.ledgers { entryCount += min(entries.count, Int(UInt16.max)) }
-        }
+        // One pass over the books (each one's arrays are elsewhere on the heap: a second pass to size
+        // the storage would miss the cache as often as the copy), through buffer pointers (no
+        // reference counting a method or an entry); the storage grows geometrically from a guess.
         states.reserveCapacity(books.count)
-        methods.reserveCapacity(methodCount)
-        ledger.reserveCapacity(entryCount)
-        for book in books {
-            var state = book.state
-            state.methodsStart = UInt32(methods.count)
-            for (i, var m) in book.methods.enumerated() {
-                let entries = book.ledgers[i].suffix(Int(UInt16.max))
-                m.ledgerStart = UInt32(ledger.count)
-                m.ledgerCount = UInt16(entries.count)
-                ledger.append(contentsOf: entries)
-                methods.append(m)
+        methods.reserveCapacity(books.count * 3)
+        ledger.reserveCapacity(books.count * 6)
+        books.withUnsafeBufferPointer { books in
+            for book in books {
+                var state = book.state
+                state.methodsStart = UInt32(methods.count)
+                book.methods.withUnsafeBufferPointer { bookMethods in
+                    book.ledgers.withUnsafeBufferPointer { ledgers in
+                        for i in 0..<bookMethods.count {
+                            var m = bookMethods[i]
+                            ledgers[i].withUnsafeBufferPointer { entries in
+                                let kept = UnsafeBufferPointer(rebasing: entries.suffix(Int(UInt16.max)))
+                                m.ledgerStart = UInt32(ledger.count)
+                                m.ledgerCount = UInt16(kept.count)
+                                ledger.append(contentsOf: kept)
+                            }
+                            methods.append(m)
+                        }
+                    }
+                }
+                states.append(state)
             }
-            states.append(state)
         }
         var decisions = [Decision](repeating: Decision(at: 0, kind: .stop), count: states.count)
         states.withUnsafeBufferPointer { c in

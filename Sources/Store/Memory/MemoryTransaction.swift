@@ -58,6 +58,10 @@ final class MemoryTransaction: ChargeTransaction {
     func contact(customer: String) throws -> Contact? { t.customers[customer]?.contact }
     func customerHold(_ customer: String) throws -> ChargeRecord.Hold? { t.customerHolds[customer] }
     func setCustomerHold(_ customer: String, _ hold: ChargeRecord.Hold?) throws { t.customerHolds[customer] = hold }
+    func heldCustomers(limit: Int) throws -> [(customer: String, hold: ChargeRecord.Hold)] {
+        Array(t.customerHolds.map { (customer: $0.key, hold: $0.value) }
+            .sorted { ($0.hold.since, $0.customer) < ($1.hold.since, $1.customer) }.prefix(limit))
+    }
 
     func rows(customer: String) -> [(method: PaymentMethod, idx: Int)] {
         t.methods.values.filter { $0.customer == customer }.sorted { $0.idx < $1.idx }.map { ($0.method, $0.idx) }

@@ -103,6 +103,17 @@ extension SQLiteTransaction {
         try s.run()
     }
 
+    package func heldCustomers(limit: Int) throws -> [(customer: String, hold: ChargeRecord.Hold)] {
+        let s = try RawStatement(db, "SELECT id, hold_reason, hold_until, hold_since FROM customers WHERE hold_reason != '' ORDER BY hold_since, id LIMIT ?")
+        s.bind(1, Int64(limit))
+        defer { s.reset() }
+        var out: [(customer: String, hold: ChargeRecord.Hold)] = []
+        while try s.step() {
+            out.append((s.string(0), ChargeRecord.Hold(reason: s.string(1), until: s.optionalInt64(2), since: s.int64(3), customerWide: true)))
+        }
+        return out
+    }
+
     package func refreshMethods(customer: String, listed: [PaymentMethod]) throws -> (methods: [PaymentMethod], changed: Bool) {
         let stored = try methodRows(customer: customer)
         if stored.map(\.method).areListed(as: listed) { return (stored.map(\.method), false) }
