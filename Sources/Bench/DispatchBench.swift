@@ -12,10 +12,11 @@ import Store
 /// notices of 30 days of failures) is worked off by the daemon's own dispatcher and spool writer
 /// against the embedded sandbox, and the rates are counted.
 ///
-/// With a rate, the dispatch lag at a steady load instead: charges whose planned attempt is due by
-/// then (and still allowed) are rescheduled `rate` to each second of wall time from the start (later
-/// than planned, which the network rules always allow), everything else is moved out of the window,
-/// and the lag of every attempt, from its due time to its request, is taken at real-time speed.
+/// With a rate, the dispatch lag at a steady load instead: scheduled charges whose method is still
+/// allowed, the soonest due first, are rescheduled `rate` to each second of wall time from the start
+/// (one moved earlier than a network rule allows is planned again at its re-check, not attempted),
+/// everything else is moved out of the window, and the lag of every attempt, from its due time to its
+/// request, is taken at real-time speed.
 package enum DispatchBench {
     package struct Result: Sendable {
         package var charges = 0
@@ -141,9 +142,10 @@ package enum DispatchBench {
         return result
     }
 
-    /// Rate mode's schedule: up to `rate × seconds` charges whose planned attempt is due by `start`
-    /// get it at `rate` a second from the second after `start` on; every other wake and planned attempt
-    /// moves 30 days out.
+    /// Rate mode's schedule: up to `rate × seconds` scheduled charges (those due soonest first, so that
+    /// the window lasts as long as asked, not only as long as the attempts already due) get their
+    /// attempt at `rate` a second from the second after `start` on; every other wake and planned
+    /// attempt moves 30 days out.
     static func reschedule(_ store: Store, from start: Int64, rate: Int, seconds: Double) async throws -> Int {
         try await store.write { db in
             let limit = Int(Double(rate) * seconds)
@@ -152,11 +154,11 @@ package enum DispatchBench {
             // re-check at attempt time would re-plan instead): the wakes in the window are attempts.
             let rows = try Int64.fetchAll(db, sql: """
                 SELECT c.rowid FROM charges c JOIN methods m ON m.customer = c.customer AND m.idx = c.next_method
-                WHERE c.state = 'scheduled' AND c.next_at <= ? AND m.forbids = 0 AND m.unusable = 0
+                WHERE c.state = 'scheduled' AND m.forbids = 0 AND m.unusable = 0
                   AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.credential = m.credential AND l.forbids != 0)
                   AND NOT EXISTS (SELECT 1 FROM methods o WHERE o.customer = c.customer AND o.forbids != 0)
-                ORDER BY c.rowid LIMIT ?
-                """, arguments: [start, limit])
+                ORDER BY c.next_at, c.rowid LIMIT ?
+                """, arguments: [limit])
             // Planned attempts move out too: a charge woken early (its customer's lead ended, and it takes
             // over the notices) is not then attempted on a plan made days before the window. And every
             // notice counts as sent, as in a running daemon: the fill's 30 days of failures all owe

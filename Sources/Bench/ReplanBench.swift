@@ -3,7 +3,7 @@ import Foundation
 package import Logging
 import Providers
 package import RelanceConfig
-package import RetryPlanner
+import RetryPlanner
 import Store
 
 /// The re-plan after a reload, measured on a state filled by the ingest benchmark:

@@ -111,8 +111,10 @@ extension Engine {
     /// Waits (up to 20 ms) while other writes (attempts being reserved and recorded, ingest) wait for
     /// the writer: they go first, so that a re-plan's slice seldom shares their transaction.
     func letOthersWriteFirst() async {
-        for _ in 0..<20 where store.waitingWrites > 0 {
+        var waited = 0
+        while waited < 20 && store.waitingWrites > 0 {
             try? await Task.sleep(for: .milliseconds(1))
+            waited += 1
         }
     }
 }

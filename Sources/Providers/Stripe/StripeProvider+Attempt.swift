@@ -122,13 +122,13 @@ extension StripeProvider {
     /// charge. nil when nothing shows that the attempt reached Stripe (no charge newer than the last
     /// one Relance knew of, `prior`).
     package func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, keyDecides: Bool, now: Int64) async throws(ProviderError) -> PayOutcome? {
-        try await settle(charge: charge, method: method, prior: prior, fresh: false, key: idempotencyKey)
+        try await settle(charge: charge, method: method, prior: prior, fresh: false, key: idempotencyKey, now: now)
     }
 
     /// What the invoice, its PaymentIntent and its latest charge say of the latest payment. `fresh`:
     /// just after a 200 on pay, when only the PaymentIntent's state is the attempt's for sure (the
     /// latest charge may still be the original failure's); nil then means "read again later".
-    func settle(charge: String, method: String, prior: String?, fresh: Bool, key: String? = nil) async throws(ProviderError) -> PayOutcome? {
+    func settle(charge: String, method: String, prior: String?, fresh: Bool, key: String? = nil, now: Int64 = 0) async throws(ProviderError) -> PayOutcome? {
         guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", query: [("expand[]", "payment_intent.latest_charge")],
                                                    endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
             return .closed(.void)
@@ -151,7 +151,7 @@ extension StripeProvider {
             // names the request that paid, with its idempotency key: it decides, and no pay is sent
             // again on an invoice read paid (not even one Stripe would refuse or answer from the key).
             guard let ours else { return .closed(.paid) }
-            return try await paidBy(invoice: invoice.id, key: key, payment: ours)
+            return try await paidBy(invoice: invoice.id, key: key, payment: ours, now: now)
         case "open":
             break
         default:
@@ -163,8 +163,11 @@ extension StripeProvider {
     /// Whose request paid `invoice`, as its `invoice.paid` event says: this attempt's (its key), none
     /// (a debit of the attempt settling), or another's (the customer on the hosted page, the billing
     /// system). An event not listed yet leaves the attempt in doubt, to be read again.
-    func paidBy(invoice: String, key: String?, payment: StripeCharge) async throws(ProviderError) -> PayOutcome {
+    func paidBy(invoice: String, key: String?, payment: StripeCharge, now: Int64) async throws(ProviderError) -> PayOutcome {
         let since = (payment.created ?? 0) - 300
+        // Stripe lists the last 30 days of events: older, no event can say, and the charge on the
+        // attempt's method since `prior` is taken as the attempt's (a daemon stopped for a month).
+        if now - since > Self.eventRetention - 86_400 { return .succeeded(paymentId: payment.id) }
         var found: StripeEvent?
         var after: String?
         // Newest first, from a few minutes before the payment: a busy account may list pages of them.
@@ -186,6 +189,9 @@ extension StripeProvider {
         if event.request?.id == nil { return .succeeded(paymentId: payment.id) }
         return .closed(.paid)
     }
+
+    /// How long Stripe lists events (30 days).
+    static let eventRetention: Int64 = 30 * 86_400
 
     /// An open invoice: what its PaymentIntent and the attempt's charge, if any, say.
     func unpaid(charge: String, method: String, intent: StripePaymentIntent?, ours: StripeCharge?) -> PayOutcome? {
