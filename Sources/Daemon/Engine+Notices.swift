@@ -36,7 +36,9 @@ extension Engine {
         var covered = [NoticeContext.Covered(id: charge.id, amount: charge.amount, currency: charge.currency,
                                              firstFailedAt: charge.firstFailedAt, nextAttemptAt: charge.state == .scheduled ? charge.nextAt : nil)]
         if level?.on != .paid {
-            for rowid in try tx.openCharges(customer: charge.customer) {
+            // Its open charges, and an exhausted one that handed the lead over and still owes its
+            // formal notice (this one covers it: the customer gets one of each level).
+            for rowid in try tx.openCharges(customer: charge.customer) + tx.exhaustedLeads(customer: charge.customer) {
                 guard var other = try tx.charge(rowid: rowid), other.id != charge.id else { continue }
                 covered.append(.init(id: other.id, amount: other.amount, currency: other.currency, firstFailedAt: other.firstFailedAt,
                                      nextAttemptAt: other.state == .scheduled ? other.nextAt : nil))

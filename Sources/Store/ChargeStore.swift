@@ -73,6 +73,8 @@ package protocol ChargeTransaction {
     func openCharges(customer: String) throws -> [Int64]
     /// The rowids of held charges, longest held first.
     func heldCharges(limit: Int) throws -> [Int64]
+    /// The customer's exhausted charges that still speak for their notices (a formal notice owed).
+    func exhaustedLeads(customer: String) throws -> [Int64]
     /// The rowids of scheduled charges after `rowid`, in order, at most `limit`.
     func plannedCharges(after rowid: Int64, limit: Int) throws -> [Int64]
     /// Writes a new charge with its wake time; returns its rowid.

@@ -27,6 +27,17 @@ func makeEngine(_ dir: String, outOfBand: Int = 0, start: Int64 = 1_795_000_000,
     return (engine, sandbox)
 }
 
+/// An engine on the sandbox that ingested two days of failures (they span several customers with
+/// more than one charge, and several amount bands); the failures.
+func engineWithTwoDaysOfFailures(_ dir: String) async throws -> (Engine, [FailedCharge]) {
+    let (engine, sandbox) = try makeEngine(dir)
+    // The first call fixes the sandbox's epoch.
+    _ = try await sandbox.failures(after: nil, limit: 0, now: engine.clock.now())
+    let (charges, cursor) = try await sandbox.failures(after: nil, limit: 200, now: engine.clock.now() + 2 * 86_400)
+    _ = try await engine.ingest(charges, cursor: cursor)
+    return (engine, charges)
+}
+
 @Suite("Spool")
 struct SpoolTests {
     @Test func batchesAppearWholeInNew() throws {

@@ -11,11 +11,7 @@ struct StatusReporterTests {
     @Test func theReporterWritesTheDocumentedSchema() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (engine, sandbox) = try makeEngine(dir)
-        // The first call fixes the sandbox's epoch; two days of failures after it span several amount bands.
-        _ = try await sandbox.failures(after: nil, limit: 0, now: engine.clock.now())
-        let (charges, cursor) = try await sandbox.failures(after: nil, limit: 200, now: engine.clock.now() + 2 * 86_400)
-        _ = try await engine.ingest(charges, cursor: cursor)
+        let (engine, charges) = try await engineWithTwoDaysOfFailures(dir)
         engine.signals.noteError("provider: HTTP 429 rate_limit")
         // A customer's dispute holds their charges: counted, and listed.
         let held = try await engine.hold(.customer(charges[0].customer.id), reason: "dispute", until: nil)

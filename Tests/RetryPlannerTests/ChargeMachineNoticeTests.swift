@@ -93,6 +93,24 @@ struct ChargeMachineNoticeTests {
         #expect(events.map(\.type) == ["relance.notice.due"] && m.pendingNotice(rec) == nil)
     }
 
+    /// A lead exhausted before its formal notice hands the customer's lead over and still owes that
+    /// notice. Whichever of the two sends it first covers the other: the customer gets one.
+    @Test func anExhaustedLeadCoveredByItsSuccessorsFormalNoticeOwesItNoMore() throws {
+        let m = Self.machine()
+        var exhausted = Self.charge("in_1")
+        exhausted.nextNotice = 1
+        exhausted.state = .exhausted
+        exhausted.nextAt = nil
+        let owed = try #require(m.pendingNotice(exhausted))
+        #expect(owed.level.name == "formal_notice")
+        // A lower level of the successor's leaves the formal notice owed.
+        m.covered(&exhausted, byNotice: owed.index - 1)
+        #expect(m.pendingNotice(exhausted)?.level.name == "formal_notice")
+        // The successor's formal notice (it fell due first: the exhausted one was held meanwhile) covers it.
+        m.covered(&exhausted, byNotice: owed.index)
+        #expect(m.pendingNotice(exhausted) == nil)
+    }
+
     @Test func aThankYouOnlyAfterANotice() {
         let m = Self.machine()
         var quiet = Self.charge()

@@ -2,7 +2,9 @@
 """Scans files (or folders, recursively) for secrets that must never leave the provider adapter:
 the API key itself, and card-number-like digit runs (13 to 19 digits passing the Luhn check, the
 first not 0: no card scheme issues numbers in ISO/IEC 7812's industry 0, while zero-padded counters
-such as the spool's batch names, which the log quotes, pass the Luhn check one time in ten).
+such as the spool's batch names, which the log quotes, pass the Luhn check one time in ten). A run
+inside a word (letters or digits on either side: a hexadecimal digest such as the config's, which
+holds such a run about once in a thousand paths) or after a decimal point is not a card number.
 
 Usage: scan_secrets.py --key KEY PATH...    prints one line of figures; exits 1 on any finding."""
 import argparse
@@ -10,7 +12,7 @@ import os
 import re
 import sys
 
-DIGITS = re.compile(rb"(?<![0-9])[0-9]{13,19}(?![0-9])")
+DIGITS = re.compile(rb"(?<![0-9A-Za-z])(?<![0-9]\.)[0-9]{13,19}(?![0-9A-Za-z])")
 
 
 def luhn(number):

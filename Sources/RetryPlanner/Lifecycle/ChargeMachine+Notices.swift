@@ -51,9 +51,10 @@ extension ChargeMachine {
     }
 
     /// A failure notice of the customer's lead (its place `index` in the ladder) covered `charge`,
-    /// another open charge of theirs: that level is not sent again for it.
+    /// another open charge of theirs, or an exhausted one that handed the lead over and still owes its
+    /// formal notice: that level is not sent again for it.
     package func covered(_ charge: inout ChargeRecord, byNotice index: Int) {
-        guard charge.state.isOpen else { return }
+        guard charge.state.isOpen || charge.state == .exhausted else { return }
         charge.nextNotice = max(charge.nextNotice, min(index, ladder(of: charge).failure.count))
     }
 

@@ -22,6 +22,11 @@ final class MemoryTransaction: ChargeTransaction {
         t.charges.indices.filter { t.charges[$0].charge.customer == customer && t.charges[$0].charge.state.isOpen }.map { Int64($0 + 1) }
     }
 
+    func exhaustedLeads(customer: String) throws -> [Int64] {
+        t.charges.indices.filter { t.charges[$0].charge.customer == customer && t.charges[$0].charge.state == .exhausted && t.charges[$0].charge.lead }
+            .map { Int64($0 + 1) }
+    }
+
     func plannedCharges(after rowid: Int64, limit: Int) throws -> [Int64] {
         let charges = t.charges
         return Array(charges.indices.filter { Int64($0 + 1) > rowid && charges[$0].charge.state == .scheduled }.prefix(limit).map { Int64($0 + 1) })

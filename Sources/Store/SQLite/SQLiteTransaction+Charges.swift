@@ -77,6 +77,11 @@ extension SQLiteTransaction {
                            arguments: [customer])
     }
 
+    package func exhaustedLeads(customer: String) throws -> [Int64] {
+        try Int64.fetchAll(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE customer = ? AND state = 'exhausted' AND notice_lead = 1 ORDER BY rowid"),
+                           arguments: [customer])
+    }
+
     package func customer(ofCharge id: String) throws -> String? {
         try String.fetchOne(db.cachedStatement(sql: "SELECT customer FROM charges WHERE id = ?"), arguments: [id])
     }
