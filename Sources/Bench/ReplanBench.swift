@@ -112,18 +112,16 @@ package enum ReplanBench {
             let engine = Engine(store: store, provider: sandbox, clock: VirtualClock(scale: 1, startingAt: now), settings: settings, zones: zones, logger: logger)
             _ = engine.reloading(shorter(settings))
             database.resetGroupCounts()
-            // The WAL is checkpointed every second on its own connection, as the daemon's clock keeper
-            // does: without it the writer checkpoints a grown WAL inside one of its own commits.
-            let checkpointer = Task.detached {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
-                    try? store.checkpoint()
-                }
-            }
+            // The daemon's clock keeper beside it, as in the daemon: its WAL checkpoint every second keeps
+            // the writer from checkpointing a grown WAL inside one of its own commits.
+            let index = DueIndex()
+            let keeper = ClockKeeperService(store: store, clock: engine.clock, stats: { [engine] in engine.stats.withLock { $0 } }, index: index, logger: logger)
+            let keeping = Task { try await keeper.run() }
             let began = ContinuousClock.now
-            result.replan = await engine.replanAll(index: DueIndex())
+            result.replan = await engine.replanAll(index: index)
             result.replanSeconds = IngestBench.seconds(since: began)
-            checkpointer.cancel()
+            keeping.cancel()
+            _ = try? await keeping.value
             result.longestTransaction = database.groupCounts.longest
         }
         return result

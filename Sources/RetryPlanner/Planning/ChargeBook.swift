@@ -34,14 +34,30 @@ package struct ChargeBook: Sendable, Hashable {
 
     /// The methods pointing into one contiguous ledger, as the planner reads them.
     func flattened() -> ([MethodState], [LedgerEntry]) {
-        var flat: [LedgerEntry] = []
-        var methods = self.methods
-        for i in methods.indices {
-            methods[i].ledgerStart = UInt32(flat.count)
-            methods[i].ledgerCount = UInt16(clamping: ledgers[i].count)
-            flat.append(contentsOf: ledgers[i].suffix(Int(UInt16.max)))
-        }
+        var methods: [MethodState] = [], flat: [LedgerEntry] = []
+        layOut(methods: &methods, ledger: &flat)
         return (methods, flat)
+    }
+
+    /// Appends the book's methods to `methods`, each pointing at its ledger (its last 65,535 entries)
+    /// appended to `ledger`: the planner's contiguous form, shared by one book and a batch. Through
+    /// buffer pointers: no reference counting a method or an entry.
+    @inline(__always)
+    func layOut(methods: inout [MethodState], ledger: inout [LedgerEntry]) {
+        self.methods.withUnsafeBufferPointer { bookMethods in
+            ledgers.withUnsafeBufferPointer { ledgers in
+                for i in 0..<bookMethods.count {
+                    var m = bookMethods[i]
+                    ledgers[i].withUnsafeBufferPointer { entries in
+                        let kept = UnsafeBufferPointer(rebasing: entries.suffix(Int(UInt16.max)))
+                        m.ledgerStart = UInt32(ledger.count)
+                        m.ledgerCount = UInt16(kept.count)
+                        ledger.append(contentsOf: kept)
+                    }
+                    methods.append(m)
+                }
+            }
+        }
     }
 
     /// Records a declined retry on `method` at `time`.
@@ -99,20 +115,7 @@ extension Planner {
             for book in books {
                 var state = book.state
                 state.methodsStart = UInt32(methods.count)
-                book.methods.withUnsafeBufferPointer { bookMethods in
-                    book.ledgers.withUnsafeBufferPointer { ledgers in
-                        for i in 0..<bookMethods.count {
-                            var m = bookMethods[i]
-                            ledgers[i].withUnsafeBufferPointer { entries in
-                                let kept = UnsafeBufferPointer(rebasing: entries.suffix(Int(UInt16.max)))
-                                m.ledgerStart = UInt32(ledger.count)
-                                m.ledgerCount = UInt16(kept.count)
-                                ledger.append(contentsOf: kept)
-                            }
-                            methods.append(m)
-                        }
-                    }
-                }
+                book.layOut(methods: &methods, ledger: &ledger)
                 states.append(state)
             }
         }
