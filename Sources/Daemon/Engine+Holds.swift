@@ -141,9 +141,14 @@ extension Engine {
             if wasHeld && rec.hold == nil && rec.state != .inFlight {
                 _ = try replan(tx, &rec, machine: machine, now: now)
             }
-            let wake = rec.state == .inFlight ? nil : machine.wakeTime(rec, now: now)
-            try tx.save(rec, wake: wake)
-            if let wake { outcome.due.append((rowid, wake)) }
+            if rec.state == .inFlight {
+                // Its attempt's answer set its wake (a debit processing is read again then).
+                try tx.saveKeepingWake(rec)
+            } else {
+                let wake = machine.wakeTime(rec, now: now)
+                try tx.save(rec, wake: wake)
+                if let wake { outcome.due.append((rowid, wake)) }
+            }
             outcome.changed.append(rec.id)
         }
         return outcome

@@ -47,7 +47,7 @@ extension Engine {
                     machine.covered(&other, byNotice: index)
                     if other.nextNotice != before {
                         other.zone = try zone(tx, customer: other.customer)
-                        try tx.save(other, wake: other.state == .inFlight ? nil : machine.wakeTime(other, now: now))
+                        if other.state == .inFlight { try tx.saveKeepingWake(other) } else { try tx.save(other, wake: machine.wakeTime(other, now: now)) }
                     }
                 }
             }
@@ -66,9 +66,12 @@ extension Engine {
             guard var next = try tx.charge(rowid: rowid), next.id != charge.id else { continue }
             next.zone = try zone(tx, customer: next.customer)
             guard let wake = machine.takeOver(&next, now: now) else { return }
-            let stored = next.state == .inFlight ? nil : wake
-            try tx.save(next, wake: stored)
-            if let stored { woken.withLock { $0.append((rowid, stored)) } }
+            if next.state == .inFlight {
+                try tx.saveKeepingWake(next)
+            } else {
+                try tx.save(next, wake: wake)
+                woken.withLock { $0.append((rowid, wake)) }
+            }
             return
         }
     }

@@ -32,6 +32,10 @@ extension Engine {
                     logger.warning(step.method == .refused ? "the provider refused the method; planning again without it" : "attempt given up unsent; planning again", metadata: [
                         "charge.id": "\(rec.id)", "attempt.number": "\(ticket.number)", "method": "\(ticket.method.token)", "reason": "\(reason)",
                     ])
+                case .busy(let reason):
+                    logger.info("another payment of the charge is under way at the provider; waiting for it", metadata: [
+                        "charge.id": "\(rec.id)", "attempt.number": "\(ticket.number)", "reason": "\(reason)",
+                    ])
                 case .pending(let note):
                     logger.debug("payment not final yet; read again later", metadata: ["charge.id": "\(rec.id)", "note": "\(note)"])
                 default:

@@ -80,6 +80,10 @@ package protocol ChargeTransaction {
     /// Writes a new charge with its wake time; returns its rowid.
     func insert(_ charge: ChargeRecord, wake: Int64?) throws -> Int64
     func save(_ charge: ChargeRecord, wake: Int64?) throws
+    /// Saves the charge and leaves its stored wake time as it is: a charge in flight changed by
+    /// another transition (a hold, a notice covering it, taking over its customer's notices) wakes
+    /// when its attempt's answer said (a debit still processing is read again then).
+    func saveKeepingWake(_ charge: ChargeRecord) throws
 
     // MARK: Customers and methods
 

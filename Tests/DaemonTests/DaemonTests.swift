@@ -178,7 +178,7 @@ struct EngineTests {
         case .succeeded: #expect(state == "succeeded")
         case .declined: #expect(state == "declined")
         case .closed: #expect(state == "closed")
-        case .methodRefused, .pending, .notMade: Issue.record("the sandbox answered \(first)")
+        case .methodRefused, .pending, .notMade, .busy: Issue.record("the sandbox answered \(first)")
         }
         // Waking again does nothing more.
         _ = await engine.wake(rowid)

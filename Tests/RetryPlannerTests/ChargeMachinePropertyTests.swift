@@ -70,7 +70,7 @@ struct ChargeMachinePropertyTests {
                 if let r = inFlight {
                     // The attempt's answer.
                     let answer: PayOutcome = rng.chance(30) ? .succeeded(paymentId: "ch_\(r.number)")
-                        : rng.chance(10) ? .notMade("lost") : .declined(outcomes[rng.below(outcomes.count)])
+                        : rng.chance(10) ? .notMade("lost") : rng.chance(10) ? .busy("a debit under way") : .declined(outcomes[rng.below(outcomes.count)])
                     let index = methods.firstIndex { $0.token == r.method.token }!
                     let step = machine.outcome(&rec, number: r.number, method: r.method, methodIndex: index, reservedAt: now, answer, now: now)
                     if case .remove = step.ledger { ledger[r.method.credential]!.removeLast() }

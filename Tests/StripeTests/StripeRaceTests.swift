@@ -90,6 +90,55 @@ struct StripeRaceTests {
         #expect(try await fixture.requests(prefix: "/v1/invoices/in_r2/pay").count == 1)
     }
 
+    @Test("a bank debit the customer began on the hosted page is no fault of the planned card: nothing is marked, and the charge waits for the debit")
+    func debitProcessingElsewhereIsNoRefusal() async throws {
+        let due = try await Self.due("r6")
+        defer { try? FileManager.default.removeItem(atPath: due.dir) }
+        let (fixture, engine, rowid) = (due.fixture, due.engine, due.rowid)
+        // Between the failure and Relance's attempt, the customer pays by SEPA debit on the hosted page:
+        // the invoice stays open while the debit processes, and Stripe refuses another payment meanwhile.
+        let hosted = try #require(try await fixture.control("/_fixture/invoices/in_r6/hosted_retry", ["payment_method": "pm_sepa_r6"]) as? [String: Any])
+        #expect(hosted["outcome"] as? String == "processing", "\(hosted)")
+        let now = engine.clock.now()
+        let wake = try #require(await engine.wake(rowid, dispatched: true))
+        let (methods, attempts, state) = try await engine.db.read { db in
+            (try Row.fetchAll(db, sql: "SELECT token, unusable FROM methods WHERE customer = 'cus_r6' ORDER BY token").map { "\($0["token"] as String) \($0["unusable"] as Int)" },
+             try String.fetchAll(db, sql: "SELECT state FROM attempts WHERE charge = 'in_r6'"),
+             try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r6'"))
+        }
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_r6/pay").count == 1)
+        #expect(methods == ["pm_mc_r6 0", "pm_sepa_r6 0", "pm_visa_r6 0"], "a method was marked for a payment it had no part in")
+        #expect(attempts == ["abandoned"] && state == "scheduled", "\(attempts) \(String(describing: state))")
+        #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key IS NOT NULL") } == 0)
+        // Not at once again (each try would meet the same refusal): after the debit has had time to settle.
+        #expect(wake >= now + 3_600, "woken again \(wake - now) s later")
+    }
+
+    @Test("an attempt in doubt whose subscription is cancelled meanwhile is not sent again: the whole guard is read before the same key goes out again")
+    func inDoubtThenSubscriptionCancelled() async throws {
+        let due = try await Self.due("r7")
+        defer { try? FileManager.default.removeItem(atPath: due.dir) }
+        let (fixture, engine, rowid) = (due.fixture, due.engine, due.rowid)
+        // A 500 Stripe did not execute: nothing was charged, the attempt stays in flight.
+        try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r7/pay", "kind": "status", "status": 500,
+                                 "headers": ["Stripe-Should-Retry": "false"], "count": 1])
+        _ = await engine.wake(rowid, dispatched: true)
+        #expect(try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_r7'") } == "in_flight")
+        // The billing system cancels the subscription; the invoice itself stays open.
+        _ = try await fixture.control("/_fixture/subscriptions/sub_r7/cancel", [:])
+        for _ in 0..<3 {
+            engine.clock.set(engine.clock.now() + 600)
+            _ = await engine.wake(rowid)
+        }
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_r7/pay").count == 1, "the same key was sent again on a cancelled subscription's invoice")
+        #expect(try await fixture.audit()["attempts_on_closed"] == 0)
+        let (state, reason) = try await engine.db.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT state, reason FROM charges WHERE id = 'in_r7'")!
+            return (row["state"] as String, row["reason"] as String)
+        }
+        #expect(state == "closed" && reason == "customer_cancelled", "\(state) \(reason)")
+    }
+
     /// Invoice `in_<id>`'s pay answered by `fault` (a 500), left in doubt; the customer then pays it on the
     /// hosted page with that very card (the newest charge on the attempt's method, after what Relance
     /// knew), and the attempt is resolved by reading. The attempt's state and outcome, and the charge's.

@@ -113,10 +113,14 @@ def main():
         checks.append((name, ok, detail))
 
     audit = records["audit"]
+    # The fixture's whole record, kept with the state for a failure's analysis.
+    with open(os.path.join(work, "records.json"), "w") as f:
+        json.dump(records, f)
     check("the final run stopped cleanly", final.returncode == 0, "exit %d" % final.returncode)
     check("no invoice charged twice", audit["double_charges"] == 0, audit)
     check("no pay on an invoice already closed when last read, nor on a cancelled subscription's",
-          audit["attempts_on_closed_violations"] == 0, audit)
+          audit["attempts_on_closed_violations"] == 0,
+          "%s %s" % (audit, records.get("audit_records", {}).get("attempts_on_closed_violations", [])[:3]))
     check("no idempotency conflict", audit["idempotency_conflicts"] == 0, audit)
     executed = [a for a in records["attempts"] if a["outcome"] in ("succeeded", "declined", "processing")]
     keys = [a["idempotency_key"] for a in executed]

@@ -72,6 +72,7 @@ extension StripeProvider {
     /// | 200, invoice still `open` | read: a bank debit `processing` is pending (followed by reading); `requires_action` needs the customer |
     /// | 402 | declined, with the `error` object's decline fields (and its charge id) |
     /// | 400, 404, invoice no longer open | closed, nothing charged |
+    /// | 400 `payment_intent_unexpected_state`, invoice still open | busy: another payment of it is under way (a debit begun on the hosted page) |
     /// | 400, 404, invoice still open | the method is refused (detached, not the customer's, invalid): nothing charged |
     /// | `idempotency_error`, 409, 5xx, timeout (after the client's retries) | thrown: in doubt, resolved by reading (`lookup`) |
     /// | 429, with no earlier try that may have run | thrown, `notExecuted`: a new attempt was not made |
@@ -99,6 +100,11 @@ extension StripeProvider {
             }
             let state = try read(invoice)
             if state != .open { return .closed(state) }
+            // Another payment of the invoice under way (a debit the customer began on the hosted
+            // page): the PaymentIntent is in no state to take one more, whatever the method.
+            if envelope.error.code == "payment_intent_unexpected_state" {
+                return .busy("HTTP \(response.status) \(envelope.error.code ?? ""): \(envelope.error.message ?? "")")
+            }
             return .methodRefused("HTTP \(response.status) \(envelope.error.code ?? envelope.error.type ?? ""): \(envelope.error.message ?? "")")
         case 500...:
             // Stripe saves a 500 under the key once the request began executing, and replays it: a

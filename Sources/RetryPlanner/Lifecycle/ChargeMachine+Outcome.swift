@@ -134,6 +134,13 @@ extension ChargeMachine {
             charge.state = .scheduled
             return OutcomeStep(attempt: AttemptEnd(state: isRefusal ? "refused" : "abandoned", outcome: String(reason.prefix(200))), ledger: .remove, method: isRefusal ? .refused : nil,
                                events: [], replan: true, wake: nil, counted: Counted(outcome: isRefusal ? "refused" : "abandoned", declineClass: "none"))
+        case .busy(let reason):
+            // Nothing was charged and the method is not at fault: the attempt leaves the ledger, and
+            // the charge keeps its plan, woken once the other payment has had time to settle (paid:
+            // the guard closes it; failed: its planned attempt is made then).
+            charge.state = .scheduled
+            return OutcomeStep(attempt: AttemptEnd(state: "abandoned", outcome: String(reason.prefix(200))), ledger: .remove, method: nil,
+                               events: [], replan: false, wake: now + Self.pendingFollowUp, counted: Counted(outcome: "abandoned", declineClass: "none"))
         case .pending:
             // Accepted, not final (a bank debit processing): followed by reading, never sent again.
             return OutcomeStep(attempt: nil, ledger: .keep, method: nil, events: [], replan: false, wake: now + Self.pendingFollowUp, counted: nil)

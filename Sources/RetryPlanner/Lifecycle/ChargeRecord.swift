@@ -158,6 +158,10 @@ package enum PayOutcome: Sendable, Hashable {
     /// Nothing shows that the attempt reached the provider, and its idempotency key may have been
     /// pruned: it is given up, nothing was charged, and the charge is planned again.
     case notMade(String)
+    /// The provider refused to start it because another payment of the charge is under way there (a
+    /// bank debit the customer began on the hosted page): nothing was charged, the method is not at
+    /// fault, and the charge waits for that payment to settle before it is tried again.
+    case busy(String)
 
     /// Whether the attempt stays in flight after this (a payment not final yet, followed by reading).
     package var leavesInDoubt: Bool {

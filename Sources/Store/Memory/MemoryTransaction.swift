@@ -56,6 +56,11 @@ final class MemoryTransaction: ChargeTransaction {
         t.charges[i] = (stored, wake)
     }
 
+    func saveKeepingWake(_ charge: ChargeRecord) throws {
+        guard let i = t.chargeRow[charge.id] else { return }
+        try save(charge, wake: t.charges[i].wake)
+    }
+
     // MARK: Customers and methods
 
     func zone(ofCustomer id: String) throws -> String? { t.customers[id]?.zone }

@@ -125,16 +125,21 @@ extension SQLiteTransaction {
         return s.lastInsertedRowID
     }
 
-    package func save(_ rec: ChargeRecord, wake: Int64?) throws {
+    package func save(_ rec: ChargeRecord, wake: Int64?) throws { try save(rec, wake: wake, keep: false) }
+
+    package func saveKeepingWake(_ rec: ChargeRecord) throws { try save(rec, wake: nil, keep: true) }
+
+    private func save(_ rec: ChargeRecord, wake: Int64?, keep: Bool) throws {
         try db.cachedStatement(sql: """
             UPDATE charges SET state = ?, last_attempt_at = ?, attempts = ?, current_method = ?, attempts_on_method = ?,
-                last_class = ?, last_flags = ?, decline = ?, next_at = ?, next_method = ?, next_notice = ?, wake_at = ?,
+                last_class = ?, last_flags = ?, decline = ?, next_at = ?, next_method = ?, next_notice = ?,
+                wake_at = CASE WHEN ? THEN wake_at ELSE ? END,
                 events = ?, reason = ?, recheck = ?, notice_lead = ?, ended_at = ?,
                 hold_reason = ?, hold_until = ?, hold_since = ?, hold_customer = ?, held_for = ?
             WHERE id = ?
             """).execute(arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
                              Int(rec.lastClass.rawValue), Int(rec.lastFlags.rawValue), Self.text(rec.decline), rec.nextAt, rec.nextMethod,
-                             rec.nextNotice, wake, rec.events, rec.reason, Int(rec.recheck.rawValue), rec.lead, rec.endedAt,
+                             rec.nextNotice, keep, wake, rec.events, rec.reason, Int(rec.recheck.rawValue), rec.lead, rec.endedAt,
                              rec.hold?.reason ?? "", rec.hold?.until, rec.hold?.since ?? 0, rec.hold?.customerWide ?? false, rec.heldFor, rec.id])
     }
 
