@@ -25,4 +25,27 @@ struct DeclineTextTests {
         #expect(SQLiteTransaction.decline(old) == RawDecline(code: "card_declined", declineCode: "do_not_honor", networkAdviceCode: "03", payment: "ch_9"))
         #expect(SQLiteTransaction.decline("not json") == RawDecline())
     }
+
+    /// The fast reader of flat objects agrees with Foundation on random ones (non-ASCII text too) and
+    /// on every truncation of them: the same dictionary, or nil where the text is not a whole object.
+    @Test func theFlatReaderAgreesWithFoundation() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ_019 é€🙂-:,{}")
+        for _ in 0..<300 {
+            var object: [String: String] = [:]
+            for _ in 0..<Int.random(in: 0...6, using: &rng) {
+                func word() -> String { String((0..<Int.random(in: 0...8, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }) }
+                object[word()] = word()
+            }
+            let text = "{" + object.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",") + "}"
+            #expect(SQLiteTransaction.flatStrings(text) == object, "\(text)")
+            let bytes = Array(text.utf8)
+            for cut in 0..<bytes.count {
+                let part = String(decoding: bytes[..<cut], as: UTF8.self)
+                #expect(SQLiteTransaction.flatStrings(part) == nil, "\(part)")
+            }
+        }
+        #expect(SQLiteTransaction.flatStrings(#"{"a":"b\"c"}"#) == nil, "an escape is left to Foundation")
+        #expect(SQLiteTransaction.flatStrings(#"{"a":"b"}x"#) == ["a": "b"])
+    }
 }

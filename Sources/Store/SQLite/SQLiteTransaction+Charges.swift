@@ -160,25 +160,33 @@ extension SQLiteTransaction {
 
     /// A flat JSON object of string values, as ``JSONWriter`` writes it (read on every wake, so
     /// without Foundation's parser); nil for anything else (escapes included: the caller parses those).
-    static func flatStrings(_ text: String) -> [String: String]? {
-        var out: [String: String] = [:]
-        var rest = Substring(text)
-        guard rest.first == "{" else { return nil }
-        rest = rest.dropFirst()
-        func quoted() -> String? {
-            guard rest.first == "\"", let end = rest.dropFirst().firstIndex(of: "\"") else { return nil }
-            let value = rest[rest.index(after: rest.startIndex)..<end]
-            if value.contains("\\") { return nil }
-            rest = rest[rest.index(after: end)...]
-            return String(value)
+    package static func flatStrings(_ text: String) -> [String: String]? {
+        var text = text
+        return text.withUTF8 { b -> [String: String]? in
+            let (quote, backslash) = (UInt8(ascii: "\""), UInt8(ascii: "\\"))
+            guard b.first == UInt8(ascii: "{") else { return nil }
+            var i = 1
+            var out: [String: String] = [:]
+            // A string at `i` with no escape in it; `i` moves past its closing quote.
+            func quoted() -> String? {
+                guard i < b.count, b[i] == quote else { return nil }
+                var j = i + 1
+                while j < b.count, b[j] != quote {
+                    if b[j] == backslash { return nil }
+                    j += 1
+                }
+                guard j < b.count else { return nil }
+                defer { i = j + 1 }
+                return String(decoding: UnsafeBufferPointer(rebasing: b[(i + 1)..<j]), as: UTF8.self)
+            }
+            while i >= b.count || b[i] != UInt8(ascii: "}") {
+                guard let key = quoted(), i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
+                i += 1
+                guard let value = quoted() else { return nil }
+                out[key] = value
+                if i < b.count, b[i] == UInt8(ascii: ",") { i += 1 } else if i >= b.count || b[i] != UInt8(ascii: "}") { return nil }
+            }
+            return out
         }
-        while rest.first != "}" {
-            guard let key = quoted(), rest.first == ":" else { return nil }
-            rest = rest.dropFirst()
-            guard let value = quoted() else { return nil }
-            out[key] = value
-            if rest.first == "," { rest = rest.dropFirst() } else if rest.first != "}" { return nil }
-        }
-        return out
     }
 }
