@@ -32,6 +32,7 @@ package enum ReplanBench {
                 + " plan_batch_cpu_runs=\(planCPURuns.map { String(format: "%.3f", $0) }.joined(separator: ","))"
                 + " replan_s=\(String(format: "%.1f", replanSeconds)) scanned=\(replan.scanned) moved=\(replan.moved) earlier=\(replan.earlier)"
                 + " later=\(replan.later) longest_slice_ms=\(Int(replan.longestSlice * 1_000))"
+                + " slices=\(replan.slices) yielded_s=\(String(format: "%.1f", replan.yielded))"
                 + (dispatch == nil ? " longest_transaction_ms=\(Int(longestTransaction * 1_000))" : "")
                 + (dispatch.map { " | dispatch meanwhile: " + $0.line } ?? "")
         }

@@ -12,6 +12,9 @@ package struct ReplanSummary: Sendable, Equatable {
     package var later = 0
     /// The longest one slice's writes held the writer (its body in the transaction it shared), in seconds.
     package var longestSlice = 0.0
+    /// The write transactions it took, and the wall seconds it let other writes go first.
+    package var slices = 0
+    package var yielded = 0.0
 
     package init() {}
 }
@@ -54,7 +57,11 @@ extension Engine {
             var k = 0
             while k < read.count && !Task.isCancelled {
                 let part = Array(zip(read[k..<min(read.count, k + writeSlice)], decisions[k..<min(read.count, k + writeSlice)]))
+                let waitBegan = ContinuousClock.now
                 await letOthersWriteFirst()
+                let (ws, wa) = (ContinuousClock.now - waitBegan).components
+                summary.yielded += Double(ws) + Double(wa) / 1e18
+                summary.slices += 1
                 let written: (ReplanSummary, [(Int64, Int64)], took: Double)
                 do {
                     written = try await store.write { [self] tx in

@@ -139,6 +139,29 @@ struct StripeRaceTests {
         #expect(state == "closed" && reason == "customer_cancelled", "\(state) \(reason)")
     }
 
+    @Test("a debit of Relance's that failed, the invoice then paid by the customer with another card before the next read: the attempt is read declined, not closed unanswered")
+    func debitFailedThenPaidElsewhere() async throws {
+        let fixture = try await StripeFixture.start()
+        var scenario = StripeFixtureTests.scenario("d1")
+        var methods = try #require(scenario["methods"] as? [[String: Any]])
+        methods[2]["outcomes"] = [["code": "insufficient_funds"]]
+        scenario["methods"] = methods
+        try await fixture.control("/_fixture/scenario", scenario)
+        let stripe = try StripeFixtureTests.provider(fixture)
+        let prior = try #require(try await stripe.failures(after: nil, limit: 10, now: 0).charges.first?.decline.payment)
+        let paid = try await stripe.pay(charge: "in_d1", customer: "cus_d1", method: "pm_sepa_d1", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_d1_1", now: 0)
+        guard case .pending = paid else { Issue.record("the debit answered \(paid)"); return }
+        // The debit fails at the bank days later; the customer then pays on the hosted page by card.
+        try await fixture.control("/_fixture/clock", ["advance_seconds": 15 * 86_400])
+        _ = try await stripe.status(charge: "in_d1", customer: "cus_d1", now: 0)
+        let hosted = try #require(try await fixture.control("/_fixture/invoices/in_d1/hosted_retry", ["payment_method": "pm_visa_d1", "outcome": "succeed"]) as? [String: Any])
+        #expect(hosted["outcome"] as? String == "succeeded", "\(hosted)")
+        let found = try await stripe.lookup(charge: "in_d1", customer: "cus_d1", method: "pm_sepa_d1", idempotencyKey: "rl_in_d1_1", prior: prior,
+                                            keyDecides: false, now: 0)
+        guard case .declined(let decline)? = found else { Issue.record("the failed debit was read as \(String(describing: found))"); return }
+        #expect(decline.code == "insufficient_funds" && decline.payment != prior, "\(decline)")
+    }
+
     /// Invoice `in_<id>`'s pay answered by `fault` (a 500), left in doubt; the customer then pays it on the
     /// hosted page with that very card (the newest charge on the attempt's method, after what Relance
     /// knew), and the attempt is resolved by reading. The attempt's state and outcome, and the charge's.

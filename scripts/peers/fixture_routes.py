@@ -172,6 +172,21 @@ def list_disputes(world, q):
     return paginate(items, q, "/v1/disputes", "dispute")
 
 
+def list_charges(world, q, version):
+    """GET /v1/charges: newest first, by `customer` or `payment_intent` (every attempt on an invoice's
+    PaymentIntent, the customer's own on the hosted page included)."""
+    check_unknown(q, {"customer", "payment_intent", "created", "limit", "starting_after", "ending_before", "expand"})
+    cf = created_filter(q)
+    order = {cid: n for n, cid in enumerate(world.charges)}
+    items = [c for c in world.charges.values()
+             if (q.get("customer") is None or c["customer"] == q.get("customer"))
+             and (q.get("payment_intent") is None or c["payment_intent"] == q.get("payment_intent")) and cf(c["created"])]
+    items.sort(key=lambda c: (-c["created"], -order[c["id"]]))
+    page = paginate(items, q, "/v1/charges", "charge")
+    page["data"] = [render(c, version) for c in page["data"]]
+    return page
+
+
 def list_invoices(world, q, version):
     check_unknown(q, {"status", "collection_method", "customer", "subscription", "limit", "starting_after",
                       "ending_before", "created", "due_date", "expand"})
@@ -258,6 +273,8 @@ def route(world, method, path, query_pairs, form_pairs, headers, request_id, fau
             return 200, list_events(world, q), {}, version
         if parts == ["invoices"]:
             return 200, list_invoices(world, q, version), {}, version
+        if parts == ["charges"]:
+            return 200, list_charges(world, q, version), {}, version
         if parts == ["invoice_payments"]:
             return 200, list_invoice_payments(world, q), {}, version
         if parts == ["disputes"]:

@@ -156,7 +156,11 @@ extension StripeProvider {
             // The customer may have paid on the hosted page with this very card. The invoice.paid event
             // names the request that paid, with its idempotency key: it decides, and no pay is sent
             // again on an invoice read paid (not even one Stripe would refuse or answer from the key).
-            guard let ours else { return .closed(.paid) }
+            guard let ours else {
+                // The latest charge is another's (the customer on the hosted page); the attempt may
+                // still have reached the bank before it, and failed (a debit failing days later).
+                return try await earlierFailure(intent: intent?.id ?? invoice.paymentIntent, method: method, prior: prior, latest: latest?.id) ?? .closed(.paid)
+            }
             return try await paidBy(invoice: invoice.id, key: key, payment: ours, now: now)
         case "open":
             break
@@ -194,6 +198,20 @@ extension StripeProvider {
         // could not pay on the hosted page while it was processing.
         if event.request?.id == nil { return .succeeded(paymentId: payment.id) }
         return .closed(.paid)
+    }
+
+    /// The attempt's own failed charge on `method`, when the invoice's latest charge is another's: the
+    /// newest charge of the PaymentIntent on that method, after `prior` (the last failure Relance knew).
+    func earlierFailure(intent: String?, method: String, prior: String?, latest: String?) async throws(ProviderError) -> PayOutcome? {
+        guard let intent else { return nil }
+        let page = try await client.get("/v1/charges", query: [("payment_intent", intent), ("limit", "100")],
+                                        endpoint: "charges.list", as: StripeList<StripeCharge>.self)
+        for c in page.data where c.id != latest {
+            if c.id == prior { return nil }
+            guard c.paymentMethod == method else { continue }
+            return c.status == "failed" ? .declined(Self.decline(c, intent: nil)) : nil
+        }
+        return nil
     }
 
     /// How long Stripe lists events (30 days).
