@@ -43,11 +43,12 @@ extension Engine {
                 case .record(let outcome): return await record(ticket, outcome: outcome, rowid: rowid)
                 case .readAgain(let at): return at
                 case .sendAgain:
-                    // Nothing of it reached the provider: before the same key goes out again, the whole
-                    // guard, as before a new attempt (reading the invoice does not show a subscription
-                    // cancelled or a customer deleted meanwhile).
+                    // Nothing shows it reached the provider: before the same key goes out again, the
+                    // whole guard, as before a new attempt (reading the invoice does not show a
+                    // subscription cancelled or a customer deleted meanwhile). Paid: the key decides
+                    // (this attempt may be what paid it, where reading cannot tell).
                     let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: now)
-                    if status != .open { return await record(ticket, outcome: .closed(status), rowid: rowid) }
+                    if status != .open && status != .paid { return await record(ticket, outcome: .closed(status), rowid: rowid) }
                 }
             }
             // A decline ingested since the reservation (another invoice of the customer, failed on the same

@@ -49,9 +49,9 @@ extension Engine {
                 )
                 let policy = machine.planner.policy
                 let segment = policy.segmentIndex(for: attributes) ?? (policy.segments.count - 1)
-                if let method {
+                if let method, try fc.paymentId.map({ try tx.knows(payment: $0, charge: fc.id, method: method.token) }) != .recorded {
                     // The failure counts against the card, and marks the method as its decline says:
-                    // the list as reading it back would give.
+                    // the list as reading it back would give (once: a guard may have counted it first).
                     if let marked = try self.countDecline(tx, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, payment: fc.paymentId) {
                         methods[m] = marked
                     }
@@ -189,6 +189,23 @@ extension Engine {
         }
         _ = try countDecline(tx, method: method, time: fc.failedAt, amount: fc.amount, decline: decline, payment: payment)
         logger.info("a decline made elsewhere counts against the card", metadata: ["charge.id": "\(fc.id)", "payment": "\(payment)"])
+    }
+
+    /// The customer's failed payments the guard listed before an attempt: each one Relance has not
+    /// counted yet (by its payment id) counts against its card and marks its method, as if polled.
+    /// Only the last 30 days' (a card network's longest window); a method the customer fixed since
+    /// may be marked again: the next attempt then waits for the customer, never the other way round.
+    func failedElsewhere(_ tx: any ChargeTransaction, _ failures: [MethodFailure], charge: ChargeRecord, now: Int64) throws {
+        let methods = try tx.methods(customer: charge.customer)
+        for f in failures where f.at > now - 30 * 86_400 {
+            // (A card with an attempt in flight: what failed may be that attempt, whose answer records it.)
+            guard let method = methods.first(where: { $0.token == f.method }),
+                  try tx.knows(payment: f.payment, charge: charge.id, method: f.method) == .unknown,
+                  try tx.busyUntil(credential: method.credential, now: now) == nil else { continue }
+            let decline = DeclineTaxonomy.classify(f.decline, rail: method.rail)
+            _ = try countDecline(tx, method: method, time: f.at, amount: f.amount, decline: decline, payment: f.payment)
+            logger.info("a decline not polled yet counts against the card", metadata: ["charge.id": "\(charge.id)", "payment": "\(f.payment)", "method": "\(f.method)"])
+        }
     }
 
     /// Whether a failure Relance did not make (a new invoice's first payment, the customer on a hosted

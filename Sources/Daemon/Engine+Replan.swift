@@ -116,7 +116,8 @@ extension Engine {
     static let replanSliceTarget = 0.012
 
     /// Waits (up to 20 ms) while other writes (attempts being reserved and recorded, ingest) wait for
-    /// the writer: they go first, so that a re-plan's slice seldom shares their transaction.
+    /// the writer: they go first, so that a re-plan's slice seldom shares their transaction. (Waiting
+    /// only for the writes queued when it began let the dispatcher's lag p99 reach 1.9 s at 1M.)
     func letOthersWriteFirst() async {
         var waited = 0
         while waited < 20 && store.waitingWrites > 0 {

@@ -43,7 +43,7 @@ extension Engine {
             return clock.virtual(afterWall: 1)
         }
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
-        let (listed, handled) = (snapshot?.methods, checked)
+        let (listed, handled, failures) = (snapshot?.methods, checked, snapshot?.failures ?? [])
         do {
             phase1 = try await store.write { [self] tx -> (AttemptTicket?, Int64?) in
                 guard var rec = try tx.charge(rowid: rowid) else { return (nil, nil) }
@@ -64,6 +64,9 @@ extension Engine {
                         planned(plan)
                         try emit(tx, plan.events, charge: &rec, at: now)
                     }
+                }
+                if !failures.isEmpty, rec.state.isOpen, rec.state != .inFlight {
+                    try failedElsewhere(tx, failures, charge: rec, now: now)
                 }
                 rec.recheck.subtract(handled)
                 let (notices, need) = machine.wake(&rec, now: now)

@@ -102,10 +102,27 @@ package struct FailurePage: Sendable {
 package struct ChargeSnapshot: Sendable {
     package var status: ChargeStatus
     package var methods: [PaymentMethod]?
+    /// The customer's latest failed payments, Relance's or not (another invoice's first payment, the
+    /// customer on the hosted page): a decline not polled yet still marks its method before an attempt.
+    package var failures: [MethodFailure]
 
-    package init(status: ChargeStatus, methods: [PaymentMethod]? = nil) {
+    package init(status: ChargeStatus, methods: [PaymentMethod]? = nil, failures: [MethodFailure] = []) {
         self.status = status
         self.methods = methods
+        self.failures = failures
+    }
+}
+
+/// A failed payment on one of the customer's methods, as the provider lists it.
+package struct MethodFailure: Sendable, Equatable {
+    package var payment: String
+    package var method: String
+    package var at: Int64
+    package var amount: Int64
+    package var decline: RawDecline
+
+    package init(payment: String, method: String, at: Int64, amount: Int64, decline: RawDecline) {
+        (self.payment, self.method, self.at, self.amount, self.decline) = (payment, method, at, amount, decline)
     }
 }
 

@@ -15,13 +15,16 @@ struct InFlightWakeTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (engine, charges) = try await engineWithTwoDaysOfFailures(dir)
         let byCustomer = Dictionary(grouping: charges, by: \.customer.id)
-        let pair = try #require(byCustomer.values.first { $0.count >= 2 }.map { $0.map(\.id).sorted() })
+        let (customer, pair) = try #require(byCustomer.first { $0.value.count >= 2 }.map { ($0.key, $0.value.map(\.id).sorted()) })
         let rows = try await engine.db.read { db in
             try pair.map { try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = ?", arguments: [$0])! }
         }
         // The first leads the customer's notices; the second has a debit processing, read again in a day.
         let read = engine.clock.now() + 86_400
         try await engine.db.write { db in
+            // (The customer's other charges are over: the lead can only go to the second.)
+            try db.execute(sql: "UPDATE charges SET state = 'recovered', notice_lead = 0, wake_at = NULL WHERE customer = ? AND rowid NOT IN (?, ?)",
+                           arguments: [customer, rows[0], rows[1]])
             try db.execute(sql: "UPDATE charges SET notice_lead = 1 WHERE rowid = ?", arguments: [rows[0]])
             try db.execute(sql: "UPDATE charges SET notice_lead = 0, state = 'in_flight', wake_at = ? WHERE rowid = ?", arguments: [read, rows[1]])
         }

@@ -162,6 +162,28 @@ struct StripeRaceTests {
         #expect(decline.code == "insufficient_funds" && decline.payment != prior, "\(decline)")
     }
 
+    @Test("a card that answered a never-retry code on the hosted page, not yet polled, is not tried off session: the guard's read of the customer's charges marks it first")
+    func declinedOnTheHostedPageBeforeThePoll() async throws {
+        let due = try await Self.due("n9")
+        defer { try? FileManager.default.removeItem(atPath: due.dir) }
+        let (fixture, engine, rowid) = (due.fixture, due.engine, due.rowid)
+        let planned = try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT token FROM methods WHERE customer = 'cus_n9' ORDER BY idx LIMIT 1") }
+        // The customer tries the planned card on the hosted page: lost card. Relance has not polled since.
+        let hosted = try #require(try await fixture.control("/_fixture/invoices/in_n9/hosted_retry",
+                                                            ["payment_method": "pm_visa_n9", "outcome": ["decline_code": "lost_card"]]) as? [String: Any])
+        #expect(hosted["outcome"] as? String == "declined", "\(hosted) (planned on \(String(describing: planned)))")
+        _ = await engine.wake(rowid, dispatched: true)
+        #expect(try await fixture.audit()["after_never_retry"] == 0, "the lost card was tried off session")
+        let payment = hosted["charge"] as? String
+        let (standing, forbids, counted) = try await engine.db.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT unusable, forbids, credential FROM methods WHERE token = 'pm_visa_n9'")!
+            return (row["unusable"] as Int, row["forbids"] as Int,
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE credential = ? AND payment = ?", arguments: [row["credential"] as String, payment]))
+        }
+        #expect(standing != 0 || forbids != 0, "the lost card is still usable")
+        #expect(counted == 1, "the hosted decline counts against the card once")
+    }
+
     /// Invoice `in_<id>`'s pay answered by `fault` (a 500), left in doubt; the customer then pays it on the
     /// hosted page with that very card (the newest charge on the attempt's method, after what Relance
     /// knew), and the attempt is resolved by reading. The attempt's state and outcome, and the charge's.

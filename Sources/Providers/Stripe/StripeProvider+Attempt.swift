@@ -17,7 +17,15 @@ extension StripeProvider {
                                                   endpoint: "customers.payment_methods", as: StripeList<StripePaymentMethod>.self) else {
             return ChargeSnapshot(status: .open)
         }
-        return ChargeSnapshot(status: .open, methods: Self.methods(listed.data, default: owner.invoiceSettings?.defaultPaymentMethod))
+        // The customer's latest charges: a decline on one of their cards that the poller has not
+        // reached yet (another invoice failing first, the customer on the hosted page) marks it now.
+        let charges = try await client.find("/v1/charges", query: [("customer", owner.id), ("limit", "20")],
+                                            endpoint: "charges.list", as: StripeList<StripeCharge>.self)
+        let failures = (charges?.data ?? []).compactMap { c -> MethodFailure? in
+            guard c.status == "failed", let method = c.paymentMethod, let created = c.created else { return nil }
+            return MethodFailure(payment: c.id, method: method, at: created, amount: c.amount ?? 0, decline: Self.decline(c, intent: nil))
+        }
+        return ChargeSnapshot(status: .open, methods: Self.methods(listed.data, default: owner.invoiceSettings?.defaultPaymentMethod), failures: failures)
     }
 
     /// One read of the invoice with its subscription and customer expanded (the whole guard in one
