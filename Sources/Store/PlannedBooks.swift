@@ -16,16 +16,16 @@ extension ChargeTransaction {
     /// made (a segment the new policy lacks), or leave it out (false).
     package func plannedBooks(after rowid: Int64, limit: Int, now: Int64, zone: (String?) throws -> Int,
                               adjust: (inout ChargeRecord) -> Bool = { _ in true }) throws -> (books: [PlannedBook], last: Int64?) {
-        let rowids = try plannedCharges(after: rowid, limit: limit)
+        let records = try plannedRecords(after: rowid, limit: limit)
         var out: [PlannedBook] = []
-        out.reserveCapacity(rowids.count)
-        for rowid in rowids {
-            guard var rec = try charge(rowid: rowid) else { continue }
-            rec.zone = try zone(try self.zone(ofCustomer: rec.customer))
+        out.reserveCapacity(records.count)
+        for (rowid, stored, zoneName) in records {
+            var rec = stored
+            rec.zone = try zone(zoneName)
             guard adjust(&rec) else { continue }
             let methods = try methods(customer: rec.customer)
             out.append(PlannedBook(rowid: rowid, record: rec, methods: methods, book: try book(rec, methods: methods, now: now)))
         }
-        return (out, rowids.last)
+        return (out, records.last?.rowid)
     }
 }

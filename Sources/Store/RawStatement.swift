@@ -72,6 +72,10 @@ package struct RawStatement {
         return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
     }
 
+    package func optionalString(_ column: Int32) -> String? {
+        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : string(column)
+    }
+
     /// The rowid of the last row this connection inserted.
     package var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(db.sqliteConnection) }
 }

@@ -32,6 +32,13 @@ final class MemoryTransaction: ChargeTransaction {
         return Array(charges.indices.filter { Int64($0 + 1) > rowid && charges[$0].charge.state == .scheduled }.prefix(limit).map { Int64($0 + 1) })
     }
 
+    func plannedRecords(after rowid: Int64, limit: Int) throws -> [(rowid: Int64, record: ChargeRecord, zone: String?)] {
+        try plannedCharges(after: rowid, limit: limit).compactMap { id in
+            guard let rec = try charge(rowid: id) else { return nil }
+            return (id, rec, try zone(ofCustomer: rec.customer))
+        }
+    }
+
     func heldCharges(limit: Int) throws -> [Int64] {
         Array(t.charges.indices.filter { t.charges[$0].charge.hold != nil }
             .sorted { (t.charges[$0].charge.hold!.since, $0) < (t.charges[$1].charge.hold!.since, $1) }.prefix(limit).map { Int64($0 + 1) })

@@ -3,17 +3,42 @@ import GRDB
 package import RetryPlanner
 
 extension SQLiteTransaction {
+    /// The columns of a charge as ``record(_:)`` reads them, in its order.
+    static let recordColumns = """
+        id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts, current_method,
+        attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason, recheck,
+        notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer, held_for
+        """
+
     /// The charge with this rowid (the due index's key), read positionally.
     package func charge(rowid: Int64) throws -> ChargeRecord? {
-        let s = try RawStatement(db, """
-            SELECT id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts, current_method,
-                attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason, recheck,
-                notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer, held_for
-            FROM charges WHERE rowid = ?
-            """)
+        let s = try RawStatement(db, "SELECT " + Self.recordColumns + " FROM charges WHERE rowid = ?")
         s.bind(1, rowid)
         defer { s.reset() }
         guard try s.step() else { return nil }
+        return Self.record(s)
+    }
+
+    /// The planned charges after `rowid` with their customer's zone name, in rowid order: one
+    /// statement for the whole page (a re-plan reads every planned charge).
+    package func plannedRecords(after rowid: Int64, limit: Int) throws -> [(rowid: Int64, record: ChargeRecord, zone: String?)] {
+        let s = try RawStatement(db, Self.plannedRecordsSQL)
+        s.bind(1, rowid)
+        s.bind(2, limit)
+        defer { s.reset() }
+        var out: [(rowid: Int64, record: ChargeRecord, zone: String?)] = []
+        while try s.step() {
+            out.append((s.int64(29), Self.record(s), s.optionalString(30)))
+        }
+        return out
+    }
+
+    static let plannedRecordsSQL = "SELECT "
+        + recordColumns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+        + ", c.rowid, u.zone FROM charges c LEFT JOIN customers u ON u.id = c.customer WHERE c.rowid > ? AND c.state = 'scheduled' ORDER BY c.rowid LIMIT ?"
+
+    /// A charge from a statement whose first columns are ``recordColumns``.
+    static func record(_ s: RawStatement) -> ChargeRecord {
         var rec = ChargeRecord(
             id: s.string(0), customer: s.string(1), amount: s.int64(2), currency: s.string(3), segment: s.int(5),
             firstFailedAt: s.int64(7), currentMethod: s.int(10),
