@@ -211,9 +211,8 @@ extension StripeProvider {
     /// The attempt's own failed charge on `method`, when the invoice's latest charge is another's: the
     /// newest charge of the PaymentIntent on that method, after `prior` (the last failure Relance knew).
     func earlierFailure(intent: String?, method: String, prior: String?, latest: String?) async throws(ProviderError) -> PayOutcome? {
-        guard let intent else { return nil }
-        let page = try await client.get("/v1/charges", query: [("payment_intent", intent), ("limit", "100")],
-                                        endpoint: "charges.list", as: StripeList<StripeCharge>.self)
+        guard let intent, let page = try await client.find("/v1/charges", query: [("payment_intent", intent), ("limit", "100")],
+                                                            endpoint: "charges.list", as: StripeList<StripeCharge>.self) else { return nil }
         for c in page.data where c.id != latest {
             if c.id == prior { return nil }
             guard c.paymentMethod == method else { continue }
