@@ -105,6 +105,7 @@ extension Engine {
             // Refused unexecuted (a 429) and never sent before: not made. A resumed one's first request may have run.
             if error.notExecuted && !ticket.resumed {
                 signals.health.failed(error)
+                signals.noteError("attempt \(ticket.number) on \(ticket.charge): \(error)")
                 return await record(ticket, outcome: .notMade("the provider did not execute it: \(error.message)"), rowid: rowid)
             }
             return providerFailed(error, charge: ticket.charge, attempt: ticket.number, resumed: true)

@@ -283,7 +283,10 @@ class DaemonFaultTests(unittest.TestCase):
         doubled = sorted({c for c in succeeded if succeeded.count(c) > 1})
         self.assertEqual(doubled, [], "invoices with two attempt.succeeded events")
         self.assertEqual(sorted(set(succeeded) - charged), [], "attempt.succeeded without a charge at the fixture")
-        self.assertEqual(sorted(charged - set(succeeded)), [], "charged at the fixture without attempt.succeeded")
+        missing = sorted(charged - set(succeeded))
+        self.assertEqual(missing, [], ("charged at the fixture without attempt.succeeded",
+                                       [a for a in records["attempts"] if a["invoice"] in missing],
+                                       [(e["id"], e["type"], e["data"].get("reason") or e["data"].get("status")) for e in events if e["subject"] in missing]))
         # The store: every recorded outcome is the one the fixture executed under that key; ids without gaps.
         db = sqlite3.connect("file:%s?mode=ro" % os.path.join(s.state, "relance.sqlite"), uri=True)
         try:
