@@ -75,9 +75,8 @@ package protocol ChargeTransaction {
     func heldCharges(limit: Int) throws -> [Int64]
     /// The customer's exhausted charges that still speak for their notices (a formal notice owed).
     func exhaustedLeads(customer: String) throws -> [Int64]
-    /// The rowids of scheduled charges after `rowid`, in order, at most `limit`.
-    func plannedCharges(after rowid: Int64, limit: Int) throws -> [Int64]
-    /// The same charges read whole, each with its customer's zone name (one query for a page).
+    /// The scheduled charges after `rowid`, in rowid order, at most `limit`, each read whole with its
+    /// customer's zone name (one query for a page).
     func plannedRecords(after rowid: Int64, limit: Int) throws -> [(rowid: Int64, record: ChargeRecord, zone: String?)]
     /// Writes a new charge with its wake time; returns its rowid.
     func insert(_ charge: ChargeRecord, wake: Int64?) throws -> Int64

@@ -38,6 +38,16 @@ func engineWithTwoDaysOfFailures(_ dir: String) async throws -> (Engine, [Failed
     return (engine, charges)
 }
 
+/// A customer of `charges` with two or more of them: their id, two of their charge ids in order, and those rows.
+func customerWithTwoCharges(_ engine: Engine, _ charges: [FailedCharge]) async throws -> (customer: String, pair: [String], rows: [Int64]) {
+    let byCustomer = Dictionary(grouping: charges, by: \.customer.id)
+    let (customer, ids) = try #require(byCustomer.first { $0.value.count >= 2 }.map { ($0.key, $0.value.map(\.id).sorted()) })
+    let rows = try await engine.db.read { db in
+        try ids.map { try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = ?", arguments: [$0])! }
+    }
+    return (customer, ids, rows)
+}
+
 @Suite("Spool")
 struct SpoolTests {
     @Test func batchesAppearWholeInNew() throws {

@@ -14,11 +14,7 @@ struct InFlightWakeTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (engine, charges) = try await engineWithTwoDaysOfFailures(dir)
-        let byCustomer = Dictionary(grouping: charges, by: \.customer.id)
-        let (customer, pair) = try #require(byCustomer.first { $0.value.count >= 2 }.map { ($0.key, $0.value.map(\.id).sorted()) })
-        let rows = try await engine.db.read { db in
-            try pair.map { try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = ?", arguments: [$0])! }
-        }
+        let (customer, pair, rows) = try await customerWithTwoCharges(engine, charges)
         // The first leads the customer's notices; the second has a debit processing, read again in a day.
         let read = engine.clock.now() + 86_400
         try await engine.db.write { db in

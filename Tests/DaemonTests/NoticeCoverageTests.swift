@@ -15,11 +15,7 @@ struct NoticeCoverageTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (engine, charges) = try await engineWithTwoDaysOfFailures(dir)
-        let byCustomer = Dictionary(grouping: charges, by: \.customer.id)
-        let (customer, pair) = try #require(byCustomer.first { $0.value.count >= 2 }.map { ($0.key, $0.value.map(\.id).sorted()) })
-        let rows = try await engine.db.read { db in
-            try pair.map { try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = ?", arguments: [$0])! }
-        }
+        let (customer, pair, rows) = try await customerWithTwoCharges(engine, charges)
         let formal = try #require(engine.machine.ladder(of: try await record(engine, rows[0])).failure.firstIndex { $0.afterExhausted })
         // The first: exhausted, still the lead, owing the formal notice, its span three days later (held three days).
         // The second: the lead now, at the formal level, nothing else planned.

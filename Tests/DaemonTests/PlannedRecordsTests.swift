@@ -12,9 +12,11 @@ struct PlannedRecordsTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (engine, _) = try await engineWithTwoDaysOfFailures(dir)
+        let rowids = try await engine.db.read { db in
+            try Int64.fetchAll(db, sql: "SELECT rowid FROM charges WHERE state = 'scheduled' ORDER BY rowid")
+        }
+        #expect(rowids.count > 50)
         try await engine.store.read { tx in
-            let rowids = try tx.plannedCharges(after: 0, limit: 100_000)
-            #expect(rowids.count > 50)
             var page: [(rowid: Int64, record: ChargeRecord, zone: String?)] = []
             var after: Int64 = 0
             // In pages of 7, as the re-plan reads in pages.

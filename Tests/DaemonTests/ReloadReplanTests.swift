@@ -23,10 +23,10 @@ struct ReloadReplanTests {
                 var out: [String: Int64] = [:]
                 var after: Int64 = 0
                 while true {
-                    let rowids = try tx.plannedCharges(after: after, limit: 500)
-                    guard let last = rowids.last else { return out }
-                    for rowid in rowids { if let rec = try tx.charge(rowid: rowid), let at = rec.nextAt { out[rec.id] = at } }
-                    after = last
+                    let page = try tx.plannedRecords(after: after, limit: 500)
+                    guard let last = page.last else { return out }
+                    for (_, rec, _) in page { if let at = rec.nextAt { out[rec.id] = at } }
+                    after = last.rowid
                 }
             }
         }

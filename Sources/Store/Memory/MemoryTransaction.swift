@@ -27,15 +27,10 @@ final class MemoryTransaction: ChargeTransaction {
             .map { Int64($0 + 1) }
     }
 
-    func plannedCharges(after rowid: Int64, limit: Int) throws -> [Int64] {
-        let charges = t.charges
-        return Array(charges.indices.filter { Int64($0 + 1) > rowid && charges[$0].charge.state == .scheduled }.prefix(limit).map { Int64($0 + 1) })
-    }
-
     func plannedRecords(after rowid: Int64, limit: Int) throws -> [(rowid: Int64, record: ChargeRecord, zone: String?)] {
-        try plannedCharges(after: rowid, limit: limit).compactMap { id in
-            guard let rec = try charge(rowid: id) else { return nil }
-            return (id, rec, try zone(ofCustomer: rec.customer))
+        let charges = t.charges
+        return try charges.indices.filter { Int64($0 + 1) > rowid && charges[$0].charge.state == .scheduled }.prefix(limit).map { i in
+            (Int64(i + 1), charges[i].charge, try zone(ofCustomer: charges[i].charge.customer))
         }
     }
 

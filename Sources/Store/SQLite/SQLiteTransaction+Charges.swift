@@ -87,11 +87,6 @@ extension SQLiteTransaction {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE id = ?"), arguments: [id])
     }
 
-    package func plannedCharges(after rowid: Int64, limit: Int) throws -> [Int64] {
-        try Int64.fetchAll(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE rowid > ? AND state = 'scheduled' ORDER BY rowid LIMIT ?"),
-                           arguments: [rowid, limit])
-    }
-
     package func heldCharges(limit: Int) throws -> [Int64] {
         try Int64.fetchAll(db.cachedStatement(sql: "SELECT rowid FROM charges WHERE hold_reason != '' ORDER BY hold_since, rowid LIMIT ?"),
                            arguments: [limit])
