@@ -151,9 +151,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The recovery report: figures from the store to one self-contained HTML file (inline SVG) or text tables.
+        .target(
+            name: "Report",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "relancectl",
             dependencies: [
+                "Report",
+                "Store",
                 "RetryPlanner",
                 "RelanceConfig",
                 "PlannerWorkload",
@@ -181,6 +188,11 @@ let package = Package(
             name: "DaemonTests",
             dependencies: ["Daemon", "Bench", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner", "StatusServer", "RelanceMetrics", "TestSupport",
                            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReportTests",
+            dependencies: ["Report"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -128,6 +128,7 @@ package final class Daemon: Sendable {
             .init(service: PollerService(runner: engine, provider: engine.provider, store: engine.store, signals: engine.signals,
                                          clock: engine.clock, index: index, logger: logger)),
             .init(service: DispatcherService(runner: engine, signals: engine.signals, clock: engine.clock, index: index, logger: logger)),
+            .init(service: LearnerService(engine: engine, logger: logger)),
             .init(service: statusServer),
             .init(service: adminServer),
             .init(service: ReloadService(configPath: configPath, overrides: overrides, notifier: notifier, apply: { [engine, index] settings in

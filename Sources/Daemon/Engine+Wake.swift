@@ -99,6 +99,7 @@ extension Engine {
                     case .reserve(let reservation):
                         // Reserve: attempt row, ledger increment and idempotency key, in one transaction.
                         try tx.reserve(charge: rec.id, reservation, at: now)
+                        try tx.recordOutcome(machine.outcomeRecord(rec, reservation: reservation))
                         try tx.addLedger(credential: reservation.method.credential, time: now, amount: rec.amount, flags: [.reattempt],
                                          decline: nil, key: reservation.key, payment: nil)
                         ticket = AttemptTicket(charge: rec.id, customer: rec.customer, number: reservation.number, key: reservation.key,

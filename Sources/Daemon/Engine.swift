@@ -110,7 +110,8 @@ package final class Engine: Sendable {
             let (applied, restart) = Self.reloadable(current.settings, new)
             let replan = applied.policy != current.settings.policy || applied.notices != current.settings.notices
                 || applied.defaultTimeZone != current.settings.defaultTimeZone
-            current = (applied, ChargeMachine(planner: Planner(policy: applied.policy, zones: current.machine.planner.zones), notices: applied.notices,
+            current = (applied, ChargeMachine(planner: Planner(policy: applied.policy, zones: current.machine.planner.zones,
+                                                               posteriors: current.machine.planner.posteriors), notices: applied.notices,
                                               retryAfterUpdate: applied.retryAfterUpdate))
             return (restart, replan)
         }

@@ -1,4 +1,5 @@
 package import RetryPlanner
+import RelanceConfig
 
 /// The sandbox's seeded world: customers, their methods, and a stream of failed charges.
 /// Everything is a pure function of the seed and an index, so nothing needs storing.
@@ -7,12 +8,15 @@ package struct SandboxPopulation: Sendable {
     package let customers: Int
     package let failuresPerDay: Int
     package let outOfBandPercent: Int
+    /// The customers' zones, for the issuers' habits in local time.
+    let zoneTable: ZoneTable
 
     package init(seed: Int, customers: Int, failuresPerDay: Int, outOfBandPercent: Int) {
         self.seed = UInt64(seed)
         self.customers = max(1, customers)
         self.failuresPerDay = failuresPerDay
         self.outOfBandPercent = outOfBandPercent
+        zoneTable = (try? SystemZones.table(Self.zones)) ?? .utcOnly
     }
 
     struct Rng {
@@ -46,9 +50,13 @@ package struct SandboxPopulation: Sendable {
                 : europe ? ("sepa_debit", .sepaDebit) : info.country == "US" ? ("ach_debit", .achDebit) : ("visa", .card)
             let last4 = String(1000 + r.below(9000))
             let expYear = rail == .card ? 2025 + r.below(6) : 0
+            // Its own stream again: funding was added later, and the draws above stay as they were.
+            var funding = Rng(seed, UInt64(k), 200 + UInt64(m))
             methods.append(PaymentMethod(
                 token: "pm_sbx_\(k)_\(m)", brand: brand, last4: last4, expYear: expYear, expMonth: rail == .card ? 1 + r.below(12) : 0,
-                rail: rail, isDefault: m == 0, fingerprint: "fp_sbx_\(k)_\(m)"
+                rail: rail, isDefault: m == 0, fingerprint: "fp_sbx_\(k)_\(m)",
+                funding: rail != .card ? .unknown : brand == "amex" ? .credit : funding.below(100) < 45 ? .debit : .credit,
+                country: info.country
             ))
         }
         return (info, methods)
@@ -140,9 +148,30 @@ package struct SandboxPopulation: Sendable {
         return (charge, outOfBand)
     }
 
+    /// The country whose customers pay more often in the second half of the month.
+    package static let lateMonthCountry = "BR"
+
+    /// What the rules do not know, fixed for every seed: a debit card succeeds twice as often between
+    /// 05:00 and 09:00 local time as at other hours, and the customers of ``lateMonthCountry`` twice as
+    /// often from the 16th as before it. The factors keep each population's average about where it was.
+    package func habits(_ method: PaymentMethod, zone: String, country: String, at t: Int64) -> Double {
+        let z = zoneTable.index(of: zone) ?? 0
+        let local = t + zoneTable.offset(zone: z, at: t)
+        var factor = 1.0
+        if method.funding == .debit {
+            let hour = Int(Civil.floorDiv(local, 3_600) % 24)
+            factor *= (5..<9).contains(hour) ? 1.6 : 0.8
+        }
+        if country == Self.lateMonthCountry {
+            let (_, _, d) = Civil.date(days: Civil.floorDiv(local, 86_400))
+            factor *= d >= 16 ? 1.4 : 0.7
+        }
+        return factor
+    }
+
     /// Whether attempt `number` of charge `i` with `method` at `t` succeeds, and its decline if not.
     /// Issuers respond to timing (funds return around paydays) and method choice.
-    func outcome(_ i: Int, number: Int, method token: String, at t: Int64, epoch: Int64) -> RawDecline? {
+    package func outcome(_ i: Int, number: Int, method token: String, at t: Int64, epoch: Int64) -> RawDecline? {
         let (charge, _) = self.charge(i, epoch: epoch)
         guard let m = charge.methods.firstIndex(where: { $0.token == token }) else {
             return RawDecline(code: "resource_missing", declineCode: "invalid_account")
@@ -172,6 +201,7 @@ package struct SandboxPopulation: Sendable {
             p = 0.6
         }
         if !healthy(customer: k, method: m) { p *= 0.1 }
+        p = min(0.95, p * habits(method, zone: charge.customer.zone, country: charge.customer.country, at: t))
         if r.unit() < p { return nil }
         if m == 0 && !original.isEmpty { return charge.decline }
         return Self.draw(&r, method: method, at: t)

@@ -26,6 +26,7 @@ struct ConfigReader {
             s.retryAfterUpdate = t.duration("retry_after_update", default: s.retryAfterUpdate, in: 0...7 * Self.day)
             t.finish()
         }
+        if let t = root.table("learning") { s.policy.learning = learning(t) }
         deliverSections(root, into: &s)
         _ = root.strings("include")
         root.finish()
@@ -35,6 +36,22 @@ struct ConfigReader {
             s.policy.segments[0].calendar = calendar
         }
         return s
+    }
+
+    /// `[learning]`: the learned timing policy and its guardrails (docs/LEARNING.md).
+    func learning(_ t: Section) -> LearningSettings {
+        var l = LearningSettings()
+        let mode = t.choice("mode", default: l.mode.rawValue, LearningMode.allCases.map(\.rawValue))
+        l.mode = LearningMode(rawValue: mode) ?? l.mode
+        l.exploration = t.share("exploration", default: l.exploration, in: 0...0.5)
+        l.holdout = t.share("holdout", default: l.holdout, in: 0...0.5)
+        if l.mode == .on && l.holdout == 0 {
+            t.error("holdout", "must be above 0 when mode = \"on\": without a holdout the lift cannot be measured")
+        }
+        l.minSamples = t.int("min_samples", default: l.minSamples, in: 1...100_000)
+        l.history = t.duration("history", default: l.history, in: 7 * Self.day...3_650 * Self.day)
+        t.finish()
+        return l
     }
 
     func daemon(_ t: Section) -> DaemonSettings {

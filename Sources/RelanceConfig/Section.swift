@@ -62,6 +62,24 @@ final class Section {
         return v
     }
 
+    /// A share between the range's bounds: a float (an integer is accepted, as TOML writes `0` or `1`).
+    func share(_ key: String, default fallback: Double, in range: ClosedRange<Double>) -> Double {
+        guard let node = value(key) else { return fallback }
+        let v: Double
+        switch node.value {
+        case .float(let f): v = f
+        case .integer(let i): v = Double(i)
+        default:
+            mismatch(key, expected: "a number", found: node)
+            return fallback
+        }
+        guard range.contains(v), v.isFinite else {
+            error(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(v)")
+            return fallback
+        }
+        return v
+    }
+
     func optionalInt(_ key: String, in range: ClosedRange<Int>) -> Int? {
         guard has(key) else {
             _ = value(key)

@@ -40,6 +40,15 @@ package protocol ChargeStore: Sendable {
     /// Failed and recovered amounts by currency.
     func amounts() async throws -> [(currency: String, failed: Int64, recovered: Int64, recoveredCount: Int)]
 
+    // MARK: Outcome records (the learner, simulate, the report)
+
+    /// Finished outcomes since `since`, counted by what the learner pools them by.
+    func outcomeCounts(since: Int64) async throws -> [(observation: Observation, count: Int)]
+    /// Outcome records planned in `[from, to)`, oldest first.
+    func outcomeRecords(from: Int64, to: Int64) async throws -> [OutcomeRecord]
+    /// Deletes at most `limit` outcome records planned before `before`; returns how many went.
+    func pruneOutcomes(before: Int64, limit: Int) async throws -> Int
+
     /// Makes the store's latest commits durable in its main file (a checkpoint; blocking).
     func checkpoint() throws
 
@@ -135,7 +144,10 @@ package protocol ChargeTransaction {
     func reservedAttempt(charge: String) throws -> (number: Int, key: String, method: String, reservedAt: Int64)?
     /// An attempt's state (`reserved`, `succeeded`, ...), by its key.
     func attemptState(key: String) throws -> String?
+    /// Ends an attempt; its outcome record takes the outcome (or goes, when no payment was made).
     func finishAttempt(key: String, state: String, outcome: String, at time: Int64) throws
+    /// Writes an attempt's outcome record (with its reservation).
+    func recordOutcome(_ record: OutcomeRecord) throws
 
     // MARK: Outbox and meta
 

@@ -145,6 +145,28 @@ package final class Store: Sendable {
             // `/status` lists the customers held as a whole without reading every customer.
             try db.execute(sql: "CREATE INDEX customers_held ON customers(hold_since) WHERE hold_reason != ''")
         }
+        m.registerMigration("v10") { db in
+            // Outcome records: each attempt with the features known when it was planned, the policy
+            // that chose it (and that choice's probability), and its outcome. The learner, `simulate`
+            // and `report` read them; they are kept `[learning] history` long.
+            try db.execute(sql: """
+                ALTER TABLE methods ADD COLUMN funding TEXT NOT NULL DEFAULT 'unknown';
+                ALTER TABLE methods ADD COLUMN country TEXT NOT NULL DEFAULT '';
+                ALTER TABLE charges ADD COLUMN choice TEXT NOT NULL DEFAULT '';
+                CREATE TABLE outcomes (
+                    charge TEXT NOT NULL, number INTEGER NOT NULL, customer TEXT NOT NULL, segment TEXT NOT NULL,
+                    currency TEXT NOT NULL, amount INTEGER NOT NULL, first_failed_at INTEGER NOT NULL,
+                    decline_class TEXT NOT NULL, decline_code TEXT NOT NULL, network TEXT NOT NULL, funding TEXT NOT NULL,
+                    country TEXT NOT NULL, amount_band INTEGER NOT NULL, method_rank TEXT NOT NULL, attempt INTEGER NOT NULL,
+                    days_since_first INTEGER NOT NULL, local_hour INTEGER NOT NULL, weekday INTEGER NOT NULL,
+                    payday_day INTEGER NOT NULL, bucket INTEGER NOT NULL, slot INTEGER NOT NULL, policy TEXT NOT NULL,
+                    propensity REAL NOT NULL, greedy INTEGER NOT NULL, model_p REAL, learned_at INTEGER, learned_p REAL,
+                    rules_p REAL, at INTEGER NOT NULL,
+                    outcome TEXT NOT NULL DEFAULT 'pending', finished_at INTEGER, after_notice TEXT NOT NULL DEFAULT 'none',
+                    PRIMARY KEY (charge, number));
+                CREATE INDEX outcomes_at ON outcomes(at);
+                """)
+        }
         return m
     }
 

@@ -179,6 +179,8 @@ struct StripePaymentMethod: Decodable, Sendable {
         var expMonth: Int?
         var expYear: Int?
         var fingerprint: String?
+        var funding: String?
+        var country: String?
     }
     struct Bank: Decodable, Sendable {
         var last4: String?

@@ -130,7 +130,8 @@ extension StripeProvider {
             case "card":
                 guard let card = pm.card else { return nil }
                 return PaymentMethod(token: pm.id, brand: card.brand ?? "unknown", last4: card.last4 ?? "", expYear: card.expYear ?? 0,
-                                    expMonth: card.expMonth ?? 0, rail: .card, isDefault: pm.id == defaultId, fingerprint: card.fingerprint)
+                                    expMonth: card.expMonth ?? 0, rail: .card, isDefault: pm.id == defaultId, fingerprint: card.fingerprint,
+                                    funding: Funding(key: card.funding ?? ""), country: card.country ?? "")
             case "sepa_debit":
                 return PaymentMethod(token: pm.id, brand: "sepa_debit", last4: pm.sepaDebit?.last4 ?? "", expYear: 0, expMonth: 0,
                                     rail: .sepaDebit, isDefault: pm.id == defaultId, fingerprint: pm.sepaDebit?.fingerprint)

@@ -26,6 +26,11 @@ package struct ChargeMachine: Sendable {
         ladders = planner.policy.segments.isEmpty ? [global] : planner.policy.segments.map { $0.notices.map(NoticeLadder.init) ?? global }
     }
 
+    /// The same machine with another learner snapshot.
+    package func with(posteriors: Posteriors) -> ChargeMachine {
+        ChargeMachine(planner: planner.with(posteriors: posteriors), notices: notices, retryAfterUpdate: retryAfterUpdate)
+    }
+
     package func segment(of charge: ChargeRecord) -> SegmentPolicy {
         planner.policy.segments[min(charge.segment, planner.policy.segments.count - 1)]
     }
@@ -57,7 +62,9 @@ package struct ChargeMachine: Sendable {
             charge.state = .scheduled
             charge.nextAt = decision.at
             charge.nextMethod = Int(decision.method)
-            let explanation = decision.explain(book: book, planner: planner, methodNames: methods.map { "\($0.brand) •\($0.last4)" })
+            charge.choice = planner.choice(for: book, decision: decision, now: now)
+            var explanation = decision.explain(book: book, planner: planner, methodNames: methods.map { "\($0.brand) •\($0.last4)" })
+            if let learned = planner.explain(charge.choice, zone: charge.zone, segment: charge.segment) { explanation += "; " + learned }
             events.append(.attemptScheduled(attempt: charge.attempts + 1, method: methods[Int(decision.method)], at: decision.at,
                                             reason: explanation, rule: decision.rule))
         case .waitForCustomer:

@@ -52,6 +52,8 @@ package struct ChargeRecord: Sendable, Equatable {
     package var hold: Hold?
     /// Seconds the charge spent held: its span, its ladder and its notices count that much later.
     package var heldFor: Int64 = 0
+    /// How its planned attempt's time was chosen (rules, learned, exploration, holdout).
+    package var choice = Choice()
 
     /// A hold: an admin's (a dispute, a promise, a plan agreed by phone) or a dispute's.
     package struct Hold: Sendable, Hashable {

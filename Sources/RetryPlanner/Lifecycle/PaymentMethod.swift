@@ -31,11 +31,17 @@ package struct PaymentMethod: Sendable, Hashable {
     /// The network rule that forbids any further attempt on it, or `.none`.
     package var forbids: Rule
     package var standing: Standing
+    /// How the card is funded (`unknown` for bank debits and when the provider does not say).
+    package var funding: Funding = .unknown
+    /// The issuer's country, two letters (empty when unknown).
+    package var country: String = ""
 
     package init(
         token: String, brand: String, last4: String, expYear: Int, expMonth: Int, rail: Rail, isDefault: Bool, fingerprint: String?,
-        lastSuccessAt: Int64 = 0, forbids: Rule = .none, standing: Standing = .usable
+        lastSuccessAt: Int64 = 0, forbids: Rule = .none, standing: Standing = .usable, funding: Funding = .unknown, country: String = ""
     ) {
+        self.funding = funding
+        self.country = country
         self.token = token
         self.brand = brand
         self.last4 = last4
@@ -75,7 +81,7 @@ package struct PaymentMethod: Sendable, Hashable {
         if needsCustomer { flags.insert(.needsCustomer) }
         return MethodState(
             network: rail == .card ? CardNetwork(brand: brand) : .none, rail: rail, expiryYear: expYear, expiryMonth: expMonth,
-            flags: flags, lastSuccessAt: lastSuccessAt, forbids: forbids
+            flags: flags, lastSuccessAt: lastSuccessAt, forbids: forbids, funding: funding, country: CountryCode.pack(country)
         )
     }
 
@@ -83,7 +89,7 @@ package struct PaymentMethod: Sendable, Hashable {
     /// same token, default, expiry, brand and last digits, and still listed.
     package func listedAs(_ listed: PaymentMethod) -> Bool {
         token == listed.token && isDefault == listed.isDefault && expYear == listed.expYear && expMonth == listed.expMonth
-            && brand == listed.brand && last4 == listed.last4 && standing != .removed
+            && brand == listed.brand && last4 == listed.last4 && funding == listed.funding && country == listed.country && standing != .removed
     }
 
     /// The method as a decline leaves it: forbidden by the rule the decline names, and unusable or

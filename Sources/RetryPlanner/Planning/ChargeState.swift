@@ -99,11 +99,17 @@ package struct MethodState: Sendable, Hashable {
     package var flags: Flags
     /// A rule that forbids any attempt on this credential (set by a decline), or `.none`.
     package var forbids: Rule
+    /// The issuer's country (``CountryCode``; 0 unknown) and the card's funding: what the learner pools by.
+    package var country: UInt16 = 0
+    package var funding: Funding = .unknown
 
     package init(
         network: CardNetwork, rail: Rail = .card, expiryYear: Int = 0, expiryMonth: Int = 0,
-        flags: Flags = [], lastSuccessAt: Int64 = 0, forbids: Rule = .none, ledgerStart: UInt32 = 0, ledgerCount: UInt16 = 0
+        flags: Flags = [], lastSuccessAt: Int64 = 0, forbids: Rule = .none, ledgerStart: UInt32 = 0, ledgerCount: UInt16 = 0,
+        funding: Funding = .unknown, country: UInt16 = 0
     ) {
+        self.funding = funding
+        self.country = country
         self.network = network
         self.rail = rail
         self.expiry = Self.expiry(year: expiryYear, month: expiryMonth)

@@ -63,6 +63,10 @@ package struct Decision: Sendable, Hashable {
     /// The network rule that acted (deferred the time, skipped a method, or stopped), or `.none`.
     package var rule: Rule
     package var adjustments: Adjustments
+    /// Who chose the time: the rules, or the learned policy (`[learning] mode = "on"`).
+    package var policy: ChoicePolicy = .rules
+    /// The candidate slot the learner picked (0: the rules' own time).
+    package var slot: UInt8 = 0
 
     package init(at: Int64, kind: Kind, method: UInt8 = 0, reason: Reason = .none, rule: Rule = .none, adjustments: Adjustments = []) {
         self.at = at

@@ -6,6 +6,8 @@ package struct PlanContext {
     let zones: ZoneView
     let methods: UnsafeBufferPointer<MethodState>
     let ledger: UnsafeBufferPointer<LedgerEntry>
+    var learning: LearningSettings
+    let posteriors: Posteriors
 
     /// The most methods of one customer the planner considers.
     static let maxMethods = 8
@@ -141,7 +143,8 @@ package struct PlanContext {
         if final > deadline {
             return deadlineRule == .none ? .stop(.maxSpan, now: now) : .stop(.forbiddenByRule, rule: deadlineRule, now: now)
         }
-        return Decision(at: final, kind: .attempt, method: UInt8(chosen), rule: rule, adjustments: adjustments)
+        let decision = Decision(at: final, kind: .attempt, method: UInt8(chosen), rule: rule, adjustments: adjustments)
+        return learning.mode == .on ? learned(decision, c) : decision
     }
 
     /// Default first, then the most recent success, then stored order.

@@ -7,11 +7,29 @@ package struct Planner: Sendable {
     package let policy: Policy
     package let compiled: CompiledPolicy
     package let zones: ZoneTable
+    /// What the learner has counted so far: an input snapshot, rebuilt in the background and swapped
+    /// in whole (``with(posteriors:)``).
+    package private(set) var posteriors: Posteriors
 
-    package init(policy: Policy, zones: ZoneTable = .utcOnly) {
+    package init(policy: Policy, zones: ZoneTable = .utcOnly, posteriors: Posteriors = .empty) {
         self.policy = policy
         self.compiled = CompiledPolicy(policy)
         self.zones = zones
+        self.posteriors = posteriors
+    }
+
+    /// The same planner with another learner snapshot.
+    package func with(posteriors: Posteriors) -> Planner {
+        var p = self
+        p.posteriors = posteriors
+        return p
+    }
+
+    /// The same planner with the learner switched (`relancectl simulate`, the benchmarks).
+    package func with(learning: LearningSettings) -> Planner {
+        var policy = self.policy
+        policy.learning = learning
+        return Planner(policy: policy, zones: zones, posteriors: posteriors)
     }
 
     /// Plans one charge. `methods` are the customer's (``ChargeState/methodsStart`` indexes into
@@ -68,7 +86,7 @@ package struct Planner: Sendable {
                 zones.withView(days: days) { zones in
                     body(PlanContext(
                         segments: segments, steps: steps, rules: compiled.rules, zones: zones,
-                        methods: methods, ledger: ledger
+                        methods: methods, ledger: ledger, learning: policy.learning, posteriors: posteriors
                     ))
                 }
             }

@@ -32,10 +32,13 @@ package struct SegmentPolicy: Sendable, Hashable {
 package struct Policy: Sendable, Hashable {
     package var segments: [SegmentPolicy]
     package var rules: NetworkRules
+    /// `[learning]`: the learned timing policy.
+    package var learning = LearningSettings()
 
-    package init(segments: [SegmentPolicy], rules: NetworkRules = NetworkRules()) {
+    package init(segments: [SegmentPolicy], rules: NetworkRules = NetworkRules(), learning: LearningSettings = LearningSettings()) {
         self.segments = segments
         self.rules = rules
+        self.learning = learning
     }
 
     /// The first segment whose match holds, or `nil` when none does.

@@ -32,6 +32,23 @@ package final class InMemoryChargeStore: ChargeStore {
 
     package func checkpoint() throws {}
 
+    package func outcomeCounts(since: Int64) async throws -> [(observation: Observation, count: Int)] {
+        let observations = tables.withLock { t in t.outcomes.values.filter { $0.at >= since }.compactMap(\.observation) }
+        return Dictionary(grouping: observations, by: { $0 }).map { ($0.key, $0.value.count) }
+    }
+
+    package func outcomeRecords(from: Int64, to: Int64) async throws -> [OutcomeRecord] {
+        tables.withLock { t in t.outcomes.values.filter { $0.at >= from && $0.at < to }.sorted { ($0.at, $0.charge, $0.number) < ($1.at, $1.charge, $1.number) } }
+    }
+
+    package func pruneOutcomes(before: Int64, limit: Int) async throws -> Int {
+        tables.withLock { t in
+            let old = t.outcomes.filter { $0.value.at < before }.keys.prefix(limit)
+            for k in old { t.outcomes[k] = nil }
+            return old.count
+        }
+    }
+
     package var waitingWrites: Int { 0 }
 
     package func dueEntries() async throws -> [(rowid: Int64, wake: Int64)] {
@@ -115,6 +132,8 @@ struct MemoryTables: Sendable {
     var methods: [String: (method: PaymentMethod, customer: String, idx: Int)] = [:]
     var ledger: [(credential: String, entry: LedgerEntry, amount: Int64, key: String?, payment: String?)] = []
     var attempts: [String: MemoryAttempt] = [:]
+    /// Outcome records by `charge#number`.
+    var outcomes: [String: OutcomeRecord] = [:]
     var outbox: [(seq: Int64, id: String, json: String)] = []
     /// The highest outbox sequence number handed out.
     var issued: Int64 = 0

@@ -186,9 +186,22 @@ final class MemoryTransaction: ChargeTransaction {
     func attemptState(key: String) throws -> String? { t.attempts[key]?.state }
 
     func finishAttempt(key: String, state: String, outcome: String, at time: Int64) throws {
+        if let a = t.attempts[key] {
+            let id = "\(a.charge)#\(a.number)"
+            if state == "succeeded" || state == "declined" {
+                t.outcomes[id]?.outcome = state
+                t.outcomes[id]?.finishedAt = time
+            } else {
+                t.outcomes[id] = nil
+            }
+        }
         t.attempts[key]?.state = state
         t.attempts[key]?.outcome = outcome
         t.attempts[key]?.finishedAt = time
+    }
+
+    func recordOutcome(_ record: OutcomeRecord) throws {
+        t.outcomes["\(record.charge)#\(record.number)"] = record
     }
 
     // MARK: Outbox and meta

@@ -37,6 +37,7 @@ extension SQLiteTransaction {
     }
 
     package func finishAttempt(key: String, state: String, outcome: String, at time: Int64) throws {
+        try finishOutcome(key: key, state: state, at: time)
         try db.cachedStatement(sql: "UPDATE attempts SET state = ?, outcome = ?, finished_at = ? WHERE key = ?").execute(arguments: [state, outcome, time, key])
     }
 }

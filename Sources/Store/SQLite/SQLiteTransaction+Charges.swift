@@ -7,7 +7,7 @@ extension SQLiteTransaction {
     static let recordColumns = """
         id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts, current_method,
         attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, events, reason, recheck,
-        notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer, held_for
+        notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer, held_for, choice
         """
 
     /// The charge with this rowid (the due index's key), read positionally.
@@ -28,7 +28,7 @@ extension SQLiteTransaction {
         defer { s.reset() }
         var out: [(rowid: Int64, record: ChargeRecord, zone: String?)] = []
         while try s.step() {
-            out.append((s.int64(29), Self.record(s), s.optionalString(30)))
+            out.append((s.int64(30), Self.record(s), s.optionalString(31)))
         }
         return out
     }
@@ -64,6 +64,7 @@ extension SQLiteTransaction {
             rec.hold = ChargeRecord.Hold(reason: holdReason, until: s.optionalInt64(25), since: s.int64(26), customerWide: s.int(27) != 0)
         }
         rec.heldFor = s.int64(28)
+        rec.choice = Choice(text: s.string(29))
         return rec
     }
 
@@ -111,8 +112,8 @@ extension SQLiteTransaction {
         let s = try RawStatement(db, """
             INSERT INTO charges(id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts,
                 current_method, attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, wake_at, events, reason,
-                notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer)
-            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer, choice)
+            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         s.bind(1, rec.id)
         s.bind(2, rec.customer)
@@ -141,6 +142,7 @@ extension SQLiteTransaction {
         s.bind(25, rec.hold?.until)
         s.bind(26, rec.hold?.since ?? 0)
         s.bind(27, rec.hold?.customerWide ?? false)
+        s.bind(28, rec.choice.text)
         try s.run()
         return s.lastInsertedRowID
     }
@@ -155,12 +157,13 @@ extension SQLiteTransaction {
                 last_class = ?, last_flags = ?, decline = ?, next_at = ?, next_method = ?, next_notice = ?,
                 wake_at = CASE WHEN ? THEN wake_at ELSE ? END,
                 events = ?, reason = ?, recheck = ?, notice_lead = ?, ended_at = ?,
-                hold_reason = ?, hold_until = ?, hold_since = ?, hold_customer = ?, held_for = ?
+                hold_reason = ?, hold_until = ?, hold_since = ?, hold_customer = ?, held_for = ?, choice = ?
             WHERE id = ?
             """).execute(arguments: [rec.state.rawValue, rec.lastAttemptAt, rec.attempts, rec.currentMethod, rec.attemptsOnMethod,
                              Int(rec.lastClass.rawValue), Int(rec.lastFlags.rawValue), Self.text(rec.decline), rec.nextAt, rec.nextMethod,
                              rec.nextNotice, keep, wake, rec.events, rec.reason, Int(rec.recheck.rawValue), rec.lead, rec.endedAt,
-                             rec.hold?.reason ?? "", rec.hold?.until, rec.hold?.since ?? 0, rec.hold?.customerWide ?? false, rec.heldFor, rec.id])
+                             rec.hold?.reason ?? "", rec.hold?.until, rec.hold?.since ?? 0, rec.hold?.customerWide ?? false, rec.heldFor,
+                             rec.choice.text, rec.id])
     }
 
     /// A raw decline as `charges.decline` keeps it: a JSON object of its ``RawDecline/fields``.

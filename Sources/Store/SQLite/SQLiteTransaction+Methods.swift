@@ -14,13 +14,14 @@ extension SQLiteTransaction {
     /// (``PaymentMethod/Standing``: 0 usable, 1 unusable, 2 removed, 3 needs the customer).
     func methodRows(customer: String) throws -> [(method: PaymentMethod, idx: Int)] {
         let s = try RawStatement(db, """
-            SELECT token, brand, last4, exp_year, exp_month, rail, is_default, credential, last_success_at, forbids, unusable, idx
+            SELECT token, brand, last4, exp_year, exp_month, rail, is_default, credential, last_success_at, forbids, unusable, funding,
+                country, idx
             FROM methods WHERE customer = ? ORDER BY idx
             """)
         s.bind(1, customer)
         defer { s.reset() }
         var out: [(method: PaymentMethod, idx: Int)] = []
-        while try s.step() { out.append((Self.method(s), s.int(11))) }
+        while try s.step() { out.append((Self.method(s), s.int(13))) }
         return out
     }
 
@@ -31,12 +32,14 @@ extension SQLiteTransaction {
             rail: Rail(rawValue: UInt8(truncatingIfNeeded: s.int(5))) ?? .card, isDefault: s.int(6) != 0,
             fingerprint: credential == token ? nil : credential, lastSuccessAt: s.int64(8),
             forbids: Rule(rawValue: UInt8(truncatingIfNeeded: s.int(9))) ?? .none,
-            standing: PaymentMethod.Standing(rawValue: UInt8(truncatingIfNeeded: s.int(10))) ?? .unusable)
+            standing: PaymentMethod.Standing(rawValue: UInt8(truncatingIfNeeded: s.int(10))) ?? .unusable,
+            funding: Funding(key: s.string(11)), country: s.string(12))
     }
 
     package func method(token: String) throws -> PaymentMethod? {
         let s = try RawStatement(db, """
-            SELECT token, brand, last4, exp_year, exp_month, rail, is_default, credential, last_success_at, forbids, unusable
+            SELECT token, brand, last4, exp_year, exp_month, rail, is_default, credential, last_success_at, forbids, unusable, funding,
+                country
             FROM methods WHERE token = ?
             """)
         s.bind(1, token)
@@ -129,14 +132,16 @@ extension SQLiteTransaction {
         // again unchanged (the common case) is left alone: no page is rewritten. A new method takes
         // the next free place.
         let method = try RawStatement(db, """
-            INSERT INTO methods(token, customer, idx, brand, last4, exp_year, exp_month, rail, is_default, credential)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO methods(token, customer, idx, brand, last4, exp_year, exp_month, rail, is_default, credential, funding, country)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(token) DO UPDATE SET is_default = excluded.is_default,
                 unusable = CASE WHEN unusable = 2 OR exp_year != excluded.exp_year OR exp_month != excluded.exp_month
                                   OR (excluded.is_default = 1 AND is_default = 0) THEN 0 ELSE unusable END,
-                exp_year = excluded.exp_year, exp_month = excluded.exp_month, brand = excluded.brand, last4 = excluded.last4
+                exp_year = excluded.exp_year, exp_month = excluded.exp_month, brand = excluded.brand, last4 = excluded.last4,
+                funding = excluded.funding, country = excluded.country
             WHERE is_default != excluded.is_default OR exp_year != excluded.exp_year
                 OR exp_month != excluded.exp_month OR brand != excluded.brand OR last4 != excluded.last4 OR unusable = 2
+                OR funding != excluded.funding OR country != excluded.country
             """)
         var place = (stored.map(\.idx).max() ?? -1) + 1
         for m in listed {
@@ -150,6 +155,8 @@ extension SQLiteTransaction {
             method.bind(8, Int(m.rail.rawValue))
             method.bind(9, m.isDefault)
             method.bind(10, m.credential)
+            method.bind(11, m.funding.key)
+            method.bind(12, m.country)
             try method.run()
             place += 1
         }

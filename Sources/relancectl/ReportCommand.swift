@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import RelanceConfig
+import Report
+import RetryPlanner
+import Store
+
+/// `relancectl report`: the recovery report of a state directory, as one self-contained HTML file
+/// (inline SVG charts, no script) or as text tables.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write the recovery report of a state directory: recovery curves, success by hour and payday, aging, the learned policy's lift.",
+        discussion: """
+            Reads relance.sqlite in the state directory (the daemon may be running). "now" is the latest \
+            time in the store, so a report of a state made on a virtual clock does not move with the wall \
+            clock. Without --html the report goes to standard output; --format text prints the same \
+            numbers as tables. The time taken goes to standard error.
+            """
+    )
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case html, text
+    }
+
+    @Option(help: "The daemon's state directory (holding relance.sqlite).")
+    var state: String
+
+    @Option(help: "Name the segments after this retry.toml (default: the embedded defaults).")
+    var config: String?
+
+    @Option(help: "First day of the window, YYYY-MM-DD (UTC): charges by first failure, attempts by time.")
+    var from: String?
+
+    @Option(help: "Last day of the window, YYYY-MM-DD (UTC), included.")
+    var to: String?
+
+    @Option(help: "Write the HTML report to this file.")
+    var html: String?
+
+    @Option(help: "What to print on standard output: html (unless --html is given) or text.")
+    var format: OutputFormat = .html
+
+    func validate() throws {
+        if let from, Self.day(from) == nil { throw ValidationError("--from: expected YYYY-MM-DD, got \"\(from)\"") }
+        if let to, Self.day(to) == nil { throw ValidationError("--to: expected YYYY-MM-DD, got \"\(to)\"") }
+        if let from = from.flatMap(Self.day), let to = to.flatMap(Self.day), from > to {
+            throw ValidationError("--from must not be after --to")
+        }
+    }
+
+    /// Midnight UTC of `YYYY-MM-DD`.
+    static func day(_ text: String) -> Int64? { text.utf8.count == 10 ? Timestamp.parse(text) : nil }
+
+    func run() throws {
+        let started = ContinuousClock.now
+        let path = state + "/relance.sqlite"
+        guard FileManager.default.fileExists(atPath: path) else {
+            printError("relancectl: no store at \(path)")
+            throw ExitCode(1)
+        }
+        let segments = try (config.map { try loadOrExit($0).settings } ?? Settings()).policy.segments.map(\.name)
+        let window = (from: from.flatMap(Self.day), to: to.flatMap(Self.day).map { $0 + 86_399 })
+        let rows: ReportRows
+        do {
+            rows = try Store(path: path).reportInput(from: window.from, to: window.to)
+        } catch {
+            printError("relancectl: cannot read \(path): \(error)")
+            throw ExitCode(1)
+        }
+        let figures = ReportFigures(ReportInput(rows, segments: segments, from: window.from, to: window.to))
+        if let html {
+            do {
+                try Data(HTMLReport.render(figures).utf8).write(to: URL(fileURLWithPath: html), options: .atomic)
+            } catch {
+                printError("relancectl: cannot write \(html): \(error)")
+                throw ExitCode(1)
+            }
+        }
+        switch format {
+        case .text: print(TextReport.render(figures), terminator: "")
+        case .html: if html == nil { print(HTMLReport.render(figures), terminator: "") }
+        }
+        let elapsed = ContinuousClock.now - started
+        let ms = Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15
+        printError("relancectl: report of \(figures.chargeCount) charges, now \(Timestamp.utc(figures.now)), generated in \(Int(ms.rounded())) ms"
+            + (html.map { ", written to \($0)" } ?? ""))
+    }
+}
+
+extension ReportInput {
+    /// The store's rows with their names resolved (the contract is on ``ReportInput``).
+    init(_ rows: ReportRows, segments: [String], from: Int64?, to: Int64?) {
+        let charges = rows.charges.map { c in
+            let lastClass = UInt8(exactly: c.lastClass).flatMap(DeclineClass.init(rawValue:))?.key ?? "class \(c.lastClass)"
+            let segment = c.segmentName ?? (segments.indices.contains(c.segmentIndex) ? segments[c.segmentIndex] : "segment \(c.segmentIndex)")
+            let policy = (c.state == "recovered" ? c.succeededPolicy : c.latestPolicy) ?? "rules"
+            return ReportCharge(id: c.id, customer: c.customer, amount: c.amount, currency: c.currency, state: c.state,
+                                declineClass: c.firstDeclineClass ?? lastClass, segment: segment, policy: policy,
+                                firstFailedAt: c.firstFailedAt, endedAt: c.endedAt,
+                                learnedAttempts: c.learned, holdoutAttempts: c.holdout)
+        }
+        self.init(charges: charges,
+                  byHour: rows.byHour.map { AttemptTally(key: $0.key, finished: $0.finished, succeeded: $0.succeeded) },
+                  byPayday: rows.byPayday.map { AttemptTally(key: $0.key, finished: $0.finished, succeeded: $0.succeeded) },
+                  shadow: ShadowSums(count: rows.shadow.count, sum: rows.shadow.sum, sumOfSquares: rows.shadow.sumOfSquares),
+                  now: rows.latest, from: from, to: to)
+    }
+}
