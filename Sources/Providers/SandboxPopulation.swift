@@ -27,6 +27,8 @@ package struct SandboxPopulation: Sendable {
         mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
     }
 
+    package static var zoneNames: [String] { zones }
+
     static let zones = ["Europe/Paris", "Europe/Berlin", "Europe/London", "Europe/Madrid", "America/New_York", "America/Chicago",
                         "America/Los_Angeles", "America/Sao_Paulo", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney", "UTC"]
     static let countries = ["FR", "DE", "GB", "ES", "US", "US", "US", "BR", "JP", "IN", "AU", "NL"]

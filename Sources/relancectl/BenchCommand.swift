@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark a component.",
-        subcommands: [PlannerBench.self, HTTPBench.self, IngestBenchCommand.self, DispatchBenchCommand.self, ReplanBenchCommand.self]
+        subcommands: [PlannerBench.self, HTTPBench.self, IngestBenchCommand.self, DispatchBenchCommand.self, ReplanBenchCommand.self,
+                      LearningBenchCommand.self]
     )
 }
 

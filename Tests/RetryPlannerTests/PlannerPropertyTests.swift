@@ -112,14 +112,50 @@ struct PlannerPropertyTests {
         }
     }
 
-    static func runScenario(seed: UInt64) {
+    /// The learner in `on` mode, exploring half its decisions, over random posteriors: every slot it
+    /// picks keeps every invariant the rules keep, and is never earlier than the rules' own time.
+    @Test func theLearnerNeverChoosesASlotTheRulesForbid() async {
+        await propertyCheck(count: 2_000, input: Gen.uint64()) { seed in
+            Self.runScenario(seed: seed, learning: true)
+        }
+    }
+
+    /// Random outcomes in every kind of cell, with random refinement thresholds.
+    static func randomPosteriors(_ rng: inout Rng) -> Posteriors {
+        var builder = PosteriorBuilder()
+        for _ in 0..<(rng.below(2_000)) {
+            builder.add(Observation(
+                declineClass: DeclineClass.allCases[rng.below(DeclineClass.allCases.count)], network: CardNetwork.allCases[rng.below(CardNetwork.allCases.count)],
+                funding: Funding.allCases[rng.below(4)], country: [0, CountryCode.pack("FR"), CountryCode.pack("BR")][rng.below(3)],
+                bucket: UInt8(rng.below(SlotFeatures.buckets)), succeeded: rng.chance(rng.below(100)), byRules: rng.chance(50)))
+        }
+        return builder.build()
+    }
+
+    static func runScenario(seed: UInt64, learning: Bool = false) {
         var rng = Rng(s: seed)
-        let policy = Self.policy(&rng)
+        var policy = Self.policy(&rng)
         let zone = rng.below(zones.count)
-        let planner = Planner(policy: policy, zones: table)
+        var planner = Planner(policy: policy, zones: table)
+        let rulesOnly = planner
+        if learning {
+            var own = Rng(s: seed ^ 0x6c65_6172_6e)
+            policy.learning.mode = .on
+            policy.learning.exploration = 0.5
+            policy.learning.holdout = 0.05
+            policy.learning.minSamples = 1 + own.below(40)
+            planner = Planner(policy: policy, zones: table, posteriors: randomPosteriors(&own))
+        }
         let start = utc(2026, 1, 1) + Int64(rng.below(365 * 86_400))
         let methodCount = 1 + rng.below(4)
-        let methods = (0..<methodCount).map { method(&rng, index: $0) }
+        var methods = (0..<methodCount).map { method(&rng, index: $0) }
+        if learning {
+            var own = Rng(s: seed ^ 0x66756e64)
+            for i in methods.indices {
+                methods[i].funding = Funding.allCases[own.below(4)]
+                methods[i].country = [0, CountryCode.pack("FR"), CountryCode.pack("BR")][own.below(3)]
+            }
+        }
         let history = methods.map { foreignHistory(&rng, before: start, method: $0) }
         let original = decline(&rng, rail: methods[0].rail)
         var b = ChargeBook(id: "ch_\(seed)", amount: 4_900, failedAt: start, methods: methods, method: 0, decline: original, zone: zone, history: history)
@@ -132,6 +168,12 @@ struct PlannerPropertyTests {
             // Sometimes the planner runs late (daemon down), never early.
             if rng.chance(10) { now += Int64(rng.below(3 * 86_400)) }
             let d = b.plan(with: planner, now: now)
+            if learning {
+                // The same decision as the rules' in all but the time, and never before the rules' time.
+                let rules = b.plan(with: rulesOnly, now: now)
+                #expect(rules.kind == d.kind && rules.method == d.method, "seed \(seed): the learner changed more than the time")
+                if d.kind == .attempt { #expect(d.at >= rules.at, "seed \(seed): the learner chose a time before the rules' \(d.at) < \(rules.at)") }
+            }
             guard d.kind == .attempt else {
                 if consentRevoked { #expect(d.kind == .stop && d.reason == .consentRevoked) }
                 return

@@ -32,13 +32,15 @@ package struct Choice: Sendable, Hashable {
         guard p.count == 10, let policy = ChoicePolicy(key: p[0]) else { return }
         self.policy = policy
         slot = Int(p[1]) ?? 0
-        propensity = Double(p[2]) ?? 1
+        // Kept at single precision, as the learner computes them: read back to the same values.
+        let single = { (text: String) in Float(text).map(Double.init) }
+        propensity = single(p[2]) ?? 1
         greedy = p[3] == "1"
-        modelP = Double(p[4])
+        modelP = single(p[4])
         learnedAt = Int64(p[5])
-        learnedP = Double(p[6])
+        learnedP = single(p[6])
         rulesAt = Int64(p[7])
-        rulesP = Double(p[8])
+        rulesP = single(p[8])
         outcomes = Int(p[9]) ?? 0
     }
 }
@@ -83,7 +85,7 @@ extension Planner {
                     let epsilon = policy.learning.exploration
                     // Never 0: a choice that was made had some chance (the estimate's floor is half a draw).
                     let sampled = max(Double(hits), 0.5) / Double(Planner.propensityDraws)
-                    choice.propensity = (1 - epsilon) * (taken == best ? 1 : 0) + epsilon * sampled
+                    choice.propensity = Double(Float((1 - epsilon) * (taken == best ? 1 : 0) + epsilon * sampled))
                     return choice
                 }
             }

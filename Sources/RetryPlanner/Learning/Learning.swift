@@ -45,9 +45,10 @@ package struct LearningSettings: Sendable, Hashable {
     /// Outcome records are kept this long (seconds).
     package var history: Int64 = 180 * 86_400
     /// Candidate slots reach this many days past the rules' time.
-    package var horizonDays = 3
-    /// A slot's expected success is discounted by this share per day of delay (time to collect matters).
-    package var delayDiscount = 0.03
+    package var horizonDays = 2
+    /// A slot's expected success is discounted by this share per day of delay: time to collect
+    /// matters, and a later attempt leaves fewer within `max_span`.
+    package var delayDiscount = 0.1
 
     package init() {}
 
