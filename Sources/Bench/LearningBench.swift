@@ -36,6 +36,7 @@ package enum LearningBench {
                 segment: policy.segmentIndex(for: attributes) ?? (policy.segments.count - 1), zone: zones.index(of: c.customer.zone) ?? 0,
                 closedAt: oob?.at
             ))
+            charges[charges.count - 1].credentials = c.methods.map(\.credential)
         }
         return (population, charges)
     }

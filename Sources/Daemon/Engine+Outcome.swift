@@ -21,6 +21,7 @@ extension Engine {
                 let step = machine.outcome(&rec, number: ticket.number, method: ticket.method, methodIndex: methodIndex,
                                            reservedAt: ticket.reservedAt, outcome, now: now)
                 if let end = step.attempt { try tx.finishAttempt(key: ticket.key, state: end.state, outcome: end.outcome, at: now) }
+                if case .declined(let raw) = outcome, step.attempt?.state == "declined" { try tx.recordOutcomeDecline(key: ticket.key, raw) }
                 try tx.changeLedger(key: ticket.key, step.ledger)
                 // Applied to the method as stored now (the customer or another charge may have changed it since).
                 if let change = step.method, let stored = try tx.method(token: ticket.method.token), let changed = stored.applying(change) {

@@ -148,6 +148,8 @@ package protocol ChargeTransaction {
     func finishAttempt(key: String, state: String, outcome: String, at time: Int64) throws
     /// Writes an attempt's outcome record (with its reservation).
     func recordOutcome(_ record: OutcomeRecord) throws
+    /// Keeps the decline a declined attempt brought in its outcome record (what `simulate` replays).
+    func recordOutcomeDecline(key: String, _ decline: RawDecline) throws
 
     // MARK: Outbox and meta
 

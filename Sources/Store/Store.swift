@@ -153,6 +153,8 @@ package final class Store: Sendable {
                 ALTER TABLE methods ADD COLUMN funding TEXT NOT NULL DEFAULT 'unknown';
                 ALTER TABLE methods ADD COLUMN country TEXT NOT NULL DEFAULT '';
                 ALTER TABLE charges ADD COLUMN choice TEXT NOT NULL DEFAULT '';
+                ALTER TABLE charges ADD COLUMN first_decline TEXT NOT NULL DEFAULT '';
+                ALTER TABLE charges ADD COLUMN first_method INTEGER NOT NULL DEFAULT -1;
                 CREATE TABLE outcomes (
                     charge TEXT NOT NULL, number INTEGER NOT NULL, customer TEXT NOT NULL, segment TEXT NOT NULL,
                     currency TEXT NOT NULL, amount INTEGER NOT NULL, first_failed_at INTEGER NOT NULL,
@@ -161,8 +163,8 @@ package final class Store: Sendable {
                     days_since_first INTEGER NOT NULL, local_hour INTEGER NOT NULL, weekday INTEGER NOT NULL,
                     payday_day INTEGER NOT NULL, bucket INTEGER NOT NULL, slot INTEGER NOT NULL, policy TEXT NOT NULL,
                     propensity REAL NOT NULL, greedy INTEGER NOT NULL, model_p REAL, learned_at INTEGER, learned_p REAL,
-                    rules_p REAL, at INTEGER NOT NULL,
-                    outcome TEXT NOT NULL DEFAULT 'pending', finished_at INTEGER, after_notice TEXT NOT NULL DEFAULT 'none',
+                    rules_p REAL, at INTEGER NOT NULL, method TEXT NOT NULL DEFAULT '',
+                    outcome TEXT NOT NULL DEFAULT 'pending', finished_at INTEGER, after_notice TEXT NOT NULL DEFAULT 'none', result_decline TEXT NOT NULL DEFAULT '',
                     PRIMARY KEY (charge, number));
                 CREATE INDEX outcomes_at ON outcomes(at);
                 """)

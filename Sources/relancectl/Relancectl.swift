@@ -11,6 +11,7 @@ struct Relancectl: AsyncParsableCommand {
             a configuration with errors), and 64 on a wrong option.
             """,
         subcommands: [CheckConfigCommand.self, ConfigDiffCommand.self, PlanCommand.self, BenchCommand.self, FuzzCommand.self, StatusCommand.self,
-                      HoldCommand.self, ReleaseCommand.self, PromiseCommand.self]
+                      HoldCommand.self, ReleaseCommand.self, PromiseCommand.self, ReportCommand.self,
+                      SimulateCommand.self]
     )
 }

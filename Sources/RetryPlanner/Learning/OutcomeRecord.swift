@@ -30,6 +30,10 @@ package struct OutcomeRecord: Sendable, Hashable {
     /// `pending`, `succeeded` or `declined`.
     package var outcome = "pending"
     package var finishedAt: Int64? = nil
+    /// The method's token.
+    package var method = ""
+    /// The decline it brought, when declined.
+    package var resultDecline: RawDecline? = nil
 
     package init(
         charge: String, number: Int, customer: String, segment: String, currency: String, amount: Int64, firstFailedAt: Int64,
@@ -86,7 +90,7 @@ extension ChargeMachine {
         let m = reservation.method
         let ladder = ladder(of: charge)
         let sent = min(charge.nextNotice, ladder.failure.count)
-        return OutcomeRecord(
+        var record = OutcomeRecord(
             charge: charge.id, number: reservation.number, customer: charge.customer, segment: segment(of: charge).name,
             currency: charge.currency, amount: charge.amount, firstFailedAt: charge.firstFailedAt, declineClass: charge.lastClass,
             declineCode: charge.decline.primaryCode, network: m.rail == .card ? CardNetwork(brand: m.brand) : .none, funding: m.funding,
@@ -95,5 +99,7 @@ extension ChargeMachine {
             features: planner.features(at: reservation.plannedAt, zone: charge.zone, segment: charge.segment),
             choice: charge.choice, at: reservation.plannedAt, afterNotice: sent > 0 ? ladder.failure[sent - 1].name : "none"
         )
+        record.method = m.token
+        return record
     }
 }

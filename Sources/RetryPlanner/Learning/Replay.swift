@@ -11,6 +11,9 @@ package struct ReplayCharge: Sendable {
     package var zone: Int
     /// When it was settled elsewhere (paid on the hosted page, voided, cancelled), if it was: no attempt after.
     package var closedAt: Int64?
+    /// Per method, its credential's key: the charges of one customer share their cards, each card's
+    /// ledger and what its declines left on it (as the daemon's store does). Empty: the charge's own.
+    package var credentials: [String] = []
 
     package init(id: String, amount: Int64, failedAt: Int64, methods: [MethodState], method: Int, decline: Decline, segment: Int, zone: Int, closedAt: Int64?) {
         self.id = id
@@ -91,6 +94,39 @@ package struct Replay {
             result.failedAmount += c.amount
             result.charges += 1
         }
+        // Each credential's method state and ledger, shared by the charges that use it.
+        var credentialIndex: [String: Int] = [:]
+        var shared: [(method: MethodState, ledger: [LedgerEntry])] = []
+        var links: [[Int]] = []
+        for (i, c) in charges.enumerated() {
+            links.append(c.methods.indices.map { m in
+                let key = m < c.credentials.count ? c.credentials[m] : "\(c.id)#\(m)"
+                if let k = credentialIndex[key] { return k }
+                credentialIndex[key] = shared.count
+                shared.append((books[i].methods[m], []))
+                return shared.count - 1
+            })
+        }
+        var joined = [Bool](repeating: false, count: charges.count)
+        func load(_ i: Int) {
+            for (m, k) in links[i].enumerated() {
+                var method = shared[k].method
+                var ledger = shared[k].ledger
+                // At its failure, the charge brings what its original decline left on its method.
+                if !joined[i] {
+                    method.flags.formUnion(books[i].methods[m].flags)
+                    if books[i].methods[m].forbids != .none { method.forbids = books[i].methods[m].forbids }
+                    ledger.append(contentsOf: books[i].ledgers[m])
+                    ledger.sort { $0.time < $1.time }
+                }
+                books[i].methods[m] = method
+                books[i].ledgers[m] = ledger
+            }
+            joined[i] = true
+        }
+        func store(_ i: Int) {
+            for (m, k) in links[i].enumerated() { shared[k] = (books[i].methods[m], books[i].ledgers[m]) }
+        }
         var nextLearn = (charges.map(\.failedAt).min() ?? 0) + relearnEvery
         while let (t, i) = queue.pop(), t <= end {
             if relearnEvery > 0 && t >= nextLearn && planner.policy.learning.mode == .on {
@@ -99,6 +135,8 @@ package struct Replay {
             }
             let c = charges[i]
             if let closed = c.closedAt, closed <= t { continue }
+            load(i)
+            defer { store(i) }
             let due = pending[i]
             if due.kind == .attempt {
                 let m = Int(due.method)

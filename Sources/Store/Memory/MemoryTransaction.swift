@@ -200,6 +200,10 @@ final class MemoryTransaction: ChargeTransaction {
         t.attempts[key]?.finishedAt = time
     }
 
+    func recordOutcomeDecline(key: String, _ decline: RawDecline) throws {
+        if let a = t.attempts[key] { t.outcomes["\(a.charge)#\(a.number)"]?.resultDecline = decline }
+    }
+
     func recordOutcome(_ record: OutcomeRecord) throws {
         t.outcomes["\(record.charge)#\(record.number)"] = record
     }

@@ -112,8 +112,8 @@ extension SQLiteTransaction {
         let s = try RawStatement(db, """
             INSERT INTO charges(id, customer, amount, currency, state, segment, zone, first_failed_at, last_attempt_at, attempts,
                 current_method, attempts_on_method, last_class, last_flags, decline, next_at, next_method, next_notice, wake_at, events, reason,
-                notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer, choice)
-            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer, choice, first_decline, first_method)
+            VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         s.bind(1, rec.id)
         s.bind(2, rec.customer)
@@ -143,6 +143,9 @@ extension SQLiteTransaction {
         s.bind(26, rec.hold?.since ?? 0)
         s.bind(27, rec.hold?.customerWide ?? false)
         s.bind(28, rec.choice.text)
+        // The original failure as it was ingested: what `relancectl simulate` replays from.
+        s.bind(29, Self.text(rec.decline))
+        s.bind(30, rec.currentMethod)
         try s.run()
         return s.lastInsertedRowID
     }
