@@ -67,7 +67,8 @@ package final class Daemon: Sendable {
         let due = try await store.dueEntries()
         index.push(contentsOf: due)
         let spool = try SpoolWriter(directory: d.spoolDir)
-        let reporter = StatusReporter(store: store, signals: engine.signals, clock: clock, providerName: provider.name, index: index, spool: spool, config: config)
+        let reporter = StatusReporter(store: store, signals: engine.signals, clock: clock, providerName: provider.name, index: index, spool: spool, config: config,
+                                      segmentNames: { [engine] in engine.settings.policy.segments.map(\.name) })
         var serverConfig = StatusServerConfiguration(unixSocketPath: d.statusSocket)
         serverConfig.socketGroup = d.statusSocketGroup
         serverConfig.tcpListen = d.metricsListen
@@ -128,7 +129,8 @@ package final class Daemon: Sendable {
             .init(service: PollerService(runner: engine, provider: engine.provider, store: engine.store, signals: engine.signals,
                                          clock: engine.clock, index: index, logger: logger)),
             .init(service: DispatcherService(runner: engine, signals: engine.signals, clock: engine.clock, index: index, logger: logger)),
-            .init(service: LearnerService(engine: engine, logger: logger)),
+            // Rebuilt every 30 s of wall time, or every virtual hour when the clock runs faster.
+            .init(service: LearnerService(engine: engine, logger: logger, every: min(30, max(1, 3_600 / Double(engine.settings.daemon.timeScale))))),
             .init(service: statusServer),
             .init(service: adminServer),
             .init(service: ReloadService(configPath: configPath, overrides: overrides, notifier: notifier, apply: { [engine, index] settings in

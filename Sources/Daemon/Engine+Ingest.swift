@@ -1,4 +1,6 @@
+import Metrics
 package import Providers
+import RelanceMetrics
 import RetryPlanner
 import Store
 
@@ -13,7 +15,7 @@ extension Engine {
         let now = clock.now()
         let (settings, machine) = active.withLock { ($0.settings, $0.machine) }
         let defaultZone = zoneIndex[settings.defaultTimeZone] ?? 0
-        let (due, added) = try await store.write { [self] tx in
+        let (due, added, failed) = try await store.write { [self] tx in
             // Stored and read here in order (a failure's ledger entry counts for the next charge on
             // the same card); planned and rendered beside, on the planning queue; written here after.
             let page = PlannedPage(count: charges.count) { [self] input in
@@ -81,17 +83,23 @@ extension Engine {
             page.plan(batch)
             var due: [(Int64, Int64)] = []
             due.reserveCapacity(added)
+            var failed: [String: (currency: String, segment: String, amount: Int64)] = [:]
             for planned in page.finish() {
                 for event in planned.events { try self.events.insert(tx, event) }
                 let rowid = try tx.insert(planned.record, wake: planned.wake)
+                let segment = machine.segment(of: planned.record).name
+                failed["\(planned.record.currency)|\(segment)", default: (planned.record.currency, segment, 0)].amount += planned.record.amount
                 if let wake = planned.wake { due.append((rowid, wake)) }
             }
             for change in changes { due += try self.touch(tx, change, machine: machine, now: now) }
             if let cursor { try tx.setMeta("poll.cursor", cursor) }
             if let parked { try tx.setMeta("poll.parked", parked) }
-            return (due, added)
+            return (due, added, failed)
         }
         count { $0.ingested += added }
+        for f in failed.values {
+            Counter(label: RelanceMetric.failedAmountTotal, dimensions: [("currency", f.currency), ("segment", f.segment)]).increment(by: f.amount)
+        }
         return due
     }
 

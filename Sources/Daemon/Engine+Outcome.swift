@@ -47,7 +47,7 @@ extension Engine {
                     switch counted.outcome {
                     case "succeeded":
                         count { $0.recovered += 1; $0.attempts += 1 }
-                        Counter(label: RelanceMetric.recoveredAmountTotal, dimensions: [("currency", rec.currency)]).increment(by: rec.amount)
+                        meters.recovered(rec, method: ticket.method, machine: machine, now: now)
                     case "declined":
                         count { $0.declined += 1; $0.attempts += 1 }
                     default:

@@ -46,6 +46,20 @@ final class Meters: Sendable {
     /// One counter per rule, made on first use.
     let blocks = Mutex<[Rule: Counter]>([:])
 
+    /// A charge recovered by an attempt on `method`: the amount by currency and segment, the time it
+    /// took, and which notice, method and policy it came after (`relance_recoveries_total`).
+    func recovered(_ rec: ChargeRecord, method: PaymentMethod, machine: ChargeMachine, now: Int64) {
+        let segment = machine.segment(of: rec).name
+        Counter(label: RelanceMetric.recoveredAmountTotal, dimensions: [("currency", rec.currency), ("segment", segment)]).increment(by: rec.amount)
+        Recorder(label: RelanceMetric.timeToRecoverSeconds, dimensions: [("segment", segment)]).record(Double(max(0, now - rec.firstFailedAt)))
+        let ladder = machine.ladder(of: rec)
+        let sent = min(rec.nextNotice, ladder.failure.count)
+        let policy = rec.choice.policy == .holdout ? "holdout" : rec.choice.policy == .rules ? "rules" : "learned"
+        Counter(label: RelanceMetric.recoveriesTotal, dimensions: [
+            ("after_notice_level", sent > 0 ? ladder.failure[sent - 1].name : "none"), ("method", method.isDefault ? "default" : "other"), ("policy", policy),
+        ]).increment()
+    }
+
     func complianceBlock(_ rule: Rule) {
         let counter = blocks.withLock { made in
             if let c = made[rule] { return c }

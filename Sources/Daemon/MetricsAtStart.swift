@@ -11,7 +11,10 @@ import RetryPlanner
 /// | family | series at zero |
 /// |---|---|
 /// | `relance_attempts_total` | `outcome` `succeeded`, `closed`, `refused`, `abandoned` with `decline_class="none"`; `declined` with every decline class |
-/// | `relance_recovered_amount_total` | every currency the policy's segments name, and the sandbox's (`SandboxPopulation.currencies`) |
+/// | `relance_recovered_amount_total`, `relance_failed_amount_total` | every currency the policy's segments name, and the sandbox's (`SandboxPopulation.currencies`), for every segment |
+/// | `relance_open_amount` | those currencies, every age band |
+/// | `relance_time_to_recover_seconds` | every segment |
+/// | `relance_recoveries_total` | `after_notice_level="none"`, both methods, every policy |
 /// | `relance_compliance_blocks_total` | every network rule |
 /// | `relance_dispatch_lag_seconds`, `relance_provider_latency_seconds`, `relance_planner_decisions_total` | the one series |
 enum MetricsAtStart {
@@ -25,8 +28,21 @@ enum MetricsAtStart {
         }
         var currencies = Set(settings.policy.segments.flatMap(\.match.currencies))
         if settings.provider.kind == .sandbox { currencies.formUnion(SandboxPopulation.currencies) }
+        let segments = settings.policy.segments.map(\.name)
         for currency in currencies.sorted() {
-            _ = Counter(label: RelanceMetric.recoveredAmountTotal, dimensions: [("currency", currency)])
+            for segment in segments {
+                _ = Counter(label: RelanceMetric.recoveredAmountTotal, dimensions: [("currency", currency), ("segment", segment)])
+                _ = Counter(label: RelanceMetric.failedAmountTotal, dimensions: [("currency", currency), ("segment", segment)])
+            }
+            for age in StatusReporter.ages.map(\.name) { Gauge(label: RelanceMetric.openAmount, dimensions: [("currency", currency), ("age", age)]).record(0) }
+        }
+        for segment in segments {
+            _ = Recorder(label: RelanceMetric.timeToRecoverSeconds, dimensions: [("segment", segment)])
+        }
+        for policy in ["rules", "learned", "holdout"] {
+            for method in ["default", "other"] {
+                _ = Counter(label: RelanceMetric.recoveriesTotal, dimensions: [("after_notice_level", "none"), ("method", method), ("policy", policy)])
+            }
         }
         for rule in Rule.allCases where rule != .none {
             _ = Counter(label: RelanceMetric.complianceBlocksTotal, dimensions: [("rule", rule.key)])

@@ -38,11 +38,15 @@ package final class StatusReporter: Sendable {
     /// CPU with a million), where the other figures are index searches read every 2 s.
     static let bandsInterval = 30.0
     static let states = ["scheduled", "in_flight", "waiting", "recovered", "exhausted", "closed", "held"]
+    /// Age bands of `relance_open_amount`: each band's first day since the failure.
+    package static let ages: [(name: String, from: Int)] = [("0-7d", 0), ("8-30d", 8), ("31-60d", 31), ("60d+", 61)]
 
     struct Figures: Sendable {
         var byState: [String: Int] = [:]
         var attemptsHour = 0, attemptsDay = 0, recoveriesHour = 0, recoveriesDay = 0
         var bands: [(charges: Int, recovered: Int)] = []
+        var segments: [SegmentAmounts] = []
+        var open: [(currency: String, band: Int, amount: Int64)] = []
         var bandsReadAt: Double = 0
         var outbox = 0
         var readAt: Double = 0
@@ -57,8 +61,12 @@ package final class StatusReporter: Sendable {
     let startedAt = Date()
     let config: Mutex<ConfigState>
     let cache = Mutex(Figures())
+    /// The segments' names in force (the store keeps their places).
+    let segmentNames: @Sendable () -> [String]
 
-    init(store: any ChargeStore, signals: DaemonSignals, clock: VirtualClock, providerName: String, index: DueIndex, spool: SpoolWriter, config: ConfigState) {
+    init(store: any ChargeStore, signals: DaemonSignals, clock: VirtualClock, providerName: String, index: DueIndex, spool: SpoolWriter, config: ConfigState,
+         segmentNames: @escaping @Sendable () -> [String] = { [] }) {
+        self.segmentNames = segmentNames
         self.store = store
         self.signals = signals
         self.clock = clock
@@ -80,9 +88,11 @@ package final class StatusReporter: Sendable {
         (f.byState, f.outbox) = (stored.byState, stored.outbox)
         (f.attemptsHour, f.attemptsDay, f.recoveriesHour, f.recoveriesDay) = (stored.attemptsHour, stored.attemptsDay, stored.recoveriesHour, stored.recoveriesDay)
         if now - cached.bandsReadAt < Self.bandsInterval {
-            (f.bands, f.bandsReadAt) = (cached.bands, cached.bandsReadAt)
+            (f.bands, f.bandsReadAt, f.segments, f.open) = (cached.bands, cached.bandsReadAt, cached.segments, cached.open)
         } else {
             f.bands = try await store.bandFigures(Self.bands.map(\.min))
+            f.segments = try await store.segmentAmounts()
+            f.open = try await store.openAmounts(now: virtual, ages: Self.ages.map(\.from))
             f.bandsReadAt = now
         }
         f.readAt = now
@@ -98,6 +108,19 @@ package final class StatusReporter: Sendable {
         _ = try? await figures()
         Gauge(label: RelanceMetric.dueBacklog).record(index.dueCount(now: clock.now()))
         Gauge(label: RelanceMetric.spoolPendingFiles).record(spool.pendingFiles())
+        if let f = try? await figures() {
+            var seen = Set<String>()
+            for o in f.open {
+                seen.insert("\(o.currency)|\(o.band)")
+                Gauge(label: RelanceMetric.openAmount, dimensions: [("currency", o.currency), ("age", Self.ages[min(o.band, Self.ages.count - 1)].name)]).record(o.amount)
+            }
+            // A band that emptied shows 0, not its last amount.
+            for currency in Set(f.open.map(\.currency) + f.segments.map(\.currency)) {
+                for (band, age) in Self.ages.enumerated() where !seen.contains("\(currency)|\(band)") {
+                    Gauge(label: RelanceMetric.openAmount, dimensions: [("currency", currency), ("age", age.name)]).record(0)
+                }
+            }
+        }
     }
 
     /// Why the daemon is up but not doing its job (for `/healthz`), or nil.
@@ -153,7 +176,12 @@ package final class StatusReporter: Sendable {
             // The signals keep them oldest first; the document lists them newest first.
             lastErrors: signals.recentErrors.withLock { $0 }.reversed().map { .init(time: rfc3339($0.time), message: $0.message) },
             holds: try await holds(),
-            heldCustomers: try await heldCustomers()
+            heldCustomers: try await heldCustomers(),
+            recoveryBySegment: f.segments.map { s in
+                let names = segmentNames()
+                return .init(segment: s.segment < names.count ? names[s.segment] : "segment \(s.segment)", currency: s.currency, failedAmount: s.failed,
+                             recoveredAmount: s.recovered, charges: s.charges, recovered: s.recoveredCharges)
+            }
         ).encode()
     }
 

@@ -28,6 +28,10 @@ package enum RelanceMetric {
     package static let chargesTracked = "relance_charges_tracked"
     package static let attemptsTotal = "relance_attempts_total"
     package static let recoveredAmountTotal = "relance_recovered_amount_total"
+    package static let failedAmountTotal = "relance_failed_amount_total"
+    package static let timeToRecoverSeconds = "relance_time_to_recover_seconds"
+    package static let openAmount = "relance_open_amount"
+    package static let recoveriesTotal = "relance_recoveries_total"
     package static let complianceBlocksTotal = "relance_compliance_blocks_total"
     package static let dueBacklog = "relance_due_backlog"
     package static let dispatchLagSeconds = "relance_dispatch_lag_seconds"
@@ -55,7 +59,11 @@ package enum RelanceMetric {
     package static let families: [Family] = [
         Family(name: chargesTracked, type: "gauge", help: "Charges in each state."),
         Family(name: attemptsTotal, type: "counter", help: "Attempts finished, by outcome and decline class (none unless declined)."),
-        Family(name: recoveredAmountTotal, type: "counter", help: "Amount recovered, in the currency's minor unit."),
+        Family(name: recoveredAmountTotal, type: "counter", help: "Amount recovered, in the currency's minor unit, by currency and segment."),
+        Family(name: failedAmountTotal, type: "counter", help: "Amount of the failed charges ingested, in the currency's minor unit, by currency and segment."),
+        Family(name: timeToRecoverSeconds, type: "histogram", help: "Time from a charge's failure to its recovery, in seconds, by segment."),
+        Family(name: openAmount, type: "gauge", help: "Amount of the open charges, in the currency's minor unit, by currency and age since failure."),
+        Family(name: recoveriesTotal, type: "counter", help: "Charges recovered, by the last notice level before the recovery, the method (default or other) and the policy that chose the time."),
         Family(name: complianceBlocksTotal, type: "counter", help: "Attempts a card-network rule stopped or postponed."),
         Family(name: dueBacklog, type: "gauge", help: "Attempts whose time has come and that no worker has taken yet."),
         Family(name: dispatchLagSeconds, type: "histogram", help: "Delay between an attempt's planned time and its start, in seconds."),

@@ -24,12 +24,16 @@ package struct StatusDocument: Codable, Sendable, Equatable {
     package var holds: [Hold]
     /// Customers held as a whole, longest held first (at most 20); absent from an older daemon's document.
     package var heldCustomers: [CustomerHold]?
+    /// Recovery by segment and currency, weighted by amount; absent from an older daemon's document.
+    package var recoveryBySegment: [SegmentRecovery]?
 
     package init(
         version: String, pid: Int, startedAt: String, uptimeSeconds: Double, virtualTime: String, timeScale: Int,
         config: Config, provider: Provider, charges: Charges, dueBacklog: Int, attempts: Window, recoveries: Window,
-        recoveryRateByAmount: [Band], spool: Spool, lastErrors: [ErrorEntry], holds: [Hold] = [], heldCustomers: [CustomerHold] = []
+        recoveryRateByAmount: [Band], spool: Spool, lastErrors: [ErrorEntry], holds: [Hold] = [], heldCustomers: [CustomerHold] = [],
+        recoveryBySegment: [SegmentRecovery] = []
     ) {
+        self.recoveryBySegment = recoveryBySegment
         self.version = version
         self.pid = pid
         self.startedAt = startedAt
@@ -156,6 +160,27 @@ package struct StatusDocument: Codable, Sendable, Equatable {
 
     /// Recovery over one amount band: charges whose amount (minor units) is in `min...max`
     /// (`max` nil = no upper bound); `rate` = recovered / charges, 0 when there are none.
+    /// One segment's failed charges in one currency: `rate` is the recovered share of the failed amount.
+    package struct SegmentRecovery: Codable, Sendable, Equatable {
+        package var segment: String
+        package var currency: String
+        package var failedAmount: Int64
+        package var recoveredAmount: Int64
+        package var charges: Int
+        package var recovered: Int
+        package var rate: Double
+
+        package init(segment: String, currency: String, failedAmount: Int64, recoveredAmount: Int64, charges: Int, recovered: Int) {
+            self.segment = segment
+            self.currency = currency
+            self.failedAmount = failedAmount
+            self.recoveredAmount = recoveredAmount
+            self.charges = charges
+            self.recovered = recovered
+            rate = failedAmount > 0 ? Double(recoveredAmount) / Double(failedAmount) : 0
+        }
+    }
+
     package struct Band: Codable, Sendable, Equatable {
         package var band: String
         package var minMinor: Int

@@ -35,10 +35,14 @@ package enum Telemetry {
     /// The labels that are histograms in seconds, whether recorded as a `Timer` or a `Recorder`.
     package static let secondsHistograms = [RelanceMetric.dispatchLagSeconds, RelanceMetric.providerLatencySeconds]
 
+    /// `relance_time_to_recover_seconds`: 1 h to 60 d.
+    package static let recoveryBuckets: [Double] = [1, 3, 6, 12, 24, 48, 72, 120, 168, 240, 336, 504, 720, 1_080, 1_440].map { $0 * 3_600 }
+
     private static let factory: HelpingMetricsFactory = {
         let seconds = durationBuckets.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
-        let factory = HelpingMetricsFactory(registry: PrometheusCollectorRegistry(), durationBuckets: durationBuckets,
-                                            valueBuckets: Dictionary(uniqueKeysWithValues: secondsHistograms.map { ($0, seconds) }))
+        var buckets = Dictionary(uniqueKeysWithValues: secondsHistograms.map { ($0, seconds) })
+        buckets[RelanceMetric.timeToRecoverSeconds] = recoveryBuckets
+        let factory = HelpingMetricsFactory(registry: PrometheusCollectorRegistry(), durationBuckets: durationBuckets, valueBuckets: buckets)
         MetricsSystem.bootstrap(factory)
         return factory
     }()

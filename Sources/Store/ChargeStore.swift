@@ -37,6 +37,10 @@ package protocol ChargeStore: Sendable {
     func figures(now: Int64) async throws -> StoreFigures
     /// Charges and recovery rate by amount band (`bands`: lower bounds in minor units, ascending).
     func bandFigures(_ bands: [Int64]) async throws -> [(charges: Int, recovered: Int)]
+    /// Failed and recovered amounts, and charges, by segment (its index) and currency.
+    func segmentAmounts() async throws -> [SegmentAmounts]
+    /// The open charges' amount by currency and age band (`ages`: each band's first day, ascending from 0).
+    func openAmounts(now: Int64, ages: [Int]) async throws -> [(currency: String, band: Int, amount: Int64)]
     /// Failed and recovered amounts by currency.
     func amounts() async throws -> [(currency: String, failed: Int64, recovered: Int64, recoveredCount: Int)]
 
@@ -54,6 +58,25 @@ package protocol ChargeStore: Sendable {
 
     /// Writes waiting for the writer or running (background work lets them go first).
     var waitingWrites: Int { get }
+}
+
+/// One segment's charges in one currency, for the recovery rate weighted by amount.
+package struct SegmentAmounts: Sendable, Hashable {
+    package var segment: Int
+    package var currency: String
+    package var failed: Int64
+    package var recovered: Int64
+    package var charges: Int
+    package var recoveredCharges: Int
+
+    package init(segment: Int, currency: String, failed: Int64, recovered: Int64, charges: Int, recoveredCharges: Int) {
+        self.segment = segment
+        self.currency = currency
+        self.failed = failed
+        self.recovered = recovered
+        self.charges = charges
+        self.recoveredCharges = recoveredCharges
+    }
 }
 
 /// What `/status` and the status line show from the store.

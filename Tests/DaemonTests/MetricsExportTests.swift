@@ -61,7 +61,11 @@ struct MetricsExportTests {
         for series in [
             #"relance_attempts_total{outcome="succeeded",decline_class="none"} 0"#,
             #"relance_attempts_total{outcome="declined",decline_class="retry_later"} 0"#,
-            #"relance_recovered_amount_total{currency="EUR"} 0"#,
+            #"relance_recovered_amount_total{currency="EUR",segment="default"} 0"#,
+            #"relance_failed_amount_total{currency="EUR",segment="default"} 0"#,
+            #"relance_open_amount{currency="EUR",age="60d+"} 0.0"#,
+            #"relance_time_to_recover_seconds_count{segment="default"} 0"#,
+            #"relance_recoveries_total{after_notice_level="none",method="default",policy="learned"} 0"#,
             #"relance_compliance_blocks_total{rule="visa_reattempt_limit"} 0"#,
             #"relance_provider_requests_total{endpoint="sandbox.pay",status="ok"} 0"#,
             #"relance_dispatch_lag_seconds_count 0"#,

@@ -20,7 +20,8 @@ struct StatusReporterTests {
         let planned = try await engine.hold(.customer("cus_phone_plan"), reason: "payment plan", until: engine.clock.now() + 30 * 86_400)
         #expect(planned.changed == ["cus_phone_plan"])
         let reporter = StatusReporter(store: engine.store, signals: engine.signals, clock: engine.clock, providerName: engine.provider.name, index: DueIndex(), spool: try SpoolWriter(directory: dir + "/spool"),
-                                      config: ConfigState(path: dir + "/retry.toml", digest: "9c1f4e2ab07d3e55", loadedAt: engine.clock.now()))
+                                      config: ConfigState(path: dir + "/retry.toml", digest: "9c1f4e2ab07d3e55", loadedAt: engine.clock.now()),
+                                      segmentNames: { ["default"] })
         let bytes = try await reporter.document()
         let doc = try StatusDocument.decode(bytes)
         let c = doc.charges
@@ -32,6 +33,14 @@ struct StatusReporterTests {
         #expect(expected.filter { $0 > 0 }.count >= 3, "the sample spans several bands: \(charges.map(\.amount))")
         #expect(doc.recoveryRateByAmount.map(\.minMinor) == [0, 1_000, 5_000, 20_000, 100_000])
         #expect(doc.recoveryRateByAmount.last?.maxMinor == nil && doc.recoveryRateByAmount.first?.maxMinor == 1_000)
+        // Recovery by segment, weighted by amount: every charge's amount in its segment and currency.
+        let bySegment = doc.recoveryBySegment ?? []
+        for currency in Set(charges.map(\.currency)) {
+            let failed = charges.filter { $0.currency == currency }.reduce(Int64(0)) { $0 + $1.amount }
+            let row = bySegment.first { $0.currency == currency }
+            #expect(row?.segment == "default" && row?.failedAmount == failed && row?.charges == charges.filter { $0.currency == currency }.count)
+            #expect(row.map { $0.rate == Double($0.recoveredAmount) / Double($0.failedAmount) } == true)
+        }
         #expect(doc.config.path == dir + "/retry.toml" && doc.provider.name == engine.provider.name && doc.timeScale == 1)
         #expect(doc.spool == StatusDocument.Spool(pendingEvents: doc.spool.pendingEvents, paused: false, reason: nil))
         #expect(doc.lastErrors.map(\.message) == ["provider: HTTP 429 rate_limit"])

@@ -17,7 +17,11 @@ from prometheus_client.parser import text_string_to_metric_families
 EXPECTED = {
     "relance_charges_tracked": ("gauge", {"state"}),
     "relance_attempts_total": ("counter", {"outcome", "decline_class"}),
-    "relance_recovered_amount_total": ("counter", {"currency"}),
+    "relance_recovered_amount_total": ("counter", {"currency", "segment"}),
+    "relance_failed_amount_total": ("counter", {"currency", "segment"}),
+    "relance_time_to_recover_seconds": ("histogram", {"segment"}),
+    "relance_open_amount": ("gauge", {"currency", "age"}),
+    "relance_recoveries_total": ("counter", {"after_notice_level", "method", "policy"}),
     "relance_compliance_blocks_total": ("counter", {"rule"}),
     "relance_due_backlog": ("gauge", set()),
     "relance_dispatch_lag_seconds": ("histogram", set()),
@@ -28,6 +32,8 @@ EXPECTED = {
     "relance_build_info": ("gauge", {"version"}),
 }
 FIRST_BUCKET, LAST_BUCKET = 0.001, 60.0
+# Histograms with their own range: name -> (first, last) bucket bounds, in seconds.
+RANGES = {"relance_time_to_recover_seconds": (3600.0, 60 * 86400.0)}
 
 
 def exposed_name(family):
@@ -58,8 +64,9 @@ def check_histogram(name, samples, problems):
         finite = [b for b in bounds if not math.isinf(b)]
         if not bounds or not math.isinf(bounds[-1]):
             problems.append(f"{where}: no le=\"+Inf\" bucket")
-        if not finite or not math.isclose(finite[0], FIRST_BUCKET) or not math.isclose(finite[-1], LAST_BUCKET):
-            problems.append(f"{where}: buckets should run from {FIRST_BUCKET} to {LAST_BUCKET} s, got {finite[:1]}..{finite[-1:]}")
+        first, last = RANGES.get(name, (FIRST_BUCKET, LAST_BUCKET))
+        if not finite or not math.isclose(finite[0], first) or not math.isclose(finite[-1], last):
+            problems.append(f"{where}: buckets should run from {first} to {last} s, got {finite[:1]}..{finite[-1:]}")
         if any(b > a for a, b in zip(counts[1:], counts)):
             problems.append(f"{where}: bucket counts are not cumulative: {counts}")
         if entry["sum"] is None or entry["count"] is None:

@@ -32,6 +32,25 @@ package final class InMemoryChargeStore: ChargeStore {
 
     package func checkpoint() throws {}
 
+    package func segmentAmounts() async throws -> [SegmentAmounts] {
+        let charges = tables.withLock { $0.charges.map(\.charge) }
+        return Dictionary(grouping: charges, by: { "\($0.segment)|\($0.currency)" }).values.map { group in
+            let recovered = group.filter { $0.state == .recovered }
+            return SegmentAmounts(segment: group[0].segment, currency: group[0].currency, failed: group.reduce(0) { $0 + $1.amount },
+                                  recovered: recovered.reduce(0) { $0 + $1.amount }, charges: group.count, recoveredCharges: recovered.count)
+        }.sorted { ($0.segment, $0.currency) < ($1.segment, $1.currency) }
+    }
+
+    package func openAmounts(now: Int64, ages: [Int]) async throws -> [(currency: String, band: Int, amount: Int64)] {
+        let open = tables.withLock { $0.charges.map(\.charge) }.filter(\.state.isOpen)
+        var sums: [String: (currency: String, band: Int, amount: Int64)] = [:]
+        for c in open {
+            let band = ages.dropFirst().filter { now - c.firstFailedAt >= Int64($0) * 86_400 }.count
+            sums["\(c.currency)|\(band)", default: (c.currency, band, 0)].amount += c.amount
+        }
+        return sums.values.sorted { ($0.currency, $0.band) < ($1.currency, $1.band) }
+    }
+
     package func outcomeCounts(since: Int64) async throws -> [(observation: Observation, count: Int)] {
         let observations = tables.withLock { t in t.outcomes.values.filter { $0.at >= since }.compactMap(\.observation) }
         return Dictionary(grouping: observations, by: { $0 }).map { ($0.key, $0.value.count) }

@@ -101,6 +101,27 @@ package final class SQLiteChargeStore: ChargeStore {
         }
     }
 
+    package func segmentAmounts() async throws -> [SegmentAmounts] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT segment, currency, sum(amount), coalesce(sum(amount) FILTER (WHERE state = 'recovered'), 0), count(*),
+                       count(*) FILTER (WHERE state = 'recovered')
+                FROM charges GROUP BY segment, currency ORDER BY segment, currency
+                """).map { SegmentAmounts(segment: $0[0], currency: $0[1], failed: $0[2], recovered: $0[3], charges: $0[4], recoveredCharges: $0[5]) }
+        }
+    }
+
+    package func openAmounts(now: Int64, ages: [Int]) async throws -> [(currency: String, band: Int, amount: Int64)] {
+        // The band of each open charge: how many band starts its age in whole days has reached, less one.
+        let band = ages.dropFirst().map { "(\(now) - first_failed_at >= \(Int64($0) * 86_400))" }.joined(separator: " + ")
+        return try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT currency, \(band.isEmpty ? "0" : band) AS band, sum(amount) FROM charges
+                WHERE state IN ('scheduled', 'in_flight', 'waiting') GROUP BY currency, band ORDER BY currency, band
+                """).map { ($0[0], $0[1], $0[2]) }
+        }
+    }
+
     package func amounts() async throws -> [(currency: String, failed: Int64, recovered: Int64, recoveredCount: Int)] {
         try await database.read { db in
             try Row.fetchAll(db, sql: """
