@@ -39,7 +39,7 @@ extension Engine {
             for (observation, count) in try await store.outcomeCounts(since: now - learning.history) {
                 builder.add(observation, count: count)
             }
-            let posteriors = builder.build()
+            let posteriors = builder.build(minSamples: learning.minSamples)
             active.withLock { $0.machine = $0.machine.with(posteriors: posteriors) }
             signals.learnedOutcomes.withLock { $0 = posteriors.outcomes }
             var pruned = 0

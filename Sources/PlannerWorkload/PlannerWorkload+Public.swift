@@ -23,11 +23,13 @@ public final class PlannerBenchmarkWorkload {
 
     /// Builds `charges` synthetic charges from `seed` over ``PlannerWorkload/zoneNames``, read from
     /// the system's tz database (`$TZDIR`, else `/usr/share/zoneinfo`), as `relancectl bench planner` does.
-    public init(charges: Int, seed: UInt64) throws {
+    /// `learning`: the learned policy on (``PlannerWorkload/withLearning(outcomes:)``), to compare with it off.
+    public init(charges: Int, seed: UInt64, learning: Bool = false) throws {
         precondition(charges > 0, "charges must be positive")
         let zones: ZoneTable
         do { zones = try SystemZones.table(PlannerWorkload.zoneNames) } catch { throw LoadError(description: error.description) }
-        workload = PlannerWorkload.make(charges: charges, seed: seed, zones: zones)
+        let made = PlannerWorkload.make(charges: charges, seed: seed, zones: zones)
+        workload = learning ? made.withLearning() : made
         decisions = .allocate(capacity: charges)
         decisions.initialize(repeating: Decision(at: 0, kind: .stop))
     }

@@ -169,3 +169,33 @@ package struct PlannerWorkload: Sendable {
         }
     }
 }
+
+extension PlannerWorkload {
+    /// The same workload with the learned policy on (`[learning] mode = "on"`): each card gets a
+    /// funding and an issuer country, and the learner a snapshot of `outcomes` seeded outcomes
+    /// spread over every class, bucket and refinement (so that the refined cells count).
+    package func withLearning(outcomes: Int = 200_000) -> PlannerWorkload {
+        var w = self
+        var rng = Generator(state: Jitter.mix(UInt64(charges.count) ^ 0x6c65_6172_6e))
+        let countries = ["FR", "DE", "US", "GB", "BR", "JP"].map(CountryCode.pack)
+        for i in w.methods.indices where w.methods[i].rail == .card {
+            w.methods[i].funding = rng.below(100) < 45 ? .debit : .credit
+            w.methods[i].country = countries[rng.below(countries.count)]
+        }
+        var builder = PosteriorBuilder()
+        for _ in 0..<outcomes {
+            let bucket = UInt8(rng.below(SlotFeatures.buckets))
+            let funding: Funding = rng.below(2) == 0 ? .debit : .credit
+            // Debit cards do better early in the day, as the sandbox's issuers do.
+            let rate = funding == .debit && bucket % 8 == 2 ? 40 : 20
+            builder.add(Observation(
+                declineClass: DeclineClass.allCases[rng.below(DeclineClass.allCases.count)], network: [.visa, .mastercard, .amex][rng.below(3)],
+                funding: funding, country: countries[rng.below(countries.count)], bucket: bucket, succeeded: rng.below(100) < rate,
+                byRules: rng.below(10) != 0))
+        }
+        var policy = planner.policy
+        policy.learning.mode = .on
+        w.planner = Planner(policy: policy, zones: planner.zones, posteriors: builder.build())
+        return w
+    }
+}

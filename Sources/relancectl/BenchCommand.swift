@@ -28,10 +28,19 @@ struct PlannerBench: ParsableCommand {
     @Option(help: "Planning passes over the whole batch (the best pass is reported).")
     var passes: Int = 5
 
+    @Flag(help: "Plan with the learned policy on too, and print both rates side by side (and their ratio).")
+    var learning = false
+
     func run() throws {
         guard charges > 0, passes > 0 else { throw ValidationError("--charges and --passes must be positive") }
         let zones = try SystemZones.table(PlannerWorkload.zoneNames)
         let workload = PlannerWorkload.make(charges: charges, seed: seed, zones: zones)
+        if learning {
+            let off = Self.best(workload, passes: passes), on = Self.best(workload.withLearning(), passes: passes)
+            print("decisions=\(charges) learning_off_per_sec=\(Int(Double(charges) / off.seconds)) learning_on_per_sec=\(Int(Double(charges) / on.seconds))"
+                  + " on_over_off_time=\(String(format: "%.2f", on.seconds / off.seconds)) learned=\(on.learned) explored=\(on.explored) holdout=\(on.holdout)")
+            return
+        }
         let decisions = UnsafeMutableBufferPointer<Decision>.allocate(capacity: charges)
         defer { decisions.deallocate() }
         var best = Double.infinity
@@ -57,5 +66,19 @@ struct PlannerBench: ParsableCommand {
                 + " state_bytes_per_charge=\(MemoryLayout<ChargeState>.stride) method_bytes=\(MemoryLayout<MethodState>.stride)"
                 + " ledger_entry_bytes=\(MemoryLayout<LedgerEntry>.stride) attempts=\(attempts) waits=\(waits) stops=\(stops) checksum=\(checksum)"
         )
+    }
+}
+
+extension PlannerBench {
+    /// The best of `passes` over the workload, and how its attempts were chosen.
+    static func best(_ workload: PlannerWorkload, passes: Int) -> (seconds: Double, learned: Int, explored: Int, holdout: Int) {
+        let decisions = UnsafeMutableBufferPointer<Decision>.allocate(capacity: workload.charges.count)
+        defer { decisions.deallocate() }
+        var best = Double.infinity
+        for _ in 0..<passes {
+            let elapsed = ContinuousClock().measure { workload.run(into: decisions) }
+            best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+        return (best, decisions.count { $0.policy == .learned }, decisions.count { $0.policy == .exploration }, decisions.count { $0.policy == .holdout })
     }
 }

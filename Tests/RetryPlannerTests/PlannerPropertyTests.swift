@@ -121,7 +121,7 @@ struct PlannerPropertyTests {
     }
 
     /// Random outcomes in every kind of cell, with random refinement thresholds.
-    static func randomPosteriors(_ rng: inout Rng) -> Posteriors {
+    static func randomPosteriors(_ rng: inout Rng, minSamples: Int) -> Posteriors {
         var builder = PosteriorBuilder()
         for _ in 0..<(rng.below(2_000)) {
             builder.add(Observation(
@@ -129,7 +129,7 @@ struct PlannerPropertyTests {
                 funding: Funding.allCases[rng.below(4)], country: [0, CountryCode.pack("FR"), CountryCode.pack("BR")][rng.below(3)],
                 bucket: UInt8(rng.below(SlotFeatures.buckets)), succeeded: rng.chance(rng.below(100)), byRules: rng.chance(50)))
         }
-        return builder.build()
+        return builder.build(minSamples: minSamples)
     }
 
     static func runScenario(seed: UInt64, learning: Bool = false) {
@@ -144,7 +144,7 @@ struct PlannerPropertyTests {
             policy.learning.exploration = 0.5
             policy.learning.holdout = 0.05
             policy.learning.minSamples = 1 + own.below(40)
-            planner = Planner(policy: policy, zones: table, posteriors: randomPosteriors(&own))
+            planner = Planner(policy: policy, zones: table, posteriors: randomPosteriors(&own, minSamples: policy.learning.minSamples))
         }
         let start = utc(2026, 1, 1) + Int64(rng.below(365 * 86_400))
         let methodCount = 1 + rng.below(4)

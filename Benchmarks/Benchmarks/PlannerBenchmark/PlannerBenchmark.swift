@@ -37,41 +37,48 @@ let benchmarks: @Sendable () -> Void = {
         if seconds > 0 { benchmark.measurement(decisionsPerSecond, Int(Double(workload.count) / seconds)) }
     }
 
-    // 1M charges, seed 42. scalingFactor .mega: an iteration is 1M decisions, so throughput reads in
-    // decisions per second and wallClock in time per decision.
-    Benchmark(
-        "Planner.batch.1M",
-        configuration: .init(
-            metrics: metrics,
-            units: [decisionsPerSecond: .kilo],
-            warmupIterations: 1,
-            scalingFactor: .mega,
-            maxDuration: .seconds(10),
-            maxIterations: 25,
-            thresholds: noAllocations
-        )
-    ) { benchmark, workload in
-        planAll(benchmark, workload)
-    } setup: {
-        try PlannerBenchmarkWorkload(charges: 1_000_000, seed: 42)
-    }
+    // Each benchmark twice, with the learned policy off and on (`[learning] mode = "on"`, a learner
+    // snapshot of 200,000 outcomes): side by side in one run, so that the cost of learning is read
+    // from the same machine at the same moment. Both must allocate nothing.
+    for learning in [false, true] {
+        let suffix = learning ? ".learning" : ""
 
-    // 10k charges, seed 42, for quick runs. One batch per iteration and no scaling factor (none is
-    // 10,000): wallClock and throughput are per batch; `Decisions / s` is per decision.
-    Benchmark(
-        "Planner.batch.10k",
-        configuration: .init(
-            metrics: metrics,
-            units: [decisionsPerSecond: .kilo],
-            warmupIterations: 3,
-            scalingFactor: .one,
-            maxDuration: .seconds(2),
-            maxIterations: 10_000,
-            thresholds: noAllocations
-        )
-    ) { benchmark, workload in
-        planAll(benchmark, workload)
-    } setup: {
-        try PlannerBenchmarkWorkload(charges: 10_000, seed: 42)
+        // 1M charges, seed 42. scalingFactor .mega: an iteration is 1M decisions, so throughput reads in
+        // decisions per second and wallClock in time per decision.
+        Benchmark(
+            "Planner.batch.1M" + suffix,
+            configuration: .init(
+                metrics: metrics,
+                units: [decisionsPerSecond: .kilo],
+                warmupIterations: 1,
+                scalingFactor: .mega,
+                maxDuration: .seconds(10),
+                maxIterations: 25,
+                thresholds: noAllocations
+            )
+        ) { benchmark, workload in
+            planAll(benchmark, workload)
+        } setup: {
+            try PlannerBenchmarkWorkload(charges: 1_000_000, seed: 42, learning: learning)
+        }
+
+        // 10k charges, seed 42, for quick runs. One batch per iteration and no scaling factor (none is
+        // 10,000): wallClock and throughput are per batch; `Decisions / s` is per decision.
+        Benchmark(
+            "Planner.batch.10k" + suffix,
+            configuration: .init(
+                metrics: metrics,
+                units: [decisionsPerSecond: .kilo],
+                warmupIterations: 3,
+                scalingFactor: .one,
+                maxDuration: .seconds(2),
+                maxIterations: 10_000,
+                thresholds: noAllocations
+            )
+        ) { benchmark, workload in
+            planAll(benchmark, workload)
+        } setup: {
+            try PlannerBenchmarkWorkload(charges: 10_000, seed: 42, learning: learning)
+        }
     }
 }

@@ -65,21 +65,22 @@ extension Planner {
                     let rules = rulesOnly.decide(c, now: now)
                     let holdout = policy.learning.isHoldout(c.idHash)
                     choice.policy = holdout ? .holdout : policy.learning.mode == .on ? decision.policy : .rules
-                    guard rules.kind == .attempt, let set = context.slots(c, rulesTime: rules.at, method: Int(rules.method)) else { return choice }
-                    let best = context.greedy(set)
+                    guard rules.kind == .attempt else { return choice }
+                    var set = context.slots(c, rulesTime: rules.at, method: Int(rules.method))
+                    let best = context.greedy(&set, c)
                     choice.rulesAt = rules.at
-                    choice.rulesP = Double(set.means[0])
-                    choice.learnedAt = set.times[best]
-                    choice.learnedP = Double(set.means[best])
-                    choice.outcomes = Int(set.weights[best])
+                    choice.rulesP = Double(set.mean(0))
+                    choice.learnedAt = set.time(best)
+                    choice.learnedP = Double(set.mean(best))
+                    choice.outcomes = Int(set.weight(best))
                     let taken = policy.learning.mode == .on && !holdout ? min(Int(decision.slot), set.count - 1) : 0
                     choice.slot = taken
-                    choice.modelP = Double(set.means[taken])
+                    choice.modelP = Double(set.mean(taken))
                     choice.greedy = taken == best
                     guard policy.learning.mode == .on, !holdout else { return choice }
                     let seed = PlanContext.seed(c)
                     var hits = 0
-                    for k in 0..<Planner.propensityDraws where context.thompson(set, seed: Jitter.mix(seed &+ UInt64(k + 1) &* 0x2545_f491)) == taken {
+                    for k in 0..<Planner.propensityDraws where context.thompson(&set, c, seed: Jitter.mix(seed &+ UInt64(k + 1) &* 0x2545_f491)) == taken {
                         hits += 1
                     }
                     let epsilon = policy.learning.exploration

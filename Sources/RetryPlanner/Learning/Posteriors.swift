@@ -33,8 +33,87 @@ package struct Posteriors: Sendable {
     var classRate: [Float]
     /// Outcomes counted in all.
     package let outcomes: Int
+    /// Every estimate the planner can ask for, computed once with the snapshot: per profile (class,
+    /// funding, network, country) and bucket, (expected success, outcomes behind it). A decision
+    /// reads one entry per candidate slot. ``profile(_:funding:network:country:)`` gives a profile's row.
+    var dense: [SIMD2<Float>] = []
+    /// The issuer countries with outcomes, ascending: a country's row is its place plus one (0: any other).
+    var countries: [UInt16] = []
 
     package static let empty = Posteriors(keys: [0], successes: [0], failures: [0], classRate: Array(repeating: Posteriors.defaultRate, count: 32), outcomes: 0)
+        .densified(minSamples: 30)
+
+    static let classes = 6, fundings = 4, networks = 6
+
+    /// The first entry of a profile's row in ``dense``.
+    @inline(__always)
+    func profile(_ c: DeclineClass, funding: Funding, network: CardNetwork, country: UInt16) -> Int {
+        countries.withUnsafeBufferPointer { Self.profile(c, funding: funding, network: network, country: country, countries: $0) }
+    }
+
+    /// ``profile(_:funding:network:country:)`` over a borrowed country list.
+    @inline(__always)
+    static func profile(_ c: DeclineClass, funding: Funding, network: CardNetwork, country: UInt16, countries: UnsafeBufferPointer<UInt16>) -> Int {
+        var place = 0
+        if country != 0 {
+            // A binary search of a short sorted array.
+            var lo = 0, hi = countries.count
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                if countries[mid] < country { lo = mid + 1 } else { hi = mid }
+            }
+            if lo < countries.count && countries[lo] == country { place = lo + 1 }
+        }
+        let row = ((Int(c.rawValue) * fundings + Int(funding.rawValue)) * networks + Int(network.rawValue)) * (countries.count + 1) + place
+        return row * SlotFeatures.buckets
+    }
+
+    /// The expected success of a slot in `bucket` for a profile, with the outcomes behind it: the
+    /// class's pooled cell with the rules' rate as its prior (weight 10), refined by the funding,
+    /// country and network cells that have `minSamples` outcomes (each a ratio to the pooled cell).
+    func estimate(_ cls: DeclineClass, funding: Funding, country: UInt16, network: CardNetwork, bucket b: UInt8, minSamples: Float) -> SIMD2<Float> {
+        let w = Self.priorWeight
+        let base = cell(Self.key(level: 0, declineClass: cls, value: 0, bucket: b))
+        let n0 = base.s + base.f
+        let mean0 = (rate(cls) * w + base.s) / (w + n0)
+        var mean = mean0
+        var weight = w + n0
+        if n0 >= minSamples {
+            let values: [UInt64] = [UInt64(funding.rawValue), UInt64(country), UInt64(network.rawValue)]
+            for level in 0..<3 where !(level == 1 && country == 0) {
+                let c = cell(Self.key(level: UInt64(level + 1), declineClass: cls, value: values[level], bucket: b))
+                let n = c.s + c.f
+                guard n >= minSamples else { continue }
+                mean *= ((mean0 * w + c.s) / (w + n)) / mean0
+                weight = min(weight, w + n)
+            }
+        }
+        return SIMD2(min(0.999, max(0.001, mean)), weight)
+    }
+
+    /// The snapshot with its ``dense`` table filled for the countries it has outcomes of.
+    func densified(minSamples: Int) -> Posteriors {
+        var p = self
+        var seen = Set<UInt16>()
+        for k in keys where k != 0 && ((k &- 1) >> 40) == 2 { seen.insert(UInt16(truncatingIfNeeded: ((k &- 1) >> 8) & 0xffff)) }
+        p.countries = seen.sorted()
+        p.dense = []
+        p.dense.reserveCapacity(Self.classes * Self.fundings * Self.networks * (p.countries.count + 1) * SlotFeatures.buckets)
+        for c in 0..<Self.classes {
+            for f in 0..<Self.fundings {
+                for n in 0..<Self.networks {
+                    for country in [UInt16(0)] + p.countries {
+                        for b in 0..<SlotFeatures.buckets {
+                            p.dense.append(p.estimate(DeclineClass(rawValue: UInt8(c)) ?? .retryLater, funding: Funding(rawValue: UInt8(f)) ?? .unknown,
+                                                      country: country, network: CardNetwork(rawValue: UInt8(n)) ?? .other, bucket: UInt8(b),
+                                                      minSamples: Float(minSamples)))
+                        }
+                    }
+                }
+            }
+        }
+        return p
+    }
     /// The prior's rate for a class the rules have no outcome of yet.
     static let defaultRate: Float = 0.15
     /// The prior's weight, in outcomes.
@@ -98,7 +177,8 @@ package struct PosteriorBuilder: Sendable {
         outcomes += count
     }
 
-    package func build() -> Posteriors {
+    /// The snapshot, its estimates computed with cells counting from `minSamples` outcomes (`[learning] min_samples`).
+    package func build(minSamples: Int = LearningSettings().minSamples) -> Posteriors {
         var size = 16
         while size < cells.count * 2 { size <<= 1 }
         var keys = [UInt64](repeating: 0, count: size)
@@ -112,6 +192,6 @@ package struct PosteriorBuilder: Sendable {
         }
         // A class's prior is its rules' rate once 10 of their outcomes are in; until then it leans on the default.
         let rate = rules.map { r in (r.s + Posteriors.defaultRate * Posteriors.priorWeight) / (r.s + r.f + Posteriors.priorWeight) }
-        return Posteriors(keys: keys, successes: s, failures: f, classRate: rate, outcomes: outcomes)
+        return Posteriors(keys: keys, successes: s, failures: f, classRate: rate, outcomes: outcomes).densified(minSamples: minSamples)
     }
 }

@@ -81,7 +81,7 @@ package struct Replay {
         var result = ReplayResult()
         var planner = self.planner
         var builder = prior
-        if builder.outcomes > 0 { planner = planner.with(posteriors: builder.build()) }
+        if builder.outcomes > 0 { planner = planner.with(posteriors: builder.build(minSamples: planner.policy.learning.minSamples)) }
         var books: [ChargeBook] = []
         var pending: [Decision] = []
         var queue = TimeQueue()
@@ -130,7 +130,7 @@ package struct Replay {
         var nextLearn = (charges.map(\.failedAt).min() ?? 0) + relearnEvery
         while let (t, i) = queue.pop(), t <= end {
             if relearnEvery > 0 && t >= nextLearn && planner.policy.learning.mode == .on {
-                planner = planner.with(posteriors: builder.build())
+                planner = planner.with(posteriors: builder.build(minSamples: planner.policy.learning.minSamples))
                 while nextLearn <= t { nextLearn += relearnEvery }
             }
             let c = charges[i]

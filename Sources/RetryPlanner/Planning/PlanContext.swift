@@ -7,7 +7,10 @@ package struct PlanContext {
     let methods: UnsafeBufferPointer<MethodState>
     let ledger: UnsafeBufferPointer<LedgerEntry>
     var learning: LearningSettings
-    let posteriors: Posteriors
+    /// The learner's snapshot, borrowed like the rest: its estimates (``Posteriors/dense``) and the
+    /// countries that have a row (no reference counting on the hot path).
+    let dense: UnsafeBufferPointer<SIMD2<Float>>
+    let countries: UnsafeBufferPointer<UInt16>
 
     /// The most methods of one customer the planner considers.
     static let maxMethods = 8

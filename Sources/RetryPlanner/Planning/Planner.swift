@@ -84,10 +84,14 @@ package struct Planner: Sendable {
         compiled.segments.withUnsafeBufferPointer { segments in
             compiled.steps.withUnsafeBufferPointer { steps in
                 zones.withView(days: days) { zones in
-                    body(PlanContext(
-                        segments: segments, steps: steps, rules: compiled.rules, zones: zones,
-                        methods: methods, ledger: ledger, learning: policy.learning, posteriors: posteriors
-                    ))
+                    posteriors.dense.withUnsafeBufferPointer { dense in
+                        posteriors.countries.withUnsafeBufferPointer { countries in
+                            body(PlanContext(
+                                segments: segments, steps: steps, rules: compiled.rules, zones: zones,
+                                methods: methods, ledger: ledger, learning: policy.learning, dense: dense, countries: countries
+                            ))
+                        }
+                    }
                 }
             }
         }
