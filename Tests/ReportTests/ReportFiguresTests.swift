@@ -85,6 +85,15 @@ import Testing
         #expect(f.largestOpen.first?.ageDays == 4)
     }
 
+    @Test func largestIsTheSortedPrefix() {
+        // Amounts with many ties, ids out of order: the bounded selection keeps what a full sort keeps.
+        let charges = (0..<500).map { i in Self.charge("c\((i * 7_919) % 500)", amount: Int64((i * 31) % 13), state: "waiting", age: 1) }
+        let sorted = charges.sorted { $0.amount != $1.amount ? $0.amount > $1.amount : $0.id < $1.id }
+        for count in [0, 1, 20, 499, 500, 600] {
+            #expect(ReportFigures.largest(charges, count: count).map(\.id) == sorted.prefix(count).map(\.id))
+        }
+    }
+
     @Test func barsCoverEveryKey() {
         var input = Self.input([])
         input.byHour = [AttemptTally(key: 3, finished: 4, succeeded: 1), AttemptTally(key: 3, finished: 4, succeeded: 3)]
