@@ -140,11 +140,11 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        // The ingest and dispatch benchmarks: the daemon's runner and services over a sandbox (relancectl bench).
+        // The ingest, dispatch and report benchmarks: the daemon's runner and services over a sandbox (relancectl bench).
         .target(
             name: "Bench",
             dependencies: [
-                "Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner",
+                "Daemon", "Store", "Spool", "Providers", "RelanceConfig", "RetryPlanner", "Report",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

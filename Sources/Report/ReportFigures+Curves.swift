@@ -17,33 +17,40 @@ extension ReportFigures {
             var recovered: [Int64]
             var total: Int64 = 0
         }
-        var groups = [String: Accumulator]()
+        // The accumulators are mutated in place (a copy out of a dictionary and back would copy
+        // their arrays for every charge); the dictionary only maps a name to its accumulator.
+        var index = [String: Int](), accumulators: [Accumulator] = []
         for c in charges {
             let name = group(c)
-            var a = groups[name] ?? Accumulator(amountByAge: Array(repeating: 0, count: h + 1),
-                                                countByAge: Array(repeating: 0, count: h + 1),
-                                                recovered: Array(repeating: 0, count: h + 2))
+            let i: Int
+            if let known = index[name] {
+                i = known
+            } else {
+                i = accumulators.count
+                index[name] = i
+                accumulators.append(Accumulator(amountByAge: Array(repeating: 0, count: h + 1), countByAge: Array(repeating: 0, count: h + 1),
+                                                recovered: Array(repeating: 0, count: h + 2)))
+            }
             let age = Int(min(days(now - c.firstFailedAt), Int64(h)))
-            a.amountByAge[age] += c.amount
-            a.countByAge[age] += 1
-            a.total += c.amount
+            accumulators[i].amountByAge[age] += c.amount
+            accumulators[i].countByAge[age] += 1
+            accumulators[i].total += c.amount
             if c.isRecovered {
                 let day = days(c.endedAt - c.firstFailedAt)
                 if day <= Int64(age) {
-                    a.recovered[Int(day)] += c.amount
-                    a.recovered[age + 1] -= c.amount
+                    accumulators[i].recovered[Int(day)] += c.amount
+                    accumulators[i].recovered[age + 1] -= c.amount
                 }
             }
-            groups[name] = a
         }
-        let names = groups.keys.sorted { l, r in
+        let names = index.keys.sorted { l, r in
             let li = order.firstIndex(of: l) ?? order.count, ri = order.firstIndex(of: r) ?? order.count
             if li != ri { return li < ri }
-            let lt = groups[l]!.total, rt = groups[r]!.total
+            let lt = accumulators[index[l]!].total, rt = accumulators[index[r]!].total
             return lt != rt ? lt > rt : l < r
         }
         return names.map { name in
-            let a = groups[name]!
+            let a = accumulators[index[name]!]
             var points: [Point] = []
             var eligibleAmount = a.amountByAge.reduce(0, +), eligibleCount = a.countByAge.reduce(0, +)
             var recovered: Int64 = 0

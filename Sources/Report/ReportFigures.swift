@@ -78,11 +78,23 @@ package struct ReportFigures: Sendable, Equatable {
         byPayday = Self.bars(input.byPayday, keys: -15...15)
         aging = Self.aging(charges, now: input.now)
         lift = Lift(charges: charges, shadow: input.shadow)
-        largestOpen = charges.filter(\.isOpen)
-            .sorted { $0.amount != $1.amount ? $0.amount > $1.amount : $0.id < $1.id }
-            .prefix(20)
+        largestOpen = Self.largest(charges.lazy.filter(\.isOpen), count: ReportSections.largestCount)
             .map { OpenCharge(id: $0.id, customer: $0.customer, amount: $0.amount, currency: $0.currency,
                               ageDays: Self.days(input.now - $0.firstFailedAt), declineClass: $0.declineClass) }
+    }
+
+    /// The `count` largest amounts, largest first, ties by charge id (ties of both in the order
+    /// met): the first `count` of the whole sequence sorted so, without sorting it.
+    static func largest(_ charges: some Sequence<ReportCharge>, count: Int) -> [ReportCharge] {
+        func before(_ a: ReportCharge, _ b: ReportCharge) -> Bool { a.amount != b.amount ? a.amount > b.amount : a.id < b.id }
+        var top: [ReportCharge] = []
+        for c in charges {
+            if top.count == count, let last = top.last, !before(c, last) { continue }
+            let at = top.firstIndex { before(c, $0) } ?? top.count
+            top.insert(c, at: at)
+            if top.count > count { top.removeLast() }
+        }
+        return top
     }
 
     /// Whole days, rounded down, never negative.

@@ -24,6 +24,9 @@ package struct RawStatement {
         if let v { sqlite3_bind_int64(handle, i, v) } else { sqlite3_bind_null(handle, i) }
     }
     package func bind(_ i: Int32, _ v: Int?) { bind(i, v.map(Int64.init)) }
+    package func bind(_ i: Int32, _ v: Double?) {
+        if let v { sqlite3_bind_double(handle, i, v) } else { sqlite3_bind_null(handle, i) }
+    }
     package func bind(_ i: Int32, _ v: String?) {
         guard var v else {
             sqlite3_bind_null(handle, i)

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmark a component.",
         subcommands: [PlannerBench.self, HTTPBench.self, IngestBenchCommand.self, DispatchBenchCommand.self, ReplanBenchCommand.self,
-                      LearningBenchCommand.self]
+                      LearningBenchCommand.self, ReportBenchCommand.self]
     )
 }
 

@@ -1,8 +1,9 @@
-import XCTest
+import Foundation
 @testable import Report
+import Testing
 
 /// The HTML and text renderings: self-contained, every value in the data attributes, the same numbers.
-final class RenderingTests: XCTestCase {
+@Suite struct RenderingTests {
     typealias C = ReportFiguresTests
 
     static var figures: ReportFigures {
@@ -15,56 +16,56 @@ final class RenderingTests: XCTestCase {
         return ReportFigures(input)
     }
 
-    func testFormat() {
-        XCTAssertEqual(Format.fixed(0.41234), "0.4123")
-        XCTAssertEqual(Format.fixed(0.41235), "0.4124")
-        XCTAssertEqual(Format.fixed(-0.00004), "0.0000")
-        XCTAssertEqual(Format.fixed(-0.05), "-0.0500")
-        XCTAssertEqual(Format.fixed(1), "1.0000")
-        XCTAssertEqual(Format.fixed(12.345, 1), "12.3")
-        XCTAssertEqual(Format.grouped(1_234_567), "1 234 567")
-        XCTAssertEqual(Format.grouped(-12), "-12")
-        XCTAssertEqual(Format.utc(1_800_000_000), "2027-01-15 08:00:00 UTC")
-        XCTAssertEqual(Format.utc(0), "1970-01-01 00:00:00 UTC")
-        XCTAssertEqual(Format.day(951_782_400), "2000-02-29")
-        XCTAssertEqual(Format.html("a<b & \"c\">"), "a&lt;b &amp; &quot;c&quot;&gt;")
+    @Test func format() {
+        #expect(Format.fixed(0.41234) == "0.4123")
+        #expect(Format.fixed(0.41235) == "0.4124")
+        #expect(Format.fixed(-0.00004) == "0.0000")
+        #expect(Format.fixed(-0.05) == "-0.0500")
+        #expect(Format.fixed(1) == "1.0000")
+        #expect(Format.fixed(12.345, 1) == "12.3")
+        #expect(Format.grouped(1_234_567) == "1 234 567")
+        #expect(Format.grouped(-12) == "-12")
+        #expect(Format.utc(1_800_000_000) == "2027-01-15 08:00:00 UTC")
+        #expect(Format.utc(0) == "1970-01-01 00:00:00 UTC")
+        #expect(Format.day(951_782_400) == "2000-02-29")
+        #expect(Format.html("a<b & \"c\">") == "a&lt;b &amp; &quot;c&quot;&gt;")
     }
 
-    func testHTMLIsSelfContained() {
+    @Test func htmlIsSelfContained() {
         let html = HTMLReport.render(Self.figures)
-        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
         for forbidden in ["<script", "src=", "href=", "@import", "url("] {
-            XCTAssertFalse(html.contains(forbidden), forbidden)
+            #expect(!html.contains(forbidden), "\(forbidden)")
         }
-        XCTAssertFalse(html.contains("c<&>"))
-        XCTAssertTrue(html.contains("c&lt;&amp;&gt;"))
+        #expect(!html.contains("c<&>"))
+        #expect(html.contains("c&lt;&amp;&gt;"))
     }
 
-    func testEveryPointIsInTheDataAttributes() {
+    @Test func everyPointIsInTheDataAttributes() {
         let f = Self.figures
         let html = HTMLReport.render(f)
         for id in ["recovery-by-class", "recovery-by-segment", "recovery-by-policy", "success-by-hour", "success-by-payday"] {
-            XCTAssertTrue(html.contains("<g class=\"chart\" id=\"\(id)\""), id)
+            #expect(html.contains("<g class=\"chart\" id=\"\(id)\""), "\(id)")
         }
         let circles = html.components(separatedBy: "<circle data-series=").count - 1
-        XCTAssertEqual(circles, (f.byClass + f.bySegment + f.byPolicy).reduce(0) { $0 + $1.points.count })
-        XCTAssertTrue(html.contains("<circle data-series=\"retry_later\" data-x=\"3\" data-y=\"0.2500\" data-n=\"2\""))
-        XCTAssertTrue(html.contains("<rect data-x=\"9\" data-y=\"0.3333\" data-n=\"3\""))
-        XCTAssertTrue(html.contains("data-currency=\"USD\" data-band=\"31-60d\" data-amount=\"500\""))
-        XCTAssertTrue(html.contains("data-estimate=\"lift\" data-value=\"1.0000\""))
+        #expect(circles == (f.byClass + f.bySegment + f.byPolicy).reduce(0) { $0 + $1.points.count })
+        #expect(html.contains("<circle data-series=\"retry_later\" data-x=\"3\" data-y=\"0.2500\" data-n=\"2\""))
+        #expect(html.contains("<rect data-x=\"9\" data-y=\"0.3333\" data-n=\"3\""))
+        #expect(html.contains("data-currency=\"USD\" data-band=\"31-60d\" data-amount=\"500\""))
+        #expect(html.contains("data-estimate=\"lift\" data-value=\"1.0000\""))
     }
 
-    func testTextHasTheSameNumbers() {
+    @Test func textHasTheSameNumbers() throws {
         let text = TextReport.render(Self.figures)
-        XCTAssertTrue(text.contains("now: 2027-01-15 08:00:00 UTC (1800000000)"))
+        #expect(text.contains("now: 2027-01-15 08:00:00 UTC (1800000000)"))
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let section = lines.firstIndex { $0.hasPrefix("## recovery-by-class") }!
-        XCTAssertEqual(lines[section + 2].split(separator: " "), ["d", "retry_later", "check_first"])
-        XCTAssertEqual(lines[section + 6].split(separator: " "), ["3", "0.2500", "0.0000"])
-        XCTAssertEqual(lines[section + 3 + 20].split(separator: " "), ["20", "-", "0.0000"])
-        XCTAssertTrue(lines.contains { $0.split(separator: " ") == ["9", "0.3333", "3"] })
-        XCTAssertTrue(lines.contains { $0.split(separator: " ") == ["USD", "0", "0", "500", "0"] })
-        XCTAssertTrue(text.contains("lift: 1.0000 ["))
-        XCTAssertTrue(lines.contains { $0.split(separator: " ") == ["b", "cus_b", "3000", "EUR", "12", "retry_later"] })
+        let section = try #require(lines.firstIndex { $0.hasPrefix("## recovery-by-class") })
+        #expect(lines[section + 2].split(separator: " ") == ["d", "retry_later", "check_first"])
+        #expect(lines[section + 6].split(separator: " ") == ["3", "0.2500", "0.0000"])
+        #expect(lines[section + 3 + 20].split(separator: " ") == ["20", "-", "0.0000"])
+        #expect(lines.contains { $0.split(separator: " ") == ["9", "0.3333", "3"] })
+        #expect(lines.contains { $0.split(separator: " ") == ["USD", "0", "0", "500", "0"] })
+        #expect(text.contains("lift: 1.0000 ["))
+        #expect(lines.contains { $0.split(separator: " ") == ["b", "cus_b", "3000", "EUR", "12", "retry_later"] })
     }
 }
