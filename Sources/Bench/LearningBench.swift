@@ -41,7 +41,7 @@ package enum LearningBench {
         return (population, charges)
     }
 
-    /// One replay of `days` virtual days (and 30 more for the last failures' retries) in `mode`.
+    /// One replay of `days` virtual days of failures in `mode` (the replay stops at the last day's end).
     package static func run(seed: Int, mode: LearningMode, days: Int = 90, perDay: Int = 400, customers: Int = 20_000, policy base: Policy) throws -> Run {
         let zones = try SystemZones.table(SandboxPopulation.zoneNames)
         var policy = base

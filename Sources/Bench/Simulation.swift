@@ -97,8 +97,10 @@ package enum Simulation {
         }
         let lastDecline = Dictionary(failures.map { ($0.id, $0.lastDecline) }, uniquingKeysWith: { a, _ in a })
         let model = OutcomeModel(records)
+        // The learner (mode "on") starts from what was known before the window, and learns the
+        // window's outcomes as the replay makes them.
         var prior = PosteriorBuilder()
-        for r in records { if let o = r.observation { prior.add(o) } }
+        for r in try await store.outcomeRecords(from: 0, to: from) { if let o = r.observation { prior.add(o) } }
         var replay = Replay(planner: Planner(policy: policy, zones: zones))
         replay.prior = prior
         // Long enough for the last failure's whole span.

@@ -15,8 +15,6 @@ package final class DaemonSignals: Sendable {
     package let outbox = OutboxProgress()
     /// The last errors, newest last, for `/status`.
     package let recentErrors = Mutex<[(time: Int64, message: String)]>([])
-    /// Outcomes in the learner's snapshot now.
-    package let learnedOutcomes = Mutex(0)
     /// Wall time of the last store error: the dispatcher is not making progress while they recur.
     package let lastStoreError = Mutex<ContinuousClock.Instant?>(nil)
     /// When each loop (poller, dispatcher) last showed progress, for the systemd watchdog.

@@ -41,7 +41,6 @@ extension Engine {
             }
             let posteriors = builder.build(minSamples: learning.minSamples)
             active.withLock { $0.machine = $0.machine.with(posteriors: posteriors) }
-            signals.learnedOutcomes.withLock { $0 = posteriors.outcomes }
             var pruned = 0
             while pruned < 100_000, !Task.isCancelled {
                 let n = try await store.pruneOutcomes(before: now - learning.history, limit: 1_000)

@@ -86,19 +86,33 @@ package final class StatusServer: Service, Sendable {
     }
 
     /// Accepts clients until the listener closes, one child task per connection.
+    ///
+    /// The accept loop runs in a task of its own that cancellation does not reach: cancelling an
+    /// iteration of the listener's inbound stream drops the connections accepted but not yet handed
+    /// out, and NIO traps on a connection dropped without its writer finished. Cancellation closes
+    /// the listener instead; the stream then ends after handing out what it holds, each connection
+    /// closed through `serve` (draining).
     private func accept(on listener: Listener) async throws {
-        try await listener.executeThenClose { inbound in
-            await withDiscardingTaskGroup { group in
-                do {
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
-                    }
-                } catch {
-                    if !connections.isDraining {
-                        logger.warning("status listener stopped", metadata: ["error": "\(error)"])
+        let loop = Task {
+            try await listener.executeThenClose { inbound in
+                await withDiscardingTaskGroup { group in
+                    do {
+                        for try await connection in inbound {
+                            group.addTask { await self.serve(connection) }
+                        }
+                    } catch {
+                        if !connections.isDraining {
+                            logger.warning("status listener stopped", metadata: ["error": "\(error)"])
+                        }
                     }
                 }
             }
+        }
+        try await withTaskCancellationHandler {
+            try await loop.value
+        } onCancel: {
+            connections.drain()
+            listener.channel.close(promise: nil)
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RelanceConfig
 import RetryPlanner
+import Store
 
 /// `relancectl plan`: the whole schedule the planner would follow for one decline.
 struct PlanCommand: ParsableCommand {
@@ -52,11 +53,19 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .customLong("succeed-at"), help: "Let this attempt number succeed (default: every attempt declines the same way).")
     var succeedAt: Int?
 
+    @Option(help: "A daemon's state directory: the learner's choice is explained from its outcome records (default: a new install's priors).")
+    var state: String?
+
     func run() throws {
         let settings = try config.map { try loadOrExit($0).settings } ?? Settings()
         let zone = self.zone ?? (config == nil ? "Europe/Paris" : settings.defaultTimeZone)
         let zones = try SystemZones.table([zone])
-        let planner = Planner(policy: settings.policy, zones: zones)
+        var planner = Planner(policy: settings.policy, zones: zones)
+        if let state {
+            let path = state + "/relance.sqlite"
+            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("--state: no state at \(path)") }
+            planner = planner.with(posteriors: try Self.posteriors(path: path, learning: settings.policy.learning))
+        }
         guard let startTime = Timestamp.parse(start) else {
             throw ValidationError("--start: expected ISO 8601 UTC (2026-11-23T10:00:00Z) or epoch seconds, got \"\(start)\"")
         }
@@ -132,5 +141,26 @@ extension RawDecline {
             }
             return raw
         }
+    }
+}
+
+extension PlanCommand {
+    /// The learner's snapshot from a state's outcome records, as the daemon builds it.
+    static func posteriors(path: String, learning: LearningSettings) throws -> Posteriors {
+        let store = try SQLiteChargeStore(path: path)
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { box.result = .success(try await store.outcomeCounts(since: 0)) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        var builder = PosteriorBuilder()
+        for (observation, count) in try box.result!.get() { builder.add(observation, count: count) }
+        return builder.build(minSamples: learning.minSamples)
+    }
+
+    final class Box: @unchecked Sendable {
+        var result: Result<[(observation: Observation, count: Int)], any Error>?
     }
 }

@@ -13,7 +13,7 @@ package enum ChoicePolicy: UInt8, Sendable, CaseIterable, Hashable {
     case rules = 0
     /// The learned policy's best slot (the greatest expected success).
     case learned = 1
-    /// A Thompson draw that picked another slot than the best one (within the exploration cap).
+    /// A Thompson draw (within the exploration cap) that took another time than the best slot's.
     case exploration = 2
     /// A charge of the holdout: the rules, always, so that the lift is measured.
     case holdout = 3

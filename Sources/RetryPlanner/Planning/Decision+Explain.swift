@@ -87,7 +87,11 @@ extension Planner {
         for _ in 0..<maxSteps {
             let decision = book.plan(with: self, now: now)
             let attempt = Int(book.state.attempts) + 1
-            steps.append(ScheduleStep(attempt: attempt, decision: decision, explanation: decision.explain(book: book, planner: self, methodNames: methodNames)))
+            var explanation = decision.explain(book: book, planner: self, methodNames: methodNames)
+            if let learned = explain(choice(for: book, decision: decision, now: now), zone: Int(book.state.zone), segment: Int(book.state.segment)) {
+                explanation += "; " + learned
+            }
+            steps.append(ScheduleStep(attempt: attempt, decision: decision, explanation: explanation))
             guard decision.kind == .attempt else { break }
             let method = Int(decision.method)
             if let decline = outcome(attempt, method) {
