@@ -18,8 +18,8 @@ struct LearningTests {
     @Test func learningOnRecoversMoreThanOffOnEachSeed() throws {
         let policy = try ConfigLoader.load(text: "", file: "(defaults)").settings.policy
         for seed in [1, 2, 3] {
-            let off = try LearningBench.run(seed: seed, mode: .off, days: 90, perDay: 300, policy: policy)
-            let on = try LearningBench.run(seed: seed, mode: .on, days: 90, perDay: 300, policy: policy)
+            let off = try LearningBench.run(seed: seed, mode: .off, days: 90, perDay: 200, policy: policy)
+            let on = try LearningBench.run(seed: seed, mode: .on, days: 90, perDay: 200, policy: policy)
             #expect(on.result.recoveredAmount > off.result.recoveredAmount,
                     "seed \(seed): on recovered \(on.result.recoveredAmount), off \(off.result.recoveredAmount)")
             #expect(off.result.violations == 0 && on.result.violations == 0, "seed \(seed): \(off.result.violationKinds) \(on.result.violationKinds)")
