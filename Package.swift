@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The pure planner: standard library only, no I/O, no clock reads, no logging.
@@ -59,11 +60,13 @@ let package = Package(
             dependencies: ["RetryPlanner", "RelanceConfig"],
             swiftSettings: strict
         ),
-        // Durable state: SQLite (WAL) with the outbox of events.
+        // Durable state: SQLite (WAL) with the outbox of events, or PostgreSQL shared by several nodes.
         .target(
             name: "Store",
             dependencies: ["RetryPlanner", .product(name: "GRDB", package: "GRDB.swift"),
-                           .product(name: "GRDBSQLite", package: "GRDB.swift")],
+                           .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
         // The metric names, types and help texts (standard library only: every module that records can use it).

@@ -66,16 +66,39 @@ struct StoreAgreementTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sqlite = try await Self.run(try SQLiteChargeStore(path: dir + "/relance.sqlite"), dir: dir, name: "a")
         let memory = try await Self.run(InMemoryChargeStore(), dir: dir, name: "b")
+        Self.expectSame(sqlite, memory)
+    }
+
+    /// PostgreSQL, on a database of its own migrated by the store's own migrations, agrees with SQLite.
+    @Test func postgreSQLWritesWhatSQLiteWrites() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await PostgresServer.store(prefix: "agreement")
+        defer { store.close() }
+        #expect(try await store.schemaVersion() == PostgresSchema.current)
+        let sqlite = try await Self.run(try SQLiteChargeStore(path: dir + "/relance.sqlite"), dir: dir, name: "a")
+        let postgres = try await Self.run(store, dir: dir, name: "b")
+        Self.expectSame(sqlite, postgres)
+        // The outbox's bounds and its deletion, through the blocking calls.
+        let bounds = try store.outboxBounds()
+        #expect(bounds.first == 1 && bounds.last == Int64(postgres.events.count) && bounds.issued == bounds.last)
+        try store.deleteOutbox(through: bounds.last!)
+        #expect(try store.outboxCount() == 0)
+        #expect(try store.outboxBounds().issued == bounds.last)
+    }
+
+    static func expectSame(_ sqlite: (events: [String], figures: StoreFigures, rows: [String]),
+                           _ other: (events: [String], figures: StoreFigures, rows: [String])) {
         #expect(sqlite.events.count > 300)
-        #expect(sqlite.figures.byState == memory.figures.byState)
-        #expect((sqlite.figures.attemptsDay, sqlite.figures.recoveriesDay) == (memory.figures.attemptsDay, memory.figures.recoveriesDay))
-        #expect(sqlite.events.count == memory.events.count)
-        #expect(sqlite.rows.count > 100 && sqlite.rows.count == memory.rows.count)
-        for (a, b) in zip(sqlite.rows, memory.rows) where a != b {
+        #expect(sqlite.figures.byState == other.figures.byState)
+        #expect((sqlite.figures.attemptsDay, sqlite.figures.recoveriesDay) == (other.figures.attemptsDay, other.figures.recoveriesDay))
+        #expect(sqlite.events.count == other.events.count)
+        #expect(sqlite.rows.count > 100 && sqlite.rows.count == other.rows.count)
+        for (a, b) in zip(sqlite.rows, other.rows) where a != b {
             Issue.record("first difference in the tables:\n\(a)\n\(b)")
             break
         }
-        for (a, b) in zip(sqlite.events, memory.events) where a != b {
+        for (a, b) in zip(sqlite.events, other.events) where a != b {
             Issue.record("first difference:\n\(a)\n\(b)")
             break
         }

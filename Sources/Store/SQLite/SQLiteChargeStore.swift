@@ -90,15 +90,20 @@ package final class SQLiteChargeStore: ChargeStore {
     /// Every band's charges and recoveries in one pass over the charges, as one row of 2 × bands
     /// counts (a query per band read the whole table once per band).
     package func bandFigures(_ bands: [Int64]) async throws -> [(charges: Int, recovered: Int)] {
-        let counts = bands.indices.map { i in
-            let range = "amount >= \(bands[i])" + (i + 1 < bands.count ? " AND amount < \(bands[i + 1])" : "")
-            return "count(*) FILTER (WHERE \(range)), count(*) FILTER (WHERE \(range) AND state = 'recovered')"
-        }
-        let sql = "SELECT " + counts.joined(separator: ", ") + " FROM charges"
+        let sql = Self.bandSQL(bands)
         return try await database.read { db in
             guard let row = try Row.fetchOne(db, sql: sql) else { return [] }
             return bands.indices.map { (row[2 * $0], row[2 * $0 + 1]) }
         }
+    }
+
+    /// One row of 2 × bands counts: each band's charges and recoveries (both stores' SQL).
+    static func bandSQL(_ bands: [Int64]) -> String {
+        let counts = bands.indices.map { i in
+            let range = "amount >= \(bands[i])" + (i + 1 < bands.count ? " AND amount < \(bands[i + 1])" : "")
+            return "count(*) FILTER (WHERE \(range)), count(*) FILTER (WHERE \(range) AND state = 'recovered')"
+        }
+        return "SELECT " + counts.joined(separator: ", ") + " FROM charges"
     }
 
     package func segmentAmounts() async throws -> [SegmentAmounts] {
