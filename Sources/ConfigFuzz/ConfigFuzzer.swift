@@ -29,13 +29,15 @@ package struct ConfigFuzzer {
             "state_dir", "workers", "time_scale", "poll_interval", "kind", "api_key_file", "api_key", "visa_reattempt_limit",
             "mac_retry_after", "quiet_hours", "preferred_hours", "weekend", "paydays", "payday_weekdays", "time_zone",
             "name", "priority", "ladder", "max_attempts", "max_span", "rotate", "amount_min", "amount_max", "currencies",
-            "include", "after", "tone", "jitter",
+            "include", "after", "tone", "jitter", "store", "url", "password_file", "password", "node_name", "lease",
         ]
         self.values = [
             "0", "-1", "1", "20", "21", "99999999999999999999", "3.5", "true", "false", "\"\"", "\"3d\"", "\"1h30m\"",
             "\"22:00-07:00\"", "\"07:00-07:00\"", "\"Europe/Paris\"", "\"../../etc/passwd\"", "\"sk_live_x\"", "[]",
             "[\"1d\", \"2d\"]", "[1, 15, 31]", "[[]]", "{}", "{ a = 1 }", "1979-05-27T07:32:00Z", "\"stripe\"",
             "\"\\u0000\"", "'''\nmulti\n'''", "nan", "inf", "[\"mon\", \"fri\"]",
+            "\"postgresql\"", "\"postgresql://relance@db:5432/relance?sslmode=require\"", "\"postgres://u:pw@h/d\"",
+            "\"postgresql://%2Frun%2Fpg/x?host=/y&port=0\"",
         ]
     }
 

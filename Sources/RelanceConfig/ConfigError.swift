@@ -15,8 +15,10 @@ package struct ConfigIssue: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
-    /// `retry.toml:12:1: daemon.workers: must be between 1 and 256, got 0`
+    /// `retry.toml:12:1: daemon.workers: must be between 1 and 256, got 0`; without a file (an issue
+    /// found outside a load, such as ``PostgresURL/init(parsing:)``'s), the path and the message.
     package var description: String {
+        if file.isEmpty { return path.isEmpty ? message : "\(path): \(message)" }
         var location = file
         if let line {
             location += ":\(line)"

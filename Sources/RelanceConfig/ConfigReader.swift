@@ -11,6 +11,7 @@ struct ConfigReader {
     func read(root: Section, segments: [Section]) -> Settings {
         var s = Settings()
         if let t = root.table("daemon") { s.daemon = daemon(t) }
+        if let t = root.table("store") { s.store = store(t) }
         if let t = root.table("provider") { s.provider = provider(t) }
         if let t = root.table("sandbox") { s.sandbox = sandbox(t) }
         if let t = root.table("network_rules") { s.policy.rules = networkRules(t) }

@@ -54,12 +54,21 @@ package enum ConfigSummary {
         ]
     }
 
+    /// `[store]` on one line (SQLite's file with `stateDir`); the URL never holds a password.
+    static func store(_ s: StoreSettings, stateDir: String? = nil) -> String {
+        var text = s.kind.rawValue
+        if s.kind == .sqlite, let stateDir { text += " in \(stateDir)" }
+        if let url = s.url { text += " at \(url)" + (s.passwordFile.isEmpty ? ", no password" : ", password from \(s.passwordFile)") }
+        return "\(text); node \(s.nodeName), lease \(d(s.leaseSeconds))"
+    }
+
     /// The readable summary `relancectl check-config` prints.
     package static func render(_ snapshot: ConfigSnapshot) -> String {
         let s = snapshot.settings
         var out: [String] = []
         out.append("configuration OK: \(snapshot.files.joined(separator: ", ")) (digest \(snapshot.digest))")
         out.append("daemon: state \(s.daemon.stateDir), spool \(s.daemon.spoolDir), socket \(s.daemon.statusSocket), poll every \(d(s.daemon.pollInterval)), \(s.daemon.workers) workers, time scale \(s.daemon.timeScale)x")
+        out.append("store: " + store(s.store, stateDir: s.daemon.stateDir))
         var provider = "provider: \(s.provider.kind.rawValue)"
         if s.provider.kind == .stripe { provider += " at \(s.provider.apiBase), key from \(s.provider.apiKeyFile)" }
         provider += ", \(s.provider.requestsPerSecond) requests/s, timeouts \(d(s.provider.connectTimeout)) connect / \(d(s.provider.requestTimeout)) total"
@@ -85,6 +94,7 @@ package enum ConfigSummary {
         func cmp(_ what: String, _ a: String, _ b: String) { if a != b { lines.append("~ \(what): \(a) → \(b)") } }
         let o = old.settings, n = new.settings
         cmp("daemon", "\(o.daemon)", "\(n.daemon)")
+        cmp("store (applied at restart)", store(o.store), store(n.store))
         cmp("provider", "\(o.provider.kind.rawValue) \(o.provider.apiBase) \(o.provider.requestsPerSecond)/s", "\(n.provider.kind.rawValue) \(n.provider.apiBase) \(n.provider.requestsPerSecond)/s")
         cmp("default time zone", o.defaultTimeZone, n.defaultTimeZone)
         for (a, b) in zip(rules(o.policy.rules), rules(n.policy.rules)) { cmp("network rule", a, b) }

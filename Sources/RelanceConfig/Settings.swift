@@ -60,6 +60,8 @@ package struct SandboxSettings: Sendable, Hashable {
 /// Everything `retry.toml` configures: an immutable snapshot, swapped whole on reload.
 package struct Settings: Sendable, Hashable {
     package var daemon = DaemonSettings()
+    /// `[store]`: SQLite or PostgreSQL; applied at start only.
+    package var store = StoreSettings()
     package var provider = ProviderSettings()
     package var sandbox = SandboxSettings()
     /// The zone of customers whose provider data has none.
