@@ -63,7 +63,7 @@ let package = Package(
         // Durable state: SQLite (WAL) with the outbox of events, or PostgreSQL shared by several nodes.
         .target(
             name: "Store",
-            dependencies: ["RetryPlanner", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["RetryPlanner", "RelanceConfig", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift"),
                            .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],

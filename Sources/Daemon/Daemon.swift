@@ -21,9 +21,12 @@ package final class Daemon: Sendable {
     /// The admin socket: holds, releases and promises (``AdminAPI``).
     let adminServer: StatusServer
     let notifier: SystemdNotifier
+    /// The store's own services (PostgreSQL's pool and the node's connection): first in the group, they end last.
+    let storeServices: [any Service]
 
     init(engine: Engine, index: DueIndex, spool: SpoolWriter, logger: Logger, lockFD: Int32, reporter: StatusReporter, statusServer: StatusServer,
-         adminServer: StatusServer, notifier: SystemdNotifier) {
+         adminServer: StatusServer, notifier: SystemdNotifier, storeServices: [any Service]) {
+        self.storeServices = storeServices
         self.engine = engine
         self.index = index
         self.spool = spool
@@ -51,7 +54,8 @@ package final class Daemon: Sendable {
         guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             throw DaemonError("another relanced holds \(lockPath): two daemons never share a state directory")
         }
-        let store = try SQLiteChargeStore(path: d.stateDir + "/relance.sqlite")
+        let opened = try await StoreOpener.open(settings, logger: logger)
+        let store = opened.store
         let provider = try ProviderFactory.make(settings)
         // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
         // persisted value may be up to a second of wall time old, so it also starts after every time
@@ -89,12 +93,12 @@ package final class Daemon: Sendable {
         }
         try await adminServer.bind()
         logger.info("ready", metadata: [
-            "config.digest": "\(configDigest)", "provider": "\(provider.name)", "due.backlog": "\(due.count)",
+            "config.digest": "\(configDigest)", "store": "\(opened.summary)", "provider": "\(provider.name)", "due.backlog": "\(due.count)",
             "zones": "\(zones.count)", "time.scale": "\(d.timeScale)", "virtual.time": "\(rfc3339(clock.now()))",
             "startup.seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
         ])
         return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd, reporter: reporter,
-                      statusServer: statusServer, adminServer: adminServer, notifier: SystemdNotifier.fromEnvironment())
+                      statusServer: statusServer, adminServer: adminServer, notifier: SystemdNotifier.fromEnvironment(), storeServices: opened.services)
     }
 
     /// The status socket's routes: `/metrics` (Prometheus text), `/status` (JSON), `/healthz`.
@@ -121,7 +125,7 @@ package final class Daemon: Sendable {
     /// `configPath` is read again on SIGHUP; `overrides` re-applies command-line settings to it.
     package func run(runFor: Double?, configPath: String, overrides: @escaping @Sendable (inout Settings) -> Void = { _ in }) async throws {
         // Shutdown runs in reverse order: systemd hears STOPPING first, the spool is flushed last.
-        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = storeServices.map { .init(service: $0) } + [
             .init(service: SpoolService(runner: engine, store: engine.store, signals: engine.signals, writer: spool,
                                         copies: try engine.settings.daemon.spoolCopies.map { try SpoolWriter(directory: $0) }, logger: logger)),
             .init(service: ClockKeeperService(store: engine.store, clock: engine.clock, stats: { [engine] in engine.stats.withLock { $0 } },

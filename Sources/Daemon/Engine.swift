@@ -97,6 +97,7 @@ package final class Engine: Sendable {
         if applied.daemon != new.daemon { restart.append("[daemon]") }
         if applied.provider != new.provider { restart.append("[provider]") }
         if applied.sandbox != new.sandbox { restart.append("[sandbox]") }
+        if applied.store != new.store { restart.append("[store]") }
         return (applied, restart)
     }
 

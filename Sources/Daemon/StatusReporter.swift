@@ -126,6 +126,7 @@ package final class StatusReporter: Sendable {
     /// Why the daemon is up but not doing its job (for `/healthz`), or nil.
     package func unhealthyReason() -> String? {
         if let paused = signals.pausedReason.withLock({ $0 }) { return paused }
+        if let problem = store.problem { return problem }
         let health = signals.health.snapshot
         if health.state == .unauthorized { return "the provider rejects the credentials: \(health.lastError ?? "")" }
         let now = ContinuousClock.now

@@ -58,6 +58,13 @@ package protocol ChargeStore: Sendable {
 
     /// Writes waiting for the writer or running (background work lets them go first).
     var waitingWrites: Int { get }
+    /// Why the store cannot serve now (a database out of reach), or nil: `/healthz` says it.
+    var problem: String? { get }
+}
+
+extension ChargeStore {
+    /// A file on the host's own disk is always there.
+    package var problem: String? { nil }
 }
 
 /// One segment's charges in one currency, for the recovery rate weighted by amount.

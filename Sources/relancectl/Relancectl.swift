@@ -12,6 +12,6 @@ struct Relancectl: AsyncParsableCommand {
             """,
         subcommands: [CheckConfigCommand.self, ConfigDiffCommand.self, PlanCommand.self, BenchCommand.self, FuzzCommand.self, StatusCommand.self,
                       HoldCommand.self, ReleaseCommand.self, PromiseCommand.self, ReportCommand.self,
-                      SimulateCommand.self]
+                      SimulateCommand.self, MigrateCommand.self]
     )
 }

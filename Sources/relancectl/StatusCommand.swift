@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import RelanceConfig
 import StatusServer
+import Store
+import Logging
 
 /// `relancectl status`: ask the running daemon for its `/status` document over the status socket.
 struct StatusCommand: AsyncParsableCommand {
@@ -22,7 +24,11 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the daemon's answer.")
     var timeout: Double = 5
 
+    @Flag(help: "List the nodes that work on the config's PostgreSQL database, with their last heartbeat (read from the database).")
+    var cluster = false
+
     func run() async throws {
+        if cluster { return try await listNodes() }
         let path = try socket ?? loadOrExit(config).settings.daemon.statusSocket
         let response: StatusResponse
         do {
@@ -44,6 +50,34 @@ struct StatusCommand: AsyncParsableCommand {
             print(try StatusDocument.decode(response.body).summary())
         } catch {
             printError("relancectl: the status document from \(path) does not match the expected schema: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// The `nodes` table of the config's database: each node's host, pid, start and heartbeat age.
+    func listNodes() async throws {
+        let settings = try loadOrExit(config).settings
+        guard settings.store.kind == .postgresql else {
+            printError("relancectl: \(config) has [store] kind = \"\(settings.store.kind.rawValue)\": --cluster lists the nodes of a PostgreSQL store")
+            throw ExitCode(1)
+        }
+        var logger = Logger(label: "relancectl.status")
+        logger.logLevel = .error
+        do {
+            let store = try await StoreOpener.postgres(settings.store, logger: logger, checkSchema: true)
+            defer { store.close() }
+            let nodes = try await store.clusterNodes()
+            let lease = Double(settings.store.leaseSeconds)
+            print("NODE".padding(toLength: 24, withPad: " ", startingAt: 0) + "HOST".padding(toLength: 24, withPad: " ", startingAt: 0)
+                  + "PID".padding(toLength: 9, withPad: " ", startingAt: 0) + "STARTED".padding(toLength: 27, withPad: " ", startingAt: 0) + "HEARTBEAT")
+            for n in nodes {
+                let beat = String(format: "%.1f s ago", n.heartbeatAge) + (n.heartbeatAge > lease ? " (down: beyond the lease)" : "")
+                print(n.name.padding(toLength: 24, withPad: " ", startingAt: 0) + n.host.padding(toLength: 24, withPad: " ", startingAt: 0)
+                      + String(n.pid).padding(toLength: 9, withPad: " ", startingAt: 0) + n.startedAt.padding(toLength: 27, withPad: " ", startingAt: 0) + beat)
+            }
+            if nodes.isEmpty { print("no node has worked on this database yet") }
+        } catch {
+            printError("relancectl: status --cluster: \(error)")
             throw ExitCode(1)
         }
     }

@@ -17,13 +17,23 @@ package final class PostgresChargeStore: ChargeStore {
     /// The pool's connections run here: their statements block the thread until answered.
     let queue = DispatchQueue(label: "relance.postgres", attributes: .concurrent)
     let writeGate = AsyncGate()
+    /// The node's own connection, when a daemon runs on the store: what `/healthz` says of the database.
+    package var watch: NodeGuard? {
+        get { watching.withLock { $0 } }
+        set { watching.withLock { $0 = newValue } }
+    }
+    private let watching = Mutex<NodeGuard?>(nil)
     /// The client's `run()`, started with the store: start-up reads the store before any service runs.
     let running: Task<Void, Never>
+    let started: AsyncStream<Void>
 
     /// Opens the pool and checks the schema: a database at another version than ``PostgresSchema/current``
     /// throws ``SchemaMismatch`` (a node never migrates it: `relancectl migrate` does).
     package static func open(_ configuration: PostgresClient.Configuration, logger: Logger, checkSchema: Bool = true) async throws -> PostgresChargeStore {
         let store = PostgresChargeStore(configuration, logger: logger)
+        // The pool serves once its run() began.
+        for await _ in store.started { break }
+        await Task.yield()
         if checkSchema {
             do {
                 let version = try await store.schemaVersion()
@@ -47,14 +57,18 @@ package final class PostgresChargeStore: ChargeStore {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        running = Task { await client.run() }
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        self.started = started
+        running = Task {
+            signal.finish()
+            await client.run()
+        }
     }
 
     /// Ends the pool (its connections close).
     package func close() { running.cancel() }
 
-    /// A service that keeps the pool until the daemon shuts down, then closes it: put it first in the
-    /// service group, so it ends after every service that writes.
+    /// A service for the daemon's group (put first: it ends after every service that writes).
     package var service: any Service { PoolService(store: self) }
 
     // MARK: Transactions
@@ -70,13 +84,23 @@ package final class PostgresChargeStore: ChargeStore {
     }
 
     package func writeNow<T>(_ body: (any ChargeTransaction) throws -> T) throws -> T {
+        // The write sees the body through its address only: nothing that outlives this call holds it
+        // (the waiting task's own context is released later than the semaphore is signalled).
         try withoutActuallyEscaping(body) { body in
-            let unchecked = Unchecked(body)
-            return try blocking { try await self.write { tx in Unchecked(try unchecked.value(tx)) } }.value
+            try withUnsafePointer(to: body) { pointer in
+                let address = Unchecked(UnsafeRawPointer(pointer))
+                return try blocking {
+                    try await self.write { tx in
+                        Unchecked(try address.value.load(as: ((any ChargeTransaction) throws -> T).self)(tx))
+                    }
+                }.value
+            }
         }
     }
 
     package var waitingWrites: Int { writeGate.queued }
+
+    package var problem: String? { watch?.problem }
 
     /// PostgreSQL makes every commit durable itself (its WAL, `synchronous_commit`).
     package func checkpoint() throws {}
@@ -174,13 +198,13 @@ extension PostgresSchema {
     }
 }
 
-/// Keeps the pool open while the daemon runs; closes it at shutdown.
+/// Keeps the pool open while the daemon runs, and after: the daemon's last summary reads the store
+/// once every service ended. Its connections close with the process.
 struct PoolService: Service {
     let store: PostgresChargeStore
 
     func run() async throws {
         try? await gracefulShutdown()
-        store.close()
     }
 }
 
@@ -225,24 +249,42 @@ package struct PostgresEndpoint: Sendable, Hashable {
     package var user: String
     package var password: String?
     package var database: String
-    package var requireTLS: Bool
+    package var tls: TLSMode
     package var applicationName: String
     package var connectTimeout: Int
     /// Connections in the pool, at most.
     package var maximumConnections: Int
 
     package init(socketPath: String? = nil, host: String = "localhost", port: Int = 5432, user: String, password: String? = nil, database: String,
-                 requireTLS: Bool = false, applicationName: String = "relanced", connectTimeout: Int = 10, maximumConnections: Int = 8) {
+                 tls: TLSMode = .disable, applicationName: String = "relanced", connectTimeout: Int = 10, maximumConnections: Int = 8) {
         self.socketPath = socketPath
         self.host = host
         self.port = port
         self.user = user
         self.password = password
         self.database = database
-        self.requireTLS = requireTLS
+        self.tls = tls
         self.applicationName = applicationName
         self.connectTimeout = connectTimeout
         self.maximumConnections = maximumConnections
+    }
+
+    /// libpq's `sslmode`, as far as Relance supports it.
+    package enum TLSMode: Sendable, Hashable { case disable, prefer, require }
+
+    /// One connection's configuration (the node's own, outside the pool).
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        var c: PostgresConnection.Configuration
+        if let socketPath {
+            c = .init(unixSocketPath: socketPath, username: user, password: password, database: database)
+        } else {
+            let context = tls == .disable ? nil : try NIOSSLContext(configuration: .makeClientConfiguration())
+            c = .init(host: host, port: port, username: user, password: password, database: database,
+                      tls: context.map { tls == .require ? .require($0) : .prefer($0) } ?? .disable)
+        }
+        c.options.connectTimeout = .seconds(Int64(connectTimeout))
+        c.options.additionalStartupParameters = [("application_name", applicationName)]
+        return c
     }
 
     var configuration: PostgresClient.Configuration {
@@ -251,7 +293,7 @@ package struct PostgresEndpoint: Sendable, Hashable {
             c = .init(unixSocketPath: socketPath, username: user, password: password, database: database)
         } else {
             c = .init(host: host, port: port, username: user, password: password, database: database,
-                      tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
+                      tls: tls == .require ? .require(.makeClientConfiguration()) : tls == .prefer ? .prefer(.makeClientConfiguration()) : .disable)
         }
         c.options.connectTimeout = .seconds(Int64(connectTimeout))
         c.options.maximumConnections = maximumConnections

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RelanceConfig
+import Store
+
+/// `relancectl migrate --config FILE [--from-sqlite DIR]`: brings the PostgreSQL database `[store] url`
+/// names to this build's schema (a node never does it itself), and can move a single-host state in.
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Bring the PostgreSQL database of [store] url to this version's schema; with --from-sqlite, move a single-host state into it."
+    )
+
+    @Option(help: "The config whose [store] names the database (kind = \"postgresql\").")
+    var config: String = defaultConfigPath
+
+    @Option(name: .customLong("from-sqlite"), help: "A single-host state directory whose relance.sqlite moves into the (empty) database.")
+    var fromSQLite: String?
+
+    func run() async throws {
+        let settings = try loadOrExit(config).settings
+        guard settings.store.kind == .postgresql else {
+            printError("relancectl: \(config) has [store] kind = \"\(settings.store.kind.rawValue)\": migrate works on a PostgreSQL store only")
+            throw ExitCode(1)
+        }
+        var logger = Logger(label: "relancectl.migrate")
+        logger.logLevel = .error
+        do {
+            let store = try await StoreOpener.postgres(settings.store, logger: logger, checkSchema: false)
+            defer { store.close() }
+            let (from, to) = try await store.migrate()
+            print(from == to ? "schema at version \(to): nothing to do" : "schema migrated from version \(from) to \(to)")
+            if let dir = fromSQLite {
+                let path = dir + "/relance.sqlite"
+                guard FileManager.default.fileExists(atPath: path) else {
+                    printError("relancectl: no state in \(dir) (\(path) is missing)")
+                    throw ExitCode(1)
+                }
+                for (table, rows) in try await store.importSQLite(path: path) { print("\(table): \(rows) rows") }
+                print("moved \(path) into \(settings.store.url!)")
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError("relancectl: migrate: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
