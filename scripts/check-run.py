@@ -2,16 +2,54 @@
 """Checks a relanced sandbox run from the sandbox's own ledger, the store and the spool.
 
 Prints one line of figures and `N passed, N failed`; exits 1 if any check fails."""
-import argparse, glob, json, os, sqlite3, sys
+import argparse, glob, json, os, re, sqlite3, subprocess, sys
 from collections import defaultdict
 
 ap = argparse.ArgumentParser()
 ap.add_argument("state")
 ap.add_argument("spool")
 ap.add_argument("--killed", type=int, default=0)
+ap.add_argument("--postgres", help="the store is this PostgreSQL database (a URI), not STATE/relance.sqlite")
 a = ap.parse_args()
 
-store = sqlite3.connect(os.path.join(a.state, "relance.sqlite"))
+
+class PsqlStore:
+    """The store's PostgreSQL database read through psql, with sqlite3's execute/fetchone/fetchall:
+    integers come back as int, NULL as None."""
+
+    def __init__(self, uri):
+        self.uri = uri
+
+    def execute(self, sql, args=()):
+        for v in args:
+            sql = sql.replace("?", str(int(v)), 1)
+        out = subprocess.run(["psql", self.uri, "-X", "-q", "-At", "-F", "\x1f", "-P", "null=\\N", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             check=True, capture_output=True, text=True).stdout
+        rows = [tuple(self._value(v) for v in line.split("\x1f")) for line in out.splitlines()]
+        return Rows(rows)
+
+    @staticmethod
+    def _value(v):
+        if v == "\\N":
+            return None
+        return int(v) if re.fullmatch(r"-?[0-9]+", v) else v
+
+
+class Rows:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return self.rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+store = PsqlStore(a.postgres) if a.postgres else sqlite3.connect(os.path.join(a.state, "relance.sqlite"))
 sandbox = sqlite3.connect(os.path.join(a.state, "sandbox.sqlite"))
 checks = []
 

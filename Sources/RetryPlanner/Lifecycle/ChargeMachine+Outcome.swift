@@ -84,10 +84,16 @@ extension ChargeMachine {
     }
 
     /// Right before the request: the method as stored now. A decline seen since the reservation
-    /// (another invoice of the customer, failed on the same card) may have marked it: the attempt is
+    /// (another invoice of the customer, failed on the same card) may have marked it: a new attempt is
     /// then given up unsent, and the charge planned again.
-    package func beforeRequest(method: PaymentMethod) -> PayOutcome? {
-        method.refusal.map { .notMade("the method was marked (\($0)) after the reservation") }
+    ///
+    /// A `resumed` one is not: its answer was lost (a kill -9 after the request, the database out of
+    /// reach when the answer came), so its first request most likely reached the provider. Given up,
+    /// a payment made would be recorded as never made and another planned beside it; sent again under
+    /// its key, the provider answers what the first request did.
+    package func beforeRequest(method: PaymentMethod, resumed: Bool = false) -> PayOutcome? {
+        if resumed { return nil }
+        return method.refusal.map { .notMade("the method was marked (\($0)) after the reservation") }
     }
 
     /// The answer to attempt `number` (reserved at `reservedAt` on `method`, at place `methodIndex` in

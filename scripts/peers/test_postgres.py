@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""relanced on PostgreSQL ([store] kind = "postgresql"), against a real server of its own.
+
+- a node refuses a database that was never migrated, naming both schema versions; `relancectl
+  migrate` brings it to this build's version, and a second `migrate` has nothing to do;
+- kill -9 of the node at random moments of a sandbox run (as scripts/crash-test does on SQLite),
+  restarts, then a graceful run: scripts/check-run.py recounts from the sandbox's own ledger, the
+  database and the spool (no charge paid twice, no attempt number performed twice, no outcome lost,
+  no event id missing, no charge stuck, no network rule broken);
+- while the node runs, a second node on the same database refuses to start, naming the first, and
+  `relancectl status --cluster` lists the node;
+- the database stopped under load: /healthz says the database is out of reach, the node does not
+  die, and once the server is back it resumes; the run still passes check-run;
+- `relancectl migrate --from-sqlite DIR` moves a single-host state into an empty database; the node
+  carries on from it, and the moved run passes check-run too.
+
+Usage: .venv/bin/python scripts/peers/test_postgres.py [KILLS] (default 15; RELANCE_BIN names the
+folder holding relanced and relancectl, default .build/debug; RELANCE_KEEP=1 keeps the work directory)
+"""
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("RELANCE_BIN", os.path.join(ROOT, ".build", "debug"))
+PG_CLUSTER = os.path.join(ROOT, "scripts", "pg-cluster")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pg_cluster  # noqa: E402
+
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append((name, ok, detail))
+    print(("  ok    " if ok else "  FAIL  ") + name + ("" if ok else f" ({detail})"), flush=True)
+
+
+def config(work, node, uri, kind="postgresql"):
+    """A node's retry.toml: its own state, spool and sockets; the shared database; the crash test's sandbox."""
+    base = os.path.join(work, node)
+    os.makedirs(base, exist_ok=True)
+    path = os.path.join(base, "retry.toml")
+    store = f'[store]\nkind = "postgresql"\nurl = "{uri}"\nnode_name = "{node}"\n' if kind == "postgresql" else ""
+    with open(path, "w") as f:
+        f.write(f"""[daemon]
+state_dir = "{base}/state"
+spool_dir = "{base}/spool"
+status_socket = "{base}/relanced.sock"
+admin_socket = "{base}/admin.sock"
+poll_interval = "1h"
+time_scale = 43200
+spool_batch_events = 25
+spool_batch_ms = 50
+log_level = "warning"
+{store}
+[sandbox]
+seed = 7
+customers = 300
+failures_per_day = 100
+out_of_band_percent = 8
+""")
+    return path
+
+
+def relanced(cfg, log, *args):
+    return subprocess.Popen([os.path.join(BIN, "relanced"), "--config", cfg, *args], stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def relancectl(*args):
+    return subprocess.run([os.path.join(BIN, "relancectl"), *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+
+def healthz(sock):
+    """The status socket's /healthz: (status code, body), or (0, error) when it does not answer."""
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(sock)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        return int(head.split()[1]), body.decode()
+    except OSError as e:
+        return 0, str(e)
+
+
+def wait_for(predicate, seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def check_run(name, base, uri, killed):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "check-run.py"), os.path.join(base, "state"),
+                           os.path.join(base, "spool"), "--killed", str(killed), "--postgres", uri], capture_output=True, text=True)
+    print(done.stdout, end="")
+    check(name, done.returncode == 0, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:])
+
+
+def main():
+    kills = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    work = tempfile.mkdtemp(prefix="relance-pg-test.")
+    os.chmod(work, 0o755)  # the server runs as postgres when this runs as root
+    cluster = os.path.join(work, "pg")
+    # A server of this test's own (fsync on): the outage scenario stops and starts it.
+    server = subprocess.run([PG_CLUSTER, "start", cluster], check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        run(work, cluster, server, kills)
+    finally:
+        subprocess.run([PG_CLUSTER, "stop", cluster], capture_output=True)
+        if os.environ.get("RELANCE_KEEP") != "1":
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+    failed = [r for r in results if not r[1]]
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+def run(work, cluster, server, kills):
+    uri = pg_cluster.with_database(server, "relance")
+    pg_cluster.psql(server, "CREATE DATABASE relance")
+    n1 = config(work, "n1", uri)
+    base = os.path.dirname(n1)
+    log = open(os.path.join(work, "daemon.log"), "a")
+
+    # An unmigrated database: the node refuses, naming both versions.
+    p = subprocess.run([os.path.join(BIN, "relanced"), "--config", n1, "--run-for", "5"], capture_output=True, text=True, timeout=60)
+    check("a node refuses a database never migrated, naming both versions",
+          p.returncode != 0 and "version 0" in p.stderr and "relancectl migrate" in p.stderr, p.stderr[-300:])
+    m1, m2 = relancectl("migrate", "--config", n1), relancectl("migrate", "--config", n1)
+    check("relancectl migrate brings the schema to this version, then has nothing to do",
+          m1.returncode == 0 and "migrated from version 0" in m1.stdout and m2.returncode == 0 and "nothing to do" in m2.stdout,
+          m1.stdout + m1.stderr + m2.stdout + m2.stderr)
+
+    # kill -9 at random moments.
+    rng = random.Random(int(os.environ.get("RELANCE_SEED", "7")))
+    killed = 0
+    for _ in range(kills):
+        d = relanced(n1, log)
+        time.sleep(0.4 + rng.random() * 2.5)
+        d.kill()
+        d.wait()
+        killed += 1
+
+    # A second node on the same database, while the first runs: refused, naming the first.
+    d = relanced(n1, log, "--time-scale", "3600")
+    sock = os.path.join(base, "relanced.sock")
+    check("the node comes back after the kills", wait_for(lambda: healthz(sock)[0] == 200, 30), healthz(sock))
+    n2 = config(work, "n2", uri)
+    p = subprocess.run([os.path.join(BIN, "relanced"), "--config", n2, "--run-for", "5"], capture_output=True, text=True, timeout=60)
+    check("a second node on the same database refuses to start, naming the first", p.returncode != 0 and "node n1" in p.stderr, p.stderr[-300:])
+    c = relancectl("status", "--cluster", "--config", n1)
+    check("relancectl status --cluster lists the node", c.returncode == 0 and "\nn1 " in "\n" + c.stdout, c.stdout + c.stderr)
+
+    # The database stopped under load, then started again.
+    subprocess.run([PG_CLUSTER, "stop", cluster], check=True, capture_output=True)
+    down = wait_for(lambda: healthz(sock)[0] == 503 and "database" in healthz(sock)[1], 20)
+    check("/healthz says the database is out of reach", down, healthz(sock))
+    time.sleep(3)
+    check("the node outlives the database's outage", d.poll() is None, f"exit {d.returncode}")
+    subprocess.run([PG_CLUSTER, "start", cluster], check=True, capture_output=True)
+    check("/healthz recovers once the database is back", wait_for(lambda: healthz(sock)[0] == 200, 30), healthz(sock))
+    time.sleep(3)
+    d.terminate()
+    try:
+        code = d.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        d.kill()
+        code = "hung"
+    check("the node stops gracefully after the outage", code == 0, f"exit {code}")
+    # The last run at real-time speed: what fell due meanwhile, then a graceful stop.
+    d = relanced(n1, log, "--time-scale", "1", "--run-for", "20")
+    d.wait(timeout=120)
+    check_run("the killed and cut-off PostgreSQL run passes the crash checks", base, uri, killed)
+
+    # A single-host state moved into PostgreSQL, and carried on from there.
+    single = config(work, "single", uri, kind="sqlite")
+    sbase = os.path.dirname(single)
+    relanced(single, log, "--run-for", "6").wait(timeout=60)
+    moved_uri = pg_cluster.with_database(server, "moved")
+    pg_cluster.psql(server, "CREATE DATABASE moved")
+    moved = config(work, "single", moved_uri)  # the same state and spool directories, now on PostgreSQL
+    m = relancectl("migrate", "--config", moved, "--from-sqlite", os.path.join(sbase, "state"))
+    check("relancectl migrate --from-sqlite moves the state", m.returncode == 0 and "charges:" in m.stdout, m.stdout + m.stderr)
+    again = relancectl("migrate", "--config", moved, "--from-sqlite", os.path.join(sbase, "state"))
+    check("a second move into a database with charges is refused", again.returncode != 0 and "empty database" in again.stderr,
+          again.stdout + again.stderr)
+    relanced(moved, log, "--run-for", "6").wait(timeout=60)
+    relanced(moved, log, "--time-scale", "1", "--run-for", "15").wait(timeout=60)
+    check_run("the moved state carries on and passes the crash checks", sbase, moved_uri, 0)
+
+
+if __name__ == "__main__":
+    main()
