@@ -179,6 +179,10 @@ def run(work, cluster, server, kills):
     try:
         code = d.wait(timeout=60)
     except subprocess.TimeoutExpired:
+        if shutil.which("gdb"):  # where it hangs, for the log
+            with open(os.path.join(work, "hung.txt"), "w") as f:
+                subprocess.run(["gdb", "-p", str(d.pid), "-batch", "-ex", "thread apply all bt 30"], stdout=f, stderr=subprocess.STDOUT, timeout=120)
+            print(f"backtrace of the hung node in {work}/hung.txt")
         d.kill()
         code = "hung"
     check("the node stops gracefully after the outage", code == 0, f"exit {code}")

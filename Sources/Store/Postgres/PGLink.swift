@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// A value bound to a statement's `$n` placeholder.
 package enum PGValue: Sendable {
@@ -24,6 +25,9 @@ package enum PGValue: Sendable {
 package struct PGLink: @unchecked Sendable {
     let connection: PostgresConnection
     let logger: Logger
+    /// Seconds a statement may take (the store's own statements take milliseconds; a move from
+    /// SQLite inserts thousands of rows a statement).
+    var answerTimeout: Double = 20
 
     /// Runs `sql` with `values` for `$1`, `$2`, ...; returns every row and the rows it changed.
     @discardableResult
@@ -38,8 +42,25 @@ package struct PGLink: @unchecked Sendable {
             case .null: binds.appendNull()
             }
         }
-        let result = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+        let result = try answer(connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger))
         return (result.rows.map { PGRow($0.makeRandomAccess()) }, result.metadata.rows ?? 0)
+    }
+
+    /// Waits for `future`, at most ``answerTimeout``: a connection cut while a statement was on its way
+    /// (the server stopped under load) once left the statement unanswered for good, and with it the
+    /// node's writes. The connection is closed then (the pool replaces it) and the transaction fails.
+    func answer<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<T, any Error>?>(nil)
+        future.whenComplete { r in
+            result.withLock { $0 = r }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + answerTimeout) == .success else {
+            connection.close().whenComplete { _ in }
+            throw PostgresStoreError("no answer from the database in \(Int(answerTimeout)) s: the connection is closed and the transaction given up")
+        }
+        return try result.withLock { $0! }.get()
     }
 
     func rows(_ sql: String, _ values: [PGValue] = []) throws -> [PGRow] { try run(sql, values).rows }
