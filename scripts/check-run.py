@@ -9,6 +9,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("state")
 ap.add_argument("spool")
 ap.add_argument("--killed", type=int, default=0)
+ap.add_argument("--spool", dest="spool_more", action="append", default=[], help="another node's spool: the events of every spool count")
 ap.add_argument("--postgres", help="the store is this PostgreSQL database (a URI), not STATE/relance.sqlite")
 a = ap.parse_args()
 
@@ -76,7 +77,7 @@ check("no attempt left in flight after a graceful stop", reserved == 0, f"{reser
 
 # 3. Events: every stored state change has its events in the spool (ids <charge>:1..N), none pending.
 ids = set()
-for path in glob.glob(os.path.join(a.spool, "new", "*")):
+for path in [p for spool in [a.spool] + a.spool_more for p in glob.glob(os.path.join(spool, "new", "*"))]:
     with open(path) as f:
         for line in f:
             e = json.loads(line)

@@ -8,6 +8,7 @@ import StatusServer
 import SystemdSupport
 import Spool
 import Store
+import Synchronization
 
 /// The assembled daemon: state, provider, clock, services.
 package final class Daemon: Sendable {
@@ -54,7 +55,20 @@ package final class Daemon: Sendable {
         guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             throw DaemonError("another relanced holds \(lockPath): two daemons never share a state directory")
         }
-        let opened = try await StoreOpener.open(settings, logger: logger)
+        // A standby waits here while another node works on the database, then takes over.
+        let waiting = Mutex<String?>(nil)
+        let notifier = SystemdNotifier.fromEnvironment()
+        let opened = try await StoreOpener.open(settings, logger: logger) { holder in
+            let first = waiting.withLock { seen -> Bool in
+                defer { seen = holder }
+                return seen == nil
+            }
+            if first {
+                logger.warning("standby: \(holder) works on the database; this node takes over when it stops")
+            }
+            notifier.extendStartup(seconds: 10, status: "standby: \(holder) works on the database")
+        }
+        if waiting.withLock({ $0 != nil }) { logger.warning("taking over the database") }
         let store = opened.store
         let provider = try ProviderFactory.make(settings)
         // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
@@ -98,7 +112,7 @@ package final class Daemon: Sendable {
             "startup.seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
         ])
         return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd, reporter: reporter,
-                      statusServer: statusServer, adminServer: adminServer, notifier: SystemdNotifier.fromEnvironment(), storeServices: opened.services)
+                      statusServer: statusServer, adminServer: adminServer, notifier: notifier, storeServices: opened.services)
     }
 
     /// The status socket's routes: `/metrics` (Prometheus text), `/status` (JSON), `/healthz`.

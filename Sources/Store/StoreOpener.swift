@@ -15,7 +15,7 @@ package struct OpenedStore: Sendable {
 package enum StoreOpener {
     /// SQLite in `[daemon] state_dir`, or the PostgreSQL server of `[store] url` (its schema checked
     /// against this build's, never migrated here; the node's lock on the database taken).
-    package static func open(_ settings: Settings, logger: Logger) async throws -> OpenedStore {
+    package static func open(_ settings: Settings, logger: Logger, waiting: @escaping @Sendable (String) -> Void = { _ in }) async throws -> OpenedStore {
         switch settings.store.kind {
         case .sqlite:
             let path = settings.daemon.stateDir + "/relance.sqlite"
@@ -24,7 +24,7 @@ package enum StoreOpener {
             let endpoint = try endpoint(settings.store)
             let store = try await PostgresChargeStore.open(endpoint, logger: logger)
             do {
-                let guardian = try await NodeGuard.take(endpoint, node: settings.store.nodeName, logger: logger)
+                let guardian = try await NodeGuard.take(endpoint, node: settings.store.nodeName, logger: logger, waiting: waiting)
                 store.watch = guardian
                 return OpenedStore(store: store, services: [store.service, guardian], summary: "postgresql \(settings.store.url!) node \(settings.store.nodeName)")
             } catch {
@@ -44,7 +44,7 @@ package enum StoreOpener {
         let password: String?
         do { password = try settings.readPassword() } catch { throw PostgresStoreError("\(error)") }
         return PostgresEndpoint(socketPath: url.socketPath, host: url.host ?? "localhost", port: url.port, user: url.user, password: password,
-                                database: url.database, tls: url.sslMode == .require ? .require : url.sslMode == .prefer ? .prefer : .disable, applicationName: url.applicationName ?? "relanced " + settings.nodeName,
+                                database: url.database, tls: url.sslMode == .require ? .require : url.sslMode == .prefer ? .prefer : .disable, applicationName: NodeGuard.poolName(settings.nodeName),
                                 connectTimeout: url.connectTimeout ?? 10)
     }
 }

@@ -8,34 +8,57 @@ import Synchronization
 /// the one working on the database, writes the node's heartbeat (`nodes`), and tells `/healthz` when
 /// the database cannot be reached.
 ///
-/// Until work is shared between nodes, one node works on a database at a time: a second node finds
-/// the lock taken and refuses to start, so two nodes never wake the same charge.
+/// One node works on a database at a time; others wait as standbys and take over when its session
+/// ends (a kill -9 ends it at once; a node cut off from the database loses it when the server notices).
+/// Fencing: a node that takes over first ends every other node's pool connections (their open
+/// transactions roll back), and every write transaction checks that its node's lock is still held
+/// (``PostgresChargeStore/write(_:)``): a node that lost it writes nothing more, and stops.
 package final class NodeGuard: Service, Sendable {
     /// The session lock's key: one working node per database.
     static let lockKey: Int64 = 0x52_454C_414E_4345
     let endpoint: PostgresEndpoint
     let node: String
     let logger: Logger
-    private let state: Mutex<(connection: PostgresConnection?, problem: String?)>
+    private let state: Mutex<(connection: PostgresConnection?, backend: Int64, problem: String?)>
 
-    private init(endpoint: PostgresEndpoint, node: String, logger: Logger, connection: PostgresConnection) {
+    private init(endpoint: PostgresEndpoint, node: String, logger: Logger, connection: PostgresConnection, backend: Int64) {
         self.endpoint = endpoint
         self.node = node
         self.logger = logger
-        state = Mutex((connection, nil))
+        state = Mutex((connection, backend, nil))
     }
 
-    /// Connects, takes the lock (or throws, naming the node that holds it) and writes the first heartbeat.
-    package static func take(_ endpoint: PostgresEndpoint, node: String, logger: Logger) async throws -> NodeGuard {
-        let connection = try await connectAndLock(endpoint, node: node, logger: logger)
-        return NodeGuard(endpoint: endpoint, node: node, logger: logger, connection: connection)
+    /// Connects and takes the lock, waiting for it while another node holds it (`waiting` is told who,
+    /// every second), then ends the other nodes' pool connections and writes the first heartbeat.
+    package static func take(_ endpoint: PostgresEndpoint, node: String, logger: Logger,
+                             waiting: @escaping @Sendable (String) -> Void = { _ in }) async throws -> NodeGuard {
+        let (connection, backend) = try await connectAndLock(endpoint, node: node, logger: logger, waiting: waiting)
+        return NodeGuard(endpoint: endpoint, node: node, logger: logger, connection: connection, backend: backend)
     }
 
-    static func connectAndLock(_ endpoint: PostgresEndpoint, node: String, logger: Logger) async throws -> PostgresConnection {
-        let connection = try await PostgresConnection.connect(configuration: try endpoint.connectionConfiguration(), id: 1, logger: logger)
+    /// The application name of a node's pool connections (the guard's own is `relanced-guard:NODE`).
+    package static func poolName(_ node: String) -> String { "relanced:" + node }
+
+    static func connectAndLock(_ endpoint: PostgresEndpoint, node: String, logger: Logger, waiting: (@Sendable (String) -> Void)?)
+        async throws -> (PostgresConnection, Int64) {
+        var config = try endpoint.connectionConfiguration()
+        config.options.additionalStartupParameters = [("application_name", "relanced-guard:" + node)]
+        let connection = try await PostgresConnection.connect(configuration: config, id: 1, logger: logger)
         do {
-            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(lockKey))", logger: logger).collect()
-            guard try rows.first?.decode(Bool.self) == true else {
+            while true {
+                let rows = try await connection.query("SELECT pg_try_advisory_lock(\(lockKey)), pg_backend_pid()", logger: logger).collect()
+                guard let row = rows.first else { throw PostgresStoreError("pg_try_advisory_lock returned no row") }
+                let (locked, backend) = try row.decode((Bool, Int32).self)
+                if locked {
+                    // Whatever another node still has open ends now: its transactions roll back before this one works.
+                    try await connection.query("""
+                        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                        WHERE datname = current_database() AND pid != pg_backend_pid() AND application_name LIKE 'relanced:%'
+                        """, logger: logger)
+                    try await heartbeat(connection, node: node, logger: logger, starting: true)
+                    return (connection, Int64(backend))
+                }
+                guard let waiting else { throw PostgresStoreError("another node took over this database: this one stops (it may start again as a standby)") }
                 let others = try await connection.query("""
                     SELECT name, host, pid, to_char(heartbeat_at, 'YYYY-MM-DD"T"HH24:MI:SSOF') FROM nodes WHERE name != \(node)
                     ORDER BY heartbeat_at DESC LIMIT 1
@@ -44,11 +67,9 @@ package final class NodeGuard: Service, Sendable {
                     let (name, host, pid, beat) = try row.decode((String, String, Int64, String).self)
                     return "node \(name) (\(host), pid \(pid), last heartbeat \(beat))"
                 } ?? "another relanced"
-                throw PostgresStoreError("\(holder) works on this database: one node works on a database at a time "
-                                         + "(stop it first, or give this node its own database)")
+                waiting(holder)
+                try await Task.sleep(for: .seconds(1))
             }
-            try await heartbeat(connection, node: node, logger: logger, starting: true)
-            return connection
         } catch {
             try? await connection.close()
             throw error
@@ -67,24 +88,33 @@ package final class NodeGuard: Service, Sendable {
         }
     }
 
+    /// The guard connection's server process: a write goes through only while it holds the lock.
+    package var backend: Int64 { state.withLock { $0.backend } }
+
     /// Why the database cannot serve this node now, or nil.
     package var problem: String? { state.withLock { $0.problem } }
 
-    /// Every 2 s: the heartbeat; when the connection is lost, a new one with the lock taken again.
+    /// Every 2 s: the heartbeat. When the connection is lost, a new one takes the lock again; when
+    /// another node has it by then, this one stops (the error ends the daemon; systemd starts it again,
+    /// as a standby).
     package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if let connection = state.withLock({ $0.connection }), !connection.isClosed {
                     try await Self.heartbeat(connection, node: node, logger: logger, starting: false)
                 } else {
-                    let connection = try await Self.connectAndLock(endpoint, node: node, logger: logger)
-                    state.withLock { $0.connection = connection }
+                    let (connection, backend) = try await Self.connectAndLock(endpoint, node: node, logger: logger, waiting: nil)
+                    state.withLock { $0.connection = connection; $0.backend = backend }
                     logger.notice("database reachable again", metadata: ["node": "\(node)"])
                 }
                 state.withLock { $0.problem = nil }
+            } catch let error as PostgresStoreError {
+                logger.critical("\(error.description)", metadata: ["node": "\(node)"])
+                throw error
             } catch {
                 let lost = state.withLock { s -> PostgresConnection? in
                     s.problem = "the database cannot be reached: \(String(reflecting: error).prefix(300))"
+                    s.backend = -1
                     defer { s.connection = nil }
                     return s.connection
                 }

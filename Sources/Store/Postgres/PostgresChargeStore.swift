@@ -118,9 +118,16 @@ package final class PostgresChargeStore: ChargeStore {
     }
 
     func transaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (PGLink) throws -> T) async throws -> T {
-        try await onConnection { link in
+        // Fencing: a node's write goes through only while its guard holds the database's lock.
+        let fence = readOnly ? nil : watch?.backend
+        return try await onConnection { link in
             try link.run(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
             do {
+                if let fence {
+                    let held = try link.first("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $1 AND granted)",
+                                              [.int(fence)])?.bool(0) ?? false
+                    guard held else { throw PostgresStoreError("this node no longer holds the database's lock: it writes nothing more") }
+                }
                 let result = try body(link)
                 try link.run("COMMIT")
                 return result
