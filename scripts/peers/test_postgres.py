@@ -9,7 +9,8 @@
   no event id missing, no charge stuck, no network rule broken);
 - while the node runs, a second node on the same database waits as a standby, and `relancectl status
   --cluster` lists the working node; kill -9 of the working node: the standby takes over (the time
-  printed; at most the lease plus 5 s), its pool connections ended and its writes fenced;
+  printed; at most the lease plus 5 s); then the working node's session ended by the server: the
+  standby takes over, and the cut-off node stops once it finds the lock taken;
 - the database stopped under load: /healthz says the database is out of reach, the node does not
   die, and once the server is back it resumes; the run still passes check-run;
 - `relancectl migrate --from-sqlite DIR` moves a single-host state into an empty database; the node
@@ -183,7 +184,21 @@ def run(work, cluster, server, kills):
     takeover = time.time() - killed_at
     print(f"takeover after kill -9 of the working node: {takeover:.1f} s (lease 30 s)")
     check("the standby takes over within the lease plus 5 s of a kill -9", took_over and takeover <= 35, f"{takeover:.1f} s")
-    d, sock = standby, sock2
+
+    # The working node cut off: the server ends its guard's session (as a partition would, once the
+    # server notices). The standby (n1 again) takes over and ends the cut-off node's connections; the
+    # cut-off node, reconnecting, finds the lock taken and stops: it writes nothing more.
+    back = relanced(n1, log, "--time-scale", "3600")
+    time.sleep(3)
+    pg_cluster.psql(uri, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'relanced-guard:n2'")
+    cut_at = time.time()
+    took_over = wait_for(lambda: healthz(sock)[0] == 200, 40)
+    print(f"takeover after the working node's session was ended: {time.time() - cut_at:.1f} s")
+    check("after a cut, the standby takes over within the lease plus 5 s", took_over and time.time() - cut_at <= 35, healthz(sock))
+    stopped = wait_for(lambda: standby.poll() is not None, 20)
+    check("the cut-off node stops once it finds the database taken over", stopped and standby.returncode != 0
+          and "another node took over" in open(os.path.join(work, "daemon-n2.log")).read(), f"exit {standby.poll()}")
+    d = back
 
     # The database stopped under load, then started again.
     subprocess.run([PG_CLUSTER, "stop", cluster], check=True, capture_output=True)
