@@ -53,13 +53,13 @@ extension Engine {
             }
             // A decline ingested since the reservation (another invoice of the customer, failed on the same
             // card) may have marked the method: a new attempt is not sent then, and the charge is planned
-            // again. A resumed one goes out again under its key (its first request most likely ran).
+            // again. A resumed one the provider's reading cannot rule out goes out again under its key.
             // The request's slot is taken first: the wait for it (a rate-limit hold) can be long enough
             // for the world to change, so what was checked is checked again after it, right before the POST.
             let waited = await provider.takeSlot()
             let token = ticket.method.token
             // When the store cannot say, the attempt goes on (as planned at the reservation).
-            if let stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil, let given = machine.beforeRequest(method: stored, resumed: ticket.resumed) {
+            if let stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil, let given = machine.beforeRequest(method: stored, inDoubt: ticket.resumed && !provider.lookupFindsAttempts) {
                 return await record(ticket, outcome: given, rowid: rowid)
             }
             // The wait for the slot may have outlasted the provider's memory of the key: not sent then,

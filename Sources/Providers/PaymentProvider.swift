@@ -196,6 +196,10 @@ package protocol PaymentProvider: Sendable {
     func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, keyDecides: Bool, now: Int64) async throws(ProviderError) -> PayOutcome?
     /// How long the provider keeps an idempotency key (seconds of provider time); nil = for ever.
     var idempotencyWindow: Int64? { get }
+    /// Whether ``lookup(charge:customer:method:idempotencyKey:prior:keyDecides:now:)`` finds an attempt
+    /// that reached the provider (Stripe's reads do): its nil then means the request most likely never
+    /// went out. A provider that only answers by its keys (nil always) says nothing by its nil.
+    var lookupFindsAttempts: Bool { get }
     /// Waits for a request's slot in the rate limit and takes it; returns the seconds waited.
     func takeSlot() async -> Double
     /// The charge's final state when the adapter has seen it closed (an event, a read) since it
@@ -223,6 +227,8 @@ extension PaymentProvider {
     }
 
     package var idempotencyWindow: Int64? { nil }
+
+    package var lookupFindsAttempts: Bool { false }
 
     package func takeSlot() async -> Double { 0 }
 

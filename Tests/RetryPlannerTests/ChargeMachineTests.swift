@@ -191,17 +191,18 @@ struct ChargeMachineTests {
         #expect(Self.machine.beforeRequest(method: card) != nil)
     }
 
-    /// A resumed attempt (its answer lost: a kill -9, the database out of reach) most likely reached
-    /// the provider already. Giving it up unsent because a decline marked its method since would
-    /// record as not made a payment that was made, and plan another one beside it: it goes out again
-    /// under its key, and the provider answers what the first request did.
-    @Test func aResumedAttemptGoesOutAgainUnderItsKeyOnAMethodMarkedSince() {
+    /// A resumed attempt (its answer lost: a kill -9, the database out of reach) that the provider's
+    /// reading cannot rule out most likely reached the provider already. Giving it up unsent because a
+    /// decline marked its method since would record as not made a payment that was made, and plan
+    /// another one beside it: it goes out again under its key, and the provider answers what the
+    /// first request did. (Stripe's reading rules it out: StripeInDoubtTests.)
+    @Test func anAttemptInDoubtGoesOutAgainUnderItsKeyOnAMethodMarkedSince() {
         var card = Self.visa()
         card.standing = .needsCustomer
-        #expect(Self.machine.beforeRequest(method: card, resumed: true) == nil)
-        #expect(Self.machine.beforeRequest(method: card, resumed: false) != nil)
+        #expect(Self.machine.beforeRequest(method: card, inDoubt: true) == nil)
+        #expect(Self.machine.beforeRequest(method: card, inDoubt: false) != nil)
         card.standing = .usable
         card.forbids = .visaCategory1
-        #expect(Self.machine.beforeRequest(method: card, resumed: true) == nil)
+        #expect(Self.machine.beforeRequest(method: card, inDoubt: true) == nil)
     }
 }

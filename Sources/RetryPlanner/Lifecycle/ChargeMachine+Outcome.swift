@@ -84,15 +84,17 @@ extension ChargeMachine {
     }
 
     /// Right before the request: the method as stored now. A decline seen since the reservation
-    /// (another invoice of the customer, failed on the same card) may have marked it: a new attempt is
+    /// (another invoice of the customer, failed on the same card) may have marked it: the attempt is
     /// then given up unsent, and the charge planned again.
     ///
-    /// A `resumed` one is not: its answer was lost (a kill -9 after the request, the database out of
-    /// reach when the answer came), so its first request most likely reached the provider. Given up,
-    /// a payment made would be recorded as never made and another planned beside it; sent again under
-    /// its key, the provider answers what the first request did.
-    package func beforeRequest(method: PaymentMethod, resumed: Bool = false) -> PayOutcome? {
-        if resumed { return nil }
+    /// Not when it is `inDoubt`: a resumed attempt (its answer lost to a kill -9, or to the database
+    /// out of reach when it came) that the provider's reading cannot rule out (a provider that answers
+    /// only by its keys). Its first request most likely ran: given up, a payment made would be
+    /// recorded as never made and another planned beside it. Sent again under its key, the provider
+    /// answers what the first request did. A provider whose reading found nothing (Stripe's) rules it
+    /// out: the attempt is given up then.
+    package func beforeRequest(method: PaymentMethod, inDoubt: Bool = false) -> PayOutcome? {
+        if inDoubt { return nil }
         return method.refusal.map { .notMade("the method was marked (\($0)) after the reservation") }
     }
 
