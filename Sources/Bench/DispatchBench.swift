@@ -3,7 +3,7 @@ import Foundation
 package import Logging
 import Providers
 import ServiceLifecycle
-import RelanceConfig
+package import RelanceConfig
 import Spool
 import Store
 
@@ -18,6 +18,12 @@ import Store
 /// everything else is moved out of the window, and the lag of every attempt, from its due time to its
 /// request, is taken at real-time speed.
 package enum DispatchBench {
+    /// A benchmark asked for what it cannot do.
+    package struct BenchError: Error, CustomStringConvertible {
+        package let description: String
+        init(_ description: String) { self.description = description }
+    }
+
     package struct Result: Sendable {
         package var charges = 0
         package var dueAtStart = 0
@@ -62,7 +68,8 @@ package enum DispatchBench {
     /// dispatches what is due for at most `seconds` of wall time, or until nothing is due.
     package static func run(
         charges n: Int, seed: Int, directory: String, workers: Int, aheadDays: Int, groupLimit: Int, seconds limit: Double,
-        rate: Int? = nil, logger: Logger, beside: (@Sendable (Engine, DueIndex) async -> (ReplanSummary, Double))? = nil
+        rate: Int? = nil, logger: Logger, beside: (@Sendable (Engine, DueIndex) async -> (ReplanSummary, Double))? = nil,
+        postgres: StoreSettings? = nil
     ) async throws -> Result {
         let stateDir = directory + "/state"
         if !FileManager.default.fileExists(atPath: stateDir + "/relance.sqlite") {
@@ -91,9 +98,20 @@ package enum DispatchBench {
             try store.checkpoint()
         }
         let clock = VirtualClock(scale: 1, startingAt: opening)
-        let engine = Engine(store: SQLiteChargeStore(store), provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
+        // On PostgreSQL: the filled state moved into the database of `postgres` (once), and worked off there.
+        let chargeStore: any ChargeStore
+        if let postgres {
+            guard rate == nil else { throw BenchError("--rate runs on SQLite only") }
+            let pg = try await StoreOpener.postgres(postgres, logger: logger, checkSchema: false)
+            _ = try await pg.migrate()
+            if try await pg.figures(now: 0).byState.values.reduce(0, +) == 0 { _ = try await pg.importSQLite(path: stateDir + "/relance.sqlite") }
+            chargeStore = pg
+        } else {
+            chargeStore = SQLiteChargeStore(store)
+        }
+        let engine = Engine(store: chargeStore, provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
         let index = DueIndex()
-        index.push(contentsOf: try await SQLiteChargeStore(store).dueEntries())
+        index.push(contentsOf: try await chargeStore.dueEntries())
         result.charges = index.count
         result.dueAtStart = index.dueCount(now: clock.now())
         let dispatcher = DispatcherService(runner: engine, signals: engine.signals, clock: engine.clock, index: index, logger: logger)

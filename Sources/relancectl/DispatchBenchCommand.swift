@@ -2,6 +2,7 @@ import ArgumentParser
 import Bench
 import Foundation
 import Logging
+import RelanceConfig
 
 /// `relancectl bench dispatch --charges N`: the dispatcher's capacity. A state of N failures spread
 /// over the last 30 days (filled by the ingest benchmark) is opened with the clock `--ahead` days
@@ -43,6 +44,12 @@ struct DispatchBenchCommand: AsyncParsableCommand {
     @Flag(help: "Run on the state in the working directory (filled by `bench ingest --no-raw` with the same --charges and --seed) instead of filling it.")
     var reuse = false
 
+    @Option(help: "A config whose [store] is PostgreSQL: the filled state moves into that database (once) and is worked off there.")
+    var config: String?
+
+    @Option(help: "Nodes working on the database (PostgreSQL): one works at a time, the others are standbys.")
+    var nodes: Int = 1
+
     func run() async throws {
         guard charges > 0, workers > 0, seconds > 0, ahead >= 0, groupLimit > 0, (rate ?? 1) > 0 else {
             throw ValidationError("--charges, --workers, --group-limit, --seconds and --rate must be positive, --ahead not negative")
@@ -57,7 +64,17 @@ struct DispatchBenchCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let result = try await DispatchBench.run(charges: charges, seed: seed, directory: directory, workers: workers, aheadDays: ahead, groupLimit: groupLimit, seconds: seconds, rate: rate, logger: logger)
+        var postgres: StoreSettings?
+        if let config {
+            let store = try loadOrExit(config).settings.store
+            guard store.kind == .postgresql else { throw ValidationError("\(config): [store] kind is not \"postgresql\"") }
+            postgres = store
+        }
+        guard nodes == 1 else {
+            throw ValidationError("--nodes \(nodes): one node works on a database at a time (the others are standbys), so more nodes add no dispatch capacity yet")
+        }
+        let result = try await DispatchBench.run(charges: charges, seed: seed, directory: directory, workers: workers, aheadDays: ahead, groupLimit: groupLimit,
+                                                 seconds: seconds, rate: rate, logger: logger, postgres: postgres)
         print(result.line)
     }
 }
