@@ -182,8 +182,17 @@ package final class StatusReporter: Sendable {
                 let names = segmentNames()
                 return .init(segment: s.segment < names.count ? names[s.segment] : "segment \(s.segment)", currency: s.currency, failedAmount: s.failed,
                              recoveredAmount: s.recovered, charges: s.charges, recovered: s.recoveredCharges)
-            }
+            },
+            store: try await placement()
         ).encode()
+    }
+
+    /// The store, this node and the others on its database, for `/status`.
+    func placement() async throws -> StatusDocument.Store {
+        let p = try await store.placement()
+        return .init(kind: p.kind, node: p.node, nodes: p.nodes.map {
+            .init(name: $0.name, host: $0.host, pid: Int($0.pid), role: $0.role, heartbeatAgeSeconds: (max(0, $0.heartbeatAge) * 10).rounded() / 10)
+        })
     }
 
     /// The customers held as a whole, longest held first, for `/status`.

@@ -11,6 +11,12 @@ extension StatusDocument {
         out.append("provider    \(provider.name): \(provider.state.replacingOccurrences(of: "_", with: " "))"
             + ", last success \(provider.lastSuccessAt ?? "never")")
         if let error = provider.lastError { out.append("            last error: \(error)") }
+        if let store, store.kind != "sqlite" {
+            out.append("store       \(store.kind), node \(store.node ?? "?")")
+            for n in store.nodes {
+                out.append("  node      \(n.name) (\(n.host), pid \(n.pid)): \(n.role), heartbeat \(String(format: "%.1f", n.heartbeatAgeSeconds)) s ago")
+            }
+        }
         let c = charges
         out.append("charges     scheduled \(c.scheduled), in flight \(c.inFlight), waiting \(c.waiting), "
             + "recovered \(c.recovered), exhausted \(c.exhausted), closed \(c.closed), held \(c.held)")

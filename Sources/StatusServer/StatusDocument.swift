@@ -26,14 +26,17 @@ package struct StatusDocument: Codable, Sendable, Equatable {
     package var heldCustomers: [CustomerHold]?
     /// Recovery by segment and currency, weighted by amount; absent from an older daemon's document.
     package var recoveryBySegment: [SegmentRecovery]?
+    /// The store, this node, and the other nodes on its database; absent from an older daemon's document.
+    package var store: Store?
 
     package init(
         version: String, pid: Int, startedAt: String, uptimeSeconds: Double, virtualTime: String, timeScale: Int,
         config: Config, provider: Provider, charges: Charges, dueBacklog: Int, attempts: Window, recoveries: Window,
         recoveryRateByAmount: [Band], spool: Spool, lastErrors: [ErrorEntry], holds: [Hold] = [], heldCustomers: [CustomerHold] = [],
-        recoveryBySegment: [SegmentRecovery] = []
+        recoveryBySegment: [SegmentRecovery] = [], store: Store? = nil
     ) {
         self.recoveryBySegment = recoveryBySegment
+        self.store = store
         self.version = version
         self.pid = pid
         self.startedAt = startedAt
@@ -51,6 +54,38 @@ package struct StatusDocument: Codable, Sendable, Equatable {
         self.lastErrors = lastErrors
         self.holds = holds
         self.heldCustomers = heldCustomers
+    }
+
+    /// Where the state is: `sqlite` (this host alone) or `postgresql` (shared by the nodes listed).
+    package struct Store: Codable, Sendable, Equatable {
+        package var kind: String
+        /// This node's `[store] node_name`; null on SQLite.
+        package var node: String?
+        /// Every node seen on the database, this one included, the latest heartbeat first.
+        package var nodes: [Node]
+
+        package init(kind: String, node: String?, nodes: [Node]) {
+            self.kind = kind
+            self.node = node
+            self.nodes = nodes
+        }
+
+        package struct Node: Codable, Sendable, Equatable {
+            package var name: String
+            package var host: String
+            package var pid: Int
+            /// `working` (holds the database's lock) or `standby` (waits for it).
+            package var role: String
+            package var heartbeatAgeSeconds: Double
+
+            package init(name: String, host: String, pid: Int, role: String, heartbeatAgeSeconds: Double) {
+                self.name = name
+                self.host = host
+                self.pid = pid
+                self.role = role
+                self.heartbeatAgeSeconds = heartbeatAgeSeconds
+            }
+        }
     }
 
     /// A customer held as a whole: their charges, and their next failures, wait.
@@ -279,5 +314,14 @@ extension StatusDocument.Spool {
         try c.encode(pendingEvents, forKey: .pendingEvents)
         try c.encode(paused, forKey: .paused)
         try c.encode(reason, forKey: .reason)
+    }
+}
+
+extension StatusDocument.Store {
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(node, forKey: .node)
+        try c.encode(nodes, forKey: .nodes)
     }
 }

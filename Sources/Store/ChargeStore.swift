@@ -60,11 +60,23 @@ package protocol ChargeStore: Sendable {
     var waitingWrites: Int { get }
     /// Why the store cannot serve now (a database out of reach), or nil: `/healthz` says it.
     var problem: String? { get }
+    /// Where the state is, this node and the others on its database (`/status`).
+    func placement() async throws -> StorePlacement
 }
 
 extension ChargeStore {
     /// A file on the host's own disk is always there.
     package var problem: String? { nil }
+
+    /// One host, alone.
+    package func placement() async throws -> StorePlacement { StorePlacement(kind: "sqlite", node: nil, nodes: []) }
+}
+
+/// Where the state is: `sqlite` or `postgresql`, this node's name, and every node seen on the database.
+package struct StorePlacement: Sendable {
+    package var kind: String
+    package var node: String?
+    package var nodes: [ClusterNode]
 }
 
 /// One segment's charges in one currency, for the recovery rate weighted by amount.

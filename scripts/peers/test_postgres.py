@@ -20,6 +20,7 @@ Usage: .venv/bin/python scripts/peers/test_postgres.py [KILLS] (default 15; RELA
 folder holding relanced and relancectl, default .build/debug; RELANCE_KEEP=1 keeps the work directory)
 """
 
+import json
 import os
 import random
 import shutil
@@ -94,6 +95,23 @@ def healthz(sock):
         return int(head.split()[1]), body.decode()
     except OSError as e:
         return 0, str(e)
+
+
+def get_json(sock, path):
+    """A status route's JSON document, or None."""
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(sock)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        return json.loads(body) if int(head.split()[1]) == 200 else None
+    except (OSError, ValueError):
+        return None
 
 
 def wait_for(predicate, seconds):
@@ -175,7 +193,15 @@ def run(work, cluster, server, kills):
     check("a second node on the same database waits as a standby", standby.poll() is None and healthz(sock2)[0] == 0
           and "standby: node n1" in open(os.path.join(work, "daemon-n2.log")).read(), healthz(sock2))
     c = relancectl("status", "--cluster", "--config", n1)
-    check("relancectl status --cluster lists the node", c.returncode == 0 and "\nn1 " in "\n" + c.stdout, c.stdout + c.stderr)
+    check("relancectl status --cluster lists the working node and the standby",
+          c.returncode == 0 and "\nn1 " in "\n" + c.stdout and "working" in c.stdout and "standby" in c.stdout, c.stdout + c.stderr)
+    doc = get_json(sock, "/status")
+    nodes = {n["name"]: n["role"] for n in (doc or {}).get("store", {}).get("nodes", [])}
+    valid = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "peers", "check_status.py")], input=json.dumps(doc or {}),
+                           capture_output=True, text=True)
+    check("/status names the store, this node, and the standby", doc is not None and doc["store"]["kind"] == "postgresql"
+          and doc["store"]["node"] == "n1" and nodes == {"n1": "working", "n2": "standby"} and valid.returncode == 0,
+          f"{(doc or {}).get('store')} {valid.stdout[-300:]}")
     d.kill()
     killed_at = time.time()
     d.wait()

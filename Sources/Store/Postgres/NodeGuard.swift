@@ -55,10 +55,11 @@ package final class NodeGuard: Service, Sendable {
                         SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                         WHERE datname = current_database() AND pid != pg_backend_pid() AND application_name LIKE 'relanced:%'
                         """, logger: logger)
-                    try await heartbeat(connection, node: node, logger: logger, starting: true)
+                    try await heartbeat(connection, node: node, logger: logger, role: "working")
                     return (connection, Int64(backend))
                 }
                 guard let waiting else { throw PostgresStoreError("another node took over this database: this one stops (it may start again as a standby)") }
+                try await heartbeat(connection, node: node, logger: logger, role: "standby")
                 let others = try await connection.query("""
                     SELECT name, host, pid, to_char(heartbeat_at, 'YYYY-MM-DD"T"HH24:MI:SSOF') FROM nodes WHERE name != \(node)
                     ORDER BY heartbeat_at DESC LIMIT 1
@@ -76,12 +77,14 @@ package final class NodeGuard: Service, Sendable {
         }
     }
 
-    static func heartbeat(_ connection: PostgresConnection, node: String, logger: Logger, starting: Bool) async throws {
+    /// Writes the node's row: `role` (`working`, `standby`) with a first beat, or (nil) a beat only.
+    static func heartbeat(_ connection: PostgresConnection, node: String, logger: Logger, role: String?) async throws {
         let host = ProcessInfo.processInfo.hostName, pid = Int64(getpid())
-        if starting {
+        if let role {
             try await connection.query("""
-                INSERT INTO nodes(name, host, pid, started_at, heartbeat_at) VALUES (\(node), \(host), \(pid), now(), now())
-                ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, started_at = now(), heartbeat_at = now()
+                INSERT INTO nodes(name, host, pid, started_at, heartbeat_at, role) VALUES (\(node), \(host), \(pid), now(), now(), \(role))
+                ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, heartbeat_at = now(), role = excluded.role,
+                    started_at = CASE WHEN nodes.pid = excluded.pid AND nodes.host = excluded.host THEN nodes.started_at ELSE now() END
                 """, logger: logger)
         } else {
             try await connection.query("UPDATE nodes SET heartbeat_at = now() WHERE name = \(node)", logger: logger)
@@ -101,7 +104,7 @@ package final class NodeGuard: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 if let connection = state.withLock({ $0.connection }), !connection.isClosed {
-                    try await Self.heartbeat(connection, node: node, logger: logger, starting: false)
+                    try await Self.heartbeat(connection, node: node, logger: logger, role: nil)
                 } else {
                     let (connection, backend) = try await Self.connectAndLock(endpoint, node: node, logger: logger, waiting: nil)
                     state.withLock { $0.connection = connection; $0.backend = backend }
@@ -136,6 +139,8 @@ package struct ClusterNode: Sendable {
     package var host: String
     package var pid: Int64
     package var startedAt: String
+    /// `working` or `standby`.
+    package var role: String
     /// Seconds since its last heartbeat (a working node beats every 2 s).
     package var heartbeatAge: Double
 }
@@ -144,10 +149,16 @@ extension PostgresChargeStore {
     /// Every node that ever worked on the database, the latest heartbeat first.
     package func clusterNodes() async throws -> [ClusterNode] {
         try await read(statements: """
-            SELECT name, host, pid, to_char(started_at, 'YYYY-MM-DD"T"HH24:MI:SSOF'), extract(epoch FROM now() - heartbeat_at)::float8
+            SELECT name, host, pid, to_char(started_at, 'YYYY-MM-DD"T"HH24:MI:SSOF'), extract(epoch FROM now() - heartbeat_at)::float8, role
             FROM nodes ORDER BY heartbeat_at DESC
             """) {
-            ClusterNode(name: try $0.string(0), host: try $0.string(1), pid: try $0.int64(2), startedAt: try $0.string(3), heartbeatAge: try $0.double(4))
+            ClusterNode(name: try $0.string(0), host: try $0.string(1), pid: try $0.int64(2), startedAt: try $0.string(3), role: try $0.string(5),
+                        heartbeatAge: try $0.double(4))
         }
+    }
+
+    /// The store as `/status` shows it: this node, and every node seen on the database.
+    package func placement() async throws -> StorePlacement {
+        StorePlacement(kind: "postgresql", node: watch?.node, nodes: try await clusterNodes())
     }
 }

@@ -72,7 +72,7 @@ package enum PostgresSchema {
         CREATE INDEX outcomes_at ON outcomes(at);
         CREATE TABLE nodes (
             name TEXT PRIMARY KEY, host TEXT NOT NULL, pid BIGINT NOT NULL, started_at TIMESTAMPTZ NOT NULL,
-            heartbeat_at TIMESTAMPTZ NOT NULL, version TEXT NOT NULL DEFAULT '');
+            heartbeat_at TIMESTAMPTZ NOT NULL, role TEXT NOT NULL DEFAULT 'working');
         -- The hot tables change on every attempt: vacuum them after 2 % of their rows changed, not 20 %.
         ALTER TABLE charges SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
         ALTER TABLE attempts SET (autovacuum_vacuum_scale_factor = 0.02);
