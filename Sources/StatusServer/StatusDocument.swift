@@ -65,9 +65,7 @@ package struct StatusDocument: Codable, Sendable, Equatable {
         package var nodes: [Node]
 
         package init(kind: String, node: String?, nodes: [Node]) {
-            self.kind = kind
-            self.node = node
-            self.nodes = nodes
+            (self.kind, self.node, self.nodes) = (kind, node, nodes)
         }
 
         package struct Node: Codable, Sendable, Equatable {
@@ -79,11 +77,7 @@ package struct StatusDocument: Codable, Sendable, Equatable {
             package var heartbeatAgeSeconds: Double
 
             package init(name: String, host: String, pid: Int, role: String, heartbeatAgeSeconds: Double) {
-                self.name = name
-                self.host = host
-                self.pid = pid
-                self.role = role
-                self.heartbeatAgeSeconds = heartbeatAgeSeconds
+                (self.name, self.host, self.pid, self.role, self.heartbeatAgeSeconds) = (name, host, pid, role, heartbeatAgeSeconds)
             }
         }
     }
