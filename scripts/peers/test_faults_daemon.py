@@ -277,12 +277,18 @@ class DaemonFaultTests(unittest.TestCase):
         events = s.events()
         ids = [e["id"] for e in events]
         self.assertEqual(len(ids), len(set(ids)), "duplicate event ids")
+        # The daemon reads a bank debit it left processing again once a day (its clock): one that settled
+        # at the fixture within the last two days before the stop may not have been read yet. Its
+        # attempt must then still be in flight in the store (checked below), not lost.
+        end = records.get("now", 0)
+        unread = {a["invoice"]: a["idempotency_key"] for a in executed
+                  if a["outcome"] == "succeeded" and (a.get("settled_at") or 0) > end - 2 * 86400}
         # Each charged invoice has exactly one attempt.succeeded, and each names a real charge.
-        charged = {a["invoice"] for a in executed if a["outcome"] == "succeeded"}
+        charged = {a["invoice"] for a in executed if a["outcome"] == "succeeded"} - set(unread)
         succeeded = [e["subject"] for e in events if e["type"] == "relance.attempt.succeeded"]
         doubled = sorted({c for c in succeeded if succeeded.count(c) > 1})
         self.assertEqual(doubled, [], "invoices with two attempt.succeeded events")
-        self.assertEqual(sorted(set(succeeded) - charged), [], "attempt.succeeded without a charge at the fixture")
+        self.assertEqual(sorted(set(succeeded) - charged - set(unread)), [], "attempt.succeeded without a charge at the fixture")
         missing = sorted(charged - set(succeeded))
         self.assertEqual(missing, [], ("charged at the fixture without attempt.succeeded",
                                        [a for a in records["attempts"] if a["invoice"] in missing],
@@ -294,6 +300,9 @@ class DaemonFaultTests(unittest.TestCase):
             stored = db.execute("SELECT key, state FROM attempts WHERE state IN ('succeeded', 'declined')").fetchall()
             wrong = [(k, st, outcomes.get(k)) for k, st in stored if outcomes.get(k) != st]
             self.assertEqual(wrong, [], "outcomes stored that the fixture did not execute")
+            states = dict(db.execute("SELECT key, state FROM attempts").fetchall())
+            unread_lost = [(k, states.get(k)) for k in unread.values() if states.get(k) not in ("reserved", "succeeded")]
+            self.assertEqual(unread_lost, [], "a debit settled just before the stop is neither in flight nor recorded")
             charges = db.execute("SELECT id, events FROM charges").fetchall()
             outbox = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
             reserved = db.execute("SELECT count(*) FROM attempts WHERE state = 'reserved'").fetchone()[0]
