@@ -197,8 +197,9 @@ package protocol PaymentProvider: Sendable {
     /// How long the provider keeps an idempotency key (seconds of provider time); nil = for ever.
     var idempotencyWindow: Int64? { get }
     /// Whether ``lookup(charge:customer:method:idempotencyKey:prior:keyDecides:now:)`` finds an attempt
-    /// that reached the provider (Stripe's reads do): its nil then means the request most likely never
-    /// went out. A provider that only answers by its keys (nil always) says nothing by its nil.
+    /// that reached the provider (Stripe's reads and the sandbox's books do): its nil then means the
+    /// request never went out. A provider that only answers by its keys (nil always) says nothing by its
+    /// nil, and neither giving the attempt up nor sending it again is safe there.
     var lookupFindsAttempts: Bool { get }
     /// Waits for a request's slot in the rate limit and takes it; returns the seconds waited.
     func takeSlot() async -> Double

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
-import RetryPlanner
+package import RetryPlanner
 
 /// The embedded provider: a seeded population, and a durable record of every payment it was asked
 /// for (its own SQLite file), like a real provider's ledger. Idempotency keys are
@@ -113,6 +113,25 @@ package final class Sandbox: PaymentProvider {
             }
         } catch let error as ProviderError {
             throw error
+        } catch {
+            throw ProviderError(.transient, "sandbox database: \(error)")
+        }
+    }
+
+    /// The sandbox reads its own books, as Stripe's adapter reads the invoice: an attempt resumed after
+    /// its answer was lost is known to have run (its outcome, or its refusal on a closed charge) or not.
+    package var lookupFindsAttempts: Bool { true }
+
+    package func lookup(charge: String, customer: String, method: String, idempotencyKey key: String, prior: String?, keyDecides: Bool,
+                        now: Int64) async throws(ProviderError) -> PayOutcome? {
+        do {
+            return try await db.read { db -> PayOutcome? in
+                if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT outcome, decline FROM payments WHERE key = ?"), arguments: [key]) {
+                    return try Self.decode(row, key: key)
+                }
+                return try String.fetchOne(db.cachedStatement(sql: "SELECT reason FROM refused WHERE key = ?"), arguments: [key])
+                    .map { .closed(ChargeStatus(rawValue: $0) ?? .void) }
+            }
         } catch {
             throw ProviderError(.transient, "sandbox database: \(error)")
         }
