@@ -19,16 +19,7 @@ struct MigrateCommand: AsyncParsableCommand {
     var fromSQLite: String?
 
     func run() async throws {
-        let settings = try loadOrExit(config).settings
-        guard settings.store.kind == .postgresql else {
-            printError("relancectl: \(config) has [store] kind = \"\(settings.store.kind.rawValue)\": migrate works on a PostgreSQL store only")
-            throw ExitCode(1)
-        }
-        var logger = Logger(label: "relancectl.migrate")
-        logger.logLevel = .error
-        do {
-            let store = try await StoreOpener.postgres(settings.store, logger: logger, checkSchema: false)
-            defer { store.close() }
+        try await withPostgresStore(config, for: "migrate", checkSchema: false) { store, settings in
             let (from, to) = try await store.migrate()
             print(from == to ? "schema at version \(to): nothing to do" : "schema migrated from version \(from) to \(to)")
             if let dir = fromSQLite {
@@ -40,11 +31,29 @@ struct MigrateCommand: AsyncParsableCommand {
                 for (table, rows) in try await store.importSQLite(path: path) { print("\(table): \(rows) rows") }
                 print("moved \(path) into \(settings.store.url!)")
             }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            printError("relancectl: migrate: \(error)")
-            throw ExitCode(1)
         }
+    }
+}
+
+/// Runs `body` on the PostgreSQL store `config` names (`what`: the command, for its errors); exits 1
+/// when that store is not PostgreSQL, or on any error, printed.
+func withPostgresStore(_ config: String, for what: String, checkSchema: Bool,
+                       _ body: (PostgresChargeStore, Settings) async throws -> Void) async throws {
+    let settings = try loadOrExit(config).settings
+    guard settings.store.kind == .postgresql else {
+        printError("relancectl: \(config) has [store] kind = \"\(settings.store.kind.rawValue)\": \(what) works on a PostgreSQL store only")
+        throw ExitCode(1)
+    }
+    var logger = Logger(label: "relancectl")
+    logger.logLevel = .error
+    do {
+        let store = try await StoreOpener.postgres(settings.store, logger: logger, checkSchema: checkSchema)
+        defer { store.close() }
+        try await body(store, settings)
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        printError("relancectl: \(what): \(error)")
+        throw ExitCode(1)
     }
 }

@@ -3,7 +3,6 @@ import Foundation
 import RelanceConfig
 import StatusServer
 import Store
-import Logging
 
 /// `relancectl status`: ask the running daemon for its `/status` document over the status socket.
 struct StatusCommand: AsyncParsableCommand {
@@ -56,16 +55,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     /// The `nodes` table of the config's database: each node's host, pid, start and heartbeat age.
     func listNodes() async throws {
-        let settings = try loadOrExit(config).settings
-        guard settings.store.kind == .postgresql else {
-            printError("relancectl: \(config) has [store] kind = \"\(settings.store.kind.rawValue)\": --cluster lists the nodes of a PostgreSQL store")
-            throw ExitCode(1)
-        }
-        var logger = Logger(label: "relancectl.status")
-        logger.logLevel = .error
-        do {
-            let store = try await StoreOpener.postgres(settings.store, logger: logger, checkSchema: true)
-            defer { store.close() }
+        try await withPostgresStore(config, for: "status --cluster", checkSchema: true) { store, settings in
             let nodes = try await store.clusterNodes()
             let lease = Double(settings.store.leaseSeconds)
             print("NODE".padding(toLength: 24, withPad: " ", startingAt: 0) + "HOST".padding(toLength: 24, withPad: " ", startingAt: 0)
@@ -76,9 +66,6 @@ struct StatusCommand: AsyncParsableCommand {
                       + String(n.pid).padding(toLength: 9, withPad: " ", startingAt: 0) + n.startedAt.padding(toLength: 27, withPad: " ", startingAt: 0) + beat)
             }
             if nodes.isEmpty { print("no node has worked on this database yet") }
-        } catch {
-            printError("relancectl: status --cluster: \(error)")
-            throw ExitCode(1)
         }
     }
 }

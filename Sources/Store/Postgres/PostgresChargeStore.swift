@@ -74,9 +74,7 @@ package final class PostgresChargeStore: ChargeStore {
     // MARK: Transactions
 
     package func write<T: Sendable>(_ body: @escaping @Sendable (any ChargeTransaction) throws -> T) async throws -> T {
-        await writeGate.acquire()
-        defer { writeGate.release() }
-        return try await transaction(readOnly: false, body)
+        try await writeStatements { link in try body(PostgresTransaction(link: link)) }
     }
 
     package func read<T: Sendable>(_ body: @escaping @Sendable (any ChargeTransaction) throws -> T) async throws -> T {
