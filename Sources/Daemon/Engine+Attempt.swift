@@ -59,8 +59,19 @@ extension Engine {
             let waited = await provider.takeSlot()
             let token = ticket.method.token
             // When the store cannot say, the attempt goes on (as planned at the reservation).
-            if let stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil, let given = machine.beforeRequest(method: stored, inDoubt: ticket.resumed && !provider.lookupFindsAttempts) {
-                return await record(ticket, outcome: given, rowid: rowid)
+            if let stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil {
+                let settles = settling.withLock { $0[ticket.key] } ?? startSettles
+                switch machine.beforeRequest(method: stored, resumed: ticket.resumed, requestsSettleAt: settles, now: clock.now()) {
+                case .record(let given): return await record(ticket, outcome: given, rowid: rowid)
+                case .readAgain(let at): return at
+                case .sendAgain: break
+                }
+            }
+            // A node that can no longer show it holds the database sends nothing: another node may have
+            // taken its work over. The attempt stays reserved, resolved by reading by whoever works next.
+            if let fenced = store.fenced {
+                logger.warning("attempt not sent: \(fenced)", metadata: ["charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)"])
+                return clock.virtual(afterWall: 1)
             }
             // The wait for the slot may have outlasted the provider's memory of the key: not sent then,
             // read again once every request under it has settled.

@@ -43,7 +43,8 @@ package final class Engine: Sendable {
     let settling = Mutex<[String: Int64]>([:])
     /// Other charges a transaction gave a new wake time (``ChargeRunner/takeWoken()``).
     let woken = Mutex<[(Int64, Int64)]>([])
-    /// For keys sent before this process started (a crash): a request may have left just before it.
+    /// For keys sent before this process started (a crash): a request may have left just before it,
+    /// or, on a shared database, from a node cut off whose work this one took over, until its lease ran out.
     let startSettles: Int64
 
     package init(store: any ChargeStore, provider: any PaymentProvider, clock: VirtualClock, settings: Settings, zones: ZoneTable, logger: Logger) {
@@ -56,7 +57,7 @@ package final class Engine: Sendable {
         self.zoneIndex = index
         self.logger = logger
         self.signals = DaemonSignals(clock: clock)
-        self.startSettles = clock.virtual(afterWall: Engine.settleWall(settings))
+        self.startSettles = clock.virtual(afterWall: Engine.settleWall(settings) + store.handoverSeconds)
         self.events = EventBuilder(source: "relance://\(ProcessInfo.processInfo.hostName)/relanced", progress: signals.outbox)
         // The outbox left by an earlier run: its events wait for the spool. An empty one has had
         // everything up to the last sequence number handed out spooled (without that, the first new

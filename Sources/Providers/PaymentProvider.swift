@@ -196,11 +196,6 @@ package protocol PaymentProvider: Sendable {
     func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, keyDecides: Bool, now: Int64) async throws(ProviderError) -> PayOutcome?
     /// How long the provider keeps an idempotency key (seconds of provider time); nil = for ever.
     var idempotencyWindow: Int64? { get }
-    /// Whether ``lookup(charge:customer:method:idempotencyKey:prior:keyDecides:now:)`` finds an attempt
-    /// that reached the provider (Stripe's reads and the sandbox's books do): its nil then means the
-    /// request never went out. A provider that only answers by its keys (nil always) says nothing by its
-    /// nil, and neither giving the attempt up nor sending it again is safe there.
-    var lookupFindsAttempts: Bool { get }
     /// Waits for a request's slot in the rate limit and takes it; returns the seconds waited.
     func takeSlot() async -> Double
     /// The charge's final state when the adapter has seen it closed (an event, a read) since it
@@ -228,8 +223,6 @@ extension PaymentProvider {
     }
 
     package var idempotencyWindow: Int64? { nil }
-
-    package var lookupFindsAttempts: Bool { false }
 
     package func takeSlot() async -> Double { 0 }
 

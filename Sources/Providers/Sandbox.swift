@@ -120,8 +120,6 @@ package final class Sandbox: PaymentProvider {
 
     /// The sandbox reads its own books, as Stripe's adapter reads the invoice: an attempt resumed after
     /// its answer was lost is known to have run (its outcome, or its refusal on a closed charge) or not.
-    package var lookupFindsAttempts: Bool { true }
-
     package func lookup(charge: String, customer: String, method: String, idempotencyKey key: String, prior: String?, keyDecides: Bool,
                         now: Int64) async throws(ProviderError) -> PayOutcome? {
         do {

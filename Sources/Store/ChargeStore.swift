@@ -60,6 +60,13 @@ package protocol ChargeStore: Sendable {
     var waitingWrites: Int { get }
     /// Why the store cannot serve now (a database out of reach), or nil: `/healthz` says it.
     var problem: String? { get }
+    /// Why this node may not send a provider request now, or nil: a node that can no longer show it
+    /// holds a shared database (another node may have taken its work over) sends nothing.
+    var fenced: String? { get }
+    /// Wall seconds a node that worked on this state before this one started may still send a request
+    /// it had begun, besides the request's own timeout: the lease on a shared database, 0 for a file
+    /// only this host opens (the state directory's lock outlives the process that held it).
+    var handoverSeconds: Double { get }
     /// Where the state is, this node and the others on its database (`/status`).
     func placement() async throws -> StorePlacement
 }
@@ -67,6 +74,10 @@ package protocol ChargeStore: Sendable {
 extension ChargeStore {
     /// A file on the host's own disk is always there.
     package var problem: String? { nil }
+
+    package var fenced: String? { nil }
+
+    package var handoverSeconds: Double { 0 }
 
     /// One host, alone.
     package func placement() async throws -> StorePlacement { StorePlacement(kind: "sqlite", node: nil, nodes: []) }

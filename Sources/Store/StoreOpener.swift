@@ -24,7 +24,7 @@ package enum StoreOpener {
             let endpoint = try endpoint(settings.store)
             let store = try await PostgresChargeStore.open(endpoint, logger: logger)
             do {
-                let guardian = try await NodeGuard.take(endpoint, node: settings.store.nodeName, logger: logger, waiting: waiting)
+                let guardian = try await NodeGuard.take(endpoint, node: settings.store.nodeName, lease: settings.store.leaseSeconds, logger: logger, waiting: waiting)
                 store.watch = guardian
                 return OpenedStore(store: store, services: [store.service, guardian], summary: "postgresql \(settings.store.url!) node \(settings.store.nodeName)")
             } catch {

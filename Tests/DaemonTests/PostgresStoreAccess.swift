@@ -7,12 +7,16 @@ extension PostgresServer {
     /// A ``PostgresChargeStore`` on a new database of the test server, migrated by `relancectl migrate`'s
     /// own code (``PostgresChargeStore/migrate()``), then opened as a node opens it (the schema checked).
     static func store(prefix: String) async throws -> PostgresChargeStore {
+        try await PostgresChargeStore.open(try await migratedDatabase(prefix: prefix), logger: Logger(label: "test.postgres"))
+    }
+
+    /// A new database of the test server, migrated by `relancectl migrate`'s own code.
+    static func migratedDatabase(prefix: String) async throws -> PostgresEndpoint {
         let endpoint = try Self.endpoint(try freshDatabase(prefix: prefix))
-        let logger = Logger(label: "test.postgres")
-        let migrating = try await PostgresChargeStore.open(endpoint, logger: logger, checkSchema: false)
+        let migrating = try await PostgresChargeStore.open(endpoint, logger: Logger(label: "test.postgres"), checkSchema: false)
         defer { migrating.close() }
         _ = try await migrating.migrate()
-        return try await PostgresChargeStore.open(endpoint, logger: logger)
+        return endpoint
     }
 
     /// The test server's URIs (`postgresql://USER@/DB?host=SOCKET_DIR`, or with a TCP host and port) as the store's endpoint.

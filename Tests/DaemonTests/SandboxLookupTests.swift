@@ -13,7 +13,6 @@ struct SandboxLookupTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sandbox = try Sandbox(path: dir + "/sandbox.sqlite", population: SandboxPopulation(seed: 3, customers: 20, failuresPerDay: 50, outOfBandPercent: 0))
-        #expect(sandbox.lookupFindsAttempts)
         let now: Int64 = 1_795_000_000
         _ = try await sandbox.failures(after: nil, limit: 0, now: now)
         let (charges, _) = try await sandbox.failures(after: nil, limit: 5, now: now + 86_400)

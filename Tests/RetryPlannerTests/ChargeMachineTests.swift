@@ -183,26 +183,26 @@ struct ChargeMachineTests {
 
     @Test func aMethodMarkedSinceTheReservationIsNotSent() {
         var card = Self.visa()
-        #expect(Self.machine.beforeRequest(method: card) == nil)
+        #expect(Self.machine.beforeRequest(method: card) == .sendAgain)
         card.standing = .needsCustomer
-        #expect(Self.machine.beforeRequest(method: card) == .notMade("the method was marked (needs the customer) after the reservation"))
+        #expect(Self.machine.beforeRequest(method: card) == .record(.notMade("the method was marked (needs the customer) after the reservation")))
         card.standing = .usable
         card.forbids = .visaCategory1
-        #expect(Self.machine.beforeRequest(method: card) != nil)
+        #expect(Self.machine.beforeRequest(method: card) != .sendAgain)
     }
 
-    /// A resumed attempt (its answer lost: a kill -9, the database out of reach) that the provider's
-    /// reading cannot rule out most likely reached the provider already. Giving it up unsent because a
-    /// decline marked its method since would record as not made a payment that was made, and plan
-    /// another one beside it: it goes out again under its key, and the provider answers what the
-    /// first request did. (Stripe's reading rules it out: StripeInDoubtTests.)
-    @Test func anAttemptInDoubtGoesOutAgainUnderItsKeyOnAMethodMarkedSince() {
+    /// A resumed attempt whose key another node may still send (a node cut off from the database,
+    /// whose work this one took over, until its requests settle): given up now because a decline
+    /// marked its method since, that late request could still charge the method after a never-retry
+    /// decline. It is read again once those requests have settled, then given up if still not found.
+    @Test func aResumedAttemptOnAMethodMarkedSinceIsReadAgainUntilEveryRequestSettles() {
         var card = Self.visa()
-        card.standing = .needsCustomer
-        #expect(Self.machine.beforeRequest(method: card, inDoubt: true) == nil)
-        #expect(Self.machine.beforeRequest(method: card, inDoubt: false) != nil)
-        card.standing = .usable
         card.forbids = .visaCategory1
-        #expect(Self.machine.beforeRequest(method: card, inDoubt: true) == nil)
+        let settles: Int64 = 1_000
+        #expect(Self.machine.beforeRequest(method: card, resumed: true, requestsSettleAt: settles, now: 999) == .readAgain(at: settles))
+        #expect(Self.machine.beforeRequest(method: card, resumed: true, requestsSettleAt: settles, now: 1_000) != .sendAgain)
+        #expect(Self.machine.beforeRequest(method: card, resumed: false, requestsSettleAt: settles, now: 999) != .sendAgain)
+        card.forbids = .none
+        #expect(Self.machine.beforeRequest(method: card, resumed: true, requestsSettleAt: settles, now: 999) == .sendAgain)
     }
 }

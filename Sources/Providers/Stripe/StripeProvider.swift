@@ -22,8 +22,6 @@ package final class StripeProvider: PaymentProvider {
     /// Stripe prunes idempotency keys after about 24 hours: an attempt in doubt is sent again with its
     /// key only while its reservation is younger than 23 hours; after that it is resolved by reading.
     package let idempotencyWindow: Int64? = 23 * 3_600
-    /// The payment intents and events of the invoice show an attempt that reached Stripe.
-    package let lookupFindsAttempts = true
     let client: StripeClient
     let defaultZone: String
     /// Set when the daemon's clock is scaled: an answer from live mode stops every request.

@@ -87,15 +87,14 @@ extension ChargeMachine {
     /// (another invoice of the customer, failed on the same card) may have marked it: the attempt is
     /// then given up unsent, and the charge planned again.
     ///
-    /// Not when it is `inDoubt`: a resumed attempt (its answer lost to a kill -9, or to the database
-    /// out of reach when it came) that the provider's reading cannot rule out (a provider that answers
-    /// only by its keys). Its first request most likely ran: given up, a payment made would be
-    /// recorded as never made and another planned beside it. Sent again under its key, the provider
-    /// answers what the first request did. A provider whose reading found nothing (Stripe's) rules it
-    /// out: the attempt is given up then.
-    package func beforeRequest(method: PaymentMethod, inDoubt: Bool = false) -> PayOutcome? {
-        if inDoubt { return nil }
-        return method.refusal.map { .notMade("the method was marked (\($0)) after the reservation") }
+    /// Not yet when it is being resumed while a request sent under its key before may still run
+    /// (`requestsSettleAt`: a node cut off from the database, whose work this one took over, may have
+    /// been about to send it). Given up now, that late request could still charge the marked method,
+    /// a payment after a never-retry decline. It is read again once every such request has settled.
+    package func beforeRequest(method: PaymentMethod, resumed: Bool = false, requestsSettleAt: Int64 = .min, now: Int64 = 0) -> Resume {
+        guard let refusal = method.refusal else { return .sendAgain }
+        if resumed && now < requestsSettleAt { return .readAgain(at: requestsSettleAt) }
+        return .record(.notMade("the method was marked (\(refusal)) after the reservation"))
     }
 
     /// The answer to attempt `number` (reserved at `reservedAt` on `method`, at place `methodIndex` in

@@ -18,22 +18,25 @@ package final class NodeGuard: Service, Sendable {
     static let lockKey: Int64 = 0x52_454C_414E_4345
     let endpoint: PostgresEndpoint
     let node: String
+    /// `[store] lease`: a node that cannot show it holds the lock for this long sends nothing more.
+    package let lease: Int64
     let logger: Logger
-    private let state: Mutex<(connection: PostgresConnection?, backend: Int64, problem: String?)>
+    private let state: Mutex<(connection: PostgresConnection?, backend: Int64, problem: String?, confirmed: ContinuousClock.Instant)>
 
-    private init(endpoint: PostgresEndpoint, node: String, logger: Logger, connection: PostgresConnection, backend: Int64) {
+    private init(endpoint: PostgresEndpoint, node: String, lease: Int64, logger: Logger, connection: PostgresConnection, backend: Int64) {
         self.endpoint = endpoint
         self.node = node
+        self.lease = lease
         self.logger = logger
-        state = Mutex((connection, backend, nil))
+        state = Mutex((connection, backend, nil, .now))
     }
 
     /// Connects and takes the lock, waiting for it while another node holds it (`waiting` is told who,
     /// every second), then ends the other nodes' pool connections and writes the first heartbeat.
-    package static func take(_ endpoint: PostgresEndpoint, node: String, logger: Logger,
+    package static func take(_ endpoint: PostgresEndpoint, node: String, lease: Int64, logger: Logger,
                              waiting: @escaping @Sendable (String) -> Void = { _ in }) async throws -> NodeGuard {
         let (connection, backend) = try await connectAndLock(endpoint, node: node, logger: logger, waiting: waiting)
-        return NodeGuard(endpoint: endpoint, node: node, logger: logger, connection: connection, backend: backend)
+        return NodeGuard(endpoint: endpoint, node: node, lease: lease, logger: logger, connection: connection, backend: backend)
     }
 
     /// The application name of a node's pool connections (the guard's own is `relanced-guard:NODE`).
@@ -97,20 +100,36 @@ package final class NodeGuard: Service, Sendable {
     /// Why the database cannot serve this node now, or nil.
     package var problem: String? { state.withLock { $0.problem } }
 
+    /// Why this node may not send a provider request now, or nil. It may while its guard session is
+    /// open and the lock was confirmed (taken, or a heartbeat answered) less than the lease ago, less a
+    /// margin: a node taking over waits the lease and the requests' own timeout before it treats this
+    /// node's attempts in flight as never sent (`ChargeStore.handoverSeconds`).
+    package var fenced: String? {
+        state.withLock { s in
+            if s.connection?.isClosed ?? true || s.backend < 0 { return "this node lost its session on the database (another node may take its work over)" }
+            let age = ContinuousClock.now - s.confirmed
+            let limit = Duration.seconds(lease) - min(Duration.seconds(lease) / 2, .seconds(3))
+            return age < limit ? nil : "this node has not confirmed its lock on the database for \(age.components.seconds) s (lease \(lease) s)"
+        }
+    }
+
     /// Every 2 s: the heartbeat. When the connection is lost, a new one takes the lock again; when
     /// another node has it by then, this one stops (the error ends the daemon; systemd starts it again,
     /// as a standby).
     package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
+                let asked = ContinuousClock.now
                 if let connection = state.withLock({ $0.connection }), !connection.isClosed {
                     try await Self.heartbeat(connection, node: node, logger: logger, role: nil)
                 } else {
+                    state.withLock { $0.backend = -1 }
                     let (connection, backend) = try await Self.connectAndLock(endpoint, node: node, logger: logger, waiting: nil)
                     state.withLock { $0.connection = connection; $0.backend = backend }
                     logger.notice("database reachable again", metadata: ["node": "\(node)"])
                 }
-                state.withLock { $0.problem = nil }
+                // The lock was held when the question was asked: the lease counts from then.
+                state.withLock { $0.problem = nil; $0.confirmed = asked }
             } catch let error as PostgresStoreError {
                 logger.critical("\(error.description)", metadata: ["node": "\(node)"])
                 throw error
@@ -126,7 +145,17 @@ package final class NodeGuard: Service, Sendable {
             }
             try? await Task.sleep(for: .seconds(2))
         }
-        if let connection = state.withLock({ $0.connection }) {
+        await close()
+    }
+
+    /// Gives the lock up and closes the guard's connection: a standby takes over at once.
+    package func close() async {
+        let connection = state.withLock { s -> PostgresConnection? in
+            s.backend = -1
+            defer { s.connection = nil }
+            return s.connection
+        }
+        if let connection {
             _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
             try? await connection.close()
         }

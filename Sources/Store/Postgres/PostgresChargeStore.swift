@@ -100,6 +100,10 @@ package final class PostgresChargeStore: ChargeStore {
 
     package var problem: String? { watch?.problem }
 
+    package var fenced: String? { watch?.fenced }
+
+    package var handoverSeconds: Double { watch.map { Double($0.lease) } ?? 0 }
+
     /// PostgreSQL makes every commit durable itself (its WAL, `synchronous_commit`).
     package func checkpoint() throws {}
 
