@@ -1,7 +1,7 @@
 import Foundation
 package import RelanceConfig
 package import RetryPlanner
-import Store
+package import Store
 
 /// What a new policy would do to the attempts planned in a state (`relancectl config-diff OLD NEW
 /// --state DIR`): every scheduled charge planned again under `new`, read-only, compared with the time
@@ -34,8 +34,7 @@ package enum PlanDiff {
         }
     }
 
-    package static func run(stateDir: String, new settings: Settings, zones: ZoneTable, now: Int64) async throws -> Result {
-        let store = SQLiteChargeStore(try Store(path: stateDir + "/relance.sqlite"))
+    package static func run(store: any ChargeStore, new settings: Settings, zones: ZoneTable, now: Int64) async throws -> Result {
         let planner = Planner(policy: settings.policy, zones: zones)
         let fallback = zones.index(of: settings.defaultTimeZone) ?? 0
         let zone: @Sendable (String?) -> Int = { name in zones.index(of: name ?? "") ?? fallback }

@@ -65,7 +65,7 @@ package enum Simulation {
         }
     }
 
-    package static func run(store: SQLiteChargeStore, policy: Policy, from: Int64, to: Int64, replications: Int) async throws -> Report {
+    package static func run(store: any StateReading, policy: Policy, from: Int64, to: Int64, replications: Int) async throws -> Report {
         let failures = try await store.storedFailures(from: from, to: to)
         let records = try await store.outcomeRecords(from: from, to: Int64.max)
         let zoneNames = Array(Set(failures.map(\.zone))).sorted()

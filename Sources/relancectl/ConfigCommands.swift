@@ -49,6 +49,9 @@ struct ConfigDiffCommand: AsyncParsableCommand {
     @Option(help: "A state directory: also say how many planned attempts NEW would move, earlier or later, and by how much (read only).")
     var state: String?
 
+    @Option(help: "As --state, on the store this retry.toml names ([store]: PostgreSQL, or its state_dir).")
+    var config: String?
+
     func run() async throws {
         let a = try loadOrExit(old)
         let b = try loadOrExit(new)
@@ -58,12 +61,12 @@ struct ConfigDiffCommand: AsyncParsableCommand {
         } else {
             lines.forEach { print($0) }
         }
-        guard let state else { return }
-        guard FileManager.default.fileExists(atPath: state + "/relance.sqlite") else {
-            printError("relancectl: no state in \(state) (expected \(state)/relance.sqlite)")
-            throw ExitCode(1)
+        guard state != nil || config != nil else { return }
+        let settings = try config.map { try loadOrExit($0).settings }
+        var diff: PlanDiff.Result?
+        try await withState(state, config: config, settings: settings) { store in
+            diff = try await PlanDiff.run(store: store, new: b.settings, zones: b.zones, now: Int64(Date().timeIntervalSince1970))
         }
-        let diff = try await PlanDiff.run(stateDir: state, new: b.settings, zones: b.zones, now: Int64(Date().timeIntervalSince1970))
-        diff.lines.forEach { print($0) }
+        diff?.lines.forEach { print($0) }
     }
 }

@@ -57,3 +57,19 @@ func withPostgresStore(_ config: String, for what: String, checkSchema: Bool,
         throw ExitCode(1)
     }
 }
+
+/// Runs `body` on the state `state` (a directory's SQLite file) or, without it, the store `config`'s
+/// `[store]` names (`settings`, loaded from it); prints the error and exits 1 when it cannot be read.
+func withState(_ state: String?, config: String?, settings: Settings?, _ body: (any StateReading) async throws -> Void) async throws {
+    var logger = Logger(label: "relancectl")
+    logger.logLevel = .error
+    let reader: any StateReading
+    do {
+        reader = try await StoreOpener.reader(stateDir: state, settings: state == nil ? settings : nil, logger: logger)
+    } catch {
+        printError("relancectl: \(state.map { "--state \($0)" } ?? config.map { "the store of \($0)" } ?? "state"): \(error)")
+        throw ExitCode(1)
+    }
+    defer { reader.close() }
+    try await body(reader)
+}

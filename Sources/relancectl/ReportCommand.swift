@@ -7,12 +7,13 @@ import Store
 
 /// `relancectl report`: the recovery report of a state directory, as one self-contained HTML file
 /// (inline SVG charts, no script) or as text tables.
-struct ReportCommand: ParsableCommand {
+struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Write the recovery report of a state directory: recovery curves, success by hour and payday, aging, the learned policy's lift.",
         discussion: """
-            Reads relance.sqlite in the state directory (the daemon may be running). "now" is the latest \
+            Reads relance.sqlite in the state directory, or without --state the store --config names \
+            ([store]: PostgreSQL, or its state_dir); the daemon may be running. "now" is the latest \
             time in the store, so a report of a state made on a virtual clock does not move with the wall \
             clock. Without --html the report goes to standard output; --format text prints the same \
             numbers as tables. The time taken goes to standard error.
@@ -23,10 +24,10 @@ struct ReportCommand: ParsableCommand {
         case html, text
     }
 
-    @Option(help: "The daemon's state directory (holding relance.sqlite).")
-    var state: String
+    @Option(help: "The daemon's state directory (holding relance.sqlite); without it, the store --config names.")
+    var state: String?
 
-    @Option(help: "Name the segments after this retry.toml (default: the embedded defaults).")
+    @Option(help: "Name the segments after this retry.toml (default: the embedded defaults); without --state, read the store it names.")
     var config: String?
 
     @Option(help: "First day of the window, YYYY-MM-DD (UTC): charges by first failure, attempts by time.")
@@ -52,22 +53,22 @@ struct ReportCommand: ParsableCommand {
     /// Midnight UTC of `YYYY-MM-DD`.
     static func day(_ text: String) -> Int64? { text.utf8.count == 10 ? Timestamp.parse(text) : nil }
 
-    func run() throws {
+    func run() async throws {
         let started = ContinuousClock.now
-        let path = state + "/relance.sqlite"
-        guard FileManager.default.fileExists(atPath: path) else {
-            printError("relancectl: no store at \(path)")
-            throw ExitCode(1)
-        }
-        let segments = try (config.map { try loadOrExit($0).settings } ?? Settings()).policy.segments.map(\.name)
+        guard state != nil || config != nil else { throw ValidationError("give --state DIR or --config FILE") }
+        let settings = try config.map { try loadOrExit($0).settings }
+        let segments = (settings ?? Settings()).policy.segments.map(\.name)
         let window = (from: from.flatMap(Self.day), to: to.flatMap(Self.day).map { $0 + 86_399 })
-        let rows: ReportRows
-        do {
-            rows = try Store(path: path).reportInput(from: window.from, to: window.to)
-        } catch {
-            printError("relancectl: cannot read \(path): \(error)")
-            throw ExitCode(1)
+        var read: ReportRows?
+        try await withState(state, config: config, settings: settings) { store in
+            do {
+                read = try await store.reportInput(from: window.from, to: window.to)
+            } catch {
+                printError("relancectl: cannot read the state: \(error)")
+                throw ExitCode(1)
+            }
         }
+        guard let rows = read else { return }
         let figures = ReportFigures(ReportInput(rows, segments: segments, from: window.from, to: window.to))
         if let html {
             do {

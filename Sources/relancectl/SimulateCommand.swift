@@ -14,10 +14,10 @@ struct SimulateCommand: AsyncParsableCommand {
         discussion: "Attempts that happened keep their outcome; others draw one from a model fitted on the stored outcome records, afresh in each replication. docs/LEARNING.md explains the method."
     )
 
-    @Option(help: "The daemon's state directory (holding relance.sqlite).")
-    var state: String
+    @Option(help: "The daemon's state directory (holding relance.sqlite); without it, the store --config names ([store]).")
+    var state: String?
 
-    @Option(help: "The retry.toml whose policy to replay.")
+    @Option(help: "The retry.toml whose policy to replay (and, without --state, whose store to read).")
     var config: String
 
     @Option(help: "First day of failures to replay, YYYY-MM-DD (UTC).")
@@ -30,8 +30,6 @@ struct SimulateCommand: AsyncParsableCommand {
     var replications: Int = 40
 
     func run() async throws {
-        let path = state + "/relance.sqlite"
-        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no state at \(path)") }
         guard (2...1_000).contains(replications) else { throw ValidationError("--replications must be between 2 and 1000") }
         let start = try from.map { text -> Int64 in
             guard let t = ReportCommand.day(text) else { throw ValidationError("--from: expected YYYY-MM-DD, got \(text)") }
@@ -41,10 +39,15 @@ struct SimulateCommand: AsyncParsableCommand {
             guard let t = ReportCommand.day(text) else { throw ValidationError("--to: expected YYYY-MM-DD, got \(text)") }
             return t + 86_400
         } ?? Int64.max / 2
-        let policy: Policy
-        do { policy = try ConfigLoader.load(path: config).settings.policy } catch { throw ValidationError("\(config): \(error)") }
+        let settings: Settings
+        do { settings = try ConfigLoader.load(path: config).settings } catch { throw ValidationError("\(config): \(error)") }
+        let policy = settings.policy
         let clock = ContinuousClock.now
-        let report = try await Simulation.run(store: try SQLiteChargeStore(path: path), policy: policy, from: start, to: end, replications: replications)
+        var read: Simulation.Report?
+        try await withState(state, config: config, settings: settings) { store in
+            read = try await Simulation.run(store: store, policy: policy, from: start, to: end, replications: replications)
+        }
+        guard let report = read else { return }
         print(Self.text(report, mode: policy.learning.mode))
         let elapsed = ContinuousClock.now - clock
         FileHandle.standardError.write(Data("simulate: \(report.charges) charges, \(replications) replications in \(elapsed)\n".utf8))

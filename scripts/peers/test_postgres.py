@@ -264,6 +264,18 @@ def run(work, cluster, server, kills):
     again = relancectl("migrate", "--config", moved, "--from-sqlite", os.path.join(sbase, "state"))
     check("a second move into a database with charges is refused", again.returncode != 0 and "empty database" in again.stderr,
           again.stdout + again.stderr)
+    # The commands that read a state read the moved one through --config as they read the file.
+    state = os.path.join(sbase, "state")
+    for name, by_state, by_config in [
+        ("report", ["report", "--state", state, "--format", "text"], ["report", "--config", moved, "--format", "text"]),
+        ("simulate", ["simulate", "--state", state, "--config", single, "--replications", "5"], ["simulate", "--config", moved, "--replications", "5"]),
+    ]:
+        a, b = relancectl(*by_state), relancectl(*by_config)
+        check(f"relancectl {name} --config reads the PostgreSQL store as --state reads the file",
+              a.returncode == 0 and b.returncode == 0 and a.stdout == b.stdout and len(a.stdout) > 200, (a.stdout + a.stderr + b.stdout + b.stderr)[-600:])
+    d = relancectl("config-diff", single, moved, "--config", moved)
+    check("relancectl config-diff --config plans the PostgreSQL store's attempts again", d.returncode == 0 and "would not move" in d.stdout,
+          d.stdout + d.stderr)
     relanced(moved, log, "--run-for", "6").wait(timeout=60)
     relanced(moved, log, "--time-scale", "1", "--run-for", "15").wait(timeout=60)
     check_run("the moved state carries on and passes the crash checks", sbase, moved_uri, 0)

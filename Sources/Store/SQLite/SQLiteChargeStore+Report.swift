@@ -1,52 +1,5 @@
 import GRDB
 
-/// What `relancectl report` reads from the store: the charges failed in a window with what their
-/// outcome records say about them, and the attempts of the window counted by local hour, by day
-/// from payday, and for the shadow estimate. Names are resolved by the caller (the config's segment
-/// names, the decline classes' keys); definitions are in the Report module's `ReportInput`.
-package struct ReportRows: Sendable {
-    package struct Charge: Sendable {
-        package var id: String
-        package var customer: String
-        package var amount: Int64
-        package var currency: String
-        package var state: String
-        /// Index into the config's segments.
-        package var segmentIndex: Int
-        /// `DeclineClass` raw value of the last decline.
-        package var lastClass: Int
-        package var firstFailedAt: Int64
-        package var endedAt: Int64
-        /// `decline_class` of the outcome record of attempt 1.
-        package var firstDeclineClass: String?
-        /// `segment` of its outcome records (the first attempt's).
-        package var segmentName: String?
-        /// `policy` of its succeeded attempt.
-        package var succeededPolicy: String?
-        /// `policy` of its latest attempt.
-        package var latestPolicy: String?
-        /// Whether an attempt was chosen by the learned policy or by exploration.
-        package var learned: Bool
-        /// Whether an attempt was in the holdout.
-        package var holdout: Bool
-    }
-
-    /// Finished attempts at one local hour or payday offset.
-    package struct Tally: Sendable {
-        package var key: Int
-        package var finished: Int
-        package var succeeded: Int
-    }
-
-    package var charges: [Charge] = []
-    package var byHour: [Tally] = []
-    package var byPayday: [Tally] = []
-    /// Over the window's attempts with both `learned_p` and `rules_p`: n, Σ(learned_p − rules_p), Σ of its squares.
-    package var shadow: (count: Int, sum: Double, sumOfSquares: Double) = (0, 0, 0)
-    /// The latest time the store holds: first failures, ends, attempts (the report's "now").
-    package var latest: Int64 = 0
-}
-
 extension Store {
     /// The report's input: charges whose first failure is in `from...to` and attempts made in it
     /// (epoch seconds, inclusive; `nil` leaves that side open). One read transaction, so every
@@ -94,48 +47,15 @@ extension Store {
         }
     }
 
-    /// One scan of the outcome records. For each charge of `index` (its position in `rows.charges`):
-    /// the decline class of attempt 1, the segment of its first record, the policy of its latest
-    /// succeeded attempt and of its latest attempt, whether any attempt was learned or exploration,
-    /// and whether any was in the holdout. For the attempts at `low...high` that succeeded or declined:
-    /// counts by local hour and by day from payday.
+    /// One scan of the outcome records (``ReportRows/OutcomeScan``), read positionally.
     static func readOutcomes(_ db: Database, into rows: inout ReportRows, index: [String: Int], low: Int64, high: Int64) throws {
-        // Per charge: the smallest number, the largest, the largest succeeded.
-        var numbers = [(first: Int, last: Int, succeeded: Int)](repeating: (.max, .min, .min), count: rows.charges.count)
-        var byHour: [Int: (finished: Int, succeeded: Int)] = [:], byPayday: [Int: (finished: Int, succeeded: Int)] = [:]
-        let s = try RawStatement(db, "SELECT charge, number, policy, outcome, at, local_hour, payday_day, decline_class, segment FROM outcomes")
+        var scan = ReportRows.OutcomeScan(charges: rows.charges.count, low: low, high: high)
+        let s = try RawStatement(db, "SELECT \(ReportRows.OutcomeScan.columns) FROM outcomes")
         defer { s.reset() }
         while try s.step() {
-            let outcome = s.string(3)
-            let succeeded = outcome == "succeeded"
-            let at = s.int64(4)
-            if (succeeded || outcome == "declined") && at >= low && at <= high {
-                byHour[s.int(5), default: (0, 0)].finished += 1
-                byPayday[s.int(6), default: (0, 0)].finished += 1
-                if succeeded {
-                    byHour[s.int(5)]!.succeeded += 1
-                    byPayday[s.int(6)]!.succeeded += 1
-                }
-            }
-            guard let i = index[s.string(0)] else { continue }
-            let number = s.int(1), policy = s.string(2)
-            if number == 1 { rows.charges[i].firstDeclineClass = s.string(7) }
-            if number < numbers[i].first {
-                numbers[i].first = number
-                rows.charges[i].segmentName = s.string(8)
-            }
-            if number > numbers[i].last {
-                numbers[i].last = number
-                rows.charges[i].latestPolicy = policy
-            }
-            if succeeded && number > numbers[i].succeeded {
-                numbers[i].succeeded = number
-                rows.charges[i].succeededPolicy = policy
-            }
-            if policy == "learned" || policy == "exploration" { rows.charges[i].learned = true }
-            if policy == "holdout" { rows.charges[i].holdout = true }
+            scan.add(&rows, index: index[s.string(0)], number: s.int(1), policy: s.string(2), outcome: s.string(3), at: s.int64(4),
+                     hour: s.int(5), payday: s.int(6), declineClass: s.string(7), segment: s.string(8))
         }
-        rows.byHour = byHour.keys.sorted().map { ReportRows.Tally(key: $0, finished: byHour[$0]!.finished, succeeded: byHour[$0]!.succeeded) }
-        rows.byPayday = byPayday.keys.sorted().map { ReportRows.Tally(key: $0, finished: byPayday[$0]!.finished, succeeded: byPayday[$0]!.succeeded) }
+        scan.finish(&rows)
     }
 }
