@@ -58,6 +58,18 @@ package final class Daemon: Sendable {
         // A standby waits here while another node works on the database, then takes over.
         let waiting = Mutex<String?>(nil)
         let notifier = SystemdNotifier.fromEnvironment()
+        // A standby stopped while it waits (systemctl stop) exits at once and cleanly: it holds nothing
+        // yet. The daemon's own handlers replace these once it works. (libdispatch owns the signals'
+        // dispositions on Linux: they are not touched here, or the daemon's own sources would never fire.)
+        let standbyStop = settings.store.kind == .postgresql ? [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [logger] in
+                logger.notice("stopped while waiting as a standby")
+                exit(0)
+            }
+            source.resume()
+            return source
+        } : []
         let opened = try await StoreOpener.open(settings, logger: logger) { holder in
             let first = waiting.withLock { seen -> Bool in
                 defer { seen = holder }
@@ -68,51 +80,58 @@ package final class Daemon: Sendable {
             }
             notifier.extendStartup(seconds: 10, status: "standby: \(holder) works on the database")
         }
-        if waiting.withLock({ $0 != nil }) { logger.warning("taking over the database") }
-        let store = opened.store
-        let provider = try ProviderFactory.make(settings)
-        // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
-        // persisted value may be up to a second of wall time old, so it also starts after every time
-        // already written (attempts, ledger, failures).
-        let anchor = try await store.clockAnchor()
-        let stored = anchor.persisted != nil || anchor.seen > 0 ? max(anchor.persisted ?? 0, anchor.seen + 1) : nil
-        let wall = Int64(Date().timeIntervalSince1970)
-        let start = d.timeScale == 1 ? max(stored ?? wall, wall) : (stored ?? wall)
-        let clock = VirtualClock(scale: d.timeScale, startingAt: start)
-        let started = Date()
-        let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
-        let index = DueIndex()
-        let due = try await store.dueEntries()
-        index.push(contentsOf: due)
-        let spool = try SpoolWriter(directory: d.spoolDir)
-        let reporter = StatusReporter(store: store, signals: engine.signals, clock: clock, providerName: provider.name, index: index, spool: spool, config: config,
-                                      segmentNames: { [engine] in engine.settings.policy.segments.map(\.name) })
-        var serverConfig = StatusServerConfiguration(unixSocketPath: d.statusSocket)
-        serverConfig.socketGroup = d.statusSocketGroup
-        serverConfig.tcpListen = d.metricsListen
-        if let activated = SocketActivation.listenFDs().first {
-            serverConfig.inheritedSocket = activated.fd
-            logger.info("status socket from socket activation", metadata: ["fd": "\(activated.fd)", "name": "\(activated.name)"])
+        standbyStop.forEach { $0.cancel() }
+        // From here, a failure lets the database's lock and connections go (a standby takes over at once).
+        do {
+            if waiting.withLock({ $0 != nil }) { logger.warning("taking over the database") }
+            let store = opened.store
+            let provider = try ProviderFactory.make(settings)
+            // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
+            // persisted value may be up to a second of wall time old, so it also starts after every time
+            // already written (attempts, ledger, failures).
+            let anchor = try await store.clockAnchor()
+            let stored = anchor.persisted != nil || anchor.seen > 0 ? max(anchor.persisted ?? 0, anchor.seen + 1) : nil
+            let wall = Int64(Date().timeIntervalSince1970)
+            let start = d.timeScale == 1 ? max(stored ?? wall, wall) : (stored ?? wall)
+            let clock = VirtualClock(scale: d.timeScale, startingAt: start)
+            let started = Date()
+            let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
+            let index = DueIndex()
+            let due = try await store.dueEntries()
+            index.push(contentsOf: due)
+            let spool = try SpoolWriter(directory: d.spoolDir)
+            let reporter = StatusReporter(store: store, signals: engine.signals, clock: clock, providerName: provider.name, index: index, spool: spool, config: config,
+                                          segmentNames: { [engine] in engine.settings.policy.segments.map(\.name) })
+            var serverConfig = StatusServerConfiguration(unixSocketPath: d.statusSocket)
+            serverConfig.socketGroup = d.statusSocketGroup
+            serverConfig.tcpListen = d.metricsListen
+            if let activated = SocketActivation.listenFDs().first {
+                serverConfig.inheritedSocket = activated.fd
+                logger.info("status socket from socket activation", metadata: ["fd": "\(activated.fd)", "name": "\(activated.name)"])
+            }
+            let statusServer = StatusServer(configuration: serverConfig, logger: logger) { request in
+                await Self.route(request, reporter: reporter)
+            }
+            try await statusServer.bind()
+            var adminConfig = StatusServerConfiguration(unixSocketPath: d.adminSocket)
+            adminConfig.socketGroup = d.adminSocketGroup
+            adminConfig.socketMode = d.adminSocketGroup.isEmpty ? 0o600 : 0o660
+            adminConfig.acceptsPost = true
+            let adminServer = StatusServer(configuration: adminConfig, logger: logger) { [engine, index] request in
+                await AdminAPI.route(request, engine: engine, index: index)
+            }
+            try await adminServer.bind()
+            logger.info("ready", metadata: [
+                "config.digest": "\(configDigest)", "store": "\(opened.summary)", "provider": "\(provider.name)", "due.backlog": "\(due.count)",
+                "zones": "\(zones.count)", "time.scale": "\(d.timeScale)", "virtual.time": "\(rfc3339(clock.now()))",
+                "startup.seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+            ])
+            return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd, reporter: reporter,
+                          statusServer: statusServer, adminServer: adminServer, notifier: notifier, storeServices: opened.services)
+        } catch {
+            await opened.close()
+            throw error
         }
-        let statusServer = StatusServer(configuration: serverConfig, logger: logger) { request in
-            await Self.route(request, reporter: reporter)
-        }
-        try await statusServer.bind()
-        var adminConfig = StatusServerConfiguration(unixSocketPath: d.adminSocket)
-        adminConfig.socketGroup = d.adminSocketGroup
-        adminConfig.socketMode = d.adminSocketGroup.isEmpty ? 0o600 : 0o660
-        adminConfig.acceptsPost = true
-        let adminServer = StatusServer(configuration: adminConfig, logger: logger) { [engine, index] request in
-            await AdminAPI.route(request, engine: engine, index: index)
-        }
-        try await adminServer.bind()
-        logger.info("ready", metadata: [
-            "config.digest": "\(configDigest)", "store": "\(opened.summary)", "provider": "\(provider.name)", "due.backlog": "\(due.count)",
-            "zones": "\(zones.count)", "time.scale": "\(d.timeScale)", "virtual.time": "\(rfc3339(clock.now()))",
-            "startup.seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
-        ])
-        return Daemon(engine: engine, index: index, spool: spool, logger: logger, lockFD: fd, reporter: reporter,
-                      statusServer: statusServer, adminServer: adminServer, notifier: notifier, storeServices: opened.services)
     }
 
     /// The status socket's routes: `/metrics` (Prometheus text), `/status` (JSON), `/healthz`.

@@ -45,7 +45,7 @@ package final class Engine: Sendable {
     let woken = Mutex<[(Int64, Int64)]>([])
     /// For keys sent before this process started (a crash): a request may have left just before it,
     /// or, on a shared database, from a node cut off whose work this one took over, until its lease ran out.
-    let startSettles: Int64
+    package let startSettles: Int64
 
     package init(store: any ChargeStore, provider: any PaymentProvider, clock: VirtualClock, settings: Settings, zones: ZoneTable, logger: Logger) {
         self.store = store

@@ -20,7 +20,9 @@ package enum ProviderFactory {
             return try StripeProvider(
                 apiBase: p.apiBase, apiKey: key, defaultZone: settings.defaultTimeZone, requestsPerSecond: p.requestsPerSecond,
                 maxNetworkRetries: p.maxNetworkRetries, connectTimeout: Double(p.connectTimeout),
-                requestTimeout: Double(p.requestTimeout), maxResponseBytes: p.maxResponseBytes, requireTestMode: d.timeScale != 1)
+                requestTimeout: Double(p.requestTimeout), maxResponseBytes: p.maxResponseBytes, requireTestMode: d.timeScale != 1,
+                // Stripe's limit is the account's: the node (or process) before this one may have used this second.
+                rateStartsFull: true)
         }
     }
 }

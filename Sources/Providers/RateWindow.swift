@@ -16,14 +16,17 @@ package final class RateWindow: Sendable {
     let state: Mutex<State>
 
     /// `margin`: seconds added to the window, so that requests reaching the server a little late or
-    /// early still fall within the limit there.
-    package init(rate: Int, margin: Double = 0.02) {
+    /// early still fall within the limit there. `startsFull`: the window is taken as full when it
+    /// opens, so the first request waits a second: the process (or node) that worked before this one,
+    /// killed or taken over a moment ago, may have used the account's whole second just before.
+    package init(rate: Int, margin: Double = 0.02, startsFull: Bool = false) {
         self.rate = max(1, rate)
         self.margin = margin
-        self.state = Mutex(State(times: Array(repeating: -.infinity, count: max(1, rate))))
+        let start = startsFull ? Self.now() : -.infinity
+        self.state = Mutex(State(times: Array(repeating: start, count: max(1, rate))))
     }
 
-    static func now() -> Double {
+    package static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

@@ -10,6 +10,15 @@ package struct OpenedStore: Sendable {
     package let services: [any Service]
     /// What the log's "ready" line says of it.
     package let summary: String
+    /// The node's guard on a shared database: its lock and connection are let go by ``close()``.
+    let guardian: NodeGuard?
+
+    /// Lets the store go when the daemon does not start after all: the node's lock on the database is
+    /// given up (a standby takes over at once), and the connections are closed.
+    package func close() async {
+        await guardian?.close()
+        (store as? PostgresChargeStore)?.close()
+    }
 }
 
 package enum StoreOpener {
@@ -19,14 +28,15 @@ package enum StoreOpener {
         switch settings.store.kind {
         case .sqlite:
             let path = settings.daemon.stateDir + "/relance.sqlite"
-            return OpenedStore(store: try SQLiteChargeStore(path: path), services: [], summary: "sqlite \(path)")
+            return OpenedStore(store: try SQLiteChargeStore(path: path), services: [], summary: "sqlite \(path)", guardian: nil)
         case .postgresql:
             let endpoint = try endpoint(settings.store)
             let store = try await PostgresChargeStore.open(endpoint, logger: logger)
             do {
                 let guardian = try await NodeGuard.take(endpoint, node: settings.store.nodeName, lease: settings.store.leaseSeconds, logger: logger, waiting: waiting)
                 store.watch = guardian
-                return OpenedStore(store: store, services: [store.service, guardian], summary: "postgresql \(settings.store.url!) node \(settings.store.nodeName)")
+                return OpenedStore(store: store, services: [store.service, guardian], summary: "postgresql \(settings.store.url!) node \(settings.store.nodeName)",
+                                   guardian: guardian)
             } catch {
                 store.close()
                 throw error

@@ -51,4 +51,16 @@ struct RateWindowTests {
         #expect(abs(window.tryAcquire(at: 100.5) - 0.5) < 1e-9)
         #expect(window.tryAcquire(at: 101.0) == 0)
     }
+
+    /// A daemon's window opens full: the node (or process) before it, killed or taken over a moment
+    /// ago, may have used the account's whole second (seen as 50 requests in one second when a node
+    /// took over from another that had just sent 25).
+    @Test func aWindowThatStartsFullLetsTheFirstRequestGoAfterASecond() {
+        let window = RateWindow(rate: 25, margin: 0, startsFull: true)
+        let opened = RateWindow.now()
+        let wait = window.tryAcquire(at: opened)
+        #expect(wait > 0.9 && wait <= 1.0 + 1e-6, "\(wait)")
+        #expect(window.tryAcquire(at: opened + 1.01) == 0)
+        #expect(RateWindow(rate: 25, margin: 0).tryAcquire(at: opened) == 0)
+    }
 }

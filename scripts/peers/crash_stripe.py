@@ -26,7 +26,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the peers
 
-from peerlib import call, start_fixture, write_stripe_config
+from peerlib import call, print_checks, start_fixture, write_stripe_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("RELANCE_BIN", os.path.join(ROOT, ".build", "debug"))
@@ -202,11 +202,7 @@ def main():
           % (killed, len(charges), len(executed), replays, recovered, closed, len(ids)))
     # What the fixture's audit counted, checked here or not (hosted-page answers included).
     print("crash-stripe audit:", json.dumps(audit, sort_keys=True))
-    failed = 0
-    for name, ok, detail in checks:
-        print(("  ok    " if ok else "  FAIL  ") + name + ("" if ok else " (%s)" % (detail,)))
-        failed += 0 if ok else 1
-    print("%d passed, %d failed" % (len(checks) - failed, failed))
+    failed = print_checks(checks)
     if failed or os.environ.get("RELANCE_KEEP"):
         print("state kept in", work)
     else:

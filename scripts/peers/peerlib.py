@@ -92,3 +92,24 @@ def write_stripe_config(work, base, key, daemon, provider):
     with open(config, "w") as f:
         f.write("\n".join(lines) + "\n")
     return config
+
+
+def busiest_window(times, window):
+    """The most of `times` (seconds) within any span shorter than `window`."""
+    ts = sorted(times)
+    j = best = 0
+    for i, t in enumerate(ts):
+        while ts[j] <= t - window:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def print_checks(checks):
+    """Prints (name, ok, detail) checks and the tally; returns how many failed."""
+    failed = 0
+    for name, ok, detail in checks:
+        print(("  ok    " if ok else "  FAIL  ") + name + ("" if ok else " (%s)" % (detail,)))
+        failed += 0 if ok else 1
+    print("%d passed, %d failed" % (len(checks) - failed, failed))
+    return failed

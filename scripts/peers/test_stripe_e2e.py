@@ -43,7 +43,7 @@ import urllib.error
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the peers
 
-from peerlib import call, start_fixture, unix_get, write_stripe_config
+from peerlib import busiest_window, call, start_fixture, unix_get, write_stripe_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("RELANCE_BIN", os.path.join(ROOT, ".build", "debug"))
@@ -270,13 +270,7 @@ class Run:
         return out
 
     def peak_rps(self, window=1.0 - JITTER):
-        ts = sorted(r["time"] for r in self.fx_requests)
-        j = best = 0
-        for i, t in enumerate(ts):
-            while ts[j] <= t - window:
-                j += 1
-            best = max(best, i - j + 1)
-        return best
+        return busiest_window([r["time"] for r in self.fx_requests], window)
 
     def figures(self):
         rec = self.records

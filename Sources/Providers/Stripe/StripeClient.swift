@@ -33,8 +33,8 @@ final class StripeClient: Sendable {
     let maxRetryDelay: Double
 
     init(base: String, apiKey: String, requestsPerSecond: Int, maxRetries: Int = 2, retryDelay: Double = 0.5,
-         connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int) throws(ProviderError) {
-        pacer = RateWindow(rate: requestsPerSecond)
+         connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int, rateStartsFull: Bool = false) throws(ProviderError) {
+        pacer = RateWindow(rate: requestsPerSecond, startsFull: rateStartsFull)
         self.maxRetries = max(0, maxRetries)
         self.retryDelay = retryDelay
         self.maxRetryDelay = retryDelay * 10

@@ -31,10 +31,10 @@ package final class StripeProvider: PaymentProvider {
 
     package init(apiBase: String, apiKey: String, defaultZone: String, requestsPerSecond: Int = 25, maxNetworkRetries: Int = 2,
                  retryDelay: Double = 0.5, connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int,
-                 requireTestMode: Bool = false) throws(ProviderError) {
+                 requireTestMode: Bool = false, rateStartsFull: Bool = false) throws(ProviderError) {
         client = try StripeClient(base: apiBase, apiKey: apiKey, requestsPerSecond: requestsPerSecond, maxRetries: maxNetworkRetries,
                                   retryDelay: retryDelay, connectTimeout: connectTimeout, requestTimeout: requestTimeout,
-                                  maxResponseBytes: maxResponseBytes)
+                                  maxResponseBytes: maxResponseBytes, rateStartsFull: rateStartsFull)
         self.defaultZone = defaultZone
         self.requireTestMode = requireTestMode
         ProviderMetrics.declare(skipped: Self.skipReasons)

@@ -54,9 +54,11 @@ package final class NodeGuard: Service, Sendable {
                 let (locked, backend) = try row.decode((Bool, Int32).self)
                 if locked {
                     // Whatever another node still has open ends now: its transactions roll back before this one works.
+                    // (Not this node's own pool: it was opened while this node waited, to check the schema.)
                     try await connection.query("""
                         SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                         WHERE datname = current_database() AND pid != pg_backend_pid() AND application_name LIKE 'relanced:%'
+                          AND application_name != \(poolName(node))
                         """, logger: logger)
                     try await heartbeat(connection, node: node, logger: logger, role: "working")
                     return (connection, Int64(backend))
