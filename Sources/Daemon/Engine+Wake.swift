@@ -44,6 +44,7 @@ extension Engine {
         }
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
         let (listed, handled, failures) = (snapshot?.methods, checked, snapshot?.failures ?? [])
+        let guarded = snapshot != nil
         do {
             phase1 = try await store.write { [self] tx -> (AttemptTicket?, Int64?) in
                 guard var rec = try tx.charge(rowid: rowid) else { return (nil, nil) }
@@ -87,6 +88,14 @@ extension Engine {
                     if m < methods.count, let busy = try tx.busyUntil(credential: methods[m].credential, now: now) {
                         try tx.save(rec, wake: busy)
                         return (nil, busy)
+                    }
+                    // Never reserved without this wake's guard read: skipped while the credential was
+                    // busy, then freed before this transaction (another attempt on the card finished
+                    // meanwhile), the charge was paid on an invoice whose subscription had been cancelled.
+                    // The next wake, at once, reads it.
+                    guard guarded else {
+                        try tx.save(rec, wake: now)
+                        return (nil, now)
                     }
                     rec.zone = try zone(tx, customer: rec.customer)
                     let book = try tx.book(rec, methods: methods, now: now)
