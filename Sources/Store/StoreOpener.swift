@@ -49,7 +49,7 @@ package enum StoreOpener {
         try await PostgresChargeStore.open(try endpoint(settings), logger: logger, checkSchema: checkSchema)
     }
 
-    static func endpoint(_ settings: StoreSettings) throws -> PostgresEndpoint {
+    package static func endpoint(_ settings: StoreSettings) throws -> PostgresEndpoint {
         guard let url = settings.url else { throw PostgresStoreError("[store] kind = \"postgresql\" needs [store] url") }
         let password: String?
         do { password = try settings.readPassword() } catch { throw PostgresStoreError("\(error)") }

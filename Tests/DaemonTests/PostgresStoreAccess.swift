@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RelanceConfig
 import Store
 import TestSupport
 
@@ -19,13 +20,12 @@ extension PostgresServer {
         return endpoint
     }
 
-    /// The test server's URIs (`postgresql://USER@/DB?host=SOCKET_DIR`, or with a TCP host and port) as the store's endpoint.
+    /// The test server's URIs (`postgresql://USER@/DB?host=SOCKET_DIR`, or with a TCP host and port) as
+    /// the store's endpoint, read as a node reads `[store] url` (the project's own parser and mapping).
     static func endpoint(_ uri: String) throws -> PostgresEndpoint {
-        guard let c = URLComponents(string: uri), let user = c.user else { throw PeerError("not a PostgreSQL URI: \(uri)") }
-        let database = String(c.path.dropFirst())
-        if let dir = c.queryItems?.first(where: { $0.name == "host" })?.value {
-            return PostgresEndpoint(socketPath: dir + "/.s.PGSQL.\(c.port ?? 5432)", user: user, database: database)
-        }
-        return PostgresEndpoint(host: c.host ?? "localhost", port: c.port ?? 5432, user: user, database: database)
+        var settings = StoreSettings()
+        settings.kind = .postgresql
+        settings.url = try PostgresURL(parsing: uri)
+        return try StoreOpener.endpoint(settings)
     }
 }
