@@ -45,10 +45,17 @@ extension Engine {
                 case .sendAgain:
                     // Nothing shows it reached the provider: before the same key goes out again, the
                     // whole guard, as before a new attempt (reading the invoice does not show a
-                    // subscription cancelled or a customer deleted meanwhile). Paid: the key decides
-                    // (this attempt may be what paid it, where reading cannot tell).
+                    // subscription cancelled or a customer deleted meanwhile).
                     let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: now)
-                    if status != .open && status != .paid { return await record(ticket, outcome: .closed(status), rowid: rowid) }
+                    if status == .paid {
+                        // Paid since the lookup: by a request under this key still running then, or
+                        // elsewhere (the customer on the hosted page). Reading by the key tells which;
+                        // nothing is sent on an invoice read paid.
+                        let found = try await provider.lookup(charge: ticket.charge, customer: ticket.customer, method: ticket.method.token,
+                                                              idempotencyKey: ticket.key, prior: ticket.prior, keyDecides: false, now: clock.now())
+                        return await record(ticket, outcome: found ?? .closed(.paid), rowid: rowid)
+                    }
+                    if status != .open { return await record(ticket, outcome: .closed(status), rowid: rowid) }
                 }
             }
             // A decline ingested since the reservation (another invoice of the customer, failed on the same

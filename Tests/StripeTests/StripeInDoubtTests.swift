@@ -174,4 +174,39 @@ struct StripeInDoubtTests {
         #expect(state == "abandoned")
         #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key = 'rl_in_n1_1'") } == 0)
     }
+
+    /// An attempt left reserved by a node killed before its request, resumed by another: the lookup
+    /// finds nothing (the invoice still open), then the customer pays on the hosted page before the
+    /// guard read that precedes sending it again. Read paid, it is read again, by its key: not this
+    /// attempt's payment, so the charge closes, paid elsewhere, and nothing is sent. (Seen in the
+    /// three-node kill test: a pay under the old key on an invoice read paid a moment before.)
+    @Test("a resumed attempt on an invoice paid elsewhere since its lookup is not sent")
+    func resumedAttemptOnAnInvoicePaidSinceTheLookupIsNotSent() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("p1"))
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let start: Int64 = 1_795_000_000
+        let engine = try await Self.ingested(dir, fixture, start: start)
+        try await engine.db.write { db in
+            try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES ('in_p1', 1, 'rl_in_p1_1', 'pm_visa_p1', ?, 'reserved')",
+                           arguments: [start])
+            try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, attempt_key) VALUES ('fpVp1', ?, 4900, 2, 'rl_in_p1_1')", arguments: [start])
+            try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = 'in_p1'")
+        }
+        // The lookup (a read of the invoice with its payment) and the guard read after it are each
+        // answered after half a second: the customer pays between the two answers.
+        try await fixture.fault(["method": "GET", "path_prefix": "/v1/invoices/in_p1", "kind": "delay", "seconds": 0.5, "count": 2])
+        let rowid = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_p1'")! }
+        async let woken = engine.wake(rowid)
+        try await Task.sleep(for: .milliseconds(750))
+        try await fixture.control("/_fixture/invoices/in_p1/hosted_retry", ["payment_method": "pm_visa_p1", "outcome": "succeed"])
+        _ = await woken
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_p1/pay").isEmpty)
+        let (charge, attempt) = try await engine.db.read { db in
+            (try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_p1'"), try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = 'rl_in_p1_1'"))
+        }
+        #expect(charge == "closed" && attempt != "reserved" && attempt != "succeeded", "\(String(describing: charge)) \(String(describing: attempt))")
+        #expect(try await fixture.audit()["attempts_on_closed"] == 0)
+    }
 }
