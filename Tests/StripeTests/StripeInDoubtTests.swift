@@ -84,6 +84,21 @@ struct StripeInDoubtTests {
         return engine
     }
 
+    /// Scenario `id` ingested at 1_795_000_000, its attempt 1 on the Visa card reserved then and left
+    /// in flight (a node killed after the reservation, before the request).
+    static func leftInFlight(_ id: String, _ dir: String, _ fixture: StripeFixture) async throws -> Engine {
+        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario(id))
+        let start: Int64 = 1_795_000_000
+        let engine = try await Self.ingested(dir, fixture, start: start)
+        try await engine.db.write { db in
+            try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES (?, 1, ?, ?, ?, 'reserved')",
+                           arguments: ["in_\(id)", "rl_in_\(id)_1", "pm_visa_\(id)", start])
+            try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, attempt_key) VALUES (?, ?, 4900, 2, ?)", arguments: ["fpV\(id)", start, "rl_in_\(id)_1"])
+            try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = ?", arguments: ["in_\(id)"])
+        }
+        return engine
+    }
+
     /// An engine on the Stripe adapter, its clock at `start`.
     static func engine(_ dir: String, _ fixture: StripeFixture, start: Int64) throws -> Engine {
         var settings = Settings()
@@ -147,17 +162,11 @@ struct StripeInDoubtTests {
     @Test("a method marked by a decline ingested after the reservation is not sent")
     func markedAfterReservationIsNotSent() async throws {
         let fixture = try await StripeFixture.start()
-        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("n1"))
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let start: Int64 = 1_795_000_000
-        let engine = try await Self.ingested(dir, fixture, start: start)
+        let engine = try await Self.leftInFlight("n1", dir, fixture)
         // Reserved, then another invoice's failure on the same card asked for authentication.
         try await engine.db.write { db in
-            try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES ('in_n1', 1, 'rl_in_n1_1', 'pm_visa_n1', ?, 'reserved')",
-                           arguments: [start])
-            try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, attempt_key) VALUES ('fpVn1', ?, 4900, 2, 'rl_in_n1_1')", arguments: [start])
-            try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = 'in_n1'")
             try db.execute(sql: "UPDATE methods SET unusable = ? WHERE token = 'pm_visa_n1'", arguments: [Int(PaymentMethod.Standing.needsCustomer.rawValue)])
         }
         let rowid = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_n1'")! }
@@ -183,17 +192,9 @@ struct StripeInDoubtTests {
     @Test("a resumed attempt on an invoice paid elsewhere since its lookup is not sent")
     func resumedAttemptOnAnInvoicePaidSinceTheLookupIsNotSent() async throws {
         let fixture = try await StripeFixture.start()
-        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario("p1"))
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let start: Int64 = 1_795_000_000
-        let engine = try await Self.ingested(dir, fixture, start: start)
-        try await engine.db.write { db in
-            try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES ('in_p1', 1, 'rl_in_p1_1', 'pm_visa_p1', ?, 'reserved')",
-                           arguments: [start])
-            try db.execute(sql: "INSERT INTO ledger(credential, time, amount, flags, attempt_key) VALUES ('fpVp1', ?, 4900, 2, 'rl_in_p1_1')", arguments: [start])
-            try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = 'in_p1'")
-        }
+        let engine = try await Self.leftInFlight("p1", dir, fixture)
         // The lookup (a read of the invoice with its payment) and the guard read after it are each
         // answered after half a second: the customer pays between the two answers.
         try await fixture.fault(["method": "GET", "path_prefix": "/v1/invoices/in_p1", "kind": "delay", "seconds": 0.5, "count": 2])
