@@ -21,8 +21,9 @@ package enum ProviderFactory {
                 apiBase: p.apiBase, apiKey: key, defaultZone: settings.defaultTimeZone, requestsPerSecond: p.requestsPerSecond,
                 maxNetworkRetries: p.maxNetworkRetries, connectTimeout: Double(p.connectTimeout),
                 requestTimeout: Double(p.requestTimeout), maxResponseBytes: p.maxResponseBytes, requireTestMode: d.timeScale != 1,
-                // Stripe's limit is the account's: the node (or process) before this one may have used this second.
-                rateStartsFull: true)
+                // Stripe's limit is the account's: on a shared database, the node this one took over
+                // from (a moment ago) may have used this second. (One host restarts slower than that.)
+                rateStartsFull: settings.store.kind == .postgresql)
         }
     }
 }
