@@ -60,7 +60,21 @@ package struct PGLink: @unchecked Sendable {
             connection.close().whenComplete { _ in }
             throw PostgresStoreError("no answer from the database in \(Int(answerTimeout)) s: the connection is closed and the transaction given up")
         }
-        return try result.withLock { $0! }.get()
+        do {
+            return try result.withLock { $0! }.get()
+        } catch let error as PSQLError {
+            throw Self.readable(error)
+        }
+    }
+
+    /// postgres-nio's error says only "Generic description to prevent accidental leakage of sensitive
+    /// data": the server's message and SQLSTATE, or the driver's code, say what went wrong (no values:
+    /// they are bound, never in the text).
+    static func readable(_ error: PSQLError) -> PostgresStoreError {
+        if let message = error.serverInfo?[.message] {
+            return PostgresStoreError("the database answered: \(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))")
+        }
+        return PostgresStoreError("the database connection: \(error.code)")
     }
 
     func rows(_ sql: String, _ values: [PGValue] = []) throws -> [PGRow] { try run(sql, values).rows }
