@@ -31,14 +31,19 @@ package enum StoreOpener {
             return OpenedStore(store: try SQLiteChargeStore(path: path), services: [], summary: "sqlite \(path)", guardian: nil)
         case .postgresql:
             let endpoint = try endpoint(settings.store)
-            let store = try await PostgresChargeStore.open(endpoint, logger: logger)
+            // The schema first: a node at another version refuses at once, not after waiting as a standby.
+            try await PostgresChargeStore.open(endpoint, logger: logger).close()
+            let guardian = try await NodeGuard.take(endpoint, node: settings.store.nodeName, lease: settings.store.leaseSeconds, logger: logger, waiting: waiting)
             do {
-                let guardian = try await NodeGuard.take(endpoint, node: settings.store.nodeName, lease: settings.store.leaseSeconds, logger: logger, waiting: waiting)
+                // The pool opens once the lock is held: a connection opened while this node waited
+                // was ended by the node that took over meanwhile, and failed the first statement
+                // after this node's own takeover ("cannot start").
+                let store = try await PostgresChargeStore.open(endpoint, logger: logger)
                 store.watch = guardian
                 return OpenedStore(store: store, services: [store.service, guardian], summary: "postgresql \(settings.store.url!) node \(settings.store.nodeName)",
                                    guardian: guardian)
             } catch {
-                store.close()
+                await guardian.close()
                 throw error
             }
         }
