@@ -70,12 +70,15 @@ extension Engine {
                     try failedElsewhere(tx, failures, charge: rec, now: now)
                 }
                 rec.recheck.subtract(handled)
-                let (notices, need) = machine.wake(&rec, now: now)
+                let (notices, need) = machine.wake(&rec, now: now, guarded: guarded)
                 try emit(tx, notices, charge: &rec, at: now)
                 var ticket: AttemptTicket? = nil
                 switch need {
                 case .nothing:
                     break
+                case .readGuard:
+                    try tx.save(rec, wake: now)
+                    return (nil, now)
                 case .plan:
                     _ = try replan(tx, &rec, machine: machine, now: now)
                 case .keepPromise:
@@ -88,14 +91,6 @@ extension Engine {
                     if m < methods.count, let busy = try tx.busyUntil(credential: methods[m].credential, now: now) {
                         try tx.save(rec, wake: busy)
                         return (nil, busy)
-                    }
-                    // Never reserved without this wake's guard read: skipped while the credential was
-                    // busy, then freed before this transaction (another attempt on the card finished
-                    // meanwhile), the charge was paid on an invoice whose subscription had been cancelled.
-                    // The next wake, at once, reads it.
-                    guard guarded else {
-                        try tx.save(rec, wake: now)
-                        return (nil, now)
                     }
                     rec.zone = try zone(tx, customer: rec.customer)
                     let book = try tx.book(rec, methods: methods, now: now)

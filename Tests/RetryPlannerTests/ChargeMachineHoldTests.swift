@@ -19,7 +19,7 @@ struct ChargeMachineHoldTests {
         #expect(m.hold(&rec, hold, now: now + 60).isEmpty)
         // Until released: no wake, no notice, no attempt, and the guard is not read.
         #expect(m.wakeTime(rec, now: now) == nil && m.pendingNotice(rec) == nil)
-        #expect(m.wake(&rec, now: T.start + 20 * Self.day) == ([], .nothing))
+        #expect(m.wake(&rec, now: T.start + 20 * Self.day, guarded: true) == ([], .nothing))
         #expect(m.guardNeed(rec, now: T.start + 20 * Self.day, credentialBusy: false) == nil)
         // Released ten days later: its span and ladder count ten days later.
         let released = now + 10 * Self.day
@@ -39,7 +39,7 @@ struct ChargeMachineHoldTests {
         _ = m.hold(&rec, ChargeRecord.Hold(reason: "dispute by phone", until: until, since: T.start), now: T.start)
         #expect(m.wakeTime(rec, now: T.start) == until)
         #expect(m.guardNeed(rec, now: until, credentialBusy: false) == .snapshot)
-        let (events, need) = m.wake(&rec, now: until)
+        let (events, need) = m.wake(&rec, now: until, guarded: true)
         #expect(events == [.released(attempt: nil, reason: "hold_ended", heldFor: 5 * Self.day)] && need == .plan)
     }
 
@@ -54,7 +54,7 @@ struct ChargeMachineHoldTests {
         #expect(events.map(\.type) == ["relance.charge.held"] && rec.hold?.reason == "promise")
         let local = (until + m.planner.zones.offset(zone: paris, at: until)) % Self.day
         #expect(local >= 7 * 3_600 && local < 8 * 3_600, "promised attempt at \(Civil.rfc3339(until))")
-        let (released, need) = m.wake(&rec, now: until)
+        let (released, need) = m.wake(&rec, now: until, guarded: true)
         #expect(released.map(\.type) == ["relance.charge.released"] && need == .keepPromise)
         let card = T.visa()
         let plan = m.promised(&rec, book: rec.book(methods: [card], ledgers: [[]]), methods: [card], now: until)

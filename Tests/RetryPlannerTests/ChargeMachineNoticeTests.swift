@@ -43,8 +43,8 @@ struct ChargeMachineNoticeTests {
         let minute = Int((local % Self.day) / 60)
         #expect(minute >= 7 * 60 && minute < 22 * 60, "due at \(Civil.rfc3339(due)), \(minute / 60)h local")
         #expect(due > rec.firstFailedAt + Self.day)
-        #expect(m.wake(&rec, now: rec.firstFailedAt + Self.day).events.isEmpty)
-        let (events, _) = m.wake(&rec, now: due)
+        #expect(m.wake(&rec, now: rec.firstFailedAt + Self.day, guarded: true).events.isEmpty)
+        let (events, _) = m.wake(&rec, now: due, guarded: true)
         #expect(events == [.noticeDue(attempt: nil, level: Self.ladder[0], index: 1, dueAt: due)])
     }
 
@@ -64,7 +64,7 @@ struct ChargeMachineNoticeTests {
         // Only the lead owes notices; the other is covered.
         #expect(m.pendingNotice(other) == nil)
         let first = try #require(m.pendingNotice(lead))
-        _ = m.wake(&lead, now: first.dueAt)
+        _ = m.wake(&lead, now: first.dueAt, guarded: true)
         m.covered(&other, byNotice: first.index)
         #expect(other.nextNotice == 1)
         // The lead is paid: the other takes over from the next level, counting from its own failure.
@@ -89,7 +89,7 @@ struct ChargeMachineNoticeTests {
         // Paid before it: closed, and no formal notice (a thank-you instead, a notice having come before).
         #expect(m.settled(&settled, status: .paid, now: formal.dueAt - 60) == [.closed(attempt: nil, status: .paid)])
         #expect(m.pendingNotice(settled)?.level.name == "thank_you")
-        let (events, _) = m.wake(&rec, now: formal.dueAt)
+        let (events, _) = m.wake(&rec, now: formal.dueAt, guarded: true)
         #expect(events.map(\.type) == ["relance.notice.due"] && m.pendingNotice(rec) == nil)
     }
 

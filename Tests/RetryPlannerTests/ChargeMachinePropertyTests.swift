@@ -86,7 +86,9 @@ struct ChargeMachinePropertyTests {
                     continue
                 }
                 let heldBefore = rec.hold.map { h in h.until.map { $0 > now } ?? true } ?? false
-                let (events, need) = machine.wake(&rec, now: now)
+                // Now and then the wake did not read the guard (the credential was busy then).
+                let guarded = !rng.chance(10)
+                let (events, need) = machine.wake(&rec, now: now, guarded: guarded)
                 // While held: no attempt and no notice (an attempt already in flight is resumed).
                 if heldBefore && before != .inFlight {
                     #expect(events.allSatisfy { if case .noticeDue = $0 { false } else { true } })
@@ -124,6 +126,9 @@ struct ChargeMachinePropertyTests {
                     _ = machine.promised(&rec, book: book(), methods: methods, now: now)
                 case .resume:
                     #expect(before == .inFlight)
+                case .readGuard:
+                    // Never an attempt without this wake's guard read.
+                    #expect(!guarded && before == .scheduled)
                 case .nothing:
                     break
                 }

@@ -39,20 +39,36 @@ struct ChargeMachineTests {
         #expect(plan.wake == min(next, Self.start + 3 * day))
     }
 
+    /// The guard read is skipped while the card's credential is busy with another charge's attempt.
+    /// When that attempt ended between the read and the reservation's transaction, the charge was
+    /// reserved without a guard read, and paid on an invoice whose subscription had been cancelled
+    /// (seen in the three-node kill test against the Stripe fixture). A due attempt without this
+    /// wake's guard read is not reserved: the charge wakes again, and reads it.
+    @Test func aDueAttemptIsNotReservedWithoutThisWakesGuardRead() {
+        var (rec, _, _) = Self.planned()
+        rec.nextAt = Self.start + 10 * day
+        var copy = rec
+        #expect(Self.machine.wake(&rec, now: Self.start + 10 * day, guarded: false).need == .readGuard)
+        #expect(Self.machine.wake(&copy, now: Self.start + 10 * day, guarded: true).need == .attempt(method: 0))
+        // Nothing else changes without the read: the same wake with it reserves as planned.
+        #expect(Self.machine.wake(&rec, now: Self.start + 10 * day, guarded: true).need == .attempt(method: 0))
+        #expect(Self.machine.wake(&rec, now: Self.start + 9 * day, guarded: false).need == .nothing)
+    }
+
     @Test func aWakeEmitsTheNoticesDueAndSaysWhatIsNext() {
         var (rec, _, _) = Self.planned()
         rec.nextAt = Self.start + 10 * day
-        var (events, need) = Self.machine.wake(&rec, now: Self.start + 1 * day)
+        var (events, need) = Self.machine.wake(&rec, now: Self.start + 1 * day, guarded: true)
         #expect(events.isEmpty && need == .nothing)
-        (events, need) = Self.machine.wake(&rec, now: Self.start + 3 * day)
+        (events, need) = Self.machine.wake(&rec, now: Self.start + 3 * day, guarded: true)
         #expect(events == [.noticeDue(attempt: nil, level: Self.notices[0], index: 1, dueAt: Self.start + 3 * day)])
         #expect(need == .nothing && rec.nextNotice == 1)
-        (events, need) = Self.machine.wake(&rec, now: Self.start + 10 * day)
+        (events, need) = Self.machine.wake(&rec, now: Self.start + 10 * day, guarded: true)
         #expect(events.isEmpty && need == .attempt(method: 0))
         rec.state = .inFlight
-        #expect(Self.machine.wake(&rec, now: Self.start + 10 * day).need == .resume)
+        #expect(Self.machine.wake(&rec, now: Self.start + 10 * day, guarded: true).need == .resume)
         rec.state = .closed
-        #expect(Self.machine.wake(&rec, now: Self.start + 40 * day) == ([], .nothing))
+        #expect(Self.machine.wake(&rec, now: Self.start + 40 * day, guarded: true) == ([], .nothing))
     }
 
     @Test func aDueAttemptIsReservedWithANumberNeverUsedBefore() throws {
@@ -140,8 +156,8 @@ struct ChargeMachineTests {
         #expect(rec.state == .waiting && plan.events.map(\.type) == ["relance.charge.ingested", "relance.customer.action_required"])
         let end = Self.start + Self.machine.segment(of: rec).maxSpan
         var waiting = rec
-        #expect(Self.machine.wake(&waiting, now: end - 1).need == .nothing)
-        #expect(Self.machine.wake(&waiting, now: end).need == .plan)
+        #expect(Self.machine.wake(&waiting, now: end - 1, guarded: true).need == .nothing)
+        #expect(Self.machine.wake(&waiting, now: end, guarded: true).need == .plan)
         #expect(Self.machine.settled(&rec, status: .void, now: end) == [.closed(attempt: nil, status: .void)])
         #expect(rec.state == .closed && Self.machine.wakeTime(rec, now: end) == nil)
     }

@@ -53,7 +53,7 @@ struct ChargeMachineWorldTests {
         #expect(m.guardNeed(rec, now: now, credentialBusy: false) == .snapshot)
         // Settled: it closes, with its status; no notice and no exhaustion come after.
         #expect(m.settled(&rec, status: .uncollectible, now: now) == [.closed(attempt: nil, status: .uncollectible)])
-        #expect(m.wake(&rec, now: T.start + 60 * Self.day) == ([], .nothing))
+        #expect(m.wake(&rec, now: T.start + 60 * Self.day, guarded: true) == ([], .nothing))
         #expect(m.touched(&rec, .status, now: now) == nil && m.wakeTime(rec, now: now) == nil)
     }
 

@@ -124,10 +124,17 @@ package struct ChargeMachine: Sendable {
         case resume
         /// A promise to pay fell due: see ``promised(_:book:methods:now:)``.
         case keepPromise
+        /// The planned attempt is due, but this wake did not read the guard (it was skipped while the
+        /// card's credential was busy with another charge's attempt, which has ended since): nothing
+        /// is reserved; the charge wakes again at once, and reads it.
+        case readGuard
     }
 
-    /// The charge woke at `now`: the notices that fell due (the guard was read before them), and what it needs next.
-    package func wake(_ charge: inout ChargeRecord, now: Int64) -> (events: [ChargeEvent], need: WakeNeed) {
+    /// The charge woke at `now`: the notices that fell due (the guard was read before them), and what
+    /// it needs next. `guarded`: this wake read the guard (``guardNeed(_:now:credentialBusy:)``); an
+    /// attempt is never reserved without it (a subscription cancelled, an invoice paid elsewhere since
+    /// the last read would be charged).
+    package func wake(_ charge: inout ChargeRecord, now: Int64, guarded: Bool) -> (events: [ChargeEvent], need: WakeNeed) {
         if let hold = charge.hold, charge.state != .inFlight {
             // Held: nothing until its end; then planned again (a promise: attempted that day).
             guard charge.state.isOpen, let until = hold.until, until <= now else { return ([], .nothing) }
@@ -144,7 +151,7 @@ package struct ChargeMachine: Sendable {
             return (events, .plan)
         case .scheduled where (charge.nextAt ?? .max) <= now:
             guard let m = charge.nextMethod else { return (events, .nothing) }
-            return (events, .attempt(method: m))
+            return (events, guarded ? .attempt(method: m) : .readGuard)
         case .inFlight:
             return (events, .resume)
         default:
