@@ -92,7 +92,14 @@ package final class Daemon: Sendable {
             let anchor = try await store.clockAnchor()
             let stored = anchor.persisted != nil || anchor.seen > 0 ? max(anchor.persisted ?? 0, anchor.seen + 1) : nil
             let wall = Int64(Date().timeIntervalSince1970)
-            let start = d.timeScale == 1 ? max(stored ?? wall, wall) : (stored ?? wall)
+            var start = d.timeScale == 1 ? max(stored ?? wall, wall) : (stored ?? wall)
+            if settings.store.kind == .postgresql && d.timeScale != 1 {
+                // One clock for the nodes of a database (SharedClock).
+                let shared = SharedClock(text: try await store.read { tx in try tx.meta("clock.anchor") })
+                let (begin, anchorToStore) = SharedClock.start(start, anchor: shared, wall: Date().timeIntervalSince1970, scale: d.timeScale)
+                start = begin
+                if let anchorToStore { try await store.write { tx in try tx.setMeta("clock.anchor", anchorToStore.text) } }
+            }
             let clock = VirtualClock(scale: d.timeScale, startingAt: start)
             let started = Date()
             let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
