@@ -222,8 +222,9 @@ def run(work, cluster, server, kills):
     print(f"takeover after the working node's session was ended: {time.time() - cut_at:.1f} s")
     check("after a cut, the standby takes over within the lease plus 5 s", took_over and time.time() - cut_at <= 35, healthz(sock))
     stopped = wait_for(lambda: standby.poll() is not None, 20)
+    n2_log = open(os.path.join(work, "daemon-n2.log")).read()
     check("the cut-off node stops once it finds the database taken over", stopped and standby.returncode != 0
-          and "another node took over" in open(os.path.join(work, "daemon-n2.log")).read(), f"exit {standby.poll()}")
+          and "another node took over" in n2_log, f"exit {standby.poll()}; its log ends: {n2_log[-600:]}")
     d = back
 
     # The database stopped under load, then started again.
