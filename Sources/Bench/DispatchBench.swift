@@ -69,7 +69,7 @@ package enum DispatchBench {
     package static func run(
         charges n: Int, seed: Int, directory: String, workers: Int, aheadDays: Int, groupLimit: Int, seconds limit: Double,
         rate: Int? = nil, logger: Logger, beside: (@Sendable (Engine, DueIndex) async -> (ReplanSummary, Double))? = nil,
-        postgres: StoreSettings? = nil
+        postgres: StoreSettings? = nil, nodes: Int = 1
     ) async throws -> Result {
         let stateDir = directory + "/state"
         if !FileManager.default.fileExists(atPath: stateDir + "/relance.sqlite") {
@@ -105,7 +105,10 @@ package enum DispatchBench {
             let pg = try await StoreOpener.postgres(postgres, logger: logger, checkSchema: false)
             _ = try await pg.migrate()
             if try await pg.figures(now: 0).byState.values.reduce(0, +) == 0 { _ = try await pg.importSQLite(path: stateDir + "/relance.sqlite") }
-            chargeStore = pg
+            // Worked off by nodes as the daemon runs them: each with its guard, its leases and its share.
+            pg.close()
+            return try await SharedDispatchBench.run(postgres, nodes: nodes, sandbox: sandbox, clock: clock, settings: settings, seconds: limit,
+                                                     logger: logger, result: result)
         } else {
             chargeStore = SQLiteChargeStore(store)
         }

@@ -56,34 +56,11 @@ package final class Daemon: Sendable {
             throw DaemonError("another relanced holds \(lockPath): two daemons never share a state directory")
         }
         // A standby waits here while another node works on the database, then takes over.
-        let waiting = Mutex<String?>(nil)
+
         let notifier = SystemdNotifier.fromEnvironment()
-        // A standby stopped while it waits (systemctl stop) exits at once and cleanly: it holds nothing
-        // yet. The daemon's own handlers replace these once it works. (libdispatch owns the signals'
-        // dispositions on Linux: they are not touched here, or the daemon's own sources would never fire.)
-        let standbyStop = settings.store.kind == .postgresql ? [SIGTERM, SIGINT].map { sig -> any DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [logger] in
-                logger.notice("stopped while waiting as a standby")
-                exit(0)
-            }
-            source.resume()
-            return source
-        } : []
-        let opened = try await StoreOpener.open(settings, logger: logger) { holder in
-            let first = waiting.withLock { seen -> Bool in
-                defer { seen = holder }
-                return seen == nil
-            }
-            if first {
-                logger.warning("standby: \(holder) works on the database; this node takes over when it stops")
-            }
-            notifier.extendStartup(seconds: 10, status: "standby: \(holder) works on the database")
-        }
-        standbyStop.forEach { $0.cancel() }
-        // From here, a failure lets the database's lock and connections go (a standby takes over at once).
+        let opened = try await StoreOpener.open(settings, logger: logger)
+        // From here, a failure lets the node's leases and connections go (the other nodes take its work at once).
         do {
-            if waiting.withLock({ $0 != nil }) { logger.warning("taking over the database") }
             let store = opened.store
             let provider = try ProviderFactory.make(settings)
             // The clock continues from the stored virtual time and never rewinds: after a kill -9 the
@@ -103,6 +80,9 @@ package final class Daemon: Sendable {
             let clock = VirtualClock(scale: d.timeScale, startingAt: start)
             let started = Date()
             let engine = Engine(store: store, provider: provider, clock: clock, settings: settings, zones: zones, logger: logger)
+            // The buckets taken on joining: loaded below with the others; their attempts in flight wait
+            // for the requests of the node that leased them before.
+            engine.tookOver(store.takeAcquired())
             let index = DueIndex()
             let due = try await store.dueEntries()
             index.push(contentsOf: due)
@@ -173,6 +153,7 @@ package final class Daemon: Sendable {
             .init(service: PollerService(runner: engine, provider: engine.provider, store: engine.store, signals: engine.signals,
                                          clock: engine.clock, index: index, logger: logger)),
             .init(service: DispatcherService(runner: engine, signals: engine.signals, clock: engine.clock, index: index, logger: logger)),
+            .init(service: ShareService(engine: engine, index: index, logger: logger)),
             // Rebuilt every 30 s of wall time, or every virtual hour when the clock runs faster.
             .init(service: LearnerService(engine: engine, logger: logger, every: min(30, max(1, 3_600 / Double(engine.settings.daemon.timeScale))))),
             .init(service: statusServer),

@@ -21,6 +21,8 @@ struct AttemptTicket: Sendable {
     var resumed: Bool
     /// The last failed payment of the charge Relance knew of before this attempt (a newer one is this attempt's).
     var prior: String? = nil
+    /// The bucket of customers it belongs to: the node sends only while it leases it.
+    var lease = 0
 }
 
 extension Engine {
@@ -31,13 +33,15 @@ extension Engine {
     func perform(_ ticket: AttemptTicket, rowid: Int64) async -> Int64? {
         let now = clock.now()
         let machine = self.machine
+        // Declines on the ticket's card made elsewhere since it was reserved, read before it goes out again.
+        var elsewhere: [Decline] = []
         do throws(ProviderError) {
             if ticket.resumed {
                 let keyDecides = machine.maySendAgain(reservedAt: ticket.reservedAt, idempotencyWindow: provider.idempotencyWindow, now: now)
                 let found = try await provider.lookup(charge: ticket.charge, customer: ticket.customer, method: ticket.method.token,
                                                       idempotencyKey: ticket.key, prior: ticket.prior, keyDecides: keyDecides, now: now)
                 signals.health.answered(at: now)
-                let settles = settling.withLock { $0[ticket.key] } ?? startSettles
+                let settles = settles(ticket)
                 switch machine.resumed(number: ticket.number, found: found, reservedAt: ticket.reservedAt,
                                        idempotencyWindow: provider.idempotencyWindow, requestsSettleAt: settles, now: now) {
                 case .record(let outcome): return await record(ticket, outcome: outcome, rowid: rowid)
@@ -45,8 +49,13 @@ extension Engine {
                 case .sendAgain:
                     // Nothing shows it reached the provider: before the same key goes out again, the
                     // whole guard, as before a new attempt (reading the invoice does not show a
-                    // subscription cancelled or a customer deleted meanwhile).
-                    let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: now)
+                    // subscription cancelled or a customer deleted meanwhile), with the card's latest
+                    // failures: one made elsewhere since the reservation (the provider's own attempt
+                    // on another invoice, not polled yet) may forbid the card now.
+                    let snapshot = try await provider.snapshot(charge: ticket.charge, customer: ticket.customer, now: now)
+                    let status = snapshot.status
+                    elsewhere = snapshot.failures.filter { $0.method == ticket.method.token && $0.at >= ticket.reservedAt }
+                        .map { DeclineTaxonomy.classify($0.decline, rail: ticket.method.rail) }
                     if status == .paid {
                         // Paid since the lookup: by a request under this key still running then, or
                         // elsewhere (the customer on the hosted page). Reading by the key tells which;
@@ -66,8 +75,9 @@ extension Engine {
             let waited = await provider.takeSlot()
             let token = ticket.method.token
             // When the store cannot say, the attempt goes on (as planned at the reservation).
-            if let stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil {
-                let settles = settling.withLock { $0[ticket.key] } ?? startSettles
+            if var stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil {
+                for decline in elsewhere { stored = stored.marked(by: decline) ?? stored }
+                let settles = settles(ticket)
                 switch machine.beforeRequest(method: stored, resumed: ticket.resumed, requestsSettleAt: settles, now: clock.now()) {
                 case .record(let given): return await record(ticket, outcome: given, rowid: rowid)
                 case .readAgain(let at): return at
@@ -76,14 +86,14 @@ extension Engine {
             }
             // A node that can no longer show it holds the database sends nothing: another node may have
             // taken its work over. The attempt stays reserved, resolved by reading by whoever works next.
-            if let fenced = store.fenced {
+            if let fenced = store.fenced(lease: ticket.lease) {
                 logger.warning("attempt not sent: \(fenced)", metadata: ["charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)"])
                 return clock.virtual(afterWall: 1)
             }
             // The wait for the slot may have outlasted the provider's memory of the key: not sent then,
             // read again once every request under it has settled.
             if ticket.resumed && !machine.maySendAgain(reservedAt: ticket.reservedAt, idempotencyWindow: provider.idempotencyWindow, now: clock.now()) {
-                return max(clock.now(), settling.withLock { $0[ticket.key] } ?? startSettles)
+                return max(clock.now(), settles(ticket))
             }
             if waited > Self.slotWaitRecheck && !ticket.resumed {
                 let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: clock.now())
@@ -128,6 +138,12 @@ extension Engine {
             }
             return providerFailed(error, charge: ticket.charge, attempt: ticket.number, resumed: true)
         }
+    }
+
+    /// The daemon time by which no request under the ticket's key can still be running: its own
+    /// request's, or else since this process started or took the ticket's bucket over.
+    func settles(_ ticket: AttemptTicket) -> Int64 {
+        settling.withLock { $0[ticket.key] } ?? max(startSettles, leaseSettles.withLock { $0[ticket.lease] } ?? .min)
     }
 
     /// Seconds of wall time waited for a POST's slot after which the guard is read again before it.

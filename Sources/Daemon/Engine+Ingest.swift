@@ -16,6 +16,8 @@ extension Engine {
         let (settings, machine) = active.withLock { ($0.settings, $0.machine) }
         let defaultZone = zoneIndex[settings.defaultTimeZone] ?? 0
         let (due, added, failed) = try await store.write { [self] tx in
+            // On a shared database, only the node holding the poller's lock moves the cursor.
+            try tx.confirmPoller()
             // Stored and read here in order (a failure's ledger entry counts for the next charge on
             // the same card); planned and rendered beside, on the planning queue; written here after.
             let page = PlannedPage(count: charges.count) { [self] input in

@@ -20,7 +20,14 @@ extension Engine {
         var snapshot: ChargeSnapshot? = nil
         var checked: ChargeRecord.Recheck = []
         do {
-            if let (due, need) = try await guardNeed(rowid, machine: machine, now: now) {
+            let (lease, needed) = try await guardNeed(rowid, machine: machine, now: now)
+            switch lease {
+            // Another node's charge (its bucket moved, or its wake time came through another node): left alone.
+            case .elsewhere: return nil
+            case .unconfirmed: return clock.virtual(afterWall: 1)
+            case .held: break
+            }
+            if let (due, need) = needed {
                 do throws(ProviderError) {
                     switch need {
                     case .snapshot:
@@ -47,7 +54,10 @@ extension Engine {
         let guarded = snapshot != nil
         do {
             phase1 = try await store.write { [self] tx -> (AttemptTicket?, Int64?) in
-                guard var rec = try tx.charge(rowid: rowid) else { return (nil, nil) }
+                // The lease first (a write locks it until the commit), then the charge (locked too).
+                let lease = try tx.lease(charge: rowid)
+                if lease == .unconfirmed { return (nil, clock.virtual(afterWall: 1)) }
+                guard case .held(let bucket) = lease, var rec = try tx.charge(rowid: rowid) else { return (nil, nil) }
                 // The customer's zone: notices and attempts follow their calendar.
                 rec.zone = try zone(tx, customer: rec.customer)
                 guard rec.state.isOpen || machine.pendingNotice(rec) != nil else { return (nil, nil) }
@@ -88,6 +98,8 @@ extension Engine {
                     try emit(tx, plan.events, charge: &rec, at: now)
                 case .attempt(let m):
                     let methods = try tx.methods(customer: rec.customer)
+                    // Other nodes attempting the same card wait for this transaction (its network-rule counters).
+                    if m < methods.count { try tx.lockCredential(methods[m].credential) }
                     if m < methods.count, let busy = try tx.busyUntil(credential: methods[m].credential, now: now) {
                         try tx.save(rec, wake: busy)
                         return (nil, busy)
@@ -108,14 +120,14 @@ extension Engine {
                                          decline: nil, key: reservation.key, payment: nil)
                         ticket = AttemptTicket(charge: rec.id, customer: rec.customer, number: reservation.number, key: reservation.key,
                                                method: reservation.method, amount: rec.amount, currency: rec.currency, reservedAt: now,
-                                               plannedAt: reservation.plannedAt, resumed: false, prior: rec.decline.payment)
+                                               plannedAt: reservation.plannedAt, resumed: false, prior: rec.decline.payment, lease: bucket)
                     }
                 case .resume:
                     if let row = try tx.reservedAttempt(charge: rec.id),
                        let method = try tx.methods(customer: rec.customer).first(where: { $0.token == row.method }) {
                         ticket = AttemptTicket(charge: rec.id, customer: rec.customer, number: row.number, key: row.key, method: method,
                                                amount: rec.amount, currency: rec.currency, reservedAt: row.reservedAt, resumed: true,
-                                               prior: rec.decline.payment)
+                                               prior: rec.decline.payment, lease: bucket)
                     }
                 }
                 let wake = machine.wakeTime(rec, now: now)
@@ -141,17 +153,19 @@ extension Engine {
         return await perform(ticket, rowid: rowid)
     }
 
-    /// The charge, when its wake needs the guard first (``ChargeMachine/guardNeed(_:now:credentialBusy:)``).
-    func guardNeed(_ rowid: Int64, machine: ChargeMachine, now: Int64) async throws -> (ChargeRecord, ChargeMachine.Guard)? {
-        try await store.read { [self] tx -> (ChargeRecord, ChargeMachine.Guard)? in
-            guard var rec = try tx.charge(rowid: rowid) else { return nil }
+    /// Whether this node leases the charge, and the charge when its wake needs the guard first
+    /// (``ChargeMachine/guardNeed(_:now:credentialBusy:)``): no provider call for another node's charge.
+    func guardNeed(_ rowid: Int64, machine: ChargeMachine, now: Int64) async throws -> (lease: LeaseHold, need: (ChargeRecord, ChargeMachine.Guard)?) {
+        try await store.read { [self] tx -> (LeaseHold, (ChargeRecord, ChargeMachine.Guard)?) in
+            let lease = try tx.lease(charge: rowid)
+            guard case .held = lease, var rec = try tx.charge(rowid: rowid) else { return (lease, nil) }
             rec.zone = try zone(tx, customer: rec.customer)
             var busy = false
             if rec.state == .scheduled, (rec.nextAt ?? .max) <= now, let m = rec.nextMethod {
                 let methods = try tx.methods(customer: rec.customer)
                 busy = try m < methods.count && tx.busyUntil(credential: methods[m].credential, now: now) != nil
             }
-            return machine.guardNeed(rec, now: now, credentialBusy: busy).map { (rec, $0) }
+            return (lease, machine.guardNeed(rec, now: now, credentialBusy: busy).map { (rec, $0) })
         }
     }
 }

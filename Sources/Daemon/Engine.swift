@@ -46,6 +46,8 @@ package final class Engine: Sendable {
     /// For keys sent before this process started (a crash): a request may have left just before it,
     /// or, on a shared database, from a node cut off whose work this one took over, until its lease ran out.
     package let startSettles: Int64
+    /// For the buckets taken over since: the same, from the moment they were.
+    let leaseSettles = Mutex<[Int: Int64]>([:])
 
     package init(store: any ChargeStore, provider: any PaymentProvider, clock: VirtualClock, settings: Settings, zones: ZoneTable, logger: Logger) {
         self.store = store
@@ -57,7 +59,7 @@ package final class Engine: Sendable {
         self.zoneIndex = index
         self.logger = logger
         self.signals = DaemonSignals(clock: clock)
-        self.startSettles = clock.virtual(afterWall: Engine.settleWall(settings) + store.handoverSeconds)
+        self.startSettles = clock.virtual(afterWall: Engine.settleWall(settings))
         self.events = EventBuilder(source: "relance://\(ProcessInfo.processInfo.hostName)/relanced", progress: signals.outbox)
         // The outbox left by an earlier run: its events wait for the spool. An empty one has had
         // everything up to the last sequence number handed out spooled (without that, the first new
@@ -81,6 +83,14 @@ package final class Engine: Sendable {
     package var settings: Settings { active.withLock { $0.settings } }
     var machine: ChargeMachine { active.withLock { $0.machine } }
     var defaultZone: Int { zoneIndex[settings.defaultTimeZone] ?? 0 }
+
+    /// Buckets of customers this node took (on a shared database): their attempts in flight may still
+    /// be running at the provider, sent by the node that leased them before, until their timeout (and,
+    /// for a lease that expired in another node's hands, the lease) have passed.
+    package func tookOver(_ handovers: [Handover]) {
+        let wall = Engine.settleWall(settings)
+        leaseSettles.withLock { for h in handovers { $0[h.bucket] = clock.virtual(afterWall: wall + h.seconds) } }
+    }
 
     /// Settings a reload applies at once; every other difference needs a restart.
     static func reloadable(_ old: Settings, _ new: Settings) -> (applied: Settings, needsRestart: [String]) {

@@ -48,6 +48,15 @@ extension Engine {
                 if n < 1_000 { break }
             }
             if pruned > 0 { logger.info("outcome records pruned", metadata: ["records": "\(pruned)"]) }
+            // The attempts of charges over, after the same history, in batches as small (a table that
+            // only grows is the known failure of a queue on PostgreSQL).
+            pruned = 0
+            while pruned < 100_000, !Task.isCancelled {
+                let n = try await store.pruneAttempts(before: now - learning.history, limit: 1_000)
+                pruned += n
+                if n < 1_000 { break }
+            }
+            if pruned > 0 { logger.info("attempts pruned", metadata: ["attempts": "\(pruned)"]) }
         } catch {
             logger.warning("could not rebuild the learner from the outcome records; keeping the last snapshot", metadata: ["error": "\(error)"])
         }

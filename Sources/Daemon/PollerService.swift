@@ -32,7 +32,8 @@ package struct PollerService: Service {
             var backoff = 1.0
             var lastRefetch = Int64.min
             while !Task.isCancelled {
-                if signals.isPaused || runner.spoolBehind {
+                // On a shared database, one node polls; the others wait for its lock.
+                if signals.isPaused || runner.spoolBehind || !store.polls {
                     signals.beat("poller")
                     if await pause(0.5) { continue } else { return }
                 }

@@ -190,8 +190,9 @@ package final class StatusReporter: Sendable {
     /// The store, this node and the others on its database, for `/status`.
     func placement() async throws -> StatusDocument.Store {
         let p = try await store.placement()
-        return .init(kind: p.kind, node: p.node, nodes: p.nodes.map {
-            .init(name: $0.name, host: $0.host, pid: Int($0.pid), role: $0.role, heartbeatAgeSeconds: (max(0, $0.heartbeatAge) * 10).rounded() / 10)
+        return .init(kind: p.kind, node: p.node, leases: p.leases, nodes: p.nodes.map {
+            .init(name: $0.name, host: $0.host, pid: Int($0.pid), role: $0.role, heartbeatAgeSeconds: (max(0, $0.heartbeatAge) * 10).rounded() / 10,
+                  leases: $0.leases)
         })
     }
 

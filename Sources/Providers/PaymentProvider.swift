@@ -173,6 +173,9 @@ package protocol PaymentProvider: Sendable {
     var name: String { get }
     /// Whether calls count against a rate limit (`[provider] requests_per_second`); an in-process provider has none.
     var isRateLimited: Bool { get }
+    /// Keeps to `requests_per_second / nodes` from now when `limit` cannot answer: the account's limit
+    /// is shared by the nodes of a database, through `limit`.
+    func shareRate(among nodes: Int, limit: (any SharedRateLimit)?)
     /// New failures after `cursor` (nil = from the beginning), at most `limit`, as of `now`.
     func failures(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> (charges: [FailedCharge], cursor: String?)
     /// Whether the charge is still open and its customer active.
@@ -204,6 +207,9 @@ package protocol PaymentProvider: Sendable {
 }
 
 extension PaymentProvider {
+    /// Nodes sharing the provider's account limit now (a shared database): a no-op without one.
+    package func shareRate(among nodes: Int, limit: (any SharedRateLimit)?) {}
+
     package func poll(after cursor: String?, limit: Int, now: Int64) async throws(ProviderError) -> FailurePage {
         let (charges, next) = try await failures(after: cursor, limit: limit, now: now)
         return FailurePage(charges: charges, cursor: next)

@@ -21,9 +21,10 @@ package enum ProviderFactory {
                 apiBase: p.apiBase, apiKey: key, defaultZone: settings.defaultTimeZone, requestsPerSecond: p.requestsPerSecond,
                 maxNetworkRetries: p.maxNetworkRetries, connectTimeout: Double(p.connectTimeout),
                 requestTimeout: Double(p.requestTimeout), maxResponseBytes: p.maxResponseBytes, requireTestMode: d.timeScale != 1,
-                // Stripe's limit is the account's: on a shared database, the node this one took over
-                // from (a moment ago) may have used this second. (One host restarts slower than that.)
-                rateStartsFull: settings.store.kind == .postgresql)
+                // Stripe's limit is the account's: on a shared database, the nodes share it (their
+                // count comes with each beat), and a node that joins waits until the others counted it
+                // (a beat, 2 s, and the moment they take to apply it). One host restarts slower than that.
+                rateOpensAfter: settings.store.kind == .postgresql ? 3.5 : 0)
         }
     }
 }

@@ -14,15 +14,20 @@ package final class RateWindow: Sendable {
     let rate: Int
     let margin: Double
     let state: Mutex<State>
+    /// Nodes sharing the limit (an account's limit, several nodes): each keeps to `rate / nodes`.
+    let nodes = Atomic<Int>(1)
 
     /// `margin`: seconds added to the window, so that requests reaching the server a little late or
     /// early still fall within the limit there. `startsFull`: the window is taken as full when it
     /// opens, so the first request waits a second: the process (or node) that worked before this one,
     /// killed or taken over a moment ago, may have used the account's whole second just before.
-    package init(rate: Int, margin: Double = 0.02, startsFull: Bool = false) {
+    ///
+    /// `opensAfter`: on a shared database, a node that joins waits long enough for the others to count
+    /// it before they lower their share (their next beat).
+    package init(rate: Int, margin: Double = 0.02, startsFull: Bool = false, opensAfter: Double = 0) {
         self.rate = max(1, rate)
         self.margin = margin
-        let start = startsFull ? Self.now() : -.infinity
+        let start = startsFull || opensAfter > 0 ? Self.now() + max(0, opensAfter - 1) : -.infinity
         self.state = Mutex(State(times: Array(repeating: start, count: max(1, rate))))
     }
 
@@ -34,8 +39,10 @@ package final class RateWindow: Sendable {
 
     /// Takes a slot if one is free now; otherwise the seconds to wait before asking again.
     package func tryAcquire(at now: Double = RateWindow.now()) -> Double {
-        state.withLock { s in
-            let oldest = s.times[s.next]
+        let cap = max(1, rate / max(1, nodes.load(ordering: .relaxed)))
+        return state.withLock { s in
+            // The cap-th most recent send (the oldest of the ring when the node has the whole rate).
+            let oldest = s.times[(s.next - cap + 2 * s.times.count) % s.times.count]
             let free = oldest + 1 + margin
             if now >= free {
                 s.times[s.next] = now
@@ -46,11 +53,38 @@ package final class RateWindow: Sendable {
         }
     }
 
+    /// Shares the rate among `count` nodes from now (at least one request a second each).
+    package func share(among count: Int) { nodes.store(max(1, count), ordering: .relaxed) }
+
+    /// The requests a second this node may send now.
+    package var share: Int { max(1, rate / max(1, nodes.load(ordering: .relaxed))) }
+
     /// Waits for a slot; returns early (without one) only when the task is cancelled.
     package func acquire() async {
         while true {
             let wait = tryAcquire()
             if wait == 0 { return }
+            do { try await Task.sleep(for: .milliseconds(Int64(max(1, (wait * 1_000).rounded(.up))))) } catch { return }
+        }
+    }
+}
+
+/// The provider account's rate limit as the nodes of a shared database keep it together: one window
+/// for all of them (``RateWindow``'s rule, kept in the database).
+package protocol SharedRateLimit: Sendable {
+    /// Takes a slot of `rate` a second if one is free now and returns 0; otherwise the seconds to wait.
+    func tryTake(rate: Int) async throws -> Double
+}
+
+extension RateWindow {
+    /// Waits for a slot of `shared`; when it cannot answer (the database out of reach), for one of this
+    /// window, kept to this node's share.
+    package func acquire(shared: (any SharedRateLimit)?) async {
+        guard let shared else { return await acquire() }
+        while !Task.isCancelled {
+            let wait: Double
+            do { wait = try await shared.tryTake(rate: rate) } catch { return await acquire() }
+            if wait <= 0 { return }
             do { try await Task.sleep(for: .milliseconds(Int64(max(1, (wait * 1_000).rounded(.up))))) } catch { return }
         }
     }

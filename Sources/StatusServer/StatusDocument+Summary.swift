@@ -12,9 +12,9 @@ extension StatusDocument {
             + ", last success \(provider.lastSuccessAt ?? "never")")
         if let error = provider.lastError { out.append("            last error: \(error)") }
         if let store, store.kind != "sqlite" {
-            out.append("store       \(store.kind), node \(store.node ?? "?")")
+            out.append("store       \(store.kind), node \(store.node ?? "?"), \(store.leases.count) of 64 buckets leased")
             for n in store.nodes {
-                out.append("  node      \(n.name) (\(n.host), pid \(n.pid)): \(n.role), heartbeat \(String(format: "%.1f", n.heartbeatAgeSeconds)) s ago")
+                out.append("  node      \(n.name) (\(n.host), pid \(n.pid)): \(n.role), \(n.leases) buckets, heartbeat \(String(format: "%.1f", n.heartbeatAgeSeconds)) s ago")
             }
         }
         let c = charges

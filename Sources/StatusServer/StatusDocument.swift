@@ -61,23 +61,27 @@ package struct StatusDocument: Codable, Sendable, Equatable {
         package var kind: String
         /// This node's `[store] node_name`; null on SQLite.
         package var node: String?
+        /// The buckets of customers this node leases (of 64); empty on SQLite.
+        package var leases: [Int]
         /// Every node seen on the database, this one included, the latest heartbeat first.
         package var nodes: [Node]
 
-        package init(kind: String, node: String?, nodes: [Node]) {
-            (self.kind, self.node, self.nodes) = (kind, node, nodes)
+        package init(kind: String, node: String?, leases: [Int] = [], nodes: [Node]) {
+            (self.kind, self.node, self.leases, self.nodes) = (kind, node, leases, nodes)
         }
 
         package struct Node: Codable, Sendable, Equatable {
             package var name: String
             package var host: String
             package var pid: Int
-            /// `working` (holds the database's lock) or `standby` (waits for it).
+            /// `working`, `polling` (it also polls the provider) or `stopped`.
             package var role: String
             package var heartbeatAgeSeconds: Double
+            /// Buckets it leases now.
+            package var leases: Int
 
-            package init(name: String, host: String, pid: Int, role: String, heartbeatAgeSeconds: Double) {
-                (self.name, self.host, self.pid, self.role, self.heartbeatAgeSeconds) = (name, host, pid, role, heartbeatAgeSeconds)
+            package init(name: String, host: String, pid: Int, role: String, heartbeatAgeSeconds: Double, leases: Int = 0) {
+                (self.name, self.host, self.pid, self.role, self.heartbeatAgeSeconds, self.leases) = (name, host, pid, role, heartbeatAgeSeconds, leases)
             }
         }
     }
@@ -316,6 +320,7 @@ extension StatusDocument.Store {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(kind, forKey: .kind)
         try c.encode(node, forKey: .node)
+        try c.encode(leases, forKey: .leases)
         try c.encode(nodes, forKey: .nodes)
     }
 }

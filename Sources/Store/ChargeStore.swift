@@ -52,6 +52,9 @@ package protocol ChargeStore: Sendable {
     func outcomeRecords(from: Int64, to: Int64) async throws -> [OutcomeRecord]
     /// Deletes at most `limit` outcome records planned before `before`; returns how many went.
     func pruneOutcomes(before: Int64, limit: Int) async throws -> Int
+    /// Deletes at most `limit` attempts finished before `before` whose charge is over (recovered,
+    /// exhausted, closed: it reserves no attempt number again); returns how many went.
+    func pruneAttempts(before: Int64, limit: Int) async throws -> Int
 
     /// Makes the store's latest commits durable in its main file (a checkpoint; blocking).
     func checkpoint() throws
@@ -60,13 +63,23 @@ package protocol ChargeStore: Sendable {
     var waitingWrites: Int { get }
     /// Why the store cannot serve now (a database out of reach), or nil: `/healthz` says it.
     var problem: String? { get }
-    /// Why this node may not send a provider request now, or nil: a node that can no longer show it
-    /// holds a shared database (another node may have taken its work over) sends nothing.
-    var fenced: String? { get }
-    /// Wall seconds a node that worked on this state before this one started may still send a request
-    /// it had begun, besides the request's own timeout: the lease on a shared database, 0 for a file
-    /// only this host opens (the state directory's lock outlives the process that held it).
-    var handoverSeconds: Double { get }
+    /// Why this node may not send a provider request for a charge of bucket `lease` now, or nil: a node
+    /// that can no longer show it leases the bucket (another node may have taken it over) sends nothing.
+    func fenced(lease: Int) -> String?
+    /// Whether this node polls the provider (on a shared database, one node does at a time).
+    var polls: Bool { get }
+    /// Nodes working on the store now, this one included (they share the provider's rate limit).
+    var liveNodes: Int { get }
+    /// Buckets this node took since the last call (at start: with its first share, already in
+    /// ``dueEntries()``; later: their charges are loaded with ``dueEntries(leases:)``).
+    func takeAcquired() -> [Handover]
+    /// The charges of `leases` that need waking (``dueEntries()`` for some buckets only).
+    func dueEntries(leases: [Int]) async throws -> [(rowid: Int64, wake: Int64)]
+    /// Takes a slot of the provider account's `rate` a second, shared by every node of the database:
+    /// 0 when taken, else the seconds to wait; nil when the store keeps no shared window (one host).
+    func takeRateSlot(rate: Int) async throws -> Double?
+    /// Wake times other nodes gave charges of this node's buckets since the last call (taken once).
+    func takeWakeups() async throws -> [(rowid: Int64, wake: Int64)]
     /// Where the state is, this node and the others on its database (`/status`).
     func placement() async throws -> StorePlacement
 }
@@ -75,18 +88,30 @@ extension ChargeStore {
     /// A file on the host's own disk is always there.
     package var problem: String? { nil }
 
-    package var fenced: String? { nil }
+    package func fenced(lease: Int) -> String? { nil }
 
-    package var handoverSeconds: Double { 0 }
+    package var polls: Bool { true }
+
+    package var liveNodes: Int { 1 }
+
+    package func takeAcquired() -> [Handover] { [] }
+
+    package func dueEntries(leases: [Int]) async throws -> [(rowid: Int64, wake: Int64)] { try await dueEntries() }
+
+    package func takeWakeups() async throws -> [(rowid: Int64, wake: Int64)] { [] }
+
+    package func takeRateSlot(rate: Int) async throws -> Double? { nil }
 
     /// One host, alone.
-    package func placement() async throws -> StorePlacement { StorePlacement(kind: "sqlite", node: nil, nodes: []) }
+    package func placement() async throws -> StorePlacement { StorePlacement(kind: "sqlite", node: nil, leases: [], nodes: []) }
 }
 
 /// Where the state is: `sqlite` or `postgresql`, this node's name, and every node seen on the database.
 package struct StorePlacement: Sendable {
     package var kind: String
     package var node: String?
+    /// The buckets of customers this node leases (a shared database).
+    package var leases: [Int]
     package var nodes: [ClusterNode]
 }
 
@@ -204,6 +229,16 @@ package protocol ChargeTransaction {
     /// Keeps the decline a declined attempt brought in its outcome record (what `simulate` replays).
     func recordOutcomeDecline(key: String, _ decline: RawDecline) throws
 
+    // MARK: Sharing the work (a shared database; one host holds every lease)
+
+    /// Whether this node leases the charge's bucket: checked in a write transaction before anything
+    /// is done to a charge, and held until it commits (the bucket is not given up meanwhile).
+    func lease(charge rowid: Int64) throws -> LeaseHold
+    /// Serialises this transaction with other nodes' on the credential (its network-rule counters).
+    func lockCredential(_ credential: String) throws
+    /// Throws unless this node still holds the poller's lock (the poll cursor moves under it only).
+    func confirmPoller() throws
+
     // MARK: Outbox and meta
 
     /// Appends an event; returns its sequence number.
@@ -213,6 +248,12 @@ package protocol ChargeTransaction {
 }
 
 extension ChargeTransaction {
+    package func lease(charge rowid: Int64) throws -> LeaseHold { .held(0) }
+
+    package func lockCredential(_ credential: String) throws {}
+
+    package func confirmPoller() throws {}
+
     /// The planner's view of the charge with `methods` and their ledgers.
     package func book(_ charge: ChargeRecord, methods: [PaymentMethod], now: Int64) throws -> ChargeBook {
         let since = charge.ledgerSince(now: now)
@@ -227,4 +268,28 @@ package enum KnownPayment: Equatable, Sendable {
     case recorded
     /// Not recorded, but the charge has an attempt in flight on the same method, under this key.
     case inFlight(key: String)
+}
+
+/// A bucket a node took, and how long the node that leased it before may still send a request it
+/// had begun, besides the request's own timeout: the lease when it expired in that node's hands (it
+/// may be alive, cut off), 0 when it was given up or was this node's own (its process before a restart).
+package struct Handover: Sendable, Equatable {
+    package var bucket: Int
+    package var seconds: Double
+
+    package init(bucket: Int, seconds: Double) {
+        self.bucket = bucket
+        self.seconds = seconds
+    }
+}
+
+/// A node's lease on a charge's bucket (``ChargeTransaction/lease(charge:)``).
+package enum LeaseHold: Equatable, Sendable {
+    /// Leased by this node: the charge is its to work on.
+    case held(Int)
+    /// This node counts the bucket as its own, but the database does not confirm it now (a renewal
+    /// late, the lease taken over meanwhile): the charge is looked at again shortly.
+    case unconfirmed
+    /// Leased by another node, or by none: this node leaves the charge alone.
+    case elsewhere
 }

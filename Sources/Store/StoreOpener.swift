@@ -10,11 +10,11 @@ package struct OpenedStore: Sendable {
     package let services: [any Service]
     /// What the log's "ready" line says of it.
     package let summary: String
-    /// The node's guard on a shared database: its lock and connection are let go by ``close()``.
+    /// The node's guard on a shared database: its leases and connection are let go by ``close()``.
     let guardian: NodeGuard?
 
-    /// Lets the store go when the daemon does not start after all: the node's lock on the database is
-    /// given up (a standby takes over at once), and the connections are closed.
+    /// Lets the store go when the daemon does not start after all: the node's leases are given up (the
+    /// other nodes take them at once), and the connections are closed.
     package func close() async {
         await guardian?.close()
         (store as? PostgresChargeStore)?.close()
@@ -23,27 +23,22 @@ package struct OpenedStore: Sendable {
 
 package enum StoreOpener {
     /// SQLite in `[daemon] state_dir`, or the PostgreSQL server of `[store] url` (its schema checked
-    /// against this build's, never migrated here; the node's lock on the database taken).
-    package static func open(_ settings: Settings, logger: Logger, waiting: @escaping @Sendable (String) -> Void = { _ in }) async throws -> OpenedStore {
+    /// against this build's, never migrated here; the node joined, with its first share of the work).
+    package static func open(_ settings: Settings, logger: Logger) async throws -> OpenedStore {
         switch settings.store.kind {
         case .sqlite:
             let path = settings.daemon.stateDir + "/relance.sqlite"
             return OpenedStore(store: try SQLiteChargeStore(path: path), services: [], summary: "sqlite \(path)", guardian: nil)
         case .postgresql:
             let endpoint = try endpoint(settings.store)
-            // The schema first: a node at another version refuses at once, not after waiting as a standby.
-            try await PostgresChargeStore.open(endpoint, logger: logger).close()
-            let guardian = try await NodeGuard.take(endpoint, node: settings.store.nodeName, lease: settings.store.leaseSeconds, logger: logger, waiting: waiting)
+            let store = try await PostgresChargeStore.open(endpoint, logger: logger)
             do {
-                // The pool opens once the lock is held: a connection opened while this node waited
-                // was ended by the node that took over meanwhile, and failed the first statement
-                // after this node's own takeover ("cannot start").
-                let store = try await PostgresChargeStore.open(endpoint, logger: logger)
+                let guardian = try await NodeGuard.join(endpoint, node: settings.store.nodeName, lease: settings.store.leaseSeconds, logger: logger)
                 store.watch = guardian
                 return OpenedStore(store: store, services: [store.service, guardian], summary: "postgresql \(settings.store.url!) node \(settings.store.nodeName)",
                                    guardian: guardian)
             } catch {
-                await guardian.close()
+                store.close()
                 throw error
             }
         }

@@ -47,7 +47,7 @@ struct DispatchBenchCommand: AsyncParsableCommand {
     @Option(help: "A config whose [store] is PostgreSQL: the filled state moves into that database (once) and is worked off there.")
     var config: String?
 
-    @Option(help: "Nodes working on the database (PostgreSQL): one works at a time, the others are standbys.")
+    @Option(help: "Nodes sharing the database's work (PostgreSQL), in this process: each with its leases, due index, dispatcher and spool.")
     var nodes: Int = 1
 
     func run() async throws {
@@ -70,11 +70,9 @@ struct DispatchBenchCommand: AsyncParsableCommand {
             guard store.kind == .postgresql else { throw ValidationError("\(config): [store] kind is not \"postgresql\"") }
             postgres = store
         }
-        guard nodes == 1 else {
-            throw ValidationError("--nodes \(nodes): one node works on a database at a time (the others are standbys), so more nodes add no dispatch capacity yet")
-        }
+        guard nodes >= 1, nodes == 1 || postgres != nil else { throw ValidationError("--nodes \(nodes): more than one node needs --config naming a PostgreSQL store") }
         let result = try await DispatchBench.run(charges: charges, seed: seed, directory: directory, workers: workers, aheadDays: ahead, groupLimit: groupLimit,
-                                                 seconds: seconds, rate: rate, logger: logger, postgres: postgres)
+                                                 seconds: seconds, rate: rate, logger: logger, postgres: postgres, nodes: nodes)
         print(result.line)
     }
 }

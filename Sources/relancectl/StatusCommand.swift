@@ -61,7 +61,7 @@ struct StatusCommand: AsyncParsableCommand {
             print("NODE".padding(toLength: 24, withPad: " ", startingAt: 0) + "HOST".padding(toLength: 24, withPad: " ", startingAt: 0)
                   + "PID".padding(toLength: 9, withPad: " ", startingAt: 0) + "STARTED".padding(toLength: 27, withPad: " ", startingAt: 0) + "HEARTBEAT")
             for n in nodes {
-                let beat = String(format: "%.1f s ago", n.heartbeatAge) + (n.heartbeatAge > lease ? " (down: beyond the lease)" : ", \(n.role)")
+                let beat = String(format: "%.1f s ago", n.heartbeatAge) + (n.heartbeatAge > lease ? " (down: beyond the lease)" : ", \(n.role), \(n.leases) buckets")
                 print(n.name.padding(toLength: 24, withPad: " ", startingAt: 0) + n.host.padding(toLength: 24, withPad: " ", startingAt: 0)
                       + String(n.pid).padding(toLength: 9, withPad: " ", startingAt: 0) + n.startedAt.padding(toLength: 27, withPad: " ", startingAt: 0) + beat)
             }

@@ -4,32 +4,91 @@ import Store
 import TestSupport
 import Testing
 
-/// A node that lost its session on the database sends no provider request: the node taking its work
-/// over would otherwise read an attempt as never sent, and give it up, while the cut-off node still
-/// sends it (seen under the PostgreSQL test's cut: a payment on a card after a never-retry decline).
+/// Nodes on one database share its buckets of customers by lease; a dead node's leases expire and
+/// the others take them; one node polls; a node that lost its session sends no provider request.
 @Suite("Node guard")
 struct NodeGuardTests {
-    @Test func aNodeCutOffFromTheDatabaseIsFencedAndStaysSoOnceAnotherTookOver() async throws {
+    @Test func twoNodesShareTheBucketsAndTheSurvivorTakesTheDeadOnesOver() async throws {
         let endpoint = try await PostgresServer.migratedDatabase(prefix: "node_guard")
         let logger = Logger(label: "test.guard")
-        let first = try await NodeGuard.take(endpoint, node: "a", lease: 5, logger: logger)
-        #expect(first.fenced == nil)
-        // A standby waits for the lock, then takes it.
-        let second = Task { try await NodeGuard.take(endpoint, node: "b", lease: 5, logger: logger) }
-        try await Task.sleep(for: .seconds(1.5))
-        #expect(first.fenced == nil)
+        let a = try await NodeGuard.join(endpoint, node: "a", lease: 5, logger: logger)
+        #expect(a.held.count == NodeGuard.buckets)
+        #expect(a.takeAcquired().allSatisfy { $0.seconds == 0 }, "free buckets: no lease to wait for")
+        #expect(a.polls)
+        #expect(a.fenced(lease: 7) == nil)
+        let b = try await NodeGuard.join(endpoint, node: "b", lease: 5, logger: logger)
+        // Nothing is free yet: b waits for a to give its extra buckets up (marked, then given up, at
+        // a's next beats), and takes them at its own.
+        #expect(b.held.isEmpty)
+        #expect(!b.polls)
+        try await a.beatOnce()
+        try await a.beatOnce()
+        try await b.beatOnce()
+        #expect(a.held.count == 32 && b.held.count == 32)
+        #expect(a.held.isDisjoint(with: b.held))
+        #expect(b.takeAcquired() == b.held.sorted().map { Handover(bucket: $0, seconds: 0) }, "given up by a: no lease to wait for")
+        let moved = b.held.sorted()[0]
+        #expect(a.fenced(lease: moved) != nil, "a node sends nothing for a bucket it gave up")
 
-        // The server ends the first node's session, as it would a partitioned node's: it is fenced at
-        // once, before its heartbeat even notices.
+        let aHeld = a.held
+        // The server ends a's session, as it would a partitioned node's: fenced at once.
         let uri = try PostgresServer.url()
-        _ = try await offPool { try PostgresServer.psql(uri, "SELECT pg_terminate_backend(\(first.backend))") }
-        #expect(await eventually(seconds: 3) { first.fenced != nil })
-        let taken = try await second.value
-        #expect(taken.fenced == nil)
-        // Its heartbeat reconnects and finds the lock taken: its service ends with that error, and it stays fenced.
-        await #expect(throws: PostgresStoreError.self) { try await first.run() }
-        #expect(first.fenced != nil)
-        await taken.close()
+        _ = try await offPool { try PostgresServer.psql(uri, "SELECT pg_terminate_backend(\(a.backend))") }
+        #expect(await eventually(seconds: 3) { a.fenced(lease: a.held.sorted()[0]) != nil })
+        // Within the lease, a's buckets are still its own: b takes none of them.
+        try await b.beatOnce()
+        #expect(b.held.count == 32)
+        // Past the lease, a counts no more: b takes every bucket, and the poller's lock.
+        for _ in 0..<6 {
+            try await Task.sleep(for: .seconds(1))
+            try await b.beatOnce()
+        }
+        #expect(b.held.count == NodeGuard.buckets)
+        #expect(b.polls)
+        // Those that expired in a's hands wait for a's lease; any of b's own that expired meanwhile (a
+        // loaded host beating late) came back without one.
+        let expired = b.takeAcquired()
+        #expect(Set(expired.filter { $0.seconds == 5 }.map(\.bucket)) == aHeld, "expired in a's hands: a may still be sending until its lease")
+        #expect(expired.allSatisfy { $0.seconds == 5 || ($0.seconds == 0 && !aHeld.contains($0.bucket)) })
+        await b.close()
+    }
+
+    /// Two nodes taking slots of one rate limit at once: together they keep to it in every second,
+    /// and together they use all of it (neither is held to half).
+    @Test func twoNodesShareOneRateWindow() async throws {
+        let endpoint = try await PostgresServer.migratedDatabase(prefix: "rate_window")
+        let logger = Logger(label: "test.rate")
+        var stores: [PostgresChargeStore] = []
+        for node in ["a", "b"] {
+            let store = try await PostgresChargeStore.open(endpoint, logger: logger)
+            store.watch = try await NodeGuard.join(endpoint, node: node, lease: 10, logger: logger)
+            stores.append(store)
+        }
+        let rate = 10
+        let end = ContinuousClock.now + .seconds(3)
+        let times = try await withThrowingTaskGroup(of: [ContinuousClock.Instant].self) { group in
+            for store in stores {
+                for _ in 0..<3 {
+                    group.addTask {
+                        var sent: [ContinuousClock.Instant] = []
+                        while ContinuousClock.now < end {
+                            let wait = try await store.takeRateSlot(rate: rate) ?? 1
+                            if wait == 0 { sent.append(.now) } else { try await Task.sleep(for: .milliseconds(Int64(wait * 1_000) + 1)) }
+                        }
+                        return sent
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }.sorted()
+        }
+        var busiest = 0
+        for (i, t) in times.enumerated() { busiest = max(busiest, times[i...].prefix { $0 - t < .seconds(1) }.count) }
+        #expect(busiest <= rate, "\(busiest) slots in one second")
+        #expect(times.count >= 25, "\(times.count) slots in 3 s at \(rate)/s")
+        for store in stores {
+            await store.watch?.close()
+            store.close()
+        }
     }
 
     /// Polls `condition` every 50 ms for at most `seconds`.

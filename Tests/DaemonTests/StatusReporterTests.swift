@@ -60,6 +60,6 @@ struct StatusReporterTests {
         let theirs = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/docs/status.example.json")))
         // A SQLite state lists no node: the node's fields are the example's (StatusDocumentTests decodes it).
         #expect(jsonKeyPaths(mine) == jsonKeyPaths(theirs).filter { !$0.hasPrefix("store.nodes.[].") })
-        #expect(text.contains(#""store":{"kind":"sqlite","node":null,"nodes":[]}"#))
+        #expect(text.contains(#""store":{"kind":"sqlite","leases":[],"node":null,"nodes":[]}"#))
     }
 }

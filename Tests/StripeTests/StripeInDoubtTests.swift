@@ -86,8 +86,8 @@ struct StripeInDoubtTests {
 
     /// Scenario `id` ingested at 1_795_000_000, its attempt 1 on the Visa card reserved then and left
     /// in flight (a node killed after the reservation, before the request).
-    static func leftInFlight(_ id: String, _ dir: String, _ fixture: StripeFixture) async throws -> Engine {
-        try await fixture.control("/_fixture/scenario", StripeFixtureTests.scenario(id))
+    static func leftInFlight(_ id: String, _ dir: String, _ fixture: StripeFixture, scenario: [String: Any]? = nil) async throws -> Engine {
+        try await fixture.control("/_fixture/scenario", scenario ?? StripeFixtureTests.scenario(id))
         let start: Int64 = 1_795_000_000
         let engine = try await Self.ingested(dir, fixture, start: start)
         try await engine.db.write { db in
@@ -182,6 +182,35 @@ struct StripeInDoubtTests {
         let state = try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = 'rl_in_n1_1'") }
         #expect(state == "abandoned")
         #expect(try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE attempt_key = 'rl_in_n1_1'") } == 0)
+    }
+
+    /// An attempt left reserved by a node killed before its request, resumed by another once its
+    /// requests settled: meanwhile the card answered a never-retry code elsewhere (the customer on the
+    /// hosted page; the provider's own attempt on another invoice), not polled yet. The read before
+    /// it goes out again sees that failure: nothing is sent. (Seen in the three-node kill test: a pay
+    /// on a card minutes after Stripe's own attempt on another invoice answered lost_card.)
+    @Test("a resumed attempt is not sent again on a card declined never-retry elsewhere since its reservation")
+    func resumedAttemptOnACardDeclinedElsewhereSinceIsNotSent() async throws {
+        let fixture = try await StripeFixture.start()
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Two failed invoices of one customer, both ingested; in_d1's attempt left in flight.
+        var scenario = StripeFixtureTests.scenario("d1")
+        let invoice = try #require(scenario.removeValue(forKey: "invoice") as? [String: Any])
+        var other = invoice
+        other["id"] = "in_d1b"
+        scenario["invoices"] = [invoice, other]
+        let engine = try await Self.leftInFlight("d1", dir, fixture, scenario: scenario)
+        // The customer tries the card on in_d1b's hosted page: lost_card.
+        let declined = try await fixture.control("/_fixture/invoices/in_d1b/hosted_retry", ["payment_method": "pm_visa_d1", "outcome": ["decline_code": "lost_card"]])
+        #expect("\(declined)".contains("lost_card"), "\(declined)")
+        let rowid = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_d1'")! }
+        engine.clock.set(engine.startSettles)
+        _ = await engine.wake(rowid)
+        _ = await engine.wake(rowid)
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_d1/pay").isEmpty)
+        let state = try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = 'rl_in_d1_1'") }
+        #expect(state == "abandoned", "\(String(describing: state))")
     }
 
     /// An attempt left reserved by a node killed before its request, resumed by another: the lookup

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Three relanced nodes on one PostgreSQL database against the Stripe fixture, with faults on, and
-kill -9 of a random node every few seconds (KILLS times, the working node one time in two), each
-restarted at once (it comes back as a standby). Then the nodes run undisturbed for a while and stop
-gracefully. The world is the fixture's: 500s (a pay's 500 went through half the time) and 429s at
+"""Three relanced nodes sharing one PostgreSQL database against the Stripe fixture, with faults on,
+and kill -9 of a random node every few seconds (KILLS times, the polling node one time in two), each
+restarted at once (it joins again, and gets buckets back as the others give them up). Then the
+nodes run undisturbed for a while and stop gracefully. The world is the fixture's: 500s (a pay's 500 went through half the time) and 429s at
 realistic rates, basil events, bank debits settling days later, 3-D Secure cards, customers changing
 cards and paying on the hosted page, keys pruned after 24 h; some invoices are paid elsewhere or voided
 and subscriptions cancelled meanwhile.
@@ -16,7 +16,9 @@ Checks, from the fixture's own records, the database and every node's spool:
   time no more than a day overdue, or held);
 - the spools together hold every event id the database counts (at least once);
 - no one-second window of the fixture's requests above requests_per_second;
-- every node that was asked to stop stopped cleanly.
+- every node that was asked to stop stopped cleanly;
+- the work was shared: before the stop, the three nodes lease the 64 buckets between them, and
+  each node's spool holds attempts it made.
 
 Usage: python3 scripts/peers/cluster_stripe.py [KILLS]   (default 30; RELANCE_BIN as elsewhere;
 RELANCE_KEEP=1 keeps the work directory)
@@ -43,7 +45,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.environ.get("RELANCE_BIN", os.path.join(ROOT, ".build", "debug"))
 KEY = "sk_test_cluster_7c30"
 SCALE = 20000
-RPS = 25
+RPS = int(os.environ.get("RELANCE_CLUSTER_RPS", "25"))
 NODES = ("n1", "n2", "n3")
 AUDIT_ZERO = ("double_charges", "offsession_after_auth", "after_never_retry", "attempts_on_closed_violations",
               "mastercard_declines_24h", "visa_reattempts_30d", "idempotency_conflicts")
@@ -62,7 +64,7 @@ def node_config(work, node, base, uri):
     os.makedirs(folder)
     config = write_stripe_config(
         folder, base, KEY,
-        daemon={"poll_interval": "1h", "time_scale": SCALE, "spool_batch_events": 25, "spool_batch_ms": 50, "log_level": "warning"},
+        daemon={"poll_interval": "1h", "time_scale": SCALE, "spool_batch_events": 25, "spool_batch_ms": 50, "log_level": os.environ.get("RELANCE_CLUSTER_LOG", "warning")},
         provider={"requests_per_second": RPS, "request_timeout": "5s", "max_network_retries": 2})
     with open(config, "a") as f:
         f.write('[store]\nkind = "postgresql"\nurl = "%s"\nnode_name = "%s"\nlease = "10s"\n' % (uri, node))
@@ -72,7 +74,7 @@ def node_config(work, node, base, uri):
 def lag(work, uri, base):
     """Virtual seconds the working node's clock is behind the fixture's, read at one moment (the
     node's /status and the fixture's clock, a few milliseconds apart), or None."""
-    node = working(uri)
+    node = poller(uri)
     if node is None:
         return None
     try:
@@ -86,9 +88,9 @@ def lag(work, uri, base):
     return fixture - node_now - (time.time() - mid) * SCALE
 
 
-def working(uri):
-    """The node working on the database now (the freshest heartbeat of role working), or None."""
-    rows = query(uri, "SELECT name FROM nodes WHERE role = 'working' AND heartbeat_at > now() - interval '3 seconds' "
+def poller(uri):
+    """The node polling the provider now (the freshest heartbeat of role polling), or None."""
+    rows = query(uri, "SELECT name FROM nodes WHERE role = 'polling' AND heartbeat_at > now() - interval '3 seconds' "
                       "ORDER BY heartbeat_at DESC LIMIT 1")
     return rows[0][0] if rows else None
 
@@ -123,7 +125,7 @@ def main():
         lag_before = lag(work, uri, base)
         for i in range(kills):
             time.sleep(1.5 + rng.random() * 2.5)
-            active = working(uri)
+            active = poller(uri)
             victim = active if active and rng.random() < 0.5 else rng.choice(NODES)
             takeovers += victim == active
             procs[victim].send_signal(signal.SIGKILL)
@@ -150,6 +152,7 @@ def main():
         # this clock); then a graceful stop.
         time.sleep(45)
         lag_after = lag(work, uri, base)
+        leases = dict((o, int(n)) for o, n in query(uri, "SELECT owner, count(*) FROM leases WHERE owner IS NOT NULL AND expires > now() GROUP BY owner"))
         for n in NODES:
             procs[n].send_signal(signal.SIGTERM)
         codes = {}
@@ -176,6 +179,14 @@ def main():
     with open(os.path.join(work, "records.json"), "w") as f:
         json.dump({"records": records, "requests": requests}, f)
     check("every node stops cleanly when asked", all(c == 0 for c in codes.values()), codes)
+    check("the three nodes lease the 64 buckets between them before the stop", sorted(leases) == list(NODES) and sum(leases.values()) == 64, leases)
+    attempts_by_node = {}
+    for n in NODES:
+        for path in glob.glob(os.path.join(work, n, "spool", "new", "*")):
+            with open(path) as f:
+                attempts_by_node[n] = attempts_by_node.get(n, 0) + sum(1 for line in f if '"type":"relance.attempt.succeeded"' in line
+                                                                     or '"type":"relance.attempt.failed"' in line)
+    check("each node made attempts (the work is shared)", all(attempts_by_node.get(n, 0) > 0 for n in NODES), attempts_by_node)
     audit = records["audit"]
     # Less what no node could know yet: a never-retry or authentication answer given elsewhere (Stripe's
     # own first attempt of another invoice, the customer on the hosted page) within two poll
@@ -236,7 +247,8 @@ def main():
     states = {}
     for _, _, state, _, _ in charges:
         states[state] = states.get(state, 0) + 1
-    print("cluster-stripe: kills=%d (of the working node %d) charges=%d %s payments=%d requests=%d peak_rps=%d events=%d faults=%s"
+    print("cluster-stripe: leases=%s attempt events by node=%s" % (leases, attempts_by_node))
+    print("cluster-stripe: kills=%d (of the polling node %d) charges=%d %s payments=%d requests=%d peak_rps=%d events=%d faults=%s"
           % (killed, takeovers, len(charges), states, len(executed), len(requests), peak, len(ids),
              {k: v for k, v in records.get("faults", {}).items() if k != "rates"}))
     failed = print_checks(checks)

@@ -26,6 +26,8 @@ final class StripeClient: Sendable {
     let holdUntil = Mutex<Double>(0)
     /// `[provider] requests_per_second`, over every request (polls, guards, pays, and their retries).
     let pacer: RateWindow
+    /// The account's limit kept with the other nodes of a shared database, when there are.
+    let shared = Mutex<(any SharedRateLimit)?>(nil)
     /// `[provider] max_network_retries`.
     let maxRetries: Int
     /// The first retry's delay (seconds); doubled each time, capped at `maxRetryDelay`.
@@ -33,8 +35,8 @@ final class StripeClient: Sendable {
     let maxRetryDelay: Double
 
     init(base: String, apiKey: String, requestsPerSecond: Int, maxRetries: Int = 2, retryDelay: Double = 0.5,
-         connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int, rateStartsFull: Bool = false) throws(ProviderError) {
-        pacer = RateWindow(rate: requestsPerSecond, startsFull: rateStartsFull)
+         connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int, rateOpensAfter: Double = 0) throws(ProviderError) {
+        pacer = RateWindow(rate: requestsPerSecond, opensAfter: rateOpensAfter)
         self.maxRetries = max(0, maxRetries)
         self.retryDelay = retryDelay
         self.maxRetryDelay = retryDelay * 10
@@ -186,7 +188,7 @@ final class StripeClient: Sendable {
             if hold > 0 {
                 try? await Task.sleep(for: .milliseconds(Int64(min(hold, 0.3) * 1_000)))
             }
-            await pacer.acquire()
+            await pacer.acquire(shared: shared.withLock { $0 })
             if Task.isCancelled || holdUntil.withLock({ $0 }) <= Date().timeIntervalSince1970 { return }
         }
     }

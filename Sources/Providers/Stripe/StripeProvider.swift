@@ -23,6 +23,11 @@ package final class StripeProvider: PaymentProvider {
     /// key only while its reservation is younger than 23 hours; after that it is resolved by reading.
     package let idempotencyWindow: Int64? = 23 * 3_600
     let client: StripeClient
+
+    package func shareRate(among nodes: Int, limit: (any SharedRateLimit)?) {
+        client.pacer.share(among: nodes)
+        client.shared.withLock { $0 = limit }
+    }
     let defaultZone: String
     /// Set when the daemon's clock is scaled: an answer from live mode stops every request.
     let requireTestMode: Bool
@@ -31,10 +36,10 @@ package final class StripeProvider: PaymentProvider {
 
     package init(apiBase: String, apiKey: String, defaultZone: String, requestsPerSecond: Int = 25, maxNetworkRetries: Int = 2,
                  retryDelay: Double = 0.5, connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int,
-                 requireTestMode: Bool = false, rateStartsFull: Bool = false) throws(ProviderError) {
+                 requireTestMode: Bool = false, rateOpensAfter: Double = 0) throws(ProviderError) {
         client = try StripeClient(base: apiBase, apiKey: apiKey, requestsPerSecond: requestsPerSecond, maxRetries: maxNetworkRetries,
                                   retryDelay: retryDelay, connectTimeout: connectTimeout, requestTimeout: requestTimeout,
-                                  maxResponseBytes: maxResponseBytes, rateStartsFull: rateStartsFull)
+                                  maxResponseBytes: maxResponseBytes, rateOpensAfter: rateOpensAfter)
         self.defaultZone = defaultZone
         self.requireTestMode = requireTestMode
         ProviderMetrics.declare(skipped: Self.skipReasons)

@@ -60,6 +60,15 @@ package final class InMemoryChargeStore: ChargeStore {
         tables.withLock { t in t.outcomes.values.filter { $0.at >= from && $0.at < to }.sorted { ($0.at, $0.charge, $0.number) < ($1.at, $1.charge, $1.number) } }
     }
 
+    package func pruneAttempts(before: Int64, limit: Int) async throws -> Int {
+        tables.withLock { t in
+            let over = Set(t.charges.map(\.charge).filter { [.recovered, .exhausted, .closed].contains($0.state) }.map(\.id))
+            let old = t.attempts.filter { $0.value.state != "reserved" && ($0.value.finishedAt ?? .max) < before && over.contains($0.value.charge) }.keys.prefix(limit)
+            for k in old { t.attempts[k] = nil }
+            return old.count
+        }
+    }
+
     package func pruneOutcomes(before: Int64, limit: Int) async throws -> Int {
         tables.withLock { t in
             let old = t.outcomes.filter { $0.value.at < before }.keys.prefix(limit)

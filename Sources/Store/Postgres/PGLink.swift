@@ -10,6 +10,7 @@ package enum PGValue: Sendable {
     case text(String)
     case real(Double)
     case texts([String])
+    case ints([Int64])
     case null
 
     static func of(_ v: Int64?) -> PGValue { v.map(PGValue.int) ?? .null }
@@ -39,6 +40,7 @@ package struct PGLink: @unchecked Sendable {
             case .text(let s): binds.append(s)
             case .real(let d): binds.append(d)
             case .texts(let a): binds.append(a)
+            case .ints(let a): binds.append(a)
             case .null: binds.appendNull()
             }
         }

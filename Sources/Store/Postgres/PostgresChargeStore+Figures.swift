@@ -3,9 +3,30 @@ import RetryPlanner
 extension PostgresChargeStore {
     // MARK: Start-up
 
+    /// A node's: the charges of the buckets it leases.
     package func dueEntries() async throws -> [(rowid: Int64, wake: Int64)] {
-        try await read(statements: SQLiteChargeStore.dueSQL) { row in (try row.int64(0), try row.int64(1)) }
+        guard let watch else { return try await read(statements: SQLiteChargeStore.dueSQL) { row in (try row.int64(0), try row.int64(1)) } }
+        return try await dueEntries(leases: watch.held.sorted())
     }
+
+    package func dueEntries(leases: [Int]) async throws -> [(rowid: Int64, wake: Int64)] {
+        try await read(statements: """
+            SELECT rowid, wake_at FROM charges WHERE wake_at IS NOT NULL AND bucket = ANY($1)
+            UNION ALL SELECT rowid, 0 FROM charges WHERE state = 'in_flight' AND wake_at IS NULL AND bucket = ANY($1)
+            """, [.ints(leases.map(Int64.init))]) { row in (try row.int64(0), try row.int64(1)) }
+    }
+
+    package func takeWakeups() async throws -> [(rowid: Int64, wake: Int64)] {
+        guard let watch else { return [] }
+        let held = watch.held.sorted().map(Int64.init)
+        guard !held.isEmpty else { return [] }
+        return try await transaction(readOnly: false) { link in
+            try link.rows("DELETE FROM wakeups WHERE bucket = ANY($1) RETURNING charge, wake", [.ints(held)]).map { (try $0.int64(0), try $0.int64(1)) }
+        }
+    }
+
+    /// The outbox rows this node spools: its own, and those of a state moved in from one host.
+    var outboxNode: String { watch?.node ?? "" }
 
     package func clockAnchor() async throws -> (persisted: Int64?, seen: Int64) {
         try await transaction(readOnly: true) { link in
@@ -38,7 +59,7 @@ extension PostgresChargeStore {
                 """, [.int(now - 3_600), .int(now - 86_400)]) {
                 (f.attemptsHour, f.attemptsDay, f.recoveriesHour, f.recoveriesDay) = (try w.int(0), try w.int(1), try w.int(2), try w.int(3))
             }
-            f.outbox = try link.first("SELECT count(*) FROM outbox")?.int(0) ?? 0
+            f.outbox = try link.first("SELECT count(*) FROM outbox WHERE node IN ($1, '')", [.text(self.outboxNode)])?.int(0) ?? 0
             return f
         }
     }
@@ -84,7 +105,7 @@ extension PostgresChargeStore {
     package func outboxBounds() throws -> (first: Int64?, last: Int64?, issued: Int64?) {
         try blocking {
             try await self.transaction(readOnly: true) { link in
-                let bounds = try link.first("SELECT min(seq), max(seq) FROM outbox")
+                let bounds = try link.first("SELECT min(seq), max(seq) FROM outbox WHERE node IN ($1, '')", [.text(self.outboxNode)])
                 let issued = try link.first("SELECT CASE WHEN is_called THEN last_value END FROM outbox_seq_seq")
                 return (try bounds?.optionalInt64(0), try bounds?.optionalInt64(1), try issued?.optionalInt64(0))
             }
@@ -93,17 +114,18 @@ extension PostgresChargeStore {
 
     package func outbox(after: Int64, limit: Int) throws -> [(seq: Int64, json: String)] {
         try blocking {
-            try await self.read(statements: "SELECT seq, json FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2", [.int(after), .int(Int64(limit))]) {
+            try await self.read(statements: "SELECT seq, json FROM outbox WHERE seq > $1 AND node IN ($3, '') ORDER BY seq LIMIT $2",
+                                           [.int(after), .int(Int64(limit)), .text(self.outboxNode)]) {
                 (try $0.int64(0), try $0.string(1))
             }
         }
     }
 
     package func deleteOutbox(through seq: Int64) throws {
-        _ = try blocking { try await self.writeStatements { link in try link.run("DELETE FROM outbox WHERE seq <= $1", [.int(seq)]).changed } }
+        _ = try blocking { try await self.writeStatements { link in try link.run("DELETE FROM outbox WHERE seq <= $1 AND node IN ($2, '')", [.int(seq), .text(self.outboxNode)]).changed } }
     }
 
     package func outboxCount() throws -> Int {
-        try blocking { try await self.transaction(readOnly: true) { link in try link.first("SELECT count(*) FROM outbox")?.int(0) ?? 0 } }
+        try blocking { try await self.transaction(readOnly: true) { link in try link.first("SELECT count(*) FROM outbox WHERE node IN ($1, '')", [.text(self.outboxNode)])?.int(0) ?? 0 } }
     }
 }

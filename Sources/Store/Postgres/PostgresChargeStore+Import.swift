@@ -20,9 +20,12 @@ extension PostgresChargeStore {
             }
             var copied: [(table: String, rows: Int)] = []
             for (table, key) in Self.importedTables {
+                // The columns both have (PostgreSQL's own: a generated bucket, the outbox's node, keep their defaults).
+                let present = Set(try sqlite.readNow { db in try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table]).map { $0[0] as String } })
                 let columns = try link.rows("""
-                    SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position
-                    """, [.text(table)]).map { try $0.string(0) }
+                    SELECT column_name FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER' ORDER BY ordinal_position
+                    """, [.text(table)]).map { try $0.string(0) }.filter { $0 == key || present.contains($0) }
                 let select = columns.map { $0 == key ? "rowid AS \($0)" : $0 }.joined(separator: ", ")
                 let rows = try sqlite.readNow { db in try Row.fetchAll(db, sql: "SELECT \(select) FROM \(table)") }
                 for start in stride(from: 0, to: rows.count, by: 200) {

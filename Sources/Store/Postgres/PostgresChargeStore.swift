@@ -74,7 +74,8 @@ package final class PostgresChargeStore: ChargeStore {
     // MARK: Transactions
 
     package func write<T: Sendable>(_ body: @escaping @Sendable (any ChargeTransaction) throws -> T) async throws -> T {
-        try await writeStatements { link in try body(PostgresTransaction(link: link)) }
+        let watch = self.watch
+        return try await writeStatements { link in try body(PostgresTransaction(link: link, context: watch?.context(writes: true))) }
     }
 
     package func read<T: Sendable>(_ body: @escaping @Sendable (any ChargeTransaction) throws -> T) async throws -> T {
@@ -100,16 +101,22 @@ package final class PostgresChargeStore: ChargeStore {
 
     package var problem: String? { watch?.problem }
 
-    package var fenced: String? { watch?.fenced }
+    package func fenced(lease: Int) -> String? { watch?.fenced(lease: lease) }
 
-    package var handoverSeconds: Double { watch.map { Double($0.lease) } ?? 0 }
+    package var polls: Bool { watch?.polls ?? true }
+
+    package var liveNodes: Int { watch?.liveNodes ?? 1 }
+
+    package func takeAcquired() -> [Handover] { watch?.takeAcquired() ?? [] }
+
 
     /// PostgreSQL makes every commit durable itself (its WAL, `synchronous_commit`).
     package func checkpoint() throws {}
 
     /// Runs `body` in one transaction on a leased connection, on ``queue``.
     func transaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (any ChargeTransaction) throws -> T) async throws -> T {
-        try await transaction(readOnly: readOnly) { link in try body(PostgresTransaction(link: link)) }
+        let watch = self.watch
+        return try await transaction(readOnly: readOnly) { link in try body(PostgresTransaction(link: link, context: watch?.context(writes: !readOnly))) }
     }
 
     /// Runs the store's own statements in a write transaction, in turn with the other writes.
@@ -120,16 +127,10 @@ package final class PostgresChargeStore: ChargeStore {
     }
 
     func transaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (PGLink) throws -> T) async throws -> T {
-        // Fencing: a node's write goes through only while its guard holds the database's lock.
-        let fence = readOnly ? nil : watch?.backend
-        return try await onConnection { link in
+        // Fencing is by lease, in the transactions that act on a charge (``PostgresTransaction/lease(charge:)``).
+        try await onConnection { link in
             try link.run(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
             do {
-                if let fence {
-                    let held = try link.first("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = $1 AND granted)",
-                                              [.int(fence)])?.bool(0) ?? false
-                    guard held else { throw PostgresStoreError("this node no longer holds the database's lock: it writes nothing more") }
-                }
                 let result = try body(link)
                 try link.run("COMMIT")
                 return result

@@ -79,6 +79,26 @@ package enum PostgresSchema {
         ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 10000);
         ALTER TABLE ledger SET (autovacuum_vacuum_scale_factor = 0.02);
         """,
+        // 2: nodes that share the work. A customer's charges belong to one of 64 buckets; a node works
+        // on the buckets it leases (`leases`); a change made by another node to a charge of a bucket
+        // it does not lease reaches the lessee through `wakeups`; each node spools its own outbox rows.
+        """
+        ALTER TABLE charges ADD COLUMN bucket INTEGER GENERATED ALWAYS AS (hashtext(customer) & 63) STORED;
+        CREATE INDEX charges_bucket_wake ON charges(bucket) WHERE wake_at IS NOT NULL;
+        CREATE TABLE leases (
+            bucket INTEGER PRIMARY KEY, owner TEXT, expires TIMESTAMPTZ NOT NULL DEFAULT now(), epoch BIGINT NOT NULL DEFAULT 0)
+            WITH (fillfactor = 50);
+        INSERT INTO leases(bucket) SELECT generate_series(0, 63);
+        CREATE TABLE wakeups (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, bucket INTEGER NOT NULL, charge BIGINT NOT NULL, wake BIGINT NOT NULL);
+        CREATE INDEX wakeups_bucket ON wakeups(bucket);
+        ALTER TABLE wakeups SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 1000);
+        ALTER TABLE outbox ADD COLUMN node TEXT NOT NULL DEFAULT '';
+        CREATE INDEX outbox_node ON outbox(node, seq);
+        -- The provider account's rate limit, one window for every node: the send times (epoch seconds,
+        -- the server's clock) of the latest requests, oldest first.
+        CREATE TABLE rate_window (id INTEGER PRIMARY KEY, times DOUBLE PRECISION[] NOT NULL DEFAULT '{}');
+        INSERT INTO rate_window(id) VALUES (1);
+        """,
     ]
 
     /// The version table itself (created by the first `migrate`).

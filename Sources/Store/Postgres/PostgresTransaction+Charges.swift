@@ -4,16 +4,25 @@ package import RetryPlanner
 /// beside their tables, as SQLite's do: `+Charges`, `+Methods`, `+Ledger` (with the attempts), `+Outcomes`.
 struct PostgresTransaction: ChargeTransaction {
     let link: PGLink
+    /// The node's view of its leases, in a node's transaction (nil: a command's, or a store without a
+    /// node: it works as if it leased everything).
+    var context: LeaseContext? = nil
 
     /// The columns of a charge as ``record(_:)`` reads them, in its order (``SQLiteTransaction/recordColumns``).
     static let recordColumns = SQLiteTransaction.recordColumns
 
     func charge(rowid: Int64) throws -> ChargeRecord? {
-        try link.first("SELECT \(Self.recordColumns) FROM charges WHERE rowid = $1", [.int(rowid)]).map(Self.record)
+        // In a write, the row stays locked until the commit: another node's transaction on the same
+        // charge waits, then reads what this one wrote.
+        try link.first("SELECT \(Self.recordColumns) FROM charges WHERE rowid = $1" + (context?.writes == true ? " FOR UPDATE" : ""), [.int(rowid)])
+            .map(Self.record)
     }
 
     func plannedRecords(after rowid: Int64, limit: Int) throws -> [(rowid: Int64, record: ChargeRecord, zone: String?)] {
-        try link.rows(SQLiteTransaction.plannedRecordsSQL.replacingPlaceholders(), [.int(rowid), .int(Int64(limit))])
+        // A node re-plans the charges of its own buckets only.
+        let sql = SQLiteTransaction.plannedRecordsSQL.replacingPlaceholders()
+        let leased = context?.node == nil ? sql : sql.replacingOccurrences(of: "ORDER BY", with: "AND c.bucket = ANY($3) ORDER BY") + " FOR UPDATE OF c"
+        return try link.rows(leased, [.int(rowid), .int(Int64(limit))] + (context?.node == nil ? [] : [.ints(context!.held.sorted().map(Int64.init))]))
             .map { (try $0.int64(30), try Self.record($0), try $0.optionalString(31)) }
     }
 
@@ -86,7 +95,7 @@ struct PostgresTransaction: ChargeTransaction {
                 notice_lead, ended_at, payment_url, hold_reason, hold_until, hold_since, hold_customer, choice, first_decline, first_method)
             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
                 $26, $27, $28, $29, $30)
-            RETURNING rowid
+            RETURNING rowid, bucket
             """, [
                 .text(rec.id), .text(rec.customer), .int(rec.amount), .text(rec.currency), .text(rec.state.rawValue), .of(rec.segment),
                 .int(rec.firstFailedAt), .int(rec.lastAttemptAt), .of(rec.attempts), .of(rec.currentMethod), .of(rec.attemptsOnMethod),
@@ -97,7 +106,8 @@ struct PostgresTransaction: ChargeTransaction {
                 // The original failure as it was ingested: what `relancectl simulate` replays from.
                 .text(SQLiteTransaction.text(rec.decline)), .of(rec.currentMethod),
             ])
-        guard let rowid = try row?.int64(0) else { throw PostgresStoreError("INSERT INTO charges returned no rowid") }
+        guard let row, let rowid = try row.optionalInt64(0) else { throw PostgresStoreError("INSERT INTO charges returned no rowid") }
+        if let wake { try tellLessee(bucket: try row.int(1), rowid: rowid, wake: wake) }
         return rowid
     }
 
@@ -106,24 +116,26 @@ struct PostgresTransaction: ChargeTransaction {
     func saveKeepingWake(_ rec: ChargeRecord) throws { try save(rec, wake: nil, keep: true) }
 
     private func save(_ rec: ChargeRecord, wake: Int64?, keep: Bool) throws {
-        try link.run("""
+        let row = try link.first("""
             UPDATE charges SET state = $1, last_attempt_at = $2, attempts = $3, current_method = $4, attempts_on_method = $5,
                 last_class = $6, last_flags = $7, decline = $8, next_at = $9, next_method = $10, next_notice = $11,
                 wake_at = CASE WHEN $12::bigint = 1 THEN wake_at ELSE $13::bigint END,
                 events = $14, reason = $15, recheck = $16, notice_lead = $17, ended_at = $18,
                 hold_reason = $19, hold_until = $20, hold_since = $21, hold_customer = $22, held_for = $23, choice = $24
-            WHERE id = $25
+            WHERE id = $25 RETURNING rowid, bucket
             """, [.text(rec.state.rawValue), .int(rec.lastAttemptAt), .of(rec.attempts), .of(rec.currentMethod), .of(rec.attemptsOnMethod),
                   .of(Int(rec.lastClass.rawValue)), .of(Int(rec.lastFlags.rawValue)), .text(SQLiteTransaction.text(rec.decline)), .of(rec.nextAt),
                   .of(rec.nextMethod), .of(rec.nextNotice), .of(keep), .of(wake), .of(rec.events), .text(rec.reason),
                   .of(Int(rec.recheck.rawValue)), .of(rec.lead), .int(rec.endedAt), .text(rec.hold?.reason ?? ""), .of(rec.hold?.until),
                   .int(rec.hold?.since ?? 0), .of(rec.hold?.customerWide ?? false), .int(rec.heldFor), .text(rec.choice.text), .text(rec.id)])
+        if let row, let wake, !keep { try tellLessee(bucket: try row.int(1), rowid: try row.int64(0), wake: wake) }
     }
 
     // MARK: Outbox and meta
 
     func appendEvent(id: String, json: String) throws -> Int64 {
-        guard let seq = try link.first("INSERT INTO outbox(id, json) VALUES ($1, $2) RETURNING seq", [.text(id), .text(json)])?.int64(0) else {
+        guard let seq = try link.first("INSERT INTO outbox(id, json, node) VALUES ($1, $2, $3) RETURNING seq",
+                                       [.text(id), .text(json), .text(context?.node ?? "")])?.int64(0) else {
             throw PostgresStoreError("INSERT INTO outbox returned no seq")
         }
         return seq

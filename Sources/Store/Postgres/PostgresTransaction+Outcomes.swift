@@ -93,6 +93,15 @@ extension PostgresChargeStore {
         }
     }
 
+    package func pruneAttempts(before: Int64, limit: Int) async throws -> Int {
+        try await writeStatements { link in
+            try link.run("""
+                DELETE FROM attempts WHERE ctid = ANY(ARRAY(SELECT a.ctid FROM attempts a JOIN charges c ON c.id = a.charge
+                    WHERE a.state != 'reserved' AND a.finished_at < $1 AND c.state IN ('recovered', 'exhausted', 'closed') LIMIT $2))
+                """, [.int(before), .int(Int64(limit))]).changed
+        }
+    }
+
     package func pruneOutcomes(before: Int64, limit: Int) async throws -> Int {
         try await writeStatements { link in
             try link.run("""

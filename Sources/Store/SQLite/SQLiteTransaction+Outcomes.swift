@@ -92,6 +92,16 @@ extension SQLiteChargeStore {
         }
     }
 
+    package func pruneAttempts(before: Int64, limit: Int) async throws -> Int {
+        try await database.write { db in
+            try db.cachedStatement(sql: """
+                DELETE FROM attempts WHERE rowid IN (SELECT a.rowid FROM attempts a JOIN charges c ON c.id = a.charge
+                    WHERE a.state != 'reserved' AND a.finished_at < ? AND c.state IN ('recovered', 'exhausted', 'closed') LIMIT ?)
+                """).execute(arguments: [before, limit])
+            return db.changesCount
+        }
+    }
+
     package func pruneOutcomes(before: Int64, limit: Int) async throws -> Int {
         try await database.write { db in
             try db.cachedStatement(sql: "DELETE FROM outcomes WHERE rowid IN (SELECT rowid FROM outcomes WHERE at < ? LIMIT ?)").execute(arguments: [before, limit])
