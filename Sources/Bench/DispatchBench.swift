@@ -97,21 +97,26 @@ package enum DispatchBench {
             // The rewrite filled the WAL: back into the database before the window opens.
             try store.checkpoint()
         }
-        let clock = VirtualClock(scale: 1, startingAt: opening)
         // On PostgreSQL: the filled state moved into the database of `postgres` (once), and worked off there.
         let chargeStore: any ChargeStore
         if let postgres {
-            guard rate == nil else { throw BenchError("--rate runs on SQLite only") }
             let pg = try await StoreOpener.postgres(postgres, logger: logger, checkSchema: false)
             _ = try await pg.migrate()
-            if try await pg.figures(now: 0).byState.values.reduce(0, +) == 0 { _ = try await pg.importSQLite(path: stateDir + "/relance.sqlite") }
-            // Worked off by nodes as the daemon runs them: each with its guard, its leases and its share.
+            if try await pg.figures(now: 0).byState.values.reduce(0, +) == 0 {
+                _ = try await pg.importSQLite(path: stateDir + "/relance.sqlite")
+            } else if rate != nil {
+                pg.close()
+                throw BenchError("--rate on PostgreSQL needs an empty database: the schedule is written before the state moves in")
+            }
             pg.close()
-            return try await SharedDispatchBench.run(postgres, nodes: nodes, sandbox: sandbox, clock: clock, settings: settings, seconds: limit,
-                                                     logger: logger, result: result)
+            // Worked off by nodes as the daemon runs them: each with its guard, its leases and its share
+            // (the clock starts once they are ready: the schedule begins two seconds after).
+            return try await SharedDispatchBench.run(postgres, nodes: nodes, sandbox: sandbox, opening: opening, settings: settings, seconds: limit,
+                                                     rate: rate, logger: logger, result: result)
         } else {
             chargeStore = SQLiteChargeStore(store)
         }
+        let clock = VirtualClock(scale: 1, startingAt: opening)
         let engine = Engine(store: chargeStore, provider: sandbox, clock: clock, settings: settings, zones: SystemZones.all(), logger: logger)
         let index = DueIndex()
         index.push(contentsOf: try await chargeStore.dueEntries())

@@ -19,8 +19,8 @@ enum SharedDispatchBench {
         let index: DueIndex
     }
 
-    static func run(_ storeSettings: StoreSettings, nodes n: Int, sandbox: Sandbox, clock: VirtualClock, settings base: Settings, seconds limit: Double,
-                    logger: Logger, result: DispatchBench.Result) async throws -> DispatchBench.Result {
+    static func run(_ storeSettings: StoreSettings, nodes n: Int, sandbox: Sandbox, opening: Int64, settings base: Settings, seconds limit: Double,
+                    rate: Int?, logger: Logger, result: DispatchBench.Result) async throws -> DispatchBench.Result {
         var result = result
         var guards: [(PostgresChargeStore, NodeGuard)] = []
         for i in 1...max(1, n) {
@@ -36,6 +36,7 @@ enum SharedDispatchBench {
         for _ in 0..<20 where !guards.allSatisfy({ $0.1.held.count >= NodeGuard.buckets / guards.count }) {
             for (_, g) in guards { try await g.beatOnce() }
         }
+        let clock = VirtualClock(scale: 1, startingAt: opening)
         var members: [Node] = []
         for (i, (store, guardian)) in guards.enumerated() {
             var settings = base
@@ -61,9 +62,12 @@ enum SharedDispatchBench {
         let running = Task { try await group.run() }
         let began = ContinuousClock.now
         var idle = 0
-        while IngestBench.seconds(since: began) < limit && idle < 4 {
+        // Rate mode: the last rescheduled attempts fall due at the end of `limit`; a little more to send them.
+        let window = rate == nil ? limit : limit + 5
+        while IngestBench.seconds(since: began) < window && idle < 4 {
             try await Task.sleep(for: .milliseconds(25))
-            idle = members.allSatisfy({ ($0.index.nextTime ?? .max) > clock.now() }) ? idle + 1 : 0
+            let horizon = rate == nil ? clock.now() : opening + 2 + Int64(limit.rounded(.up)) + 1
+            idle = members.allSatisfy({ ($0.index.nextTime ?? .max) > horizon }) ? idle + 1 : 0
         }
         let elapsed = IngestBench.seconds(since: began)
         let stats = members.map { m in m.engine.stats.withLock { $0 } }
@@ -78,6 +82,9 @@ enum SharedDispatchBench {
         result.closed = stats.reduce(0) { $0 + $1.closed }
         result.wakes = stats.reduce(0) { $0 + $1.wakes }
         result.dueLeft = members.reduce(0) { $0 + $1.index.dueCount(now: clock.now()) }
+        let lags = LagSamples.combined(members.map(\.engine.lags))
+        result.lag = lags.percentiles()
+        result.lagWithin100ms = lags.fraction(atMost: 0.1)
         for m in members { m.store.close() }
         return result
     }

@@ -83,6 +83,9 @@ package final class Daemon: Sendable {
             // The buckets taken on joining: loaded below with the others; their attempts in flight wait
             // for the requests of the node that leased them before.
             engine.tookOver(store.takeAcquired())
+            // The account's rate window is the database's from the first request on (a request waiting
+            // for this node's own window when it came would not count in the shared one).
+            if settings.store.kind == .postgresql { provider.shareRate(among: store.liveNodes, limit: SharedWindow(store: store)) }
             let index = DueIndex()
             let due = try await store.dueEntries()
             index.push(contentsOf: due)

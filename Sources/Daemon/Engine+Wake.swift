@@ -51,7 +51,10 @@ extension Engine {
         }
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
         let (listed, handled, failures) = (snapshot?.methods, checked, snapshot?.failures ?? [])
-        let guarded = snapshot != nil
+        // An attempt is reserved only after the whole guard: the invoice alone (read for a notice, or
+        // while the card was busy with another charge's attempt) does not show the card's latest
+        // failures elsewhere.
+        let guarded = checked.contains(.methods)
         do {
             phase1 = try await store.write { [self] tx -> (AttemptTicket?, Int64?) in
                 // The lease first (a write locks it until the commit), then the charge (locked too).

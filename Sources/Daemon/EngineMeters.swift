@@ -12,6 +12,18 @@ package final class LagSamples: Sendable {
     let state = Mutex(State())
     static let capacity = 100_000
 
+    package init() {}
+
+    /// The samples of several engines as one (the nodes of a benchmark on one database).
+    package static func combined(_ all: [LagSamples]) -> LagSamples {
+        let c = LagSamples()
+        for a in all {
+            let (samples, seen) = a.state.withLock { ($0.samples, $0.seen) }
+            c.state.withLock { $0.samples += samples; $0.seen += seen }
+        }
+        return c
+    }
+
     func record(_ seconds: Double) {
         state.withLock { s in
             s.seen += 1

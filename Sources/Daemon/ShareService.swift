@@ -1,7 +1,7 @@
 package import Logging
-import Providers
+package import Providers
 import ServiceLifecycle
-import Store
+package import Store
 
 /// On a shared database, what reaches this node from the others, every quarter second: the charges
 /// of buckets it took over, wake times other nodes gave its charges, and the count of live nodes
@@ -23,7 +23,7 @@ package struct ShareService: Service {
         guard engine.settings.store.kind == .postgresql else { return try await gracefulShutdown() }
         let store = engine.store
         await cancelWhenGracefulShutdown {
-            var nodes = 0
+            var nodes = store.liveNodes
             while !Task.isCancelled {
                 do {
                     let taken = store.takeAcquired()
@@ -49,8 +49,10 @@ package struct ShareService: Service {
 }
 
 /// The store's rate window, as the provider's client asks for it.
-struct SharedWindow: SharedRateLimit {
+package struct SharedWindow: SharedRateLimit {
     let store: any ChargeStore
 
-    func tryTake(rate: Int) async throws -> Double { try await store.takeRateSlot(rate: rate) ?? 0 }
+    package init(store: any ChargeStore) { self.store = store }
+
+    package func tryTake(rate: Int) async throws -> Double { try await store.takeRateSlot(rate: rate) ?? 0 }
 }

@@ -213,6 +213,51 @@ struct StripeInDoubtTests {
         #expect(state == "abandoned", "\(String(describing: state))")
     }
 
+    /// A wake whose guard read only the invoice (the card was busy with another charge's attempt when
+    /// it looked, so no attempt seemed due) reserves nothing when the card frees up meanwhile: the
+    /// customer's methods and their latest failures were not read. It is woken again, reads them, and
+    /// the card a failure elsewhere ruled out is not tried. (Seen in the three-node test: a pay minutes
+    /// after Stripe's own attempt on another invoice asked that card for authentication.)
+    @Test("an attempt is not reserved on a wake that read the invoice only: the card's failures elsewhere are read first")
+    func anAttemptIsNotReservedOnAWakeThatReadTheInvoiceOnly() async throws {
+        let fixture = try await StripeFixture.start()
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var scenario = StripeFixtureTests.scenario("g1")
+        let invoice = try #require(scenario.removeValue(forKey: "invoice") as? [String: Any])
+        var other = invoice
+        other["id"] = "in_g1b"
+        scenario["invoices"] = [invoice, other]
+        try await fixture.control("/_fixture/scenario", scenario)
+        let start: Int64 = 1_795_000_000
+        let engine = try await Self.ingested(dir, fixture, start: start)
+        // in_g1b's attempt in flight on the Visa card; in_g1's attempt on it due now, the invoice to be read again.
+        try await engine.db.write { db in
+            try db.execute(sql: "INSERT INTO attempts(charge, number, key, method, reserved_at, state) VALUES ('in_g1b', 1, 'rl_in_g1b_1', 'pm_visa_g1', ?, 'reserved')",
+                           arguments: [start])
+            try db.execute(sql: "UPDATE charges SET state = 'in_flight', wake_at = NULL WHERE id = 'in_g1b'")
+            try db.execute(sql: """
+                UPDATE charges SET state = 'scheduled', next_at = ?, recheck = 1, next_method = (SELECT idx FROM methods WHERE token = 'pm_visa_g1')
+                WHERE id = 'in_g1'
+                """, arguments: [start])
+        }
+        let rowid = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_g1'")! }
+        // The invoice read is answered after half a second; meanwhile in_g1b's attempt ends, and the
+        // customer tries the card on in_g1b's hosted page: lost_card, not polled yet.
+        try await fixture.fault(["method": "GET", "path_prefix": "/v1/invoices/in_g1", "kind": "delay", "seconds": 0.5, "count": 1])
+        async let woken = engine.wake(rowid)
+        try await Task.sleep(for: .milliseconds(250))
+        try await engine.db.write { db in
+            try db.execute(sql: "UPDATE attempts SET state = 'declined', outcome = 'declined', finished_at = ? WHERE key = 'rl_in_g1b_1'", arguments: [start])
+            try db.execute(sql: "UPDATE charges SET state = 'scheduled', wake_at = ? WHERE id = 'in_g1b'", arguments: [start + 86_400])
+        }
+        _ = try await fixture.control("/_fixture/invoices/in_g1b/hosted_retry", ["payment_method": "pm_visa_g1", "outcome": ["decline_code": "lost_card"]])
+        _ = await woken
+        _ = await engine.wake(rowid)
+        let pays = try await fixture.requests(prefix: "/v1/invoices/in_g1/pay")
+        #expect(!pays.contains { "\($0)".contains("pm_visa_g1") }, "\(pays)")
+    }
+
     /// An attempt left reserved by a node killed before its request, resumed by another: the lookup
     /// finds nothing (the invoice still open), then the customer pays on the hosted page before the
     /// guard read that precedes sending it again. Read paid, it is read again, by its key: not this
