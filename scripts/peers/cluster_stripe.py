@@ -166,13 +166,20 @@ def main():
         # A last run of one node with the faults off: an attempt whose final read at the stop met a
         # fault (a 429 while the workers finished) stays reserved, and is resolved by reading at the
         # next start, once the requests have settled (twice the request timeout).
-        # It has 30 s (seven days of this clock) to work off what was overdue when it started: the world
-        # keeps failing meanwhile, and at 25 requests a second the nodes run with a backlog (a charge due
-        # a day ago may still wait its turn at the stop, behind older ones).
+        # It works off what was overdue when it started (at 25 requests a second the nodes run with a
+        # backlog: a charge due a day ago may still wait its turn behind older ones at the stop), oldest
+        # first, while the world keeps failing: at least 15 s, until nothing overdue then is left
+        # waiting, at most 120 s (a charge lost to every node would wait for good: the check below).
         call(base, "POST", "/_fixture/random_faults", {"500": 0, "429": 0, "lock_timeout": 0, "409": 0})
         drained_from = int(query(uri, "SELECT value FROM meta WHERE key = 'clock.virtual'")[0][0])
         procs["n1"] = start("n1")
-        time.sleep(30)
+        began = time.time()
+        time.sleep(15)
+        while time.time() - began < 120 and int(query(uri, (
+                "SELECT count(*) FROM charges WHERE state IN ('scheduled', 'waiting') AND hold_reason = '' "
+                "AND wake_at < %d AND first_failed_at < %d") % (drained_from - 86400, drained_from - 2 * 86400))[0][0]):
+            time.sleep(2)
+        drained_in = time.time() - began
         procs["n1"].send_signal(signal.SIGTERM)
         try:
             codes["n1 (last run)"] = procs["n1"].wait(timeout=60)
@@ -265,7 +272,7 @@ def main():
     states = {}
     for _, _, state, _, _ in charges:
         states[state] = states.get(state, 0) + 1
-    print("cluster-stripe: leases=%s attempt events by node=%s" % (leases, attempts_by_node))
+    print("cluster-stripe: leases=%s attempt events by node=%s last run %.0f s" % (leases, attempts_by_node, drained_in))
     print("cluster-stripe: kills=%d (of the polling node %d) charges=%d %s payments=%d requests=%d peak_rps=%d events=%d faults=%s"
           % (killed, takeovers, len(charges), states, len(executed), len(requests), peak, len(ids),
              {k: v for k, v in records.get("faults", {}).items() if k != "rates"}))
