@@ -23,6 +23,7 @@ struct NodeGuardTests {
         #expect(!b.polls)
         try await a.beatOnce()
         try await a.beatOnce()
+        let renewed = ContinuousClock.now
         try await b.beatOnce()
         #expect(a.held.count == 32 && b.held.count == 32)
         #expect(a.held.isDisjoint(with: b.held))
@@ -35,9 +36,10 @@ struct NodeGuardTests {
         let uri = try PostgresServer.url()
         _ = try await offPool { try PostgresServer.psql(uri, "SELECT pg_terminate_backend(\(a.backend))") }
         #expect(await eventually(seconds: 3) { a.fenced(lease: a.held.sorted()[0]) != nil })
-        // Within the lease, a's buckets are still its own: b takes none of them.
+        // Within the lease, a's buckets are still its own: b takes none of them (when the host is too
+        // loaded for this beat to come within the lease, there is nothing to see).
         try await b.beatOnce()
-        #expect(b.held.count == 32)
+        if ContinuousClock.now - renewed < .seconds(4) { #expect(b.held.count == 32) }
         // Past the lease, a counts no more: b takes every bucket, and the poller's lock.
         for _ in 0..<6 {
             try await Task.sleep(for: .seconds(1))
@@ -48,8 +50,11 @@ struct NodeGuardTests {
         // Those that expired in a's hands wait for a's lease; any of b's own that expired meanwhile (a
         // loaded host beating late) came back without one.
         let expired = b.takeAcquired()
-        #expect(Set(expired.filter { $0.seconds == 5 }.map(\.bucket)) == aHeld, "expired in a's hands: a may still be sending until its lease")
-        #expect(expired.allSatisfy { $0.seconds == 5 || ($0.seconds == 0 && !aHeld.contains($0.bucket)) })
+        // (A bucket b took from a and then let expire itself, beating late, comes back again without one.)
+        var first: [Int: Double] = [:]
+        for h in expired where first[h.bucket] == nil { first[h.bucket] = h.seconds }
+        #expect(aHeld.allSatisfy { first[$0] == 5 }, "expired in a's hands: a may still be sending until its lease; \(expired)")
+        #expect(expired.allSatisfy { $0.seconds == 5 || $0.seconds == 0 } && first.allSatisfy { aHeld.contains($0.key) || $0.value == 0 }, "\(expired)")
         await b.close()
     }
 
