@@ -72,24 +72,8 @@ extension Engine {
             // again. A resumed one the provider's reading cannot rule out goes out again under its key.
             // The request's slot is taken first: the wait for it (a rate-limit hold) can be long enough
             // for the world to change, so what was checked is checked again after it, right before the POST.
-            var waited = await provider.takeSlot()
+            let waited = await provider.takeSlot()
             let token = ticket.method.token
-            // A new attempt whose slot came late, by the wall clock or the daemon's, is guarded again
-            // in full before the POST: the invoice, and the card's failures elsewhere meanwhile (the
-            // provider's own attempt on another invoice, not polled yet), which rule the card out
-            // below as a decline polled would. (Again if the next slot comes late too, twice at most.)
-            var read = ticket.reservedAt
-            for _ in 0..<2 where !ticket.resumed && (waited > Self.slotWaitRecheck || clock.now() - read > Self.readAgainAfter) {
-                read = clock.now()
-                let snapshot = try await provider.snapshot(charge: ticket.charge, customer: ticket.customer, now: read)
-                if snapshot.status != .open { return await record(ticket, outcome: .closed(snapshot.status), rowid: rowid) }
-                let failures = snapshot.failures.filter { $0.method == token && $0.at > ticket.reservedAt - 30 * 86_400 }
-                let recorded = (try? await store.read { tx in
-                    Set(try failures.map(\.payment).filter { try tx.knows(payment: $0, charge: ticket.charge, method: token) == .recorded })
-                }) ?? []
-                elsewhere += failures.filter { !recorded.contains($0.payment) }.map { DeclineTaxonomy.classify($0.decline, rail: ticket.method.rail) }
-                waited = await provider.takeSlot()
-            }
             // When the store cannot say, the attempt goes on (as planned at the reservation).
             if var stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil {
                 for decline in elsewhere { stored = stored.marked(by: decline) ?? stored }
@@ -110,6 +94,11 @@ extension Engine {
             // read again once every request under it has settled.
             if ticket.resumed && !machine.maySendAgain(reservedAt: ticket.reservedAt, idempotencyWindow: provider.idempotencyWindow, now: clock.now()) {
                 return max(clock.now(), settles(ticket))
+            }
+            if waited > Self.slotWaitRecheck && !ticket.resumed {
+                let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: clock.now())
+                if status != .open { return await record(ticket, outcome: .closed(status), rowid: rowid) }
+                _ = await provider.takeSlot()
             }
             // The provider saw the charge closed after the guard read (the customer paid on the hosted
             // page meanwhile): a new attempt is not sent. A resumed one may be what paid it: read above.
@@ -159,9 +148,6 @@ extension Engine {
 
     /// Seconds of wall time waited for a POST's slot after which the guard is read again before it.
     static let slotWaitRecheck = 0.25
-    /// Seconds of the daemon's clock since the reservation after which the guard is read again before
-    /// the POST (a time-scaled daemon's quarter second of wall time can be hours).
-    static let readAgainAfter: Int64 = 3_600
 
     /// A provider call for one charge failed: only that charge waits (the provider as a whole waits
     /// when the error says so, through `health`). An attempt stays reserved and is resumed by reading.
