@@ -55,8 +55,6 @@ package final class Daemon: Sendable {
         guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             throw DaemonError("another relanced holds \(lockPath): two daemons never share a state directory")
         }
-        // A standby waits here while another node works on the database, then takes over.
-
         let notifier = SystemdNotifier.fromEnvironment()
         let opened = try await StoreOpener.open(settings, logger: logger)
         // From here, a failure lets the node's leases and connections go (the other nodes take its work at once).

@@ -41,24 +41,27 @@ extension Engine {
             }
             let posteriors = builder.build(minSamples: learning.minSamples)
             active.withLock { $0.machine = $0.machine.with(posteriors: posteriors) }
-            var pruned = 0
-            while pruned < 100_000, !Task.isCancelled {
-                let n = try await store.pruneOutcomes(before: now - learning.history, limit: 1_000)
-                pruned += n
-                if n < 1_000 { break }
-            }
-            if pruned > 0 { logger.info("outcome records pruned", metadata: ["records": "\(pruned)"]) }
+            let before = now - learning.history
+            let records = try await Self.inBatches { try await store.pruneOutcomes(before: before, limit: $0) }
+            if records > 0 { logger.info("outcome records pruned", metadata: ["records": "\(records)"]) }
             // The attempts of charges over, after the same history, in batches as small (a table that
             // only grows is the known failure of a queue on PostgreSQL).
-            pruned = 0
-            while pruned < 100_000, !Task.isCancelled {
-                let n = try await store.pruneAttempts(before: now - learning.history, limit: 1_000)
-                pruned += n
-                if n < 1_000 { break }
-            }
-            if pruned > 0 { logger.info("attempts pruned", metadata: ["attempts": "\(pruned)"]) }
+            let attempts = try await Self.inBatches { try await store.pruneAttempts(before: before, limit: $0) }
+            if attempts > 0 { logger.info("attempts pruned", metadata: ["attempts": "\(attempts)"]) }
         } catch {
             logger.warning("could not rebuild the learner from the outcome records; keeping the last snapshot", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Runs `prune` in batches of 1,000 until one comes back short, at most 100,000 rows a rebuild;
+    /// returns how many went.
+    static func inBatches(_ prune: (Int) async throws -> Int) async throws -> Int {
+        var pruned = 0
+        while pruned < 100_000, !Task.isCancelled {
+            let n = try await prune(1_000)
+            pruned += n
+            if n < 1_000 { break }
+        }
+        return pruned
     }
 }

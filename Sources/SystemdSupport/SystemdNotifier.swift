@@ -45,11 +45,6 @@ package final class SystemdNotifier: Sendable {
         send([Self.statusLine(text)])
     }
 
-    /// Start-up goes on (a standby waiting for its turn): systemd waits `seconds` more before it gives up.
-    package func extendStartup(seconds: Int, status text: String) {
-        send(["EXTEND_TIMEOUT_USEC=\(seconds * 1_000_000)", Self.statusLine(text)])
-    }
-
     /// A watchdog keep-alive ping: `WATCHDOG=1`.
     package func watchdog() {
         send(["WATCHDOG=1"])
