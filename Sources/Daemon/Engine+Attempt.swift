@@ -72,8 +72,24 @@ extension Engine {
             // again. A resumed one the provider's reading cannot rule out goes out again under its key.
             // The request's slot is taken first: the wait for it (a rate-limit hold) can be long enough
             // for the world to change, so what was checked is checked again after it, right before the POST.
-            let waited = await provider.takeSlot()
+            var waited = await provider.takeSlot()
             let token = ticket.method.token
+            // A slot that came late, by the wall clock or by an hour of the daemon's since the last
+            // read, is followed by the guard read again before the POST (twice at most): the invoice,
+            // and the card's failures elsewhere meanwhile (the provider's own attempt on another
+            // invoice, not polled yet), which rule the card out below as a decline polled would.
+            var read = ticket.resumed ? now : ticket.reservedAt
+            for _ in 0..<2 where waited > Self.slotWaitRecheck || clock.now() - read > Self.readAgainAfter {
+                read = clock.now()
+                let snapshot = try await provider.snapshot(charge: ticket.charge, customer: ticket.customer, now: read)
+                if snapshot.status != .open {
+                    // A resumed attempt may be what paid it: its key is read first, at once.
+                    if ticket.resumed { return read }
+                    return await record(ticket, outcome: .closed(snapshot.status), rowid: rowid)
+                }
+                elsewhere += try await unrecordedFailures(snapshot.failures, ticket)
+                waited = await provider.takeSlot()
+            }
             // When the store cannot say, the attempt goes on (as planned at the reservation).
             if var stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil {
                 for decline in elsewhere { stored = stored.marked(by: decline) ?? stored }
@@ -95,14 +111,11 @@ extension Engine {
             if ticket.resumed && !machine.maySendAgain(reservedAt: ticket.reservedAt, idempotencyWindow: provider.idempotencyWindow, now: clock.now()) {
                 return max(clock.now(), settles(ticket))
             }
-            if waited > Self.slotWaitRecheck && !ticket.resumed {
-                let status = try await provider.status(charge: ticket.charge, customer: ticket.customer, now: clock.now())
-                if status != .open { return await record(ticket, outcome: .closed(status), rowid: rowid) }
-                _ = await provider.takeSlot()
-            }
             // The provider saw the charge closed after the guard read (the customer paid on the hosted
-            // page meanwhile): a new attempt is not sent. A resumed one may be what paid it: read above.
-            if !ticket.resumed, let status = provider.seenClosed(charge: ticket.charge) {
+            // page meanwhile, and the poller or another read saw it): nothing is sent. A resumed
+            // attempt may be what paid it: it is read again by its key, at once.
+            if let status = provider.seenClosed(charge: ticket.charge) {
+                if ticket.resumed { return clock.now() }
                 return await record(ticket, outcome: .closed(status), rowid: rowid)
             }
             let (charge, customer, method, amount, currency, key) = (ticket.charge, ticket.customer, ticket.method.token, ticket.amount, ticket.currency, ticket.key)
@@ -148,6 +161,23 @@ extension Engine {
 
     /// Seconds of wall time waited for a POST's slot after which the guard is read again before it.
     static let slotWaitRecheck = 0.25
+    /// Seconds of the daemon's clock since the last guard read after which it is read again before
+    /// the POST (a time-scaled daemon's quarter second of wall time can be hours).
+    static let readAgainAfter: Int64 = 3_600
+
+    /// The card's failures a guard read found that the store has not recorded (the provider's own
+    /// attempts, the customer on the hosted page): declines made elsewhere, as the ticket's rail reads them.
+    func unrecordedFailures(_ failures: [MethodFailure], _ ticket: AttemptTicket) async throws(ProviderError) -> [Decline] {
+        let token = ticket.method.token
+        let mine = failures.filter { $0.method == token && $0.at >= ticket.reservedAt - Self.failuresLookBack }
+        let recorded = (try? await store.read { tx in
+            Set(try mine.map(\.payment).filter { try tx.knows(payment: $0, charge: ticket.charge, method: token) == .recorded })
+        }) ?? []
+        return mine.filter { !recorded.contains($0.payment) }.map { DeclineTaxonomy.classify($0.decline, rail: ticket.method.rail) }
+    }
+
+    /// How far back before a reservation a failure on its card found by a late guard read still counts.
+    static let failuresLookBack: Int64 = 30 * 86_400
 
     /// A provider call for one charge failed: only that charge waits (the provider as a whole waits
     /// when the error says so, through `health`). An attempt stays reserved and is resumed by reading.

@@ -284,4 +284,35 @@ struct StripeInDoubtTests {
         #expect(charge == "closed" && attempt != "reserved" && attempt != "succeeded", "\(String(describing: charge)) \(String(describing: attempt))")
         #expect(try await fixture.audit()["attempts_on_closed"] == 0)
     }
+
+    /// An attempt left reserved, resumed: the lookup and the guard read find the invoice open, then
+    /// the customer pays it on the hosted page while the request waits, and another read of the
+    /// daemon's (the poller's, reading what an event named) sees it paid. The attempt is not sent on
+    /// an invoice the daemon has seen paid: it is read again by its key, and the charge closes. (Seen
+    /// in the end-to-end test with faults on: a resumed pay 0.19 s of wall time after the poller read
+    /// the invoice paid.)
+    @Test("a resumed attempt is not sent on an invoice the daemon saw paid after its guard read")
+    func resumedAttemptOnAnInvoiceSeenPaidSinceItsGuardReadIsNotSent() async throws {
+        let fixture = try await StripeFixture.start()
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let engine = try await Self.leftInFlight("q1", dir, fixture)
+        // The guard read's method list is answered after 0.6 s: the customer pays meanwhile, and the
+        // invoice is read paid by another of the daemon's readers.
+        try await fixture.fault(["method": "GET", "path_prefix": "/v1/customers/cus_q1/payment_methods", "kind": "delay", "seconds": 0.6, "count": 1])
+        let rowid = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_q1'")! }
+        engine.clock.set(engine.startSettles)
+        async let woken = engine.wake(rowid)
+        try await Task.sleep(for: .milliseconds(300))
+        try await fixture.control("/_fixture/invoices/in_q1/hosted_retry", ["payment_method": "pm_visa_q1", "outcome": "succeed"])
+        #expect(try await engine.provider.status(charge: "in_q1", customer: "cus_q1", now: engine.clock.now()) == .paid)
+        _ = await woken
+        _ = await engine.wake(rowid)
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_q1/pay").isEmpty)
+        let (charge, attempt) = try await engine.db.read { db in
+            (try String.fetchOne(db, sql: "SELECT state FROM charges WHERE id = 'in_q1'"), try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = 'rl_in_q1_1'"))
+        }
+        #expect(charge == "closed" && attempt != "reserved" && attempt != "succeeded", "\(String(describing: charge)) \(String(describing: attempt))")
+        #expect(try await fixture.audit()["attempts_on_closed"] == 0)
+    }
 }

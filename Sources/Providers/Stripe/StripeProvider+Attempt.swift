@@ -160,6 +160,7 @@ extension StripeProvider {
         let ours = fresh ? nil : latest.flatMap { c in c.id != prior && (c.paymentMethod == nil || c.paymentMethod == method) ? c : nil }
         switch invoice.status {
         case "paid":
+            closed.note(invoice.id, .paid)
             if fresh { return .succeeded(paymentId: latest?.id ?? invoice.charge ?? invoice.paymentIntent ?? invoice.id) }
             // The customer may have paid on the hosted page with this very card. The invoice.paid event
             // names the request that paid, with its idempotency key: it decides, and no pay is sent
