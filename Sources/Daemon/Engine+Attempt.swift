@@ -33,8 +33,10 @@ extension Engine {
     func perform(_ ticket: AttemptTicket, rowid: Int64) async -> Int64? {
         let now = clock.now()
         let machine = self.machine
-        // Declines on the ticket's card made elsewhere since it was reserved, read before it goes out again.
-        var elsewhere: [Decline] = []
+        // The ticket's card used elsewhere and not counted yet (its declines), read before it goes out.
+        var elsewhere = UsedElsewhere()
+        // When the guard was last read (a new attempt's, right before its reservation).
+        var read = ticket.reservedAt
         do throws(ProviderError) {
             if ticket.resumed {
                 let keyDecides = machine.maySendAgain(reservedAt: ticket.reservedAt, idempotencyWindow: provider.idempotencyWindow, now: now)
@@ -53,9 +55,8 @@ extension Engine {
                     // failures: one made elsewhere since the reservation (the provider's own attempt
                     // on another invoice, not polled yet) may forbid the card now.
                     let snapshot = try await provider.snapshot(charge: ticket.charge, customer: ticket.customer, now: now)
+                    read = clock.now()
                     let status = snapshot.status
-                    elsewhere = snapshot.failures.filter { $0.method == ticket.method.token && $0.at >= ticket.reservedAt }
-                        .map { DeclineTaxonomy.classify($0.decline, rail: ticket.method.rail) }
                     if status == .paid {
                         // Paid since the lookup: by a request under this key still running then, or
                         // elsewhere (the customer on the hosted page). Reading by the key tells which;
@@ -65,6 +66,7 @@ extension Engine {
                         return await record(ticket, outcome: found ?? .closed(.paid), rowid: rowid)
                     }
                     if status != .open { return await record(ticket, outcome: .closed(status), rowid: rowid) }
+                    elsewhere = try await usedElsewhere(snapshot, ticket)
                 }
             }
             // A decline ingested since the reservation (another invoice of the customer, failed on the same
@@ -72,29 +74,45 @@ extension Engine {
             // again. A resumed one the provider's reading cannot rule out goes out again under its key.
             // The request's slot is taken first: the wait for it (a rate-limit hold) can be long enough
             // for the world to change, so what was checked is checked again after it, right before the POST.
-            var waited = await provider.takeSlot()
             let token = ticket.method.token
-            // A slot that came late, by the wall clock or by an hour of the daemon's since the last
-            // read, is followed by the guard read again before the POST (twice at most): the invoice,
-            // and the card's failures elsewhere meanwhile (the provider's own attempt on another
-            // invoice, not polled yet), which rule the card out below as a decline polled would.
-            var read = ticket.resumed ? now : ticket.reservedAt
-            for _ in 0..<2 where waited > Self.slotWaitRecheck || clock.now() - read > Self.readAgainAfter {
-                read = clock.now()
-                let snapshot = try await provider.snapshot(charge: ticket.charge, customer: ticket.customer, now: read)
+            var budget = SlotBudget(1)
+            if await provider.takeSlot() > Self.slotWaitRecheck || clock.now() - read > Self.readAgainAfter {
+                // The slot came late, by the wall clock or by an hour of the daemon's since the guard
+                // read: the guard is read again (the invoice, the card's latest payments), its
+                // requests' slots taken together with the POST's, so that nothing waits between that
+                // read and the POST (the slot taken first goes unused).
+                let count = provider.recheckRequests + 1
+                _ = await provider.takeSlots(count)
+                budget = SlotBudget(count, within: RateWindow.groupSpread)
+                let (provider, charge, customer, at) = (provider, ticket.charge, ticket.customer, clock.now())
+                let reread: Result<ChargeSnapshot, ProviderError> = await RequestSlot.$held.withValue(budget) {
+                    do throws(ProviderError) {
+                        return .success(try await provider.recheck(charge: charge, customer: customer, now: at))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                let snapshot = try reread.get()
                 if snapshot.status != .open {
                     // A resumed attempt may be what paid it: its key is read first, at once.
-                    if ticket.resumed { return read }
+                    if ticket.resumed { return clock.now() }
                     return await record(ticket, outcome: .closed(snapshot.status), rowid: rowid)
                 }
-                elsewhere += try await unrecordedFailures(snapshot.failures, ticket)
-                waited = await provider.takeSlot()
+                elsewhere.add(try await usedElsewhere(snapshot, ticket))
+            }
+            // The provider saw the charge closed after the guard read (the customer paid on the hosted
+            // page meanwhile, and the poller or another read saw it): nothing is sent. A resumed
+            // attempt may be what paid it: it is read again by its key, at once.
+            if let status = provider.seenClosed(charge: ticket.charge) {
+                if ticket.resumed { return clock.now() }
+                return await record(ticket, outcome: .closed(status), rowid: rowid)
             }
             // When the store cannot say, the attempt goes on (as planned at the reservation).
             if var stored = (try? await store.read { tx in try tx.method(token: token) }) ?? nil {
-                for decline in elsewhere { stored = stored.marked(by: decline) ?? stored }
+                for decline in elsewhere.declines { stored = stored.marked(by: decline) ?? stored }
                 let settles = settles(ticket)
-                switch machine.beforeRequest(method: stored, resumed: ticket.resumed, requestsSettleAt: settles, now: clock.now()) {
+                switch machine.beforeRequest(method: stored, resumed: ticket.resumed, requestsSettleAt: settles, now: clock.now(),
+                                             usedElsewhere: elsewhere.any) {
                 case .record(let given): return await record(ticket, outcome: given, rowid: rowid)
                 case .readAgain(let at): return at
                 case .sendAgain: break
@@ -111,16 +129,9 @@ extension Engine {
             if ticket.resumed && !machine.maySendAgain(reservedAt: ticket.reservedAt, idempotencyWindow: provider.idempotencyWindow, now: clock.now()) {
                 return max(clock.now(), settles(ticket))
             }
-            // The provider saw the charge closed after the guard read (the customer paid on the hosted
-            // page meanwhile, and the poller or another read saw it): nothing is sent. A resumed
-            // attempt may be what paid it: it is read again by its key, at once.
-            if let status = provider.seenClosed(charge: ticket.charge) {
-                if ticket.resumed { return clock.now() }
-                return await record(ticket, outcome: .closed(status), rowid: rowid)
-            }
             let (charge, customer, method, amount, currency, key) = (ticket.charge, ticket.customer, ticket.method.token, ticket.amount, ticket.currency, ticket.key)
             let provider = self.provider
-            let result: Result<PayOutcome, ProviderError> = await RequestSlot.$held.withValue(true) {
+            let result: Result<PayOutcome, ProviderError> = await RequestSlot.$held.withValue(budget) {
                 do throws(ProviderError) {
                     return .success(try await provider.pay(charge: charge, customer: customer, method: method, amount: amount, currency: currency,
                                                            idempotencyKey: key, now: now))
@@ -165,19 +176,37 @@ extension Engine {
     /// the POST (a time-scaled daemon's quarter second of wall time can be hours).
     static let readAgainAfter: Int64 = 3_600
 
-    /// The card's failures a guard read found that the store has not recorded (the provider's own
-    /// attempts, the customer on the hosted page): declines made elsewhere, as the ticket's rail reads them.
-    func unrecordedFailures(_ failures: [MethodFailure], _ ticket: AttemptTicket) async throws(ProviderError) -> [Decline] {
-        let token = ticket.method.token
-        let mine = failures.filter { $0.method == token && $0.at >= ticket.reservedAt - Self.failuresLookBack }
-        let recorded = (try? await store.read { tx in
-            Set(try mine.map(\.payment).filter { try tx.knows(payment: $0, charge: ticket.charge, method: token) == .recorded })
-        }) ?? []
-        return mine.filter { !recorded.contains($0.payment) }.map { DeclineTaxonomy.classify($0.decline, rail: ticket.method.rail) }
+    /// The ticket's card as a read right before its request found it used elsewhere: the payments
+    /// the store has not recorded (the provider's own attempts, the customer on the hosted page).
+    struct UsedElsewhere {
+        /// Their declines, as the ticket's rail reads them (they may forbid the card).
+        var declines: [Decline] = []
+        /// Whether there is any, failed or paid: the network counts each.
+        var any = false
+
+        mutating func add(_ other: UsedElsewhere) {
+            declines += other.declines
+            any = any || other.any
+        }
     }
 
-    /// How far back before a reservation a failure on its card found by a late guard read still counts.
-    static let failuresLookBack: Int64 = 30 * 86_400
+    /// What `snapshot` shows of the ticket's card used elsewhere within the network's window before
+    /// its reservation, less what the store recorded (by the payment's id).
+    func usedElsewhere(_ snapshot: ChargeSnapshot, _ ticket: AttemptTicket) async throws(ProviderError) -> UsedElsewhere {
+        let token = ticket.method.token, since = ticket.reservedAt - Self.usedLookBack
+        let failures = snapshot.failures.filter { $0.method == token && $0.at >= since }
+        let payments = snapshot.payments.filter { $0.method == token && $0.at >= since }.map(\.payment)
+        // When the store cannot say, every one counts (the attempt is planned again).
+        let recorded = (try? await store.read { tx in
+            Set(try (failures.map(\.payment) + payments).filter { try tx.knows(payment: $0, charge: ticket.charge, method: token) == .recorded })
+        }) ?? []
+        let declines = failures.filter { !recorded.contains($0.payment) }.map { DeclineTaxonomy.classify($0.decline, rail: ticket.method.rail) }
+        return UsedElsewhere(declines: declines, any: !declines.isEmpty || payments.contains { !recorded.contains($0) })
+    }
+
+    /// How far back before a reservation a payment on its card found by a read before the request
+    /// still counts (the Visa window).
+    static let usedLookBack: Int64 = 30 * 86_400
 
     /// A provider call for one charge failed: only that charge waits (the provider as a whole waits
     /// when the error says so, through `health`). An attempt stays reserved and is resumed by reading.

@@ -116,8 +116,7 @@ extension Engine {
             // Counted once (by the payment's id), against the card, as the issuer counts it.
             if try tx.knows(payment: payment, charge: charge, method: method) == .unknown,
                let stored = try tx.methods(customer: customer).first(where: { $0.token == method }) {
-                let flags: LedgerEntry.Flags = try isReattempt(tx, stored, at: at) ? [.reattempt] : []
-                try tx.addLedger(credential: stored.credential, time: at, amount: amount, flags: flags, decline: nil, key: nil, payment: payment)
+                try countPayment(tx, method: stored, time: at, amount: amount, payment: payment)
             }
             return try touch(tx, .charge(charge), machine: machine, now: now)
         }
@@ -170,6 +169,7 @@ extension Engine {
         var flags: LedgerEntry.Flags = [.declined]
         if try isReattempt(tx, method, at: time) { flags.insert(.reattempt) }
         try tx.addLedger(credential: method.credential, time: time, amount: amount, flags: flags, decline: decline, key: nil, payment: payment)
+        try flagReattempts(tx, credential: method.credential, declinedAt: time)
         guard let marked = method.marked(by: decline) else { return nil }
         try tx.update(marked)
         return marked
@@ -193,6 +193,7 @@ extension Engine {
         let decline = DeclineTaxonomy.classify(fc.decline, rail: method.rail)
         if case .inFlight(let key) = known {
             try tx.changeLedger(key: key, .confirm(time: fc.failedAt, decline: decline, payment: payment))
+            try flagReattempts(tx, credential: method.credential, declinedAt: fc.failedAt)
             if let marked = method.marked(by: decline) { try tx.update(marked) }
             logger.info("the answer of an attempt in flight came first as an event; noted", metadata: ["charge.id": "\(fc.id)", "payment": "\(payment)"])
             return
@@ -205,17 +206,40 @@ extension Engine {
     /// counted yet (by its payment id) counts against its card and marks its method, as if polled.
     /// Only the last 30 days' (a card network's longest window); a method the customer fixed since
     /// may be marked again: the next attempt then waits for the customer, never the other way round.
-    func failedElsewhere(_ tx: any ChargeTransaction, _ failures: [MethodFailure], charge: ChargeRecord, now: Int64) throws {
+    func failedElsewhere(_ tx: any ChargeTransaction, _ failures: [MethodFailure], _ payments: [MethodPayment], charge: ChargeRecord, now: Int64) throws {
         let methods = try tx.methods(customer: charge.customer)
+        // (A card with an attempt in flight: what failed or paid may be that attempt, whose answer records it.)
+        func unknown(_ payment: String, _ token: String) throws -> PaymentMethod? {
+            guard let method = methods.first(where: { $0.token == token }),
+                  try tx.knows(payment: payment, charge: charge.id, method: token) == .unknown,
+                  try tx.busyUntil(credential: method.credential, now: now) == nil else { return nil }
+            return method
+        }
         for f in failures where f.at > now - 30 * 86_400 {
-            // (A card with an attempt in flight: what failed may be that attempt, whose answer records it.)
-            guard let method = methods.first(where: { $0.token == f.method }),
-                  try tx.knows(payment: f.payment, charge: charge.id, method: f.method) == .unknown,
-                  try tx.busyUntil(credential: method.credential, now: now) == nil else { continue }
+            guard let method = try unknown(f.payment, f.method) else { continue }
             let decline = DeclineTaxonomy.classify(f.decline, rail: method.rail)
             _ = try countDecline(tx, method: method, time: f.at, amount: f.amount, decline: decline, payment: f.payment)
             logger.info("a decline not polled yet counts against the card", metadata: ["charge.id": "\(charge.id)", "payment": "\(f.payment)", "method": "\(f.method)"])
         }
+        // A payment made elsewhere after a decline is a reattempt to the network, whoever made it.
+        for p in payments where p.at > now - 30 * 86_400 {
+            guard let method = try unknown(p.payment, p.method) else { continue }
+            try countPayment(tx, method: method, time: p.at, amount: p.amount, payment: p.payment)
+            logger.info("a payment made elsewhere, not polled yet, counts against the card", metadata: ["charge.id": "\(charge.id)", "payment": "\(p.payment)", "method": "\(p.method)"])
+        }
+    }
+
+    /// A successful payment Relance did not make counts against its card's network limits, once (by
+    /// the payment's id): a reattempt when a decline came before it in the window.
+    func countPayment(_ tx: any ChargeTransaction, method: PaymentMethod, time: Int64, amount: Int64, payment: String) throws {
+        let flags: LedgerEntry.Flags = try isReattempt(tx, method, at: time) ? [.reattempt] : []
+        try tx.addLedger(credential: method.credential, time: time, amount: amount, flags: flags, decline: nil, key: nil, payment: payment)
+    }
+
+    /// A decline at `time`, noted now: every attempt on the card after it within the Visa window is a
+    /// reattempt to the network, learnt before it or not (a poll may reach an older failure after a newer one).
+    func flagReattempts(_ tx: any ChargeTransaction, credential: String, declinedAt time: Int64) throws {
+        try tx.flagReattempts(credential: credential, after: time, through: time + machine.planner.policy.rules.visaWindow)
     }
 
     /// Whether a failure Relance did not make (a new invoice's first payment, the customer on a hosted

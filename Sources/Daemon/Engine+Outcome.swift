@@ -23,6 +23,7 @@ extension Engine {
                 if let end = step.attempt { try tx.finishAttempt(key: ticket.key, state: end.state, outcome: end.outcome, at: now) }
                 if case .declined(let raw) = outcome, step.attempt?.state == "declined" { try tx.recordOutcomeDecline(key: ticket.key, raw) }
                 try tx.changeLedger(key: ticket.key, step.ledger)
+                if case .confirm(let time, _?, _) = step.ledger { try flagReattempts(tx, credential: ticket.method.credential, declinedAt: time) }
                 // Applied to the method as stored now (the customer or another charge may have changed it since).
                 if let change = step.method, let stored = try tx.method(token: ticket.method.token), let changed = stored.applying(change) {
                     try tx.update(changed)

@@ -50,7 +50,7 @@ extension Engine {
             return clock.virtual(afterWall: 1)
         }
         let phase1: (ticket: AttemptTicket?, wake: Int64?)
-        let (listed, handled, failures) = (snapshot?.methods, checked, snapshot?.failures ?? [])
+        let (listed, handled, failures, payments) = (snapshot?.methods, checked, snapshot?.failures ?? [], snapshot?.payments ?? [])
         // An attempt is reserved only after the whole guard: the invoice alone (read for a notice, or
         // while the card was busy with another charge's attempt) does not show the card's latest
         // failures elsewhere.
@@ -79,8 +79,8 @@ extension Engine {
                         try emit(tx, plan.events, charge: &rec, at: now)
                     }
                 }
-                if !failures.isEmpty, rec.state.isOpen, rec.state != .inFlight {
-                    try failedElsewhere(tx, failures, charge: rec, now: now)
+                if !failures.isEmpty || !payments.isEmpty, rec.state.isOpen, rec.state != .inFlight {
+                    try failedElsewhere(tx, failures, payments, charge: rec, now: now)
                 }
                 rec.recheck.subtract(handled)
                 let (notices, need) = machine.wake(&rec, now: now, guarded: guarded)

@@ -54,5 +54,5 @@ package struct SharedWindow: SharedRateLimit {
 
     package init(store: any ChargeStore) { self.store = store }
 
-    package func tryTake(rate: Int) async throws -> Double { try await store.takeRateSlot(rate: rate) ?? 0 }
+    package func tryTake(rate: Int, count: Int) async throws -> Double { try await store.takeRateSlot(rate: rate, count: count, spread: count > 1 ? RateWindow.groupSpread : 0) ?? 0 }
 }

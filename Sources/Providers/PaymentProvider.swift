@@ -1,3 +1,4 @@
+import Synchronization
 package import RetryPlanner
 
 /// A failed charge, normalized from the provider.
@@ -105,11 +106,27 @@ package struct ChargeSnapshot: Sendable {
     /// The customer's latest failed payments, Relance's or not (another invoice's first payment, the
     /// customer on the hosted page): a decline not polled yet still marks its method before an attempt.
     package var failures: [MethodFailure]
+    /// The customer's latest successful payments (the customer on the hosted page, another invoice's
+    /// first payment): the card networks count one after a decline as a reattempt too.
+    package var payments: [MethodPayment]
 
-    package init(status: ChargeStatus, methods: [PaymentMethod]? = nil, failures: [MethodFailure] = []) {
+    package init(status: ChargeStatus, methods: [PaymentMethod]? = nil, failures: [MethodFailure] = [], payments: [MethodPayment] = []) {
         self.status = status
         self.methods = methods
         self.failures = failures
+        self.payments = payments
+    }
+}
+
+/// A successful payment on one of the customer's methods, as the provider lists it.
+package struct MethodPayment: Sendable, Equatable {
+    package var payment: String
+    package var method: String
+    package var at: Int64
+    package var amount: Int64
+
+    package init(payment: String, method: String, at: Int64, amount: Int64) {
+        (self.payment, self.method, self.at, self.amount) = (payment, method, at, amount)
     }
 }
 
@@ -161,11 +178,31 @@ package struct ProviderError: Error, Sendable, CustomStringConvertible {
     package var description: String { "\(kind.rawValue): \(message)" }
 }
 
-/// A request's slot in the provider's rate limit, taken ahead by its caller: the wait for it (a
-/// rate-limit hold, a full second) can be long, and what was checked before it may have changed.
+/// Requests' slots in the provider's rate limit, taken ahead by their caller: the wait for a slot (a
+/// rate-limit hold, a full second) can be long, and what was checked before it may have changed. A
+/// read right before a POST and the POST take theirs together, so that nothing waits between them.
 package enum RequestSlot {
-    /// Set while this task's payment request (the POST, its first try) already holds its slot.
-    @TaskLocal package static var held = false
+    /// Slots this task already holds: each request's first try takes one instead of waiting
+    /// (its retries wait for their own).
+    @TaskLocal package static var held: SlotBudget? = nil
+}
+
+/// Slots taken ahead, spent one a request; slots taken together only within their spread (the
+/// window counts them as sent by its end: a request later than that waits for a slot of its own).
+package final class SlotBudget: Sendable {
+    private let left: Mutex<Int>
+    private let deadline: ContinuousClock.Instant?
+
+    package init(_ count: Int, within seconds: Double? = nil) {
+        left = Mutex(count)
+        deadline = seconds.map { .now + .milliseconds(Int64($0 * 1_000)) }
+    }
+
+    /// Spends a slot if one is left, in time.
+    package func spend() -> Bool {
+        if let deadline, ContinuousClock.now > deadline { return false }
+        return left.withLock { n in n > 0 ? { n -= 1; return true }() : false }
+    }
 }
 
 /// A payment provider: where failures come from and where attempts go.
@@ -199,8 +236,14 @@ package protocol PaymentProvider: Sendable {
     func lookup(charge: String, customer: String, method: String, idempotencyKey: String, prior: String?, keyDecides: Bool, now: Int64) async throws(ProviderError) -> PayOutcome?
     /// How long the provider keeps an idempotency key (seconds of provider time); nil = for ever.
     var idempotencyWindow: Int64? { get }
-    /// Waits for a request's slot in the rate limit and takes it; returns the seconds waited.
-    func takeSlot() async -> Double
+    /// Waits for `count` request slots in the rate limit, free together, and takes them; returns the
+    /// seconds waited.
+    func takeSlots(_ count: Int) async -> Double
+    /// Read right before a POST whose slot came late: the invoice's status and the customer's latest
+    /// payments (no method list), in at most ``recheckRequests`` requests.
+    func recheck(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeSnapshot
+    /// The requests ``recheck(charge:customer:now:)`` makes, at most (its slots are taken with the POST's).
+    var recheckRequests: Int { get }
     /// The charge's final state when the adapter has seen it closed (an event, a read) since it
     /// started: a new attempt is not sent then. nil when it has not (the guard read decides).
     func seenClosed(charge: String) -> ChargeStatus?
@@ -230,7 +273,16 @@ extension PaymentProvider {
 
     package var idempotencyWindow: Int64? { nil }
 
-    package func takeSlot() async -> Double { 0 }
+    /// Waits for a request's slot in the rate limit and takes it; returns the seconds waited.
+    package func takeSlot() async -> Double { await takeSlots(1) }
+
+    package func takeSlots(_ count: Int) async -> Double { 0 }
+
+    package func recheck(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeSnapshot {
+        try await snapshot(charge: charge, customer: customer, now: now)
+    }
+
+    package var recheckRequests: Int { 1 }
 
     package func seenClosed(charge: String) -> ChargeStatus? { nil }
 }

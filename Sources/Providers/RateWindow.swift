@@ -37,16 +37,26 @@ package final class RateWindow: Sendable {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// Takes a slot if one is free now; otherwise the seconds to wait before asking again.
-    package func tryAcquire(at now: Double = RateWindow.now()) -> Double {
+    /// Takes `count` slots together if they are free now (at most the node's share); otherwise the
+    /// seconds to wait before asking again.
+    package func tryAcquire(count: Int = 1, at now: Double = RateWindow.now()) -> Double {
         let cap = max(1, rate / max(1, nodes.load(ordering: .relaxed)))
+        let n = min(max(1, count), cap)
         return state.withLock { s in
-            // The cap-th most recent send (the oldest of the ring when the node has the whole rate).
-            let oldest = s.times[(s.next - cap + 2 * s.times.count) % s.times.count]
+            // The (cap - n + 1)-th most recent send (for one slot, the cap-th: the oldest of the ring
+            // when the node has the whole rate): n more may go once it is a second old.
+            let oldest = s.times[(s.next - (cap - n + 1) + 2 * s.times.count) % s.times.count]
             let free = oldest + 1 + margin
             if now >= free {
-                s.times[s.next] = now
-                s.next = (s.next + 1) % s.times.count
+                // Slots taken together go one after another, up to `groupSpread` later: they count
+                // from then. Times never go back (a later one counts a request later than it went,
+                // which only ever makes the window stricter).
+                let latest = s.times[(s.next - 1 + s.times.count) % s.times.count]
+                let stamp = max(now + (n > 1 ? Self.groupSpread : 0), latest)
+                for _ in 0..<n {
+                    s.times[s.next] = stamp
+                    s.next = (s.next + 1) % s.times.count
+                }
                 return 0
             }
             return free - now
@@ -54,15 +64,19 @@ package final class RateWindow: Sendable {
     }
 
     /// Shares the rate among `count` nodes from now (at least one request a second each).
+    /// Seconds within which the requests of slots taken together go (``SlotBudget``'s deadline): they
+    /// are counted as sent at its end.
+    package static let groupSpread = 0.5
+
     package func share(among count: Int) { nodes.store(max(1, count), ordering: .relaxed) }
 
     /// The requests a second this node may send now.
     package var share: Int { max(1, rate / max(1, nodes.load(ordering: .relaxed))) }
 
-    /// Waits for a slot; returns early (without one) only when the task is cancelled.
-    package func acquire() async {
+    /// Waits for `count` slots together; returns early (without them) only when the task is cancelled.
+    package func acquire(count: Int = 1) async {
         while true {
-            let wait = tryAcquire()
+            let wait = tryAcquire(count: count)
             if wait == 0 { return }
             do { try await Task.sleep(for: .milliseconds(Int64(max(1, (wait * 1_000).rounded(.up))))) } catch { return }
         }
@@ -72,18 +86,19 @@ package final class RateWindow: Sendable {
 /// The provider account's rate limit as the nodes of a shared database keep it together: one window
 /// for all of them (``RateWindow``'s rule, kept in the database).
 package protocol SharedRateLimit: Sendable {
-    /// Takes a slot of `rate` a second if one is free now and returns 0; otherwise the seconds to wait.
-    func tryTake(rate: Int) async throws -> Double
+    /// Takes `count` slots of `rate` a second together if they are free now and returns 0; otherwise
+    /// the seconds to wait.
+    func tryTake(rate: Int, count: Int) async throws -> Double
 }
 
 extension RateWindow {
     /// Waits for a slot of `shared`; when it cannot answer (the database out of reach), for one of this
     /// window, kept to this node's share.
-    package func acquire(shared: (any SharedRateLimit)?) async {
-        guard let shared else { return await acquire() }
+    package func acquire(shared: (any SharedRateLimit)?, count: Int = 1) async {
+        guard let shared else { return await acquire(count: count) }
         while !Task.isCancelled {
             let wait: Double
-            do { wait = try await shared.tryTake(rate: rate) } catch { return await acquire() }
+            do { wait = try await shared.tryTake(rate: rate, count: min(max(1, count), rate)) } catch { return await acquire(count: count) }
             if wait <= 0 { return }
             do { try await Task.sleep(for: .milliseconds(Int64(max(1, (wait * 1_000).rounded(.up))))) } catch { return }
         }

@@ -75,9 +75,10 @@ package protocol ChargeStore: Sendable {
     func takeAcquired() -> [Handover]
     /// The charges of `leases` that need waking (``dueEntries()`` for some buckets only).
     func dueEntries(leases: [Int]) async throws -> [(rowid: Int64, wake: Int64)]
-    /// Takes a slot of the provider account's `rate` a second, shared by every node of the database:
-    /// 0 when taken, else the seconds to wait; nil when the store keeps no shared window (one host).
-    func takeRateSlot(rate: Int) async throws -> Double?
+    /// Takes `count` slots together of the provider account's `rate` a second, shared by every node of
+    /// the database, counted as sent `spread` seconds from now: 0 when taken, else the seconds to
+    /// wait; nil when the store keeps no shared window (one host).
+    func takeRateSlot(rate: Int, count: Int, spread: Double) async throws -> Double?
     /// Wake times other nodes gave charges of this node's buckets since the last call (taken once).
     func takeWakeups() async throws -> [(rowid: Int64, wake: Int64)]
     /// Where the state is, this node and the others on its database (`/status`).
@@ -100,7 +101,7 @@ extension ChargeStore {
 
     package func takeWakeups() async throws -> [(rowid: Int64, wake: Int64)] { [] }
 
-    package func takeRateSlot(rate: Int) async throws -> Double? { nil }
+    package func takeRateSlot(rate: Int, count: Int, spread: Double) async throws -> Double? { nil }
 
     /// One host, alone.
     package func placement() async throws -> StorePlacement { StorePlacement(kind: "sqlite", node: nil, leases: [], nodes: []) }
@@ -206,6 +207,10 @@ package protocol ChargeTransaction {
     /// Changes the entry of Relance's attempt `key` as its answer says. An entry that holds a
     /// payment id (the attempt reached the provider) is never removed.
     func changeLedger(key: String, _ change: ChargeMachine.LedgerChange) throws
+    /// Flags the credential's entries in `(after, through]` as reattempts: a decline at `after`, learnt
+    /// late (a poll reaching an older failure after a newer one), makes every attempt after it within
+    /// the window one, as the network counts them, whatever order they were learnt in.
+    func flagReattempts(credential: String, after: Int64, through: Int64) throws
     /// Whether a payment is known already: in the ledger by its id, or possibly the charge's attempt
     /// in flight on `method` (whose answer is not recorded yet).
     func knows(payment: String, charge: String, method: String) throws -> KnownPayment

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Providers
 import Store
 import TestSupport
 import Testing
@@ -59,8 +60,8 @@ struct NodeGuardTests {
         await b.close()
     }
 
-    /// Two nodes taking slots of one rate limit at once: together they keep to it in every second,
-    /// and together they use all of it (neither is held to half).
+    /// Two nodes taking slots of one rate limit at once, one or two at a time: together they keep to
+    /// it in every second, and together they use all of it (neither is held to half).
     @Test func twoNodesShareOneRateWindow() async throws {
         let endpoint = try await PostgresServer.migratedDatabase(prefix: "rate_window")
         let logger = Logger(label: "test.rate")
@@ -78,13 +79,19 @@ struct NodeGuardTests {
         typealias Take = (asked: ContinuousClock.Instant, got: ContinuousClock.Instant)
         let times = try await withThrowingTaskGroup(of: [Take].self) { group in
             for store in stores {
-                for _ in 0..<3 {
+                // One of each node's takers takes two slots at a time (a read right before a POST, and the POST).
+                for count in [2, 1, 1] {
                     group.addTask {
                         var sent: [Take] = []
                         while ContinuousClock.now < end {
                             let asked = ContinuousClock.now
-                            let wait = try await store.takeRateSlot(rate: rate) ?? 1
-                            if wait == 0 { sent.append((asked, .now)) } else { try await Task.sleep(for: .milliseconds(Int64(wait * 1_000) + 1)) }
+                            let wait = try await store.takeRateSlot(rate: rate, count: count, spread: count > 1 ? RateWindow.groupSpread : 0) ?? 1
+                            if wait == 0 {
+                                let got = ContinuousClock.now
+                                sent += Array(repeating: (asked, got), count: count)
+                            } else {
+                                try await Task.sleep(for: .milliseconds(Int64(wait * 1_000) + 1))
+                            }
                         }
                         return sent
                     }

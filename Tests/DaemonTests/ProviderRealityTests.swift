@@ -68,6 +68,28 @@ struct ProviderRealityTests {
         #expect(try await ledger() == 2)
     }
 
+    /// The network counts an attempt as a reattempt when the card was declined within 30 days before
+    /// it, whatever order Relance learns of them in: a poll that reaches two invoices' first payments
+    /// newest first (the e2e test's first poll lists a day's failures so) must flag the newer one once
+    /// the older is counted. (Seen in the end-to-end test: three such failures counted as first
+    /// attempts, and Relance's 13th reattempt was the issuer's 16th.)
+    @Test func aDeclineLearntAfterANewerOneMakesTheNewerAReattempt() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (engine, _) = try makeEngine(dir)
+        let now = engine.clock.now()
+        let methods = [Self.card("pm_a", "visa", isDefault: true)]
+        _ = try await engine.ingest([Self.failure("in_2", at: now - 86_400, methods: methods, method: "pm_a", payment: "ch_2")], cursor: nil)
+        _ = try await engine.ingest([Self.failure("in_1", at: now - 10 * 86_400, methods: methods, method: "pm_a", payment: "ch_1")], cursor: nil)
+        // An older decline, 40 days before: the first of the two is not within its window after all.
+        _ = try await engine.ingest([Self.failure("in_0", at: now - 51 * 86_400, methods: methods, method: "pm_a", payment: "ch_0")], cursor: nil)
+        let flags = try await engine.db.read { db in
+            try Row.fetchAll(db, sql: "SELECT payment, flags FROM ledger ORDER BY time").map { ($0["payment"] as String, LedgerEntry.Flags(rawValue: UInt8($0["flags"] as Int)).contains(.reattempt)) }
+        }
+        #expect(flags.map(\.0) == ["ch_0", "ch_1", "ch_2"])
+        #expect(flags.map(\.1) == [false, false, true], "\(flags)")
+    }
+
     /// A bank debit of Relance's returns days later: the event comes before the attempt's lookup,
     /// and the customer meanwhile pays the invoice by card on the hosted page. The return is noted
     /// at once, and the lookup's "paid elsewhere" does not erase it: the account is never debited again.

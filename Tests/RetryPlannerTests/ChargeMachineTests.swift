@@ -207,6 +207,15 @@ struct ChargeMachineTests {
         #expect(Self.machine.beforeRequest(method: card) != .sendAgain)
     }
 
+    /// The card failed or paid elsewhere since the reservation, not counted then: the network counts
+    /// it, so the attempt goes only once it is counted (planned again), soft decline or not.
+    @Test func aCardUsedElsewhereSinceTheReservationIsNotSent() {
+        let card = Self.visa()
+        #expect(Self.machine.beforeRequest(method: card, usedElsewhere: true) == .record(.notMade("the card was used elsewhere after the reservation, not counted then")))
+        #expect(Self.machine.beforeRequest(method: card, resumed: true, requestsSettleAt: 1_000, now: 999, usedElsewhere: true) == .readAgain(at: 1_000))
+        #expect(Self.machine.beforeRequest(method: card, usedElsewhere: false) == .sendAgain)
+    }
+
     /// A resumed attempt whose key another node may still send (a node cut off from the database,
     /// whose work this one took over, until its requests settle): given up now because a decline
     /// marked its method since, that late request could still charge the method after a never-retry

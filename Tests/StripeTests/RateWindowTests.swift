@@ -44,6 +44,30 @@ struct RateWindowTests {
         #expect(times[rate * 3 - 1] < 3)
     }
 
+    /// Slots taken together (a read right before a POST, and the POST) go only when all of them are
+    /// free, and count like as many single ones: mixed with single takes, no second holds more.
+    @Test("slots taken together are free together, and no window holds more than the rate", arguments: [3, 10])
+    func slotsTakenTogether(rate: Int) {
+        let window = RateWindow(rate: rate, margin: 0)
+        #expect(window.tryAcquire(count: 2, at: 0) == 0)
+        for _ in 0..<(rate - 2) { #expect(window.tryAcquire(at: 0) == 0) }
+        #expect(window.tryAcquire(at: 0.5) == 0.5, "the window is full")
+        #expect(window.tryAcquire(count: 3, at: 1) == 0, "a second later, all of it is free")
+        #expect(window.tryAcquire(count: rate - 2, at: 1) > 0, "three taken: \(rate - 3) left")
+        var sent: [Double] = []
+        var clock = 2.0
+        for i in 0..<(rate * 6) {
+            let n = 1 + i % 3
+            while true {
+                let wait = window.tryAcquire(count: n, at: clock)
+                if wait == 0 { break }
+                clock += wait
+            }
+            sent += Array(repeating: clock, count: min(n, rate))
+        }
+        #expect(Self.busiestSecond(sent) <= rate)
+    }
+
     @Test func waitsAreShortAndExact() {
         let window = RateWindow(rate: 2, margin: 0)
         #expect(window.tryAcquire(at: 100) == 0)

@@ -99,6 +99,16 @@ struct StripeInDoubtTests {
         return engine
     }
 
+    /// Scenario `id` with a second failed invoice of the same customer, `in_<id>b`, on the same card.
+    static func twoInvoices(_ id: String) throws -> [String: Any] {
+        var scenario = StripeFixtureTests.scenario(id)
+        let invoice = try #require(scenario.removeValue(forKey: "invoice") as? [String: Any])
+        var other = invoice
+        other["id"] = "in_\(id)b"
+        scenario["invoices"] = [invoice, other]
+        return scenario
+    }
+
     /// An engine on the Stripe adapter, its clock at `start`.
     static func engine(_ dir: String, _ fixture: StripeFixture, start: Int64) throws -> Engine {
         var settings = Settings()
@@ -195,11 +205,7 @@ struct StripeInDoubtTests {
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Two failed invoices of one customer, both ingested; in_d1's attempt left in flight.
-        var scenario = StripeFixtureTests.scenario("d1")
-        let invoice = try #require(scenario.removeValue(forKey: "invoice") as? [String: Any])
-        var other = invoice
-        other["id"] = "in_d1b"
-        scenario["invoices"] = [invoice, other]
+        let scenario = try Self.twoInvoices("d1")
         let engine = try await Self.leftInFlight("d1", dir, fixture, scenario: scenario)
         // The customer tries the card on in_d1b's hosted page: lost_card.
         let declined = try await fixture.control("/_fixture/invoices/in_d1b/hosted_retry", ["payment_method": "pm_visa_d1", "outcome": ["decline_code": "lost_card"]])
@@ -223,11 +229,7 @@ struct StripeInDoubtTests {
         let fixture = try await StripeFixture.start()
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var scenario = StripeFixtureTests.scenario("g1")
-        let invoice = try #require(scenario.removeValue(forKey: "invoice") as? [String: Any])
-        var other = invoice
-        other["id"] = "in_g1b"
-        scenario["invoices"] = [invoice, other]
+        let scenario = try Self.twoInvoices("g1")
         try await fixture.control("/_fixture/scenario", scenario)
         let start: Int64 = 1_795_000_000
         let engine = try await Self.ingested(dir, fixture, start: start)
@@ -314,5 +316,87 @@ struct StripeInDoubtTests {
         }
         #expect(charge == "closed" && attempt != "reserved" && attempt != "succeeded", "\(String(describing: charge)) \(String(describing: attempt))")
         #expect(try await fixture.audit()["attempts_on_closed"] == 0)
+    }
+
+    /// A new attempt whose slot in the rate limit came late: the card failed on another invoice of the
+    /// customer meanwhile (a soft decline, not polled yet), which the card network counts. The attempt
+    /// is not sent on a count that no longer holds: it is given up unsent and the charge planned again,
+    /// the failure counted against the card first. (Seen in the three-node test: a pay two daemon
+    /// days after its reservation, behind a saturated window, the 17th reattempt on a Visa card in
+    /// 30 days at the issuer.)
+    @Test("a new attempt whose slot came late is not sent on a card that failed elsewhere meanwhile; the failure counts")
+    func lateSlotAfterAFailureElsewhereIsNotSent() async throws {
+        let fixture = try await StripeFixture.start()
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scenario = try Self.twoInvoices("l1")
+        try await fixture.control("/_fixture/scenario", scenario)
+        let start: Int64 = 1_795_000_000
+        // One request a second: the POST's slot comes about a second after the guard read's last request.
+        var settings = Settings()
+        settings.daemon.stateDir = dir
+        settings.daemon.spoolMinFreeBytes = 0
+        let stripe = try StripeProvider(apiBase: fixture.base, apiKey: StripeFixture.apiKey, defaultZone: "Europe/Paris", requestsPerSecond: 1,
+                                        maxNetworkRetries: 2, retryDelay: 0.1, connectTimeout: 2, requestTimeout: 5, maxResponseBytes: 1 << 20)
+        let engine = Engine(store: try SQLiteChargeStore(path: dir + "/relance.sqlite"), provider: stripe, clock: VirtualClock(scale: 1, startingAt: start),
+                            settings: settings, zones: try SystemZones.table(["UTC", "Europe/Paris", "Europe/Berlin"]), logger: Logger(label: "test"))
+        let (charges, cursor) = try await stripe.failures(after: nil, limit: 10, now: start)
+        _ = try await engine.ingest(charges, cursor: cursor)
+        try await engine.db.write { db in
+            try db.execute(sql: "UPDATE charges SET state = 'scheduled', wake_at = ? WHERE id = 'in_l1b'", arguments: [start + 86_400])
+            try db.execute(sql: """
+                UPDATE charges SET state = 'scheduled', next_at = ?, recheck = 1, next_method = (SELECT idx FROM methods WHERE token = 'pm_visa_l1')
+                WHERE id = 'in_l1'
+                """, arguments: [start])
+        }
+        let rowid = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_l1'")! }
+        async let woken = engine.wake(rowid)
+        // Reserved: the card fails on in_l1b's hosted page while the POST waits for its slot.
+        var reserved = false
+        for _ in 0..<500 where !reserved {
+            try await Task.sleep(for: .milliseconds(20))
+            reserved = try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts WHERE key = 'rl_in_l1_1'") } == 1
+        }
+        #expect(reserved)
+        let hosted = try await fixture.control("/_fixture/invoices/in_l1b/hosted_retry", [
+            "payment_method": "pm_visa_l1", "outcome": ["code": "card_declined", "decline_code": "insufficient_funds"]])
+        let failed = try #require((hosted as? [String: Any])?["charge"] as? String, "\(hosted)")
+        _ = await woken
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_l1/pay").isEmpty)
+        let state = try await engine.db.read { db in try String.fetchOne(db, sql: "SELECT state FROM attempts WHERE key = 'rl_in_l1_1'") }
+        #expect(state == "abandoned", "\(String(describing: state))")
+        // Planned again: the next guard read counts the failure against the card before anything is reserved.
+        let next = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT wake_at FROM charges WHERE id = 'in_l1'") }
+        engine.clock.set(max(engine.clock.now(), try #require(next)))
+        _ = await engine.wake(rowid)
+        let counted = try await engine.db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger WHERE payment = ?", arguments: [failed]) }
+        #expect(counted == 1)
+    }
+
+    /// The customer pays another invoice on the hosted page with the card, after its decline, before
+    /// the poller hears of it: the guard read before the next attempt counts that payment against the
+    /// card, a reattempt to the network as the issuer counts it (seen in the three-node test: the
+    /// issuer counted three such payments Relance had not, and its 13th reattempt was the 17th there).
+    @Test("a payment made elsewhere on the card after its decline counts as a reattempt at the next guard read")
+    func aPaymentElsewhereCountsAgainstTheCard() async throws {
+        let fixture = try await StripeFixture.start()
+        let dir = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scenario = try Self.twoInvoices("m1")
+        try await fixture.control("/_fixture/scenario", scenario)
+        let start: Int64 = 1_795_000_000
+        let engine = try await Self.ingested(dir, fixture, start: start)
+        let hosted = try await fixture.control("/_fixture/invoices/in_m1b/hosted_retry", ["payment_method": "pm_visa_m1", "outcome": "succeed"])
+        let paid = try #require((hosted as? [String: Any])?["charge"] as? String, "\(hosted)")
+        try await engine.db.write { db in
+            try db.execute(sql: """
+                UPDATE charges SET state = 'scheduled', next_at = ?, recheck = 1, next_method = (SELECT idx FROM methods WHERE token = 'pm_visa_m1')
+                WHERE id = 'in_m1'
+                """, arguments: [start])
+        }
+        let rowid = try await engine.db.read { db in try Int64.fetchOne(db, sql: "SELECT rowid FROM charges WHERE id = 'in_m1'")! }
+        _ = await engine.wake(rowid)
+        let flags = try await engine.db.read { db in try Int.fetchAll(db, sql: "SELECT flags FROM ledger WHERE payment = ?", arguments: [paid]) }
+        #expect(flags == [2], "counted once, a reattempt and not a decline: \(flags)")
     }
 }

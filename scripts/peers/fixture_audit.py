@@ -170,7 +170,8 @@ class Audit:
         declined = fields is not None
         month = [h for h in hist if h["t"] > t - 30 * 86400]
         reattempt = any(h["declined"] for h in month)
-        entry = {"t": t, "declined": declined, "ours": ours, "reattempt": reattempt, "invoice": invoice}
+        entry = {"t": t, "declined": declined, "ours": ours, "reattempt": reattempt, "invoice": invoice, "kind": kind,
+                 "request_id": who["request_id"]}
         hist.append(entry)
         base = {"payment_method": pm_id, "brand": brand, "invoice": invoice, "at": t,
                 "request_id": who["request_id"]}
@@ -181,7 +182,8 @@ class Audit:
         if brand == "visa" and reattempt and ours:
             n = sum(1 for h in hist if h["reattempt"] and h["t"] > t - 30 * 86400)
             if n > 15:
-                self.records["visa_reattempts_30d"].append(dict(base, reattempts_30d=n))
+                self.records["visa_reattempts_30d"].append(dict(base, reattempts_30d=n, history=[
+                    dict(h) for h in hist if h["t"] > t - 30 * 86400]))
 
     def on_customer_acted(self, pm_id):
         """The customer updated (or removed) this method: it may be tried again."""

@@ -138,9 +138,9 @@ final class StripeClient: Sendable {
     /// a 409); a connection refused, a 429 (rate limit or lock timeout) did not.
     func send(_ request: HTTPRequest, endpoint: String, mayHaveRun: inout Bool) async throws(ProviderError) -> HTTPResponse {
         var retries = 0
-        // A caller that took its payment's slot itself (to check the world again after waiting for it)
-        // sends the POST's first try at once; every other request (the reads around it) takes its own.
-        var admitted = RequestSlot.held && request.method == "POST"
+        // A caller that took the slots itself (a read right before a POST, and the POST) sends each
+        // first try at once; every other request takes its own.
+        var admitted = RequestSlot.held?.spend() ?? false
         while true {
             if !admitted { await admit() }
             admitted = false
@@ -182,13 +182,13 @@ final class StripeClient: Sendable {
 
     /// Waits for any shared backoff (a rate-limit 429) and a slot in the rate limit. The hold is
     /// checked again once the slot is there: a 429 answered while this request waited holds it too.
-    func admit() async {
+    func admit(count: Int = 1) async {
         while true {
             let hold = holdUntil.withLock { $0 } - Date().timeIntervalSince1970
             if hold > 0 {
                 try? await Task.sleep(for: .milliseconds(Int64(min(hold, 0.3) * 1_000)))
             }
-            await pacer.acquire(shared: shared.withLock { $0 })
+            await pacer.acquire(shared: shared.withLock { $0 }, count: count)
             if Task.isCancelled || holdUntil.withLock({ $0 }) <= Date().timeIntervalSince1970 { return }
         }
     }

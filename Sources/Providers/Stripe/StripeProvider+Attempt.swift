@@ -17,15 +17,40 @@ extension StripeProvider {
                                                   endpoint: "customers.payment_methods", as: StripeList<StripePaymentMethod>.self) else {
             return ChargeSnapshot(status: .open)
         }
-        // The customer's latest charges: a decline on one of their cards that the poller has not
-        // reached yet (another invoice failing first, the customer on the hosted page) marks it now.
-        let charges = try await client.find("/v1/charges", query: [("customer", owner.id), ("limit", "20")],
+        var snapshot = try await latestPayments(of: owner.id)
+        snapshot.methods = Self.methods(listed.data, default: owner.invoiceSettings?.defaultPaymentMethod)
+        return snapshot
+    }
+
+    /// The invoice's status and the customer's latest payments, in two requests (the guard's invoice
+    /// read expands the subscription and the customer).
+    package func recheck(charge: String, customer: String, now: Int64) async throws(ProviderError) -> ChargeSnapshot {
+        let (status, owner) = try await guardRead(charge: charge, customer: customer)
+        guard status == .open, let owner else { return ChargeSnapshot(status: status) }
+        return try await latestPayments(of: owner.id)
+    }
+
+    package var recheckRequests: Int { 2 }
+
+    /// The customer's latest charges, an open invoice's snapshot without the method list: a decline
+    /// on one of their cards that the poller has not reached yet (another invoice failing first, the
+    /// customer on the hosted page) marks it now, and a payment made elsewhere counts against it.
+    func latestPayments(of customer: String) async throws(ProviderError) -> ChargeSnapshot {
+        let charges = try await client.find("/v1/charges", query: [("customer", customer), ("limit", "20")],
                                             endpoint: "charges.list", as: StripeList<StripeCharge>.self)
-        let failures = (charges?.data ?? []).compactMap { c -> MethodFailure? in
-            guard c.status == "failed", let method = c.paymentMethod, let created = c.created else { return nil }
-            return MethodFailure(payment: c.id, method: method, at: created, amount: c.amount ?? 0, decline: Self.decline(c, intent: nil))
+        var snapshot = ChargeSnapshot(status: .open)
+        for c in charges?.data ?? [] {
+            guard let method = c.paymentMethod, let created = c.created else { continue }
+            switch c.status {
+            case "failed":
+                snapshot.failures.append(MethodFailure(payment: c.id, method: method, at: created, amount: c.amount ?? 0, decline: Self.decline(c, intent: nil)))
+            case "succeeded":
+                snapshot.payments.append(MethodPayment(payment: c.id, method: method, at: created, amount: c.amount ?? 0))
+            default:
+                continue
+            }
         }
-        return ChargeSnapshot(status: .open, methods: Self.methods(listed.data, default: owner.invoiceSettings?.defaultPaymentMethod), failures: failures)
+        return snapshot
     }
 
     /// One read of the invoice with its subscription and customer expanded (the whole guard in one

@@ -47,9 +47,9 @@ package final class StripeProvider: PaymentProvider {
 
     package func seenClosed(charge: String) -> ChargeStatus? { closed[charge] }
 
-    package func takeSlot() async -> Double {
+    package func takeSlots(_ count: Int) async -> Double {
         let started = ContinuousClock.now
-        await client.admit()
+        await client.admit(count: count)
         let (seconds, attoseconds) = (ContinuousClock.now - started).components
         return Double(seconds) + Double(attoseconds) / 1e18
     }

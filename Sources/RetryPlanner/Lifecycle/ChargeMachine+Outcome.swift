@@ -91,10 +91,19 @@ extension ChargeMachine {
     /// (`requestsSettleAt`: a node cut off from the database, whose work this one took over, may have
     /// been about to send it). Given up now, that late request could still charge the marked method,
     /// a payment after a never-retry decline. It is read again once every such request has settled.
-    package func beforeRequest(method: PaymentMethod, resumed: Bool = false, requestsSettleAt: Int64 = .min, now: Int64 = 0) -> Resume {
-        guard let refusal = method.refusal else { return .sendAgain }
+    ///
+    /// `usedElsewhere`: a read right before the request found the card failed or paid elsewhere since
+    /// the reservation (the provider's own attempt on another invoice, the customer on the hosted
+    /// page), not counted yet. The network counts it as a reattempt, so the count the reservation
+    /// checked no longer holds: the attempt is given up unsent, and the charge planned again with it
+    /// counted.
+    package func beforeRequest(method: PaymentMethod, resumed: Bool = false, requestsSettleAt: Int64 = .min, now: Int64 = 0,
+                               usedElsewhere: Bool = false) -> Resume {
+        let why = method.refusal.map { "the method was marked (\($0)) after the reservation" }
+            ?? (usedElsewhere ? "the card was used elsewhere after the reservation, not counted then" : nil)
+        guard let why else { return .sendAgain }
         if resumed && now < requestsSettleAt { return .readAgain(at: requestsSettleAt) }
-        return .record(.notMade("the method was marked (\(refusal)) after the reservation"))
+        return .record(.notMade(why))
     }
 
     /// The answer to attempt `number` (reserved at `reservedAt` on `method`, at place `methodIndex` in

@@ -136,6 +136,12 @@ final class MemoryTransaction: ChargeTransaction {
         t.ledger.append((credential, entry, amount, key, payment))
     }
 
+    func flagReattempts(credential: String, after: Int64, through: Int64) throws {
+        for i in t.ledger.indices where t.ledger[i].credential == credential && t.ledger[i].entry.time > after && t.ledger[i].entry.time <= through {
+            t.ledger[i].entry.flags.insert(.reattempt)
+        }
+    }
+
     func changeLedger(key: String, _ change: ChargeMachine.LedgerChange) throws {
         guard let i = t.ledger.firstIndex(where: { $0.key == key }) else { return }
         switch change {

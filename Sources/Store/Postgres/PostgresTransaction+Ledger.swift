@@ -21,6 +21,11 @@ extension PostgresTransaction {
                   .of(Int(decline?.forbids.rawValue ?? 0)), .of(Int(decline?.visaCategory ?? 0)), .of(key), .of(payment)])
     }
 
+    func flagReattempts(credential: String, after: Int64, through: Int64) throws {
+        try link.run("UPDATE ledger SET flags = flags | $1 WHERE credential = $2 AND time > $3 AND time <= $4",
+                     [.of(Int(LedgerEntry.Flags.reattempt.rawValue)), .text(credential), .int(after), .int(through)])
+    }
+
     func changeLedger(key: String, _ change: ChargeMachine.LedgerChange) throws {
         switch change {
         case .keep:

@@ -20,6 +20,11 @@ extension SQLiteTransaction {
         return out
     }
 
+    package func flagReattempts(credential: String, after: Int64, through: Int64) throws {
+        try db.execute(sql: "UPDATE ledger SET flags = flags | ? WHERE credential = ? AND time > ? AND time <= ?",
+                       arguments: [Int(LedgerEntry.Flags.reattempt.rawValue), credential, after, through])
+    }
+
     package func addLedger(
         credential: String, time: Int64, amount: Int64, flags: LedgerEntry.Flags, decline: Decline?, key: String?, payment: String?
     ) throws {
