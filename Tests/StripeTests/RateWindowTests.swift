@@ -51,19 +51,23 @@ struct RateWindowTests {
         let window = RateWindow(rate: rate, margin: 0)
         #expect(window.tryAcquire(count: 2, at: 0) == 0)
         for _ in 0..<(rate - 2) { #expect(window.tryAcquire(at: 0) == 0) }
-        #expect(window.tryAcquire(at: 0.5) == 0.5, "the window is full")
-        #expect(window.tryAcquire(count: 3, at: 1) == 0, "a second later, all of it is free")
-        #expect(window.tryAcquire(count: rate - 2, at: 1) > 0, "three taken: \(rate - 3) left")
+        // Slots taken together count from the end of their spread, and times never go back: the
+        // single ones taken after them count from then too.
+        let spread = RateWindow.groupSpread
+        #expect(window.tryAcquire(at: spread) == 1, "the window is full until a second after the spread")
+        #expect(window.tryAcquire(count: 3, at: 1 + spread) == 0, "then all of it is free")
+        #expect(window.tryAcquire(count: rate - 2, at: 1 + spread) > 0, "three taken: \(rate - 3) left")
+        // Slots taken together go out anywhere within their spread, the last at its end.
         var sent: [Double] = []
-        var clock = 2.0
+        var clock = 3.0
         for i in 0..<(rate * 6) {
-            let n = 1 + i % 3
+            let n = min(1 + i % 3, rate)
             while true {
                 let wait = window.tryAcquire(count: n, at: clock)
                 if wait == 0 { break }
                 clock += wait
             }
-            sent += Array(repeating: clock, count: min(n, rate))
+            sent += (0..<n).map { k in n == 1 ? clock : clock + spread * Double(k) / Double(n - 1) }
         }
         #expect(Self.busiestSecond(sent) <= rate)
     }
