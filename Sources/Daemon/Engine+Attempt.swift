@@ -75,17 +75,19 @@ extension Engine {
             // The request's slot is taken first: the wait for it (a rate-limit hold) can be long enough
             // for the world to change, so what was checked is checked again after it, right before the POST.
             let token = ticket.method.token
-            var budget = SlotBudget(1)
+            // The POST's slot: spent by the engine itself right before the POST, which never waits for
+            // one after the checks below.
+            var slot = SlotBudget(1)
             if await provider.takeSlot() > Self.slotWaitRecheck || clock.now() - read > Self.readAgainAfter {
                 // The slot came late, by the wall clock or by an hour of the daemon's since the guard
                 // read: the guard is read again (the invoice, the card's latest payments), its
                 // requests' slots taken together with the POST's, so that nothing waits between that
                 // read and the POST (the slot taken first goes unused).
-                let count = provider.recheckRequests + 1
-                _ = await provider.takeSlots(count)
-                budget = SlotBudget(count, within: RateWindow.groupSpread)
+                _ = await provider.takeSlots(provider.recheckRequests + 1)
+                let reads = SlotBudget(provider.recheckRequests, within: RateWindow.groupSpread)
+                slot = SlotBudget(1, within: RateWindow.groupSpread)
                 let (provider, charge, customer, at) = (provider, ticket.charge, ticket.customer, clock.now())
-                let reread: Result<ChargeSnapshot, ProviderError> = await RequestSlot.$held.withValue(budget) {
+                let reread: Result<ChargeSnapshot, ProviderError> = await RequestSlot.$held.withValue(reads) {
                     do throws(ProviderError) {
                         return .success(try await provider.recheck(charge: charge, customer: customer, now: at))
                     } catch {
@@ -131,7 +133,12 @@ extension Engine {
             }
             let (charge, customer, method, amount, currency, key) = (ticket.charge, ticket.customer, ticket.method.token, ticket.amount, ticket.currency, ticket.key)
             let provider = self.provider
-            let result: Result<PayOutcome, ProviderError> = await RequestSlot.$held.withValue(budget) {
+            // Its slot's spread ran out meanwhile (a slow read, a slow store): not sent now, read again
+            // (waiting for another slot here would send it after the checks above).
+            guard slot.spend() else { return clock.now() }
+            // The client does not try it again once the provider may have forgotten its key.
+            let sent = SlotBudget(1, retriesWithin: provider.idempotencyWindow.map { clock.wallSeconds(until: ticket.reservedAt + $0 - Self.keyMargin) })
+            let result: Result<PayOutcome, ProviderError> = await RequestSlot.$held.withValue(sent) {
                 do throws(ProviderError) {
                     return .success(try await provider.pay(charge: charge, customer: customer, method: method, amount: amount, currency: currency,
                                                            idempotencyKey: key, now: now))
@@ -169,6 +176,10 @@ extension Engine {
     func settles(_ ticket: AttemptTicket) -> Int64 {
         settling.withLock { $0[ticket.key] } ?? max(startSettles, leaseSettles.withLock { $0[ticket.lease] } ?? .min)
     }
+
+    /// Seconds of the provider's memory of a key left unused: the client's retries of a POST stop
+    /// this long before it may forget the key (the clocks of the daemon and the provider differ a little).
+    static let keyMargin: Int64 = 3_600
 
     /// Seconds of wall time waited for a POST's slot after which the guard is read again before it.
     static let slotWaitRecheck = 0.25

@@ -189,13 +189,18 @@ package enum RequestSlot {
 
 /// Slots taken ahead, spent one a request; slots taken together only within their spread (the
 /// window counts them as sent by its end: a request later than that waits for a slot of its own).
+///
+/// `retriesWithin`: seconds of wall time after which the client does not try a request again (a
+/// payment's retries under its key after the provider may have forgotten the key would charge again).
 package final class SlotBudget: Sendable {
     private let left: Mutex<Int>
     private let deadline: ContinuousClock.Instant?
+    private let retries: ContinuousClock.Instant?
 
-    package init(_ count: Int, within seconds: Double? = nil) {
+    package init(_ count: Int, within seconds: Double? = nil, retriesWithin: Double? = nil) {
         left = Mutex(count)
         deadline = seconds.map { .now + .milliseconds(Int64($0 * 1_000)) }
+        retries = retriesWithin.map { .now + .milliseconds(Int64(max(0, min($0, 86_400)) * 1_000)) }
     }
 
     /// Spends a slot if one is left, in time.
@@ -203,6 +208,9 @@ package final class SlotBudget: Sendable {
         if let deadline, ContinuousClock.now > deadline { return false }
         return left.withLock { n in n > 0 ? { n -= 1; return true }() : false }
     }
+
+    /// Whether a request may still be tried again.
+    package func mayRetry() -> Bool { retries.map { ContinuousClock.now < $0 } ?? true }
 }
 
 /// A payment provider: where failures come from and where attempts go.

@@ -154,7 +154,7 @@ final class StripeClient: Sendable {
                 ProviderMetrics.record(endpoint: endpoint, status: "error", since: started)
                 result = .failure(error)
             }
-            if retries < maxRetries, !Task.isCancelled, let (reason, after) = Self.retryReason(result) {
+            if retries < maxRetries, !Task.isCancelled, RequestSlot.held?.mayRetry() ?? true, let (reason, after) = Self.retryReason(result) {
                 retries += 1
                 if reason != "lock_timeout" && !(reason == "network" && Self.neverConnected(result)) { mayHaveRun = true }
                 ProviderMetrics.retried(endpoint: endpoint, reason: reason)
