@@ -116,6 +116,32 @@ struct StripeFixtureTests {
         #expect(Set(ids) == ["in_c1", "in_c2", "in_c3"])
     }
 
+    /// A pay whose answer is lost is tried again under its key by the client, but not once the
+    /// provider may have forgotten the key: a retry then would charge a second time (the fault test's
+    /// slow pays, sent again days of its clock later, executed a key twice).
+    @Test("the client does not try a pay again once its key may be forgotten")
+    func noRetryPastTheKeysMemory() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", Self.scenario("k1"))
+        let stripe = try Self.provider(fixture)
+        let reset: [String: Any] = ["method": "POST", "path_prefix": "/v1/invoices/in_k1/pay", "kind": "status", "status": 500, "count": 1]
+        try await fixture.fault(reset)
+        let late: Result<PayOutcome, ProviderError> = await RequestSlot.$held.withValue(SlotBudget(1, retriesWithin: 0)) {
+            do throws(ProviderError) {
+                return .success(try await stripe.pay(charge: "in_k1", customer: "cus_k1", method: "pm_visa_k1", amount: 4_900, currency: "EUR",
+                                                     idempotencyKey: "rl_in_k1_1", now: 0))
+            } catch {
+                return .failure(error)
+            }
+        }
+        #expect((try? late.get()) == nil, "a 500 not tried again is an error: \(late)")
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_k1/pay").count == 1)
+        // Within the key's memory, the same 500 is tried again.
+        try await fixture.fault(reset)
+        _ = try? await stripe.pay(charge: "in_k1", customer: "cus_k1", method: "pm_visa_k1", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_k1_2", now: 0)
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_k1/pay").count == 3)
+    }
+
     @Test("a pay sends the method off session under the key; a decline carries its fields; a replayed key never charges twice")
     func payAndReplay() async throws {
         let fixture = try await StripeFixture.start()
