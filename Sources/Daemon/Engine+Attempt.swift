@@ -146,6 +146,14 @@ extension Engine {
                     return .failure(error)
                 }
             }
+            // Held back by the adapter, never sent: a read of the invoice was under way (it may say paid)
+            // or had just read it closed. A new attempt on an invoice read closed is recorded so; else
+            // the attempt is read again in a moment, by its key.
+            if case .failure(let error) = result, error.unsent {
+                logger.info("attempt not sent: \(error.message)", metadata: ["charge.id": "\(ticket.charge)", "attempt.number": "\(ticket.number)"])
+                if !ticket.resumed, let status = provider.seenClosed(charge: ticket.charge) { return await record(ticket, outcome: .closed(status), rowid: rowid) }
+                return clock.virtual(afterWall: 0.05)
+            }
             // From now, a request under this key may be running at the provider until it settles.
             let settles = clock.virtual(afterWall: Self.settleWall(settings))
             settling.withLock { $0[key] = settles }

@@ -166,13 +166,18 @@ package struct ProviderError: Error, Sendable, CustomStringConvertible {
     /// The provider said it did not execute the request (a 429: nothing is saved under its key), and
     /// no earlier try of it may have run: a new attempt that met it was not made.
     package var notExecuted: Bool
+    /// The adapter did not send the request at all (a pay while a read of its charge was under way,
+    /// or after one read the charge closed): the provider was not reached, and is not at fault.
+    package var unsent: Bool
 
-    package init(_ kind: Kind, _ message: String, retryAfter: Double? = nil, holdsProvider: Bool = false, notExecuted: Bool = false) {
+    package init(_ kind: Kind, _ message: String, retryAfter: Double? = nil, holdsProvider: Bool = false, notExecuted: Bool = false,
+                 unsent: Bool = false) {
         self.kind = kind
         self.message = message
         self.retryAfter = retryAfter
         self.holdsProvider = holdsProvider
         self.notExecuted = notExecuted
+        self.unsent = unsent
     }
 
     package var description: String { "\(kind.rawValue): \(message)" }

@@ -142,6 +142,44 @@ struct StripeFixtureTests {
         #expect(try await fixture.requests(prefix: "/v1/invoices/in_k1/pay").count == 3)
     }
 
+    /// A read of the invoice and a pay of it are kept apart: the end-to-end test's fixture answered a
+    /// read "paid" (the customer had paid on the hosted page) and received the pay a moment later, the
+    /// pay let go before the read's answer was noted.
+    @Test("a pay is not sent while a read of its invoice is under way; a read waits for a pay being sent")
+    func readsAndPayKeptApart() async throws {
+        let fixture = try await StripeFixture.start()
+        try await fixture.control("/_fixture/scenario", Self.scenario("r1"))
+        let stripe = try Self.provider(fixture)
+        try await fixture.fault(["method": "GET", "path_prefix": "/v1/invoices/in_r1", "kind": "delay", "seconds": 1.0, "count": 1])
+        async let reading = stripe.status(charge: "in_r1", customer: "cus_r1", now: 0)
+        try await Task.sleep(for: .milliseconds(300))
+        do throws(ProviderError) {
+            let outcome = try await stripe.pay(charge: "in_r1", customer: "cus_r1", method: "pm_visa_r1", amount: 4_900, currency: "EUR",
+                                               idempotencyKey: "rl_in_r1_1", now: 0)
+            Issue.record("sent while a read was under way: \(outcome)")
+        } catch {
+            #expect(error.unsent, "\(error)")
+        }
+        #expect(try await reading == .open)
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_r1/pay").isEmpty)
+        // A slow pay being sent: a read of the invoice reaches the provider after its answer.
+        try await fixture.fault(["method": "POST", "path_prefix": "/v1/invoices/in_r1/pay", "kind": "delay", "seconds": 1.0, "count": 1])
+        async let paying = stripe.pay(charge: "in_r1", customer: "cus_r1", method: "pm_visa_r1", amount: 4_900, currency: "EUR",
+                                      idempotencyKey: "rl_in_r1_2", now: 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await stripe.status(charge: "in_r1", customer: "cus_r1", now: 0) == .paid)
+        guard case .succeeded = try await paying else { Issue.record("the pay did not succeed"); return }
+        // Read paid: a pay is not sent again.
+        do throws(ProviderError) {
+            _ = try await stripe.pay(charge: "in_r1", customer: "cus_r1", method: "pm_visa_r1", amount: 4_900, currency: "EUR",
+                                     idempotencyKey: "rl_in_r1_3", now: 0)
+            Issue.record("sent on an invoice read paid")
+        } catch {
+            #expect(error.unsent, "\(error)")
+        }
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_r1/pay").count == 1)
+    }
+
     @Test("a pay sends the method off session under the key; a decline carries its fields; a replayed key never charges twice")
     func payAndReplay() async throws {
         let fixture = try await StripeFixture.start()
@@ -189,8 +227,14 @@ struct StripeFixtureTests {
         #expect(try await stripe.status(charge: "in_g4", customer: "cus_g4", now: 0) == .customerCancelled)
         #expect(try await stripe.status(charge: "in_g5", customer: "cus_g5", now: 0) == .customerCancelled)
         #expect(try await stripe.status(charge: "in_missing", customer: "cus_g1", now: 0) == .void)
+        // Read paid: no pay is sent on it.
+        await #expect(throws: ProviderError.self) {
+            try await stripe.pay(charge: "in_g2", customer: "cus_g2", method: "pm_visa_g2", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_g2_1", now: 0)
+        }
+        #expect(try await fixture.requests(prefix: "/v1/invoices/in_g2/pay").isEmpty)
         // Stripe refuses to pay a paid invoice (400): nothing charged, the charge is closed.
-        let outcome = try await stripe.pay(charge: "in_g2", customer: "cus_g2", method: "pm_visa_g2", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_g2_1", now: 0)
+        let unaware = try Self.provider(fixture)
+        let outcome = try await unaware.pay(charge: "in_g2", customer: "cus_g2", method: "pm_visa_g2", amount: 4_900, currency: "EUR", idempotencyKey: "rl_in_g2_1", now: 0)
         #expect(outcome == .closed(.paid))
         #expect(try await fixture.audit()["double_charges"] == 0)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTransport
 package import RetryPlanner
 
 extension StripeProvider {
@@ -56,8 +57,7 @@ extension StripeProvider {
     /// One read of the invoice with its subscription and customer expanded (the whole guard in one
     /// request where the API expands them; read one by one where it does not).
     func guardRead(charge: String, customer: String) async throws(ProviderError) -> (status: ChargeStatus, owner: StripeCustomer?) {
-        guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", query: [("expand[]", "subscription"), ("expand[]", "customer")],
-                                                   endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
+        guard let invoice = try await invoice(charge, query: [("expand[]", "subscription"), ("expand[]", "customer")]) else {
             return (.void, nil)
         }
         try checkMode(invoice.livemode, "invoice \(invoice.id)")
@@ -86,6 +86,17 @@ extension StripeProvider {
         return state
     }
 
+    /// `GET /v1/invoices/{id}` (nil: no such invoice), a final status noted before a pay of the
+    /// invoice may begin (`ClosedMemo.reading`).
+    func invoice(_ id: String, query: [(String, String)] = []) async throws(ProviderError) -> StripeInvoice? {
+        let (client, closed) = (self.client, self.closed)
+        return try await closed.reading(id) { () async throws(ProviderError) -> StripeInvoice? in
+            let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(id))", query: query, endpoint: "invoices.retrieve", as: StripeInvoice.self)
+            if let invoice, invoice.status != "open", invoice.status != "draft", let state = try? Self.status(of: invoice) { closed.note(invoice.id, state) }
+            return invoice
+        }
+    }
+
     /// The invoice's status as the guard reads it.
     static func status(of invoice: StripeInvoice) throws(ProviderError) -> ChargeStatus {
         switch invoice.status {
@@ -110,9 +121,26 @@ extension StripeProvider {
     /// | `idempotency_error`, 409, 5xx, timeout (after the client's retries) | thrown: in doubt, resolved by reading (`lookup`) |
     /// | 429, with no earlier try that may have run | thrown, `notExecuted`: a new attempt was not made |
     package func pay(charge: String, customer: String, method: String, amount: Int64, currency: String, idempotencyKey: String, now: Int64) async throws(ProviderError) -> PayOutcome {
-        let (response, mayHaveRun) = try await client.post("/v1/invoices/\(StripeClient.encode(charge))/pay",
-                                              form: [("payment_method", method), ("off_session", "true")],
-                                              idempotencyKey: idempotencyKey, endpoint: "invoices.pay")
+        // Not sent while a read of the invoice is under way, nor once one read it closed; a read of
+        // it waits until this request is answered.
+        switch closed.beginPay(charge) {
+        case .closed(let status):
+            throw ProviderError(.transient, "invoices.pay: \(charge) was read \(status) since the checks; not sent", unsent: true)
+        case .busy:
+            throw ProviderError(.transient, "invoices.pay: a read of \(charge) is under way; not sent", unsent: true)
+        case .begun:
+            break
+        }
+        let posted: Result<(HTTPResponse, mayHaveRun: Bool), ProviderError>
+        do throws(ProviderError) {
+            posted = .success(try await client.post("/v1/invoices/\(StripeClient.encode(charge))/pay",
+                                                    form: [("payment_method", method), ("off_session", "true")],
+                                                    idempotencyKey: idempotencyKey, endpoint: "invoices.pay"))
+        } catch {
+            posted = .failure(error)
+        }
+        closed.endPay(charge)
+        let (response, mayHaveRun) = try posted.get()
         switch response.status {
         case 200..<300:
             let invoice = try StripeClient.decode(StripeInvoice.self, response, endpoint: "invoices.pay")
@@ -128,7 +156,7 @@ extension StripeProvider {
                 throw ProviderError(.timeout, "invoices.pay: idempotency key \(idempotencyKey) refused: \(envelope.error.message ?? ""); resolved by reading", retryAfter: 5)
             }
             // The invoice is read first: only one no longer open is closed (paid or voided elsewhere).
-            guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
+            guard let invoice = try await invoice(charge) else {
                 return .closed(.void)
             }
             let state = try read(invoice)
@@ -168,8 +196,7 @@ extension StripeProvider {
     /// just after a 200 on pay, when only the PaymentIntent's state is the attempt's for sure (the
     /// latest charge may still be the original failure's); nil then means "read again later".
     func settle(charge: String, method: String, prior: String?, fresh: Bool, key: String? = nil, now: Int64 = 0) async throws(ProviderError) -> PayOutcome? {
-        guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(charge))", query: [("expand[]", "payment_intent.latest_charge")],
-                                                   endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
+        guard let invoice = try await invoice(charge, query: [("expand[]", "payment_intent.latest_charge")]) else {
             return .closed(.void)
         }
         try checkMode(invoice.livemode, "invoice \(invoice.id)")

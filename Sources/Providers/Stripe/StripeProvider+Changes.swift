@@ -45,9 +45,7 @@ extension StripeProvider {
         var out: [ProviderChange] = []
         for event in events where event.type == "invoice.paid" && !event.fromRelance {
             var chargeId = event.data.object.invoice?.charge
-            if chargeId == nil, let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(event.data.object.id))", endpoint: "invoices.retrieve",
-                                                                    as: StripeInvoice.self) {
-                if invoice.status != "open", invoice.status != "draft", let state = try? Self.status(of: invoice) { closed.note(invoice.id, state) }
+            if chargeId == nil, let invoice = try await invoice(event.data.object.id) {
                 chargeId = invoice.charge
             }
             guard let chargeId,

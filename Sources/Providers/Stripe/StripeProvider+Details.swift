@@ -43,14 +43,12 @@ extension StripeProvider {
                 // expanded: an event renders the invoice in the account's version (since
                 // `2025-03-31.basil` without `payment_intent`), and the expansions save two reads.
                 try checkMode(found.livemode, "invoice \(found.id)")
-                guard let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(found.id))", query: [("expand[]", "payment_intent"), ("expand[]", "customer")],
-                                                           endpoint: "invoices.retrieve", as: StripeInvoice.self) else {
+                guard let invoice = try await invoice(found.id, query: [("expand[]", "payment_intent"), ("expand[]", "customer")]) else {
                     page.skipped.append((found.id, "invoice_missing"))
                     continue
                 }
                 try checkMode(invoice.livemode, "invoice \(invoice.id)")
-                // Paid meanwhile (the customer's next try on the hosted page succeeded): noted for the attempts.
-                if let status = invoice.status, status != "open", status != "draft", let state = try? Self.status(of: invoice) { closed.note(invoice.id, state) }
+                // Paid meanwhile (the customer's next try on the hosted page succeeded): noted for the attempts by the read.
                 guard let customerId = invoice.customer else {
                     page.skipped.append((invoice.id, "no_customer"))
                     continue
