@@ -22,12 +22,17 @@ struct NodeGuardTests {
         // a's next beats), and takes them at its own.
         #expect(b.held.isEmpty)
         #expect(!b.polls)
-        try await a.beatOnce()
-        try await a.beatOnce()
-        let renewed = ContinuousClock.now
-        try await b.beatOnce()
+        // (On a loaded host a beat may come late for the other's count: a few more rounds then.)
+        var renewed = ContinuousClock.now
+        for _ in 0..<8 where !(a.held.count == 32 && b.held.count == 32) {
+            try await a.beatOnce()
+            try await a.beatOnce()
+            renewed = ContinuousClock.now
+            try await b.beatOnce()
+        }
         #expect(a.held.count == 32 && b.held.count == 32)
         #expect(a.held.isDisjoint(with: b.held))
+        try #require(!b.held.isEmpty)
         // (b's own background beat may have taken some of them before this one: the order is the beats'.)
         #expect(b.takeAcquired().sorted { $0.bucket < $1.bucket } == b.held.sorted().map { Handover(bucket: $0, seconds: 0) }, "given up by a: no lease to wait for")
         let moved = b.held.sorted()[0]
