@@ -61,7 +61,7 @@ extension StripeProvider {
             return (.void, nil)
         }
         try checkMode(invoice.livemode, "invoice \(invoice.id)")
-        let state = try read(invoice)
+        let state = try Self.status(of: invoice)
         guard state == .open else { return (state, nil) }
         if let sub = invoice.subscription {
             var subscription = invoice.subscriptionObject
@@ -79,20 +79,13 @@ extension StripeProvider {
         return (.open, owner)
     }
 
-    /// The invoice's status as the guard reads it, noted when final.
-    func read(_ invoice: StripeInvoice) throws(ProviderError) -> ChargeStatus {
-        let state = try Self.status(of: invoice)
-        if invoice.status != "draft" { closed.note(invoice.id, state) }
-        return state
-    }
-
     /// `GET /v1/invoices/{id}` (nil: no such invoice), a final status noted before a pay of the
     /// invoice may begin (`ClosedMemo.reading`).
     func invoice(_ id: String, query: [(String, String)] = []) async throws(ProviderError) -> StripeInvoice? {
         let (client, closed) = (self.client, self.closed)
         return try await closed.reading(id) { () async throws(ProviderError) -> StripeInvoice? in
             let invoice = try await client.find("/v1/invoices/\(StripeClient.encode(id))", query: query, endpoint: "invoices.retrieve", as: StripeInvoice.self)
-            if let invoice, invoice.status != "open", invoice.status != "draft", let state = try? Self.status(of: invoice) { closed.note(invoice.id, state) }
+            if let invoice, invoice.status != "draft", let state = try? Self.status(of: invoice) { closed.note(invoice.id, state) }
             return invoice
         }
     }
@@ -159,7 +152,7 @@ extension StripeProvider {
             guard let invoice = try await invoice(charge) else {
                 return .closed(.void)
             }
-            let state = try read(invoice)
+            let state = try Self.status(of: invoice)
             if state != .open { return .closed(state) }
             // Another payment of the invoice under way (a debit the customer began on the hosted
             // page): the PaymentIntent is in no state to take one more, whatever the method.
@@ -212,7 +205,6 @@ extension StripeProvider {
         let ours = fresh ? nil : latest.flatMap { c in c.id != prior && (c.paymentMethod == nil || c.paymentMethod == method) ? c : nil }
         switch invoice.status {
         case "paid":
-            closed.note(invoice.id, .paid)
             if fresh { return .succeeded(paymentId: latest?.id ?? invoice.charge ?? invoice.paymentIntent ?? invoice.id) }
             // The customer may have paid on the hosted page with this very card. The invoice.paid event
             // names the request that paid, with its idempotency key: it decides, and no pay is sent
@@ -226,7 +218,7 @@ extension StripeProvider {
         case "open":
             break
         default:
-            return .closed(try read(invoice))
+            return .closed(try Self.status(of: invoice))
         }
         return unpaid(charge: charge, method: method, intent: intent, ours: ours)
     }
