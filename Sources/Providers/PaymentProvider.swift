@@ -169,6 +169,8 @@ package struct ProviderError: Error, Sendable, CustomStringConvertible {
     /// The adapter did not send the request at all (a pay while a read of its charge was under way,
     /// or after one read the charge closed): the provider was not reached, and is not at fault.
     package var unsent: Bool
+    /// The answer was larger than the response limit: a list may be asked again in smaller pages.
+    package var oversized = false
 
     package init(_ kind: Kind, _ message: String, retryAfter: Double? = nil, holdsProvider: Bool = false, notExecuted: Bool = false,
                  unsent: Bool = false) {

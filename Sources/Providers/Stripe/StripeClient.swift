@@ -33,6 +33,13 @@ final class StripeClient: Sendable {
     /// The first retry's delay (seconds); doubled each time, capped at `maxRetryDelay`.
     let retryDelay: Double
     let maxRetryDelay: Double
+    /// `[provider] max_response_bytes`.
+    let maxResponseBytes: Int
+    /// Page sizes of lists whose pages came back larger than `maxResponseBytes`, by endpoint, and how
+    /// many pages were read at that size since (see `paged`).
+    let pageSizes = Mutex<[String: (size: Int, pages: Int)]>([:])
+    /// What a smaller page size has to tell the operator, taken by the poller.
+    let notes = Mutex<[String]>([])
 
     init(base: String, apiKey: String, requestsPerSecond: Int, maxRetries: Int = 2, retryDelay: Double = 0.5,
          connectTimeout: Double, requestTimeout: Double, maxResponseBytes: Int, rateOpensAfter: Double = 0) throws(ProviderError) {
@@ -40,6 +47,7 @@ final class StripeClient: Sendable {
         self.maxRetries = max(0, maxRetries)
         self.retryDelay = retryDelay
         self.maxRetryDelay = retryDelay * 10
+        self.maxResponseBytes = maxResponseBytes
         var config = HTTPTransport.Configuration()
         config.connectTimeout = connectTimeout
         config.requestTimeout = requestTimeout
@@ -142,6 +150,15 @@ final class StripeClient: Sendable {
         // first try at once; every other request takes its own.
         var admitted = RequestSlot.held?.spend() ?? false
         while true {
+            // A 429 met since the slot was taken holds this request too. A POST is then not sent (waiting
+            // would send it long after the reads that checked it); a read waits like any other.
+            if admitted, holdUntil.withLock({ $0 }) > Date().timeIntervalSince1970 {
+                if request.method == "POST" {
+                    throw ProviderError(.transient, "\(endpoint): the provider asked to wait (a 429's Retry-After) since the checks; not sent",
+                                        retryAfter: holdUntil.withLock { $0 } - Date().timeIntervalSince1970, unsent: true)
+                }
+                admitted = false
+            }
             if !admitted { await admit() }
             admitted = false
             let started = ContinuousClock.now
@@ -172,7 +189,11 @@ final class StripeClient: Sendable {
             case .failure(let error):
                 switch error.kind {
                 case .timeout: throw ProviderError(.timeout, "\(endpoint): \(error.message)", retryAfter: 5)
-                case .tooLarge: throw ProviderError(.malformed, "\(endpoint): answer larger than the response limit", retryAfter: 5)
+                case .tooLarge:
+                    var tooLarge = ProviderError(.malformed, "\(endpoint): answer larger than the response limit ([provider] max_response_bytes = \(maxResponseBytes))",
+                                                 retryAfter: 5)
+                    tooLarge.oversized = true
+                    throw tooLarge
                 default: throw ProviderError(.transient, "\(endpoint): \(error.message)", retryAfter: 1)
                 }
             }

@@ -233,11 +233,16 @@ extension StripeProvider {
         if now - since > Self.eventRetention - 86_400 { return .succeeded(paymentId: payment.id) }
         var found: StripeEvent?
         var after: String?
-        // Newest first, from a few minutes before the payment: a busy account may list pages of them.
-        for _ in 0..<20 {
-            let page = try await client.get("/v1/events", query: [("type", "invoice.paid"), ("created[gte]", String(since)), ("limit", "100")]
-                                                + (after.map { [("starting_after", $0)] } ?? []),
-                                            endpoint: "events.list", as: StripeList<StripeEvent>.self)
+        var listed = 0
+        // Newest first, from a few minutes before the payment: a busy account may list pages of them
+        // (smaller ones when a page of 100 is larger than the response limit).
+        while listed < 2_000 {
+            let page = try await client.paged(limit: 100, endpoint: "events.list") { size throws(ProviderError) in
+                try await client.get("/v1/events", query: [("type", "invoice.paid"), ("created[gte]", String(since)), ("limit", String(size))]
+                                         + (after.map { [("starting_after", $0)] } ?? []),
+                                     endpoint: "events.list", as: StripeList<StripeEvent>.self)
+            }
+            listed += max(page.data.count, 1)
             found = page.data.first { $0.data.object.id == invoice }
             guard found == nil, page.hasMore, let last = page.data.last?.id else { break }
             after = last

@@ -94,10 +94,12 @@ package final class StripeProvider: PaymentProvider {
             // No event existed at the watermark: every event is new; the oldest come first.
             events = []
             var after: String? = nil
-            for _ in 0..<100 {
-                var query = Self.eventTypes + [("limit", "100")]
-                if let after { query.append(("starting_after", after)) }
-                let page = try await client.get("/v1/events", query: query, endpoint: "events.list", as: StripeList<StripeEvent>.self)
+            while events.count < 10_000 {
+                let page = try await client.paged(limit: 100, endpoint: "events.list") { size throws(ProviderError) in
+                    var query = Self.eventTypes + [("limit", String(size))]
+                    if let after { query.append(("starting_after", after)) }
+                    return try await client.get("/v1/events", query: query, endpoint: "events.list", as: StripeList<StripeEvent>.self)
+                }
                 events += page.data
                 guard page.hasMore, let tail = page.data.last else { break }
                 after = tail.id
@@ -107,17 +109,19 @@ package final class StripeProvider: PaymentProvider {
             // `ending_before`: the page just newer than the cursor (listed newest first). Stripe keeps
             // events 30 days: a cursor older than that is unknown to it, and the open invoices are
             // listed again instead (those already stored are ignored by the ingest).
-            guard let page = try await client.findOrMissing(
-                "/v1/events", query: Self.eventTypes + [("limit", "100"), ("ending_before", last)],
-                endpoint: "events.list", as: StripeList<StripeEvent>.self)
-            else {
+            // A page larger than the response limit is asked again smaller: it holds the events just newer
+            // than the cursor all the same.
+            guard let page = try await client.paged(limit: 100, endpoint: "events.list", { size throws(ProviderError) in
+                try await client.findOrMissing("/v1/events", query: Self.eventTypes + [("limit", String(size)), ("ending_before", last)],
+                                               endpoint: "events.list", as: StripeList<StripeEvent>.self)
+            }) else {
                 var page = try await firstRun(pageSize: pageSize)
                 page.notes.append("the event cursor \(last) is no longer known to Stripe (events are kept 30 days): listing the open invoices again")
                 return page
             }
             events = Self.upToFailures(page.data.reversed(), pageSize)
         }
-        guard let newest = events.last else { return FailurePage(cursor: cursor) }
+        guard let newest = events.last else { return FailurePage(notes: client.takeNotes(), cursor: cursor) }
         for event in events { try checkMode(event.livemode, "event \(event.id)") }
         // Noted at once: an attempt already past its guard read is then not sent (the changes below
         // take more requests before the poller stores them).
@@ -128,6 +132,7 @@ package final class StripeProvider: PaymentProvider {
         var page = try await details(failed)
         page.changes = try await paymentsElsewhere(events) + Self.changes(in: events, customers: try await disputedCustomers(events))
         page.cursor = "evt:\(newest.id)@\(newest.created)"
+        page.notes += client.takeNotes()
         return page
     }
 
@@ -144,19 +149,25 @@ package final class StripeProvider: PaymentProvider {
     /// page is taken by creation time instead (`created[lte]`; one already seen comes again, which
     /// ingest ignores).
     func openInvoices(after: (id: String, created: Int64)?, watermark: String, pageSize: Int) async throws(ProviderError) -> FailurePage {
-        let query = [("status", "open"), ("collection_method", "charge_automatically"), ("limit", String(pageSize))]
-        var list: StripeList<StripeInvoice>
-        if let after {
-            if let found = try await client.find("/v1/invoices", query: query + [("starting_after", after.id)], endpoint: "invoices.list", as: StripeList<StripeInvoice>.self) {
-                list = found
-            } else {
-                list = try await client.get("/v1/invoices", query: query + [("created[lte]", String(after.created))], endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
-                list.data.removeAll { $0.id == after.id }
+        // Smaller pages when a page is larger than the response limit: the cursor names the last one read.
+        let list = try await client.paged(limit: pageSize, endpoint: "invoices.list") { size throws(ProviderError) in
+            let query = [("status", "open"), ("collection_method", "charge_automatically"), ("limit", String(size))]
+            guard let after else {
+                return try await client.get("/v1/invoices", query: query, endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
             }
-        } else {
-            list = try await client.get("/v1/invoices", query: query, endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
+            if let found = try await client.find("/v1/invoices", query: query + [("starting_after", after.id)], endpoint: "invoices.list",
+                                                 as: StripeList<StripeInvoice>.self) {
+                return found
+            }
+            // One more than the page: the invoice named by the cursor comes again, and is dropped.
+            let wider = [("status", "open"), ("collection_method", "charge_automatically"), ("limit", String(size + 1))]
+            var list = try await client.get("/v1/invoices", query: wider + [("created[lte]", String(after.created))], endpoint: "invoices.list",
+                                            as: StripeList<StripeInvoice>.self)
+            list.data.removeAll { $0.id == after.id }
+            return list
         }
         var page = try await details(list.data.filter { ($0.attemptCount ?? 0) > 0 }.map { Found($0, failedAt: $0.created, own: false) })
+        page.notes += client.takeNotes()
         guard list.hasMore, let last = list.data.last else {
             page.cursor = "evt:" + watermark
             return page
