@@ -111,6 +111,22 @@ struct ChargeMachineNoticeTests {
         #expect(m.pendingNotice(exhausted) == nil)
     }
 
+    /// A bank debit processes for days, and may have paid already: no failure notice while an attempt
+    /// is in flight. The level falls due again once the attempt failed; none follows a success.
+    @Test func noFailureNoticeWhileAnAttemptIsInFlight() throws {
+        let m = Self.machine()
+        var rec = Self.charge()
+        let due = try #require(m.pendingNotice(rec)).dueAt
+        rec.state = .inFlight
+        #expect(m.pendingNotice(rec) == nil)
+        let (events, need) = m.wake(&rec, now: due + 10 * Self.day, guarded: true)
+        #expect(events.isEmpty && need == .resume)
+        #expect(m.wakeTime(rec, now: due + 10 * Self.day) == due + 10 * Self.day)
+        // Declined: scheduled again, the reminder is owed at once.
+        rec.state = .scheduled
+        #expect(m.pendingNotice(rec)?.index == 1 && m.pendingNotice(rec)?.dueAt == due)
+    }
+
     @Test func aThankYouOnlyAfterANotice() {
         let m = Self.machine()
         var quiet = Self.charge()

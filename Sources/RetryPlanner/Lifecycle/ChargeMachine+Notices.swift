@@ -1,5 +1,5 @@
-/// The notices a charge owes its customer: the failure ladder while it is open (its customer's
-/// oldest open charge speaks for all of them), levels marked `after_exhausted` once retries are
+/// The notices a charge owes its customer: the failure ladder while it is open and no attempt is in
+/// flight (its customer's oldest open charge speaks for all of them), levels marked `after_exhausted` once retries are
 /// over, and levels `on = "paid"` once it ended paid after a notice. Each falls due on the
 /// customer's calendar, like attempts.
 extension ChargeMachine {
@@ -22,7 +22,11 @@ extension ChargeMachine {
         let ladder = ladder(of: charge)
         let n = charge.nextNotice
         switch charge.state {
-        case .scheduled, .inFlight, .waiting:
+        case .inFlight:
+            // An attempt under way (a bank debit processes for days, and may have paid already): no
+            // failure notice until its answer; a failure then owes the level at once, a success none.
+            return nil
+        case .scheduled, .waiting:
             guard charge.lead, n < ladder.failure.count else { return nil }
             return pending(charge, ladder.failure[n], index: n + 1, from: charge.spanStart)
         case .exhausted:
