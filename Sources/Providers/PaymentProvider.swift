@@ -170,16 +170,17 @@ package struct ProviderError: Error, Sendable, CustomStringConvertible {
     /// or after one read the charge closed): the provider was not reached, and is not at fault.
     package var unsent: Bool
     /// The answer was larger than the response limit: a list may be asked again in smaller pages.
-    package var oversized = false
+    package var oversized: Bool
 
     package init(_ kind: Kind, _ message: String, retryAfter: Double? = nil, holdsProvider: Bool = false, notExecuted: Bool = false,
-                 unsent: Bool = false) {
+                 unsent: Bool = false, oversized: Bool = false) {
         self.kind = kind
         self.message = message
         self.retryAfter = retryAfter
         self.holdsProvider = holdsProvider
         self.notExecuted = notExecuted
         self.unsent = unsent
+        self.oversized = oversized
     }
 
     package var description: String { "\(kind.rawValue): \(message)" }

@@ -29,10 +29,8 @@ extension StripeClient {
                 return answer
             } catch where error.oversized {
                 guard size > 1 else {
-                    var one = ProviderError(.malformed, "\(endpoint): one object is larger than the response limit: raise [provider] max_response_bytes "
-                                                + "(now \(maxResponseBytes))", retryAfter: 5)
-                    one.oversized = true
-                    throw one
+                    throw ProviderError(.malformed, "\(endpoint): one object is larger than the response limit: raise [provider] max_response_bytes "
+                                            + "(now \(maxResponseBytes))", retryAfter: 5, oversized: true)
                 }
                 let smaller = size / 2
                 pageSizes.withLock { $0[endpoint] = (smaller, 0) }

@@ -190,10 +190,8 @@ final class StripeClient: Sendable {
                 switch error.kind {
                 case .timeout: throw ProviderError(.timeout, "\(endpoint): \(error.message)", retryAfter: 5)
                 case .tooLarge:
-                    var tooLarge = ProviderError(.malformed, "\(endpoint): answer larger than the response limit ([provider] max_response_bytes = \(maxResponseBytes))",
-                                                 retryAfter: 5)
-                    tooLarge.oversized = true
-                    throw tooLarge
+                    throw ProviderError(.malformed, "\(endpoint): answer larger than the response limit ([provider] max_response_bytes = \(maxResponseBytes))",
+                                        retryAfter: 5, oversized: true)
                 default: throw ProviderError(.transient, "\(endpoint): \(error.message)", retryAfter: 1)
                 }
             }

@@ -151,7 +151,8 @@ package final class StripeProvider: PaymentProvider {
     func openInvoices(after: (id: String, created: Int64)?, watermark: String, pageSize: Int) async throws(ProviderError) -> FailurePage {
         // Smaller pages when a page is larger than the response limit: the cursor names the last one read.
         let list = try await client.paged(limit: pageSize, endpoint: "invoices.list") { size throws(ProviderError) in
-            let query = [("status", "open"), ("collection_method", "charge_automatically"), ("limit", String(size))]
+            let open = [("status", "open"), ("collection_method", "charge_automatically")]
+            let query = open + [("limit", String(size))]
             guard let after else {
                 return try await client.get("/v1/invoices", query: query, endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
             }
@@ -160,9 +161,8 @@ package final class StripeProvider: PaymentProvider {
                 return found
             }
             // One more than the page: the invoice named by the cursor comes again, and is dropped.
-            let wider = [("status", "open"), ("collection_method", "charge_automatically"), ("limit", String(size + 1))]
-            var list = try await client.get("/v1/invoices", query: wider + [("created[lte]", String(after.created))], endpoint: "invoices.list",
-                                            as: StripeList<StripeInvoice>.self)
+            var list = try await client.get("/v1/invoices", query: open + [("limit", String(size + 1)), ("created[lte]", String(after.created))],
+                                            endpoint: "invoices.list", as: StripeList<StripeInvoice>.self)
             list.data.removeAll { $0.id == after.id }
             return list
         }

@@ -1,7 +1,7 @@
 /// The notices a charge owes its customer: the failure ladder while it is open and no attempt is in
-/// flight (its customer's oldest open charge speaks for all of them), levels marked `after_exhausted` once retries are
-/// over, and levels `on = "paid"` once it ended paid after a notice. Each falls due on the
-/// customer's calendar, like attempts.
+/// flight (its customer's oldest open charge speaks for all of them), levels marked `after_exhausted`
+/// once retries are over, and levels `on = "paid"` once it ended paid after a notice. Each falls due
+/// on the customer's calendar, like attempts.
 extension ChargeMachine {
     /// The segment's ladder, or the global one.
     package func ladder(of charge: ChargeRecord) -> NoticeLadder { ladders[max(0, min(charge.segment, ladders.count - 1))] }
